@@ -1,0 +1,124 @@
+//! A local stand-in for the OpenAI Responses API (`POST /v1/responses`), faithful to its wire
+//! format, for tests (in-process, through [`StubServer`]) and for offline runs (the binary).
+//! Prompts starting with `/stub` make it misbehave on purpose: see [`scenario`].
+
+pub mod reply;
+pub mod scenario;
+mod server;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+pub use server::router;
+
+/// What the stand-in saw of one request, and how that request ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    pub input: String,
+    pub stream: bool,
+    pub previous_response_id: Option<String>,
+    pub model: String,
+    /// Milliseconds since the server started.
+    pub started_ms: u64,
+    /// When the answer's connection closed, if it has.
+    pub closed_ms: Option<u64>,
+    pub deltas_sent: usize,
+    /// Whether the whole answer was sent before the connection closed.
+    pub finished: bool,
+}
+
+/// Settings and shared state of one stand-in server.
+pub struct StubState {
+    /// The key requests must present; `None` accepts any non-empty key.
+    pub expected_key: RwLock<Option<String>>,
+    /// Pause between deltas unless a scenario says otherwise.
+    pub delta_delay: Duration,
+    started: Instant,
+    requests: Mutex<Vec<RecordedRequest>>,
+    failures: Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl StubState {
+    pub fn new(delta_delay: Duration, expected_key: Option<String>) -> Arc<Self> {
+        Arc::new(Self {
+            expected_key: RwLock::new(expected_key),
+            delta_delay,
+            started: Instant::now(),
+            requests: Mutex::new(Vec::new()),
+            failures: Mutex::default(),
+        })
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn record(&self, request: RecordedRequest) -> usize {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests.push(request);
+        requests.len() - 1
+    }
+
+    fn update(&self, index: usize, change: impl FnOnce(&mut RecordedRequest)) {
+        if let Some(request) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+            change(request);
+        }
+    }
+
+    /// Counts a failure for `prompt`; true while it has failed fewer than `times` times.
+    fn should_fail(&self, prompt: &str, times: Option<usize>) -> bool {
+        let Some(times) = times else { return true };
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(prompt.to_owned()).or_default();
+        *count += 1;
+        *count <= times
+    }
+}
+
+/// A stand-in server on a loopback port, stopped when dropped.
+pub struct StubServer {
+    pub addr: SocketAddr,
+    pub state: Arc<StubState>,
+    task: JoinHandle<()>,
+}
+
+impl StubServer {
+    /// Starts on a free loopback port with no pause between deltas.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))).await
+    }
+
+    pub async fn start_with(state: Arc<StubState>, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// The value for `OPENAI_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests()
+    }
+}
+
+impl Drop for StubServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

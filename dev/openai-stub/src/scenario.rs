@@ -1,0 +1,111 @@
+//! How a request asks the stand-in to behave: a prompt that starts with `/stub` followed by
+//! space-separated settings, e.g. `/stub status=429 times=1 retry_after=1 then hello`.
+//!
+//! | setting | effect |
+//! | --- | --- |
+//! | `status=N` | answer HTTP N with OpenAI's error body (`code=` picks the error code) |
+//! | `times=N` | fail only the first N requests with this same prompt, then answer normally |
+//! | `retry_after=S` / `retry_after_ms=MS` | send that header with the error |
+//! | `error=flat\|nested` | an `error` event after `after=N` deltas (default 2) |
+//! | `failed` / `incomplete` | `response.failed` / `response.incomplete` after `after=N` deltas |
+//! | `drop` | close the connection after `after=N` deltas, mid-answer |
+//! | `malformed` | send an event that is not JSON after `after=N` deltas |
+//! | `hang` | send the headers, then nothing, forever |
+//! | `hang_headers` | never answer at all |
+//! | `first_delay_ms=N` / `delay_ms=N` | pause before the first delta / between deltas |
+//! | `deltas=N` | answer with N numbered words |
+//! | `text=tricky` | line breaks of every kind and text that looks like SSE |
+//! | `echo` | answer with the rest of the prompt, one character per delta |
+//! | `reasoning` | put a `reasoning` output item before the message |
+//! | `done` | end the stream with `data: [DONE]` |
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scenario {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub times: Option<usize>,
+    pub retry_after: Option<String>,
+    pub retry_after_ms: Option<String>,
+    pub failure: Option<Failure>,
+    pub after: usize,
+    pub hang: bool,
+    pub hang_headers: bool,
+    pub first_delay: Option<Duration>,
+    pub delay: Option<Duration>,
+    pub deltas: Option<usize>,
+    pub tricky: bool,
+    pub echo: Option<String>,
+    pub reasoning: bool,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    ErrorFlat,
+    ErrorNested,
+    Failed,
+    Incomplete,
+    Drop,
+    Malformed,
+}
+
+impl Scenario {
+    /// Reads the settings at the start of `prompt`; a prompt without `/stub` is a plain question.
+    pub fn parse(prompt: &str) -> Self {
+        let mut scenario = Self { after: 2, ..Self::default() };
+        let Some(rest) = prompt.trim_start().strip_prefix("/stub") else { return scenario };
+        let mut words = rest.split(' ');
+        while let Some(word) = words.next() {
+            let (name, value) = word.split_once('=').unwrap_or((word, ""));
+            let millis = || value.parse().ok().map(Duration::from_millis);
+            match name {
+                "status" => scenario.status = value.parse().ok(),
+                "code" => scenario.code = Some(value.to_owned()),
+                "times" => scenario.times = value.parse().ok(),
+                "retry_after" => scenario.retry_after = Some(value.to_owned()),
+                "retry_after_ms" => scenario.retry_after_ms = Some(value.to_owned()),
+                "error" if value == "flat" => scenario.failure = Some(Failure::ErrorFlat),
+                "error" => scenario.failure = Some(Failure::ErrorNested),
+                "failed" => scenario.failure = Some(Failure::Failed),
+                "incomplete" => scenario.failure = Some(Failure::Incomplete),
+                "drop" => scenario.failure = Some(Failure::Drop),
+                "malformed" => scenario.failure = Some(Failure::Malformed),
+                "after" => scenario.after = value.parse().unwrap_or(2),
+                "hang" => scenario.hang = true,
+                "hang_headers" => scenario.hang_headers = true,
+                "first_delay_ms" => scenario.first_delay = millis(),
+                "delay_ms" => scenario.delay = millis(),
+                "deltas" => scenario.deltas = value.parse().ok(),
+                "text" => scenario.tricky = value == "tricky",
+                "reasoning" => scenario.reasoning = true,
+                "done" => scenario.done = true,
+                "echo" => {
+                    scenario.echo = Some(words.collect::<Vec<_>>().join(" "));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        scenario
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_read_from_the_prompt() {
+        let s = Scenario::parse("/stub status=429 times=1 retry_after=2 delay_ms=0 done");
+        assert_eq!(s.status, Some(429));
+        assert_eq!(s.times, Some(1));
+        assert_eq!(s.retry_after.as_deref(), Some("2"));
+        assert_eq!(s.delay, Some(Duration::ZERO));
+        assert!(s.done);
+        assert_eq!(Scenario::parse("/stub error=flat after=3").failure, Some(Failure::ErrorFlat));
+        assert_eq!(Scenario::parse("/stub echo a  b").echo.as_deref(), Some("a  b"));
+        assert_eq!(Scenario::parse("hello"), Scenario { after: 2, ..Scenario::default() });
+    }
+}

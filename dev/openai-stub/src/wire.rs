@@ -1,0 +1,132 @@
+//! The Responses API's wire shapes, as OpenAI sends them.
+
+use serde_json::{Value, json};
+
+use crate::scenario::Scenario;
+
+pub const MODEL_SNAPSHOT_SUFFIX: &str = "-2024-07-18";
+
+/// Writes one SSE event the way OpenAI frames it: `event:` name, then the JSON on one line.
+pub fn sse(event: &Value) -> String {
+    let name = event["type"].as_str().unwrap_or("message");
+    format!("event: {name}\ndata: {event}\n\n")
+}
+
+/// Numbers events in order, as `sequence_number` does upstream.
+#[derive(Default)]
+pub struct Sequence(u64);
+
+impl Sequence {
+    pub fn event(&mut self, kind: &str, mut fields: Value) -> Value {
+        fields["type"] = json!(kind);
+        fields["sequence_number"] = json!(self.0);
+        self.0 += 1;
+        fields
+    }
+}
+
+pub struct Ids {
+    pub response: String,
+    pub message: String,
+    pub reasoning: String,
+}
+
+impl Ids {
+    pub fn new(n: u64) -> Self {
+        Self {
+            response: format!("resp_{n:048x}"),
+            message: format!("msg_{n:048x}"),
+            reasoning: format!("rs_{n:048x}"),
+        }
+    }
+}
+
+pub fn usage(input: &str, output_deltas: usize, reasoning: bool) -> Value {
+    let input_tokens = input.split_whitespace().count() as u64 + 8;
+    let output_tokens = output_deltas as u64;
+    let reasoning_tokens = if reasoning { 64 } else { 0 };
+    json!({
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens + reasoning_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": input_tokens + output_tokens + reasoning_tokens,
+    })
+}
+
+pub fn message_item(ids: &Ids, text: Option<&str>) -> Value {
+    let (status, content) = match text {
+        Some(text) => ("completed", json!([{"type": "output_text", "annotations": [], "logprobs": [], "text": text}])),
+        None => ("in_progress", json!([])),
+    };
+    json!({"id": ids.message, "type": "message", "status": status, "content": content, "role": "assistant"})
+}
+
+pub fn reasoning_item(ids: &Ids) -> Value {
+    json!({"id": ids.reasoning, "type": "reasoning", "summary": []})
+}
+
+/// A response object; `output` and `usage` are filled in once the answer is known.
+pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, usage: Option<Value>) -> Value {
+    let model = request["model"].as_str().unwrap_or_default();
+    json!({
+        "id": ids.response,
+        "object": "response",
+        "created_at": 1_763_000_000u64,
+        "status": status,
+        "background": false,
+        "error": null,
+        "incomplete_details": null,
+        "instructions": request.get("instructions").cloned().unwrap_or(Value::Null),
+        "max_output_tokens": request.get("max_output_tokens").cloned().unwrap_or(Value::Null),
+        "model": format!("{model}{MODEL_SNAPSHOT_SUFFIX}"),
+        "output": output,
+        "parallel_tool_calls": true,
+        "previous_response_id": request.get("previous_response_id").cloned().unwrap_or(Value::Null),
+        "reasoning": {"effort": null, "summary": null},
+        "store": true,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": null,
+        "metadata": {},
+    })
+}
+
+/// The `{"error": {...}}` body and its headers for an HTTP error status.
+pub fn error_body(status: u16, scenario: &Scenario, presented_key: Option<&str>) -> Value {
+    let (kind, code, message) = match status {
+        400 => ("invalid_request_error", "invalid_value", "Invalid value for 'input'.".to_owned()),
+        401 => {
+            let masked = presented_key.map(mask_key).unwrap_or_default();
+            ("invalid_request_error", "invalid_api_key", format!(
+                "Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys."
+            ))
+        }
+        404 => ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it.".to_owned()),
+        429 if scenario.code.as_deref() == Some("insufficient_quota") => (
+            "insufficient_quota",
+            "insufficient_quota",
+            "You exceeded your current quota, please check your plan and billing details.".to_owned(),
+        ),
+        429 => ("requests", "rate_limit_exceeded", "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.".to_owned()),
+        _ => ("server_error", "server_error", "The server had an error while processing your request. Sorry about that!".to_owned()),
+    };
+    let code = scenario.code.clone().unwrap_or_else(|| code.to_owned());
+    json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+}
+
+/// How OpenAI shows a rejected key: its first and last few characters only.
+fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}

@@ -1,0 +1,105 @@
+use std::time::Instant;
+
+use lambda_http::{Body, Error, Request, Response, http::header};
+use serde_json::json;
+use shared::{ApiError, ChatRequest, ResponsesClient};
+
+/// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
+pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<Body>, Error> {
+    let started = Instant::now();
+    let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+        Ok(chat) => chat,
+        Err(error) => return Ok(failure(&error, started, 0)),
+    };
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    let completion = match client.create(&chat, deadline).await {
+        Ok(completion) => completion,
+        Err(error) => return Ok(failure(&error, started, 0)),
+    };
+    let usage = completion.usage.unwrap_or_default();
+    tracing::info!(
+        function = "chat-complete",
+        status = 200,
+        retries = completion.retries,
+        total_ms = started.elapsed().as_millis() as u64,
+        input_tokens = usage.input_tokens,
+        output_tokens = usage.output_tokens,
+        total_tokens = usage.total_tokens,
+        incomplete = completion.incomplete_reason.as_deref(),
+        "request finished"
+    );
+    let mut body = json!({ "data": completion.text, "response_id": completion.id });
+    if let Some(reason) = completion.incomplete_reason {
+        body["incomplete_reason"] = json!(reason);
+    }
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(body.to_string()))?)
+}
+
+fn failure(error: &ApiError, started: Instant, retries: u32) -> Response<Body> {
+    tracing::warn!(
+        function = "chat-complete",
+        status = error.status().as_u16(),
+        retries,
+        total_ms = started.elapsed().as_millis() as u64,
+        detail = %error.detail(),
+        "request failed"
+    );
+    error.to_response::<String>().map(Body::Text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use e2e::{TestUpstream, get_request, post_request};
+
+    async fn call(upstream: &TestUpstream, request: Request) -> (u16, serde_json::Value) {
+        let response = handle(&upstream.client, request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn answers_with_the_whole_text_through_the_stand_in() {
+        let upstream = TestUpstream::start().await;
+        let (status, body) = call(&upstream, get_request("/stub reasoning echo Hello, world!")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], "Hello, world!");
+        assert!(body["response_id"].as_str().unwrap().starts_with("resp_"));
+        let (status, body) = call(&upstream, post_request(r#"{"message":"/stub echo posted"}"#)).await;
+        assert_eq!((status, body["data"].as_str()), (200, Some("posted")));
+        assert_eq!(upstream.stub.requests().len(), 2);
+        assert!(upstream.stub.requests().iter().all(|r| !r.stream));
+    }
+
+    #[tokio::test]
+    async fn missing_and_blank_messages_are_400_without_calling_upstream() {
+        let upstream = TestUpstream::start().await;
+        for query in ["", "message=", "message=%20%20"] {
+            let request = e2e::get_raw_request(query);
+            let (status, body) = call(&upstream, request).await;
+            assert_eq!(status, 400, "{query}");
+            assert!(body["detail"].as_str().unwrap().contains("message"), "{body}");
+        }
+        assert!(upstream.stub.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn upstream_errors_map_to_statuses_with_details() {
+        let upstream = TestUpstream::start().await;
+        let (status, body) = call(&upstream, get_request("/stub status=400")).await;
+        assert_eq!(status, 502);
+        assert!(body["detail"].as_str().unwrap().contains("Invalid value"), "{body}");
+        let (status, _) = call(&upstream, get_request("/stub status=429 code=insufficient_quota")).await;
+        assert_eq!(status, 503);
+        let (status, body) = call(&upstream, get_request("/stub incomplete")).await;
+        assert_eq!((status, body["incomplete_reason"].as_str()), (200, Some("max_output_tokens")));
+    }
+}

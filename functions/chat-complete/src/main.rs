@@ -1,0 +1,18 @@
+//! `chat-complete`: asks the model and answers with the whole text as JSON.
+
+mod handler;
+
+use std::sync::Arc;
+
+use lambda_http::{Error, service_fn};
+use shared::{ApiKey, Config, ResponsesClient};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Arc::new(Config::from_env()?);
+    let key = ApiKey::from_config(&config.key);
+    let client = ResponsesClient::new(config, key)?;
+    let client = &client;
+    lambda_http::run(service_fn(move |request| handler::handle(client, request))).await
+}

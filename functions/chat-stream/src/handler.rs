@@ -1,0 +1,201 @@
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream::BoxStream};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use lambda_http::{Error, Request, Response, http::header};
+use serde_json::json;
+use shared::{ApiError, ChatRequest, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
+
+/// The streamed body: each item is written to the client the moment it is produced.
+pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
+
+/// Answers `GET ?message=` with `start`, one unnamed event per text delta, and `end`.
+///
+/// Failures before the first byte are JSON errors with a status, unless the caller asked for
+/// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
+pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<SseBody>, Error> {
+    let started = Instant::now();
+    let inline_errors = ChatRequest::wants_inline_errors(&request);
+    let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+        Ok(chat) => chat,
+        Err(error) => return Ok(failure(error, inline_errors, started)),
+    };
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    match client.stream(&chat, deadline).await {
+        Ok(upstream) => Ok(sse_response(relay(upstream, client.config().heartbeat, started))),
+        Err(error) => Ok(failure(error, inline_errors, started)),
+    }
+}
+
+fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
+    let body = StreamBody::new(events.map(|bytes| Ok(Frame::data(bytes))).boxed());
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    response
+}
+
+fn failure(error: ApiError, inline: bool, started: Instant) -> Response<SseBody> {
+    tracing::warn!(
+        function = "chat-stream",
+        status = error.status().as_u16(),
+        inline,
+        total_ms = started.elapsed().as_millis() as u64,
+        detail = %error.detail(),
+        "request failed before the answer started"
+    );
+    if inline {
+        let sse = SseEncoder;
+        let events = [sse.start(), sse.named("error", &error.detail()), sse.end()];
+        return sse_response(futures_util::stream::iter(events).boxed());
+    }
+    let (parts, json) = error.to_response::<String>().into_parts();
+    let body = futures_util::stream::once(async move { Bytes::from(json) }).boxed();
+    let mut response = sse_response(body);
+    *response.status_mut() = parts.status;
+    *response.headers_mut() = parts.headers;
+    response
+}
+
+/// Forwards upstream events as SSE: `start`, each delta as it arrives, pings while the model is
+/// silent, `error` on a failure, then `end`. Dropping it drops the upstream request.
+fn relay(mut upstream: ResponseStream, heartbeat: Duration, started: Instant) -> BoxStream<'static, Bytes> {
+    let sse = SseEncoder;
+    let stream = async_stream::stream! {
+        yield sse.start();
+        let mut first_text: Option<Duration> = None;
+        let mut deltas = 0u64;
+        let mut usage = None;
+        let mut failed: Option<ApiError> = None;
+        loop {
+            let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
+                Err(_) => {
+                    yield sse.ping();
+                    continue;
+                }
+                Ok(None) => break,
+                Ok(Some(event)) => event,
+            };
+            match event {
+                Ok(UpstreamEvent::TextDelta(text)) => {
+                    first_text.get_or_insert_with(|| started.elapsed());
+                    deltas += 1;
+                    yield sse.text(&text);
+                }
+                Ok(UpstreamEvent::Created { id }) => {
+                    yield sse.named("response", &json!({ "id": id }).to_string());
+                }
+                Ok(UpstreamEvent::Completed { usage: used }) => {
+                    usage = used;
+                    if let Some(used) = used {
+                        yield sse.named("usage", &json!(used).to_string());
+                    }
+                    break;
+                }
+                Ok(UpstreamEvent::Incomplete { reason, usage: used }) => {
+                    usage = used;
+                    let error = ApiError::Incomplete(reason);
+                    yield sse.named("error", &error.detail());
+                    failed = Some(error);
+                    break;
+                }
+                Err(error) => {
+                    yield sse.named("error", &error.detail());
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        yield sse.end();
+        let usage = usage.unwrap_or_default();
+        tracing::info!(
+            function = "chat-stream",
+            status = 200,
+            retries = upstream.retries,
+            deltas,
+            first_text_ms = first_text.map(|d| d.as_millis() as u64),
+            total_ms = started.elapsed().as_millis() as u64,
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            total_tokens = usage.total_tokens,
+            error = failed.as_ref().map(|e| e.detail()),
+            "request finished"
+        );
+    };
+    stream.boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use e2e::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, get_request, message_data};
+    use http_body_util::BodyExt;
+
+    async fn call(upstream: &TestUpstream, request: Request) -> (u16, String, Vec<BrowserEvent>, Vec<u8>) {
+        let response = handle(&upstream.client, request).await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes().to_vec();
+        let events = browser_events(&body).await;
+        (status, content_type, events, body)
+    }
+
+    fn names(events: &[BrowserEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.event.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn streams_start_each_delta_and_end() {
+        let upstream = TestUpstream::start().await;
+        let (status, content_type, events, _) = call(&upstream, get_request("/stub reasoning echo Hi!")).await;
+        assert_eq!(status, 200);
+        assert!(content_type.starts_with("text/event-stream"));
+        assert_eq!(names(&events), ["start", "response", "message", "message", "message", "usage", "end"]);
+        assert_eq!(message_data(&events), ["H", "i", "!"]);
+        assert_eq!((events[0].data.as_str(), events[6].data.as_str()), ("[START]", "[END]"));
+    }
+
+    #[tokio::test]
+    async fn tricky_text_reaches_the_browser_exactly() {
+        let upstream = TestUpstream::start().await;
+        let (_, _, events, _) = call(&upstream, get_request("/stub text=tricky done")).await;
+        let expected: Vec<String> = openai_stub::reply::TRICKY_DELTAS.iter().map(|d| as_browser_sees(d)).collect();
+        assert_eq!(message_data(&events), expected);
+        assert_eq!(names(&events).last(), Some(&"end"));
+        assert_eq!(names(&events).iter().filter(|n| **n == "end").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn failures_after_start_send_error_then_end_and_keep_the_text() {
+        let upstream = TestUpstream::start().await;
+        for scenario in ["error=flat", "error=nested", "failed", "incomplete", "drop", "malformed"] {
+            let (status, _, events, _) = call(&upstream, get_request(&format!("/stub {scenario} after=2 echo abcd"))).await;
+            assert_eq!(status, 200, "{scenario}");
+            assert_eq!(message_data(&events), ["a", "b"], "{scenario}");
+            let error = events.iter().find(|e| e.event == "error").unwrap_or_else(|| panic!("{scenario}: no error in {events:?}"));
+            assert!(!error.data.is_empty());
+            assert_eq!(names(&events).last(), Some(&"end"), "{scenario}");
+        }
+        let (_, _, events, _) = call(&upstream, get_request("/stub incomplete after=1 echo ab")).await;
+        assert!(events.iter().any(|e| e.event == "error" && e.data.contains("max_output_tokens")), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn errors_before_start_are_json_or_inline_on_request() {
+        let upstream = TestUpstream::start().await;
+        let (status, content_type, _, body) = call(&upstream, e2e::get_raw_request("message=")).await;
+        assert_eq!((status, content_type.as_str()), (400, "application/json"));
+        assert!(String::from_utf8(body).unwrap().contains("detail"));
+        let (status, _, events, _) = call(&upstream, e2e::get_raw_request("message=&errors=inline")).await;
+        assert_eq!(status, 200);
+        assert_eq!(names(&events), ["start", "error", "end"]);
+        assert!(events[1].data.contains("blank"), "{events:?}");
+        let (status, _, _, _) = call(&upstream, get_request("/stub status=500")).await;
+        assert_eq!(status, 502);
+    }
+}

@@ -1,0 +1,19 @@
+//! `chat-stream`: asks the model and streams the answer as Server-Sent Events, in Lambda's
+//! response streaming mode.
+
+mod handler;
+
+use std::sync::Arc;
+
+use lambda_http::{Error, service_fn};
+use shared::{ApiKey, Config, ResponsesClient};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Arc::new(Config::from_env()?);
+    let key = ApiKey::from_config(&config.key);
+    let client = ResponsesClient::new(config, key)?;
+    let client = &client;
+    lambda_http::run_with_streaming_response(service_fn(move |request| handler::handle(client, request))).await
+}

@@ -1,0 +1,13 @@
+//! `index`: serves the chat page, wired to the two chat functions' URLs.
+
+mod handler;
+
+use lambda_http::{Error, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let page = handler::Page::from_env();
+    let page = &page;
+    lambda_http::run(service_fn(move |request| handler::handle(page, request))).await
+}

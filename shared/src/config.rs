@@ -1,0 +1,161 @@
+use std::time::Duration;
+
+/// Everything the functions read from the environment, once, at init.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub base_url: String,
+    pub model: String,
+    pub key: KeyConfig,
+    pub instructions: Option<String>,
+    pub max_output_tokens: Option<u32>,
+    pub max_message_bytes: usize,
+    pub timeouts: Timeouts,
+    pub max_retries: u32,
+    pub heartbeat: Duration,
+}
+
+/// Where the OpenAI API key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeyConfig {
+    /// `OPENAI_API_KEY_SECRET_ID`: a Secrets Manager secret (wins over the plain key).
+    Secret(String),
+    /// `OPENAI_API_KEY`: the key itself.
+    Plain(String),
+    Missing,
+}
+
+// Hand-written so the key never reaches a log line through `{:?}`.
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(id) => f.debug_tuple("Secret").field(id).finish(),
+            Self::Plain(_) => f.write_str("Plain(<redacted>)"),
+            Self::Missing => f.write_str("Missing"),
+        }
+    }
+}
+
+/// Upstream time limits; each one is also capped by the Lambda invocation's own deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// From sending the request until the first streamed event (or the whole buffered answer's headers).
+    pub first_event: Duration,
+    /// Longest silence allowed between two streamed events.
+    pub idle: Duration,
+    /// The whole request, retries included.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            first_event: Duration::from_secs(60),
+            idle: Duration::from_secs(120),
+            total: Duration::from_secs(280),
+        }
+    }
+}
+
+impl Config {
+    pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
+    pub const DEFAULT_MODEL: &'static str = "gpt-4o-mini";
+    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024;
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .map(Duration::from_millis)
+                    .ok_or(ConfigError::Invalid { name, value: v, expected: "a positive number of milliseconds" }),
+            }
+        };
+        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| ConfigError::Invalid { name, value: v, expected: "a whole number" })
+                })
+                .transpose()
+        };
+
+        let key = match (get("OPENAI_API_KEY_SECRET_ID"), get("OPENAI_API_KEY")) {
+            (Some(secret), _) => KeyConfig::Secret(secret),
+            (None, Some(key)) => KeyConfig::Plain(key),
+            (None, None) => KeyConfig::Missing,
+        };
+        let base_url = get("OPENAI_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid { name: "OPENAI_BASE_URL", value: base_url, expected: "an http(s) URL" });
+        }
+        let defaults = Timeouts::default();
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            model: get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned()),
+            key,
+            instructions: get("OPENAI_INSTRUCTIONS"),
+            max_output_tokens: number("OPENAI_MAX_OUTPUT_TOKENS")?
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            max_message_bytes: number("MAX_MESSAGE_BYTES")?
+                .map_or(Self::DEFAULT_MAX_MESSAGE_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            timeouts: Timeouts {
+                connect: millis("OPENAI_CONNECT_TIMEOUT_MS", defaults.connect)?,
+                first_event: millis("OPENAI_FIRST_EVENT_TIMEOUT_MS", defaults.first_event)?,
+                idle: millis("OPENAI_IDLE_TIMEOUT_MS", defaults.idle)?,
+                total: millis("OPENAI_TOTAL_TIMEOUT_MS", defaults.total)?,
+            },
+            max_retries: number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.base_url, "https://api.openai.com/v1");
+        assert_eq!(config.model, "gpt-4o-mini");
+        assert_eq!(config.key, KeyConfig::Missing);
+        assert_eq!(config.timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn secret_id_wins_over_plain_key() {
+        let config = config(&[("OPENAI_API_KEY", "sk-plain"), ("OPENAI_API_KEY_SECRET_ID", "prod/openai")]).unwrap();
+        assert_eq!(config.key, KeyConfig::Secret("prod/openai".into()));
+        assert!(!format!("{:?}", KeyConfig::Plain("sk-plain".into())).contains("sk-plain"));
+    }
+
+    #[test]
+    fn invalid_numbers_are_named_in_the_error() {
+        let error = config(&[("OPENAI_IDLE_TIMEOUT_MS", "soon")]).unwrap_err().to_string();
+        assert!(error.contains("OPENAI_IDLE_TIMEOUT_MS"), "{error}");
+        assert!(config(&[("OPENAI_BASE_URL", "ftp://x")]).is_err());
+        assert_eq!(config(&[("OPENAI_BASE_URL", "http://h/v1/")]).unwrap().base_url, "http://h/v1");
+    }
+}

@@ -1,0 +1,113 @@
+//! `ResponsesClient`: the OpenAI Responses API, buffered and streamed, with timeouts and retries.
+
+mod retry;
+mod stream;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use stream::{ResponseStream, UpstreamEvent};
+use types::{CreateResponse, ResponseObject, Usage};
+
+use crate::{ApiError, ApiKey, ChatRequest, Config, redact};
+
+/// A whole answer from a buffered call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub id: String,
+    pub text: String,
+    pub usage: Option<Usage>,
+    /// Why the answer stops early (`max_output_tokens`, `content_filter`), when it does.
+    pub incomplete_reason: Option<String>,
+    pub retries: u32,
+}
+
+/// Talks to `POST {OPENAI_BASE_URL}/responses`. Built once per execution environment.
+pub struct ResponsesClient {
+    http: reqwest::Client,
+    endpoint: String,
+    config: Arc<Config>,
+    key: ApiKey,
+}
+
+impl ResponsesClient {
+    pub fn new(config: Arc<Config>, key: ApiKey) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.timeouts.connect)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Misconfigured(format!("could not build the HTTP client: {e}")))?;
+        let endpoint = format!("{}/responses", config.base_url);
+        Ok(Self { http, endpoint, config, key })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// When a request started now must be finished: the configured total, or the Lambda
+    /// invocation's own deadline less a margin to answer in, whichever comes first.
+    pub fn deadline(&self, lambda_deadline: Option<Instant>) -> Instant {
+        let configured = Instant::now() + self.config.timeouts.total;
+        match lambda_deadline {
+            Some(lambda) => configured.min(lambda.checked_sub(Duration::from_secs(2)).unwrap_or(lambda)),
+            None => configured,
+        }
+    }
+
+    /// Asks for the whole answer and waits for it.
+    pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
+        let body = self.body(request, false);
+        let sent = self.send(&body, deadline, None).await?;
+        let bytes = tokio::time::timeout_at(deadline, sent.response.bytes())
+            .await
+            .map_err(|_| ApiError::UpstreamTimeout("the overall deadline"))?
+            .map_err(|_| ApiError::UpstreamUnreachable)?;
+        let response: ResponseObject = serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)?;
+        match response.status.as_deref() {
+            Some("failed") => {
+                let message = response.error.and_then(|e| e.message).unwrap_or_else(|| "no reason given".into());
+                Err(ApiError::StreamFailed(redact(&message, &sent.key)))
+            }
+            _ => Ok(Completion {
+                text: response.output_text(),
+                incomplete_reason: response.incomplete_reason().map(str::to_owned),
+                id: response.id,
+                usage: response.usage,
+                retries: sent.retries,
+            }),
+        }
+    }
+
+    /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
+    /// before that when it is safe), so a failure here can still become an HTTP error status.
+    pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
+        let body = self.body(request, true);
+        let first_event_by = (Instant::now() + self.config.timeouts.first_event).min(deadline);
+        let sent = self.send(&body, deadline, Some(first_event_by)).await?;
+        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_event_by, deadline))
+    }
+
+    fn body(&self, request: &ChatRequest, stream: bool) -> Vec<u8> {
+        let body = CreateResponse {
+            model: &self.config.model,
+            input: &request.message,
+            instructions: self.config.instructions.as_deref(),
+            previous_response_id: request.previous_response_id.as_deref(),
+            max_output_tokens: self.config.max_output_tokens,
+            stream,
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+struct Sent {
+    response: reqwest::Response,
+    key: Arc<str>,
+    retries: u32,
+}

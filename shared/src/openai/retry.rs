@@ -1,0 +1,144 @@
+//! Sending a request: retries with jittered exponential backoff (from `backon`) on connection
+//! errors, 408, 409, 429 (not `insufficient_quota`) and 5xx, honouring `retry-after-ms` and
+//! `retry-after`, always inside the deadline. Nothing has reached the client while this runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::{StatusCode, header::HeaderMap};
+use tokio::time::Instant;
+
+use super::types::ErrorBody;
+use super::{ResponsesClient, Sent};
+use crate::{ApiError, redact};
+
+/// The longest wait a `retry-after` header may impose on us.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+
+enum Outcome {
+    Retry { error: ApiError, wait: Option<Duration> },
+    Fail(ApiError),
+}
+
+impl ResponsesClient {
+    pub(super) async fn send(&self, body: &[u8], deadline: Instant, headers_by: Option<Instant>) -> Result<Sent, ApiError> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(250))
+            .with_max_delay(Duration::from_secs(8))
+            .with_max_times(self.config.max_retries as usize)
+            .build();
+        let mut key = self.key.get().await?;
+        let mut refreshed_key = false;
+        let mut retries = 0;
+        loop {
+            let outcome = match self.attempt(body, &key, headers_by.unwrap_or(deadline).min(deadline)).await {
+                Ok(response) => return Ok(Sent { response, key, retries }),
+                Err(outcome) => outcome,
+            };
+            let (error, hinted) = match outcome {
+                Outcome::Fail(ApiError::UpstreamUnauthorized) if !refreshed_key => {
+                    refreshed_key = true;
+                    match self.key.refresh(&key).await {
+                        Some(fresh) => {
+                            tracing::warn!("OpenAI rejected the API key; retrying once with the secret read again");
+                            key = fresh;
+                            continue;
+                        }
+                        None => return Err(ApiError::UpstreamUnauthorized),
+                    }
+                }
+                Outcome::Fail(error) => return Err(error),
+                Outcome::Retry { error, wait } => (error, wait),
+            };
+            let Some(delay) = backoff.next() else { return Err(error) };
+            let wait = hinted.map_or(delay, |hint| hint.min(MAX_RETRY_AFTER));
+            if Instant::now() + wait >= deadline {
+                return Err(error);
+            }
+            retries += 1;
+            tracing::info!(retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "retrying the OpenAI request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, body: &[u8], key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
+        let request = self
+            .http
+            .post(&self.endpoint)
+            .bearer_auth(key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send();
+        let response = match tokio::time::timeout_at(headers_by, request).await {
+            Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout("no answer in time"))),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %redact(&error.to_string(), key), "OpenAI request failed to send");
+                return Err(Outcome::Retry { error: ApiError::UpstreamUnreachable, wait: None });
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let wait = retry_after(response.headers());
+        let body = tokio::time::timeout_at(headers_by, response.bytes()).await.ok().and_then(Result::ok);
+        let error = body.as_deref().and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok()).map(|b| b.error).unwrap_or_default();
+        let code = error.code.as_deref().or(error.kind.as_deref()).unwrap_or("");
+        let message = redact(error.message.as_deref().unwrap_or("no details"), key);
+        tracing::warn!(status = status.as_u16(), code, message = %message, "OpenAI answered with an error");
+        Err(match status {
+            StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
+            StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),
+            StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { error: ApiError::RateLimited { retry_after: wait }, wait },
+            StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => {
+                Outcome::Retry { error: ApiError::UpstreamServerError(status.as_u16()), wait }
+            }
+            s if s.is_server_error() => Outcome::Retry { error: ApiError::UpstreamServerError(s.as_u16()), wait },
+            _ => Outcome::Fail(ApiError::UpstreamRejected(truncate(message, 300))),
+        })
+    }
+}
+
+/// `retry-after-ms` (OpenAI's own) or `retry-after` in seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
+    number("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
+        .map(|d| d.min(MAX_RETRY_AFTER))
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let cut = (0..=max).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_prefers_milliseconds_and_is_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert("retry-after-ms", "250".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        headers.insert("retry-after-ms", "9999999".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo".into(), 2), "h…");
+        assert_eq!(truncate("short".into(), 10), "short");
+    }
+}

@@ -1,0 +1,177 @@
+//! Wire types of the OpenAI Responses API: only the fields this project reads. Unknown fields
+//! and unknown event types are ignored, so new upstream additions never break a request.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of `POST {base}/responses`.
+#[derive(Debug, Serialize)]
+pub struct CreateResponse<'a> {
+    pub model: &'a str,
+    pub input: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_response_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    pub stream: bool,
+}
+
+/// A response object, as returned by a buffered call or carried by the terminal stream events.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponseObject {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub output: Vec<OutputItem>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub incomplete_details: Option<IncompleteDetails>,
+    #[serde(default)]
+    pub error: Option<ErrorObject>,
+}
+
+impl ResponseObject {
+    /// The answer's text: every `output_text` part of every `message` item, in order. A refusal
+    /// stands in for the text when the model gave nothing else.
+    pub fn output_text(&self) -> String {
+        let parts = self.output.iter().filter_map(|item| match item {
+            OutputItem::Message { content } => Some(content),
+            OutputItem::Other => None,
+        });
+        let mut text = String::new();
+        let mut refusal = String::new();
+        for part in parts.flatten() {
+            match part {
+                ContentPart::OutputText { text: t } => text.push_str(t),
+                ContentPart::Refusal { refusal: r } => refusal.push_str(r),
+                ContentPart::Other => {}
+            }
+        }
+        if text.is_empty() { refusal } else { text }
+    }
+
+    pub fn incomplete_reason(&self) -> Option<&str> {
+        self.incomplete_details.as_ref().and_then(|d| d.reason.as_deref())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputItem {
+    Message {
+        #[serde(default)]
+        content: Vec<ContentPart>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    OutputText { text: String },
+    Refusal { refusal: String },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct IncompleteDetails {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `{"message", "type", "code"}`: the error object of an HTTP error body, of a failed response,
+/// and of the stream's `error` event.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ErrorObject {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub code: Option<String>,
+}
+
+/// `{"error": {...}}`: the body of an HTTP error answer.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+/// One streamed event, read without buffering it into a generic tree first.
+#[derive(Debug, Deserialize)]
+pub struct WireEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub delta: Option<String>,
+    #[serde(default)]
+    pub response: Option<ResponseObject>,
+    /// The `error` event, flat as documented: `{"type":"error","code","message"}`.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The `error` event, nested as the live API sends it: `{"type":"error","error":{...}}`.
+    #[serde(default)]
+    pub error: Option<ErrorObject>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match value {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_text_skips_reasoning_and_joins_parts() {
+        let json = r#"{"id":"resp_1","status":"completed","output":[
+            {"type":"reasoning","id":"rs_1","summary":[]},
+            {"type":"message","role":"assistant","content":[
+                {"type":"output_text","text":"Hello, ","annotations":[]},
+                {"type":"output_text","text":"world","annotations":[]}]},
+            {"type":"message","content":[{"type":"output_text","text":"!"}]}],
+            "usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7}}"#;
+        let response: ResponseObject = serde_json::from_str(json).unwrap();
+        assert_eq!(response.output_text(), "Hello, world!");
+        assert_eq!(response.usage.unwrap().total_tokens, 7);
+    }
+
+    #[test]
+    fn refusal_is_the_answer_when_there_is_no_text() {
+        let json = r#"{"output":[{"type":"message","content":[{"type":"refusal","refusal":"I can't help with that."}]}]}"#;
+        let response: ResponseObject = serde_json::from_str(json).unwrap();
+        assert_eq!(response.output_text(), "I can't help with that.");
+    }
+
+    #[test]
+    fn error_event_reads_both_shapes() {
+        let flat: WireEvent = serde_json::from_str(r#"{"type":"error","code":"server_error","message":"boom","param":null,"sequence_number":3}"#).unwrap();
+        assert_eq!(flat.message.as_deref(), Some("boom"));
+        let nested: WireEvent = serde_json::from_str(r#"{"type":"error","error":{"type":"server_error","code":500,"message":"boom"},"sequence_number":3}"#).unwrap();
+        let error = nested.error.unwrap();
+        assert_eq!((error.code.as_deref(), error.message.as_deref()), (Some("500"), Some("boom")));
+    }
+}

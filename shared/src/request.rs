@@ -1,0 +1,202 @@
+use std::borrow::Cow;
+
+use lambda_http::{Body, Request};
+use percent_encoding::percent_decode;
+use serde::Deserialize;
+
+use crate::ApiError;
+
+/// A validated chat request: what the user asked, and the turn it follows, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRequest {
+    pub message: String,
+    pub previous_response_id: Option<String>,
+    /// `errors=inline`: report every failure inside the event stream (for EventSource pages,
+    /// which cannot read the body of a non-200 answer).
+    pub inline_errors: bool,
+}
+
+#[derive(Deserialize)]
+struct JsonBody {
+    message: Option<String>,
+    previous_response_id: Option<String>,
+}
+
+impl ChatRequest {
+    /// Parses and validates a GET `?message=` or a POST JSON body.
+    pub fn from_http(request: &Request, max_message_bytes: usize) -> Result<Self, ApiError> {
+        let query = QueryString::parse(request.uri().query().unwrap_or(""))?;
+        let inline_errors = query.get("errors").is_some_and(|v| v == "inline");
+        let (message, previous_response_id) = match request.method().as_str() {
+            "GET" => (query.get("message"), query.get("previous_response_id")),
+            "POST" => {
+                let body = parse_json_body(request)?;
+                (body.message, body.previous_response_id)
+            }
+            other => return Err(ApiError::MethodNotAllowed(other.to_owned())),
+        };
+        let message = validate_message(message, max_message_bytes)?;
+        let previous_response_id = previous_response_id
+            .filter(|id| !id.trim().is_empty())
+            .map(validate_response_id)
+            .transpose()?;
+        Ok(Self { message, previous_response_id, inline_errors })
+    }
+
+    /// Whether the caller asked for errors inside the stream, read leniently so that even a
+    /// request that fails validation gets its error in the form it asked for.
+    pub fn wants_inline_errors(request: &Request) -> bool {
+        QueryString::parse(request.uri().query().unwrap_or(""))
+            .is_ok_and(|query| query.get("errors").is_some_and(|v| v == "inline"))
+    }
+}
+
+fn parse_json_body(request: &Request) -> Result<JsonBody, ApiError> {
+    if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
+        let value = content_type.to_str().unwrap_or_default();
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case("application/json") && !essence.is_empty() {
+            return Err(ApiError::UnsupportedMediaType(value.to_owned()));
+        }
+    }
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MissingMessage);
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        let what = if error.is_data() { "the JSON body has the wrong shape" } else { "the body is not valid JSON" };
+        ApiError::BadRequest(format!("{what} ({error}); send {{\"message\": \"...\"}}"))
+    })
+}
+
+fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String, ApiError> {
+    let message = message.ok_or(ApiError::MissingMessage)?;
+    if message.len() > max_bytes {
+        return Err(ApiError::MessageTooLong { actual: message.len(), limit: max_bytes });
+    }
+    if message.trim().is_empty() {
+        return Err(ApiError::BlankMessage);
+    }
+    if let Some(c) = message.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ApiError::ControlCharacter(c as u32));
+    }
+    Ok(message)
+}
+
+fn validate_response_id(id: String) -> Result<String, ApiError> {
+    let valid = id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(id)
+    } else {
+        Err(ApiError::BadRequest("`previous_response_id` must be an id returned by an earlier answer".into()))
+    }
+}
+
+/// A query string decoded strictly: broken percent-encoding or invalid UTF-8 is an error, not
+/// a silently mangled message.
+struct QueryString(Vec<(String, String)>);
+
+impl QueryString {
+    fn parse(raw: &str) -> Result<Self, ApiError> {
+        let mut pairs = Vec::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            pairs.push((decode_component(name)?, decode_component(value)?));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// The first value of `name`.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+}
+
+fn decode_component(raw: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::BadRequest("the query string has broken percent-encoding; encode it with encodeURIComponent".into());
+    let bytes = raw.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(bad());
+            }
+        }
+    }
+    let plus_as_space: Cow<'_, str> =
+        if raw.contains('+') { Cow::Owned(raw.replace('+', " ")) } else { Cow::Borrowed(raw) };
+    percent_decode(plus_as_space.as_bytes())
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| ApiError::BadRequest("the query string is not valid UTF-8 once decoded".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(query: &str) -> Result<ChatRequest, ApiError> {
+        let request = http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap();
+        ChatRequest::from_http(&request, 64)
+    }
+
+    fn post(content_type: Option<&str>, body: &str) -> Result<ChatRequest, ApiError> {
+        let mut builder = http::Request::post("https://x/");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        ChatRequest::from_http(&builder.body(Body::Text(body.into())).unwrap(), 64)
+    }
+
+    #[test]
+    fn get_decodes_percent_and_plus() {
+        let request = get("message=caf%C3%A9+au%20lait%26more").unwrap();
+        assert_eq!(request.message, "café au lait&more");
+        assert!(!request.inline_errors);
+        assert!(get("message=hi&errors=inline").unwrap().inline_errors);
+    }
+
+    #[test]
+    fn missing_blank_long_and_control_messages_are_rejected() {
+        assert_eq!(get(""), Err(ApiError::MissingMessage));
+        assert_eq!(get("other=1"), Err(ApiError::MissingMessage));
+        assert_eq!(get("message=%20%0A%09"), Err(ApiError::BlankMessage));
+        assert_eq!(get(&format!("message={}", "a".repeat(65))), Err(ApiError::MessageTooLong { actual: 65, limit: 64 }));
+        assert_eq!(get("message=a%00b"), Err(ApiError::ControlCharacter(0)));
+        assert_eq!(get("message=line%0Anext").unwrap().message, "line\nnext");
+    }
+
+    #[test]
+    fn broken_percent_encoding_is_a_clear_400() {
+        for query in ["message=%E0%A4%A", "message=%zz", "message=%", "message=%C3%28"] {
+            let error = get(query).unwrap_err();
+            assert_eq!(error.status(), 400, "{query}");
+            assert!(error.detail().contains("query string"), "{query}: {}", error.detail());
+        }
+    }
+
+    #[test]
+    fn post_json_is_accepted_and_checked() {
+        let request = post(Some("application/json; charset=utf-8"), r#"{"message":"hi","previous_response_id":"resp_1"}"#).unwrap();
+        assert_eq!(request.message, "hi");
+        assert_eq!(request.previous_response_id.as_deref(), Some("resp_1"));
+        assert_eq!(post(None, r#"{"message":"hi"}"#).unwrap().message, "hi");
+        assert_eq!(post(None, ""), Err(ApiError::MissingMessage));
+        assert_eq!(post(None, "{}"), Err(ApiError::MissingMessage));
+        assert!(post(None, "{not json").unwrap_err().detail().contains("not valid JSON"));
+        assert!(post(None, r#"{"message":5}"#).unwrap_err().detail().contains("wrong shape"));
+        assert!(post(None, r#"{"message":"x","previous_response_id":"../etc"}"#).is_err());
+        assert_eq!(post(Some("text/plain"), "hi").unwrap_err().status(), 415);
+    }
+
+    #[test]
+    fn other_methods_are_405() {
+        let request = http::Request::delete("https://x/?message=hi").body(Body::Empty).unwrap();
+        assert_eq!(ChatRequest::from_http(&request, 64).unwrap_err().status(), 405);
+    }
+}

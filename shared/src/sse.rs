@@ -1,0 +1,108 @@
+//! Server-Sent Events written to the browser.
+//!
+//! Every piece of text goes out as `data:` lines split at each line break (`\r\n`, `\r` or
+//! `\n`), so whatever the model writes arrives as the browser's `event.data` and can never end
+//! an event early, name one, or forge `end`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Encodes the chat stream's events; each method returns one complete event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SseEncoder;
+
+impl SseEncoder {
+    pub const START: &'static [u8] = b"event: start\ndata: [START]\n\n";
+    pub const END: &'static [u8] = b"event: end\ndata: [END]\n\n";
+    pub const PING: &'static [u8] = b": ping\n\n";
+
+    pub fn start(&self) -> Bytes {
+        Bytes::from_static(Self::START)
+    }
+
+    pub fn end(&self) -> Bytes {
+        Bytes::from_static(Self::END)
+    }
+
+    /// A comment line that keeps proxies and browsers from closing a quiet stream.
+    pub fn ping(&self) -> Bytes {
+        Bytes::from_static(Self::PING)
+    }
+
+    /// An unnamed event: the browser's `onmessage` sees `text` as `event.data`.
+    pub fn text(&self, text: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(text.len() + 16);
+        write_data(&mut out, text);
+        out.freeze()
+    }
+
+    /// A named event such as `error` or `response`. The name is ours, never the model's; any
+    /// character that would break the framing is dropped from it.
+    pub fn named(&self, name: &str, data: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(name.len() + data.len() + 24);
+        out.put_slice(b"event: ");
+        for c in name.chars().filter(|c| !matches!(c, '\r' | '\n')) {
+            let mut buf = [0u8; 4];
+            out.put_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        out.put_u8(b'\n');
+        write_data(&mut out, data);
+        out.freeze()
+    }
+}
+
+fn write_data(out: &mut BytesMut, text: &str) {
+    let mut rest = text;
+    loop {
+        out.put_slice(b"data: ");
+        match rest.find(['\r', '\n']) {
+            None => {
+                out.put_slice(rest.as_bytes());
+                out.put_slice(b"\n\n");
+                return;
+            }
+            Some(at) => {
+                out.put_slice(&rest.as_bytes()[..at]);
+                out.put_u8(b'\n');
+                let skip = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[at + skip..];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> String {
+        String::from_utf8(SseEncoder.text(s).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn single_line_text_is_one_data_line() {
+        assert_eq!(text("Hello"), "data: Hello\n\n");
+        assert_eq!(text(""), "data: \n\n");
+        assert_eq!(text(" leading"), "data:  leading\n\n");
+    }
+
+    #[test]
+    fn every_line_ending_splits_into_data_lines() {
+        assert_eq!(text("a\nb"), "data: a\ndata: b\n\n");
+        assert_eq!(text("a\r\nb"), "data: a\ndata: b\n\n");
+        assert_eq!(text("a\rb"), "data: a\ndata: b\n\n");
+        assert_eq!(text("\n"), "data: \ndata: \n\n");
+        assert_eq!(text("a\n\nb\r"), "data: a\ndata: \ndata: b\ndata: \n\n");
+    }
+
+    #[test]
+    fn sse_look_alikes_stay_inside_data() {
+        assert_eq!(text("event: end\ndata: [END]"), "data: event: end\ndata: data: [END]\n\n");
+        assert_eq!(text(": comment"), "data: : comment\n\n");
+    }
+
+    #[test]
+    fn named_events_cannot_be_split_by_their_name() {
+        let bytes = SseEncoder.named("err\nor", "bad\nthing");
+        assert_eq!(&bytes[..], b"event: error\ndata: bad\ndata: thing\n\n");
+    }
+}

@@ -1,0 +1,109 @@
+//! The helpers every test shares: the stand-in upstream with a client pointed at it, requests
+//! built as Lambda would hand them over, an SSE decoder that reads as a browser does, and the
+//! functions running under `cargo lambda watch`.
+
+mod watch;
+
+use std::sync::Arc;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use lambda_http::{Body, Request};
+use openai_stub::StubServer;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use shared::{ApiKey, Config, ResponsesClient};
+
+pub use watch::LambdaWatch;
+
+/// The key tests use; searched for in every output to prove it never leaks.
+pub const TEST_KEY: &str = "sk-test-4f9d1c2b7a6e5d3c";
+
+/// The stand-in upstream on a loopback port and a production client pointed at it.
+pub struct TestUpstream {
+    pub stub: StubServer,
+    pub client: ResponsesClient,
+}
+
+impl TestUpstream {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with extra configuration variables, as the functions would read them.
+    pub async fn start_with(vars: &[(&str, &str)]) -> Self {
+        let stub = StubServer::start().await.expect("start the stand-in");
+        let client = client_for(&stub, vars);
+        Self { stub, client }
+    }
+}
+
+/// A client configured as a function would be, through the same environment variables.
+pub fn client_for(stub: &StubServer, vars: &[(&str, &str)]) -> ResponsesClient {
+    let base = stub.base_url();
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| match name {
+                "OPENAI_BASE_URL" => Some(base.clone()),
+                "OPENAI_API_KEY" => Some(TEST_KEY.to_owned()),
+                "OPENAI_MAX_RETRIES" => Some("2".to_owned()),
+                _ => None,
+            })
+    })
+    .expect("valid test configuration");
+    let key = ApiKey::from_config(&config.key);
+    ResponsesClient::new(Arc::new(config), key).expect("build the client")
+}
+
+pub fn encode(text: &str) -> String {
+    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+}
+
+/// `GET ?message=<message>`, encoded as a browser's `encodeURIComponent` would.
+pub fn get_request(message: &str) -> Request {
+    get_raw_request(&format!("message={}", encode(message)))
+}
+
+/// `GET ?<query>` exactly as given.
+pub fn get_raw_request(query: &str) -> Request {
+    http::Request::get(format!("https://lambda-url.local/?{query}")).body(Body::Empty).expect("request")
+}
+
+/// `POST` with a JSON body.
+pub fn post_request(json: &str) -> Request {
+    http::Request::post("https://lambda-url.local/")
+        .header("content-type", "application/json")
+        .body(Body::Text(json.to_owned()))
+        .expect("request")
+}
+
+/// One event as a browser's EventSource dispatches it: its type (`message` when unnamed) and data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserEvent {
+    pub event: String,
+    pub data: String,
+}
+
+/// Decodes an SSE body with a spec-following parser, as a browser would.
+pub async fn browser_events(body: &[u8]) -> Vec<BrowserEvent> {
+    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(body))]);
+    chunks
+        .eventsource()
+        .map(|event| {
+            let event = event.expect("valid SSE");
+            BrowserEvent { event: event.event, data: event.data }
+        })
+        .collect()
+        .await
+}
+
+/// The text a browser's `onmessage` would see, delta by delta.
+pub fn message_data(events: &[BrowserEvent]) -> Vec<String> {
+    events.iter().filter(|e| e.event == "message").map(|e| e.data.clone()).collect()
+}
+
+/// What the browser should see for a delta the model sent: the same text, line endings as `\n`.
+pub fn as_browser_sees(delta: &str) -> String {
+    delta.replace("\r\n", "\n").replace('\r', "\n")
+}
