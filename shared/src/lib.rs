@@ -16,9 +16,12 @@ pub use request::ChatRequest;
 pub use sse::SseEncoder;
 
 /// The Lambda invocation's deadline as a tokio instant, when the request came through Lambda.
+///
+/// A deadline already past is ignored: real Lambda never sends one, but local emulators do
+/// (`cargo lambda watch` sends a relative number), and it must not fail every request.
 pub fn lambda_deadline(request: &lambda_http::Request) -> Option<tokio::time::Instant> {
     use lambda_http::RequestExt;
     let context = request.lambda_context_ref()?;
-    let left = context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    (context.deadline > 0).then(|| tokio::time::Instant::now() + left)
+    let left = context.deadline().duration_since(std::time::SystemTime::now()).ok()?;
+    (!left.is_zero()).then(|| tokio::time::Instant::now() + left)
 }

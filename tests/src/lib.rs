@@ -13,7 +13,7 @@ use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use shared::{ApiKey, Config, ResponsesClient};
 
-pub use watch::LambdaWatch;
+pub use watch::{LambdaWatch, free_port, workspace_root};
 
 /// The key tests use; searched for in every output to prove it never leaks.
 pub const TEST_KEY: &str = "sk-test-4f9d1c2b7a6e5d3c";

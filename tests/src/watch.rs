@@ -1,4 +1,93 @@
-//! The functions under `cargo lambda watch`, as the run command starts them.
+//! The functions under `cargo lambda watch`, started the way the run command starts them.
 
-/// A running `cargo lambda watch`; killed when dropped.
-pub struct LambdaWatch;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `cargo lambda watch` on a free loopback port; stopped, with every process it
+/// started, when dropped.
+pub struct LambdaWatch {
+    child: Child,
+    pub base_url: String,
+    pub log_path: PathBuf,
+}
+
+impl LambdaWatch {
+    /// Starts the watch with `env` added to this process's environment, and waits until the
+    /// `index` function answers (the first call compiles the functions).
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let root = workspace_root();
+        let port = free_port();
+        let log_path = root.join("target").join(format!("lambda-watch-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("create the watch log");
+        let mut command = Command::new("cargo");
+        command
+            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args(["--concurrency", "64"])
+            .current_dir(&root)
+            .env("PATH", path_with_venv(&root))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("start `cargo lambda watch` (is cargo-lambda installed? run scripts/test)");
+        let watch = Self { child, base_url: format!("http://127.0.0.1:{port}"), log_path };
+        watch.wait_until_ready().await;
+        watch
+    }
+
+    /// The URL of `function`, e.g. `url("chat-stream")`.
+    pub fn url(&self, function: &str) -> String {
+        format!("{}/lambda-url/{function}", self.base_url)
+    }
+
+    /// Everything the functions and the emulator logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    async fn wait_until_ready(&self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        // Compiling the functions on the first call can take a while on a cold cache.
+        while started.elapsed() < Duration::from_secs(600) {
+            if let Ok(response) = client.get(self.url("index")).timeout(Duration::from_secs(300)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("cargo lambda watch did not serve the index function in time; log:\n{}", self.log());
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// PATH with the project's virtualenv (where the test command installs cargo-lambda) first.
+fn path_with_venv(root: &Path) -> String {
+    let venv = root.join(".venv").join("bin");
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", venv.display())
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
