@@ -2,6 +2,7 @@
 //! built as Lambda would hand them over, an SSE decoder that reads as a browser does, and the
 //! functions running under `cargo lambda watch`.
 
+mod moto;
 mod watch;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use shared::{ApiKey, Config, ResponsesClient};
 
+pub use moto::MotoServer;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 
 /// The key tests use; searched for in every output to prove it never leaks.

@@ -1,31 +1,34 @@
 use lambda_http::{Body, Error, Request, Response, http::header};
+use tokio::sync::OnceCell;
+
+use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
 const CONFIG_MARKER: &str = "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\"}";
 
-/// The page with the chat URLs filled in, rendered once at init.
+/// The page with the chat URLs filled in, rendered once (a failed look-up is tried again).
 pub struct Page {
-    html: String,
+    urls: ChatUrls,
+    html: OnceCell<String>,
 }
 
 impl Page {
-    pub fn from_env() -> Self {
-        let url = |name: &str, default: &str| {
-            std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
-        };
-        Self::new(
-            &url("CHAT_COMPLETE_URL", "/lambda-url/chat-complete"),
-            &url("CHAT_STREAM_URL", "/lambda-url/chat-stream"),
-        )
+    pub fn new(urls: ChatUrls) -> Self {
+        Self { urls, html: OnceCell::new() }
     }
 
-    pub fn new(chat_complete_url: &str, chat_stream_url: &str) -> Self {
-        let config = serde_json::json!({ "chatCompleteUrl": chat_complete_url, "chatStreamUrl": chat_stream_url })
-            .to_string()
-            // Inside <script>, `<` could close the element: JSON allows escaping it.
-            .replace('<', "\\u003c");
-        Self { html: TEMPLATE.replacen(CONFIG_MARKER, &config, 1) }
+    async fn html(&self) -> Result<&str, String> {
+        let html = self.html.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls)) }).await?;
+        Ok(html)
     }
+}
+
+fn render(urls: &Resolved) -> String {
+    let config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream })
+        .to_string()
+        // Inside <script>, `<` could close the element: JSON allows escaping it.
+        .replace('<', "\\u003c");
+    TEMPLATE.replacen(CONFIG_MARKER, &config, 1)
 }
 
 /// Serves the page on GET (and HEAD); anything else is 405.
@@ -38,7 +41,18 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::Text(r#"{"detail":"Only GET is allowed here"}"#.into()))?);
     }
-    let body = if method == "HEAD" { Body::Empty } else { Body::Text(page.html.clone()) };
+    let html = match page.html().await {
+        Ok(html) => html,
+        Err(reason) => {
+            tracing::error!(%reason, "the page's chat URLs could not be resolved");
+            let detail = serde_json::json!({ "detail": format!("This deployment is misconfigured: {reason}") });
+            return Ok(Response::builder()
+                .status(500)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::Text(detail.to_string()))?);
+        }
+    };
+    let body = if method == "HEAD" { Body::Empty } else { Body::Text(html.to_owned()) };
     Ok(Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
@@ -62,7 +76,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_page_with_the_urls_injected() {
-        let page = Page::new("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>");
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"));
         let request = http::Request::get("/").body(Body::Empty).unwrap();
         let response = handle(&page, request).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -81,6 +95,6 @@ mod tests {
     #[tokio::test]
     async fn other_methods_are_405() {
         let request = http::Request::post("/").body(Body::Empty).unwrap();
-        assert_eq!(handle(&Page::new("a", "b"), request).await.unwrap().status(), 405);
+        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b")), request).await.unwrap().status(), 405);
     }
 }

@@ -1,0 +1,74 @@
+"""Checks template.yaml's key settings, which cfn-lint and `sam validate --lint` do not catch
+(a misspelt InvokeMode under Globals passes both). Reads the template with cfn-lint's own
+decoder, so the short intrinsic tags (!Ref, !GetAtt, ...) are understood."""
+
+import re
+import sys
+from pathlib import Path
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+template = cfn_yaml.load(str(ROOT / "template.yaml"))
+resources = template["Resources"]
+functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+globals_ = template.get("Globals", {}).get("Function", {})
+checks = []
+
+
+def check(name, ok, detail=""):
+    checks.append((name, bool(ok), detail))
+
+
+def prop(function, key):
+    return functions[function]["Properties"].get(key, globals_.get(key))
+
+
+expected_modes = {"ChatCompleteFunction": "BUFFERED", "ChatStreamFunction": "RESPONSE_STREAM", "IndexFunction": "BUFFERED"}
+binaries = {"ChatCompleteFunction": "chat-complete", "ChatStreamFunction": "chat-stream", "IndexFunction": "index"}
+check("exactly the three functions", set(functions) == set(expected_modes), sorted(functions))
+allowed_global_keys = {"Runtime", "Architectures", "Handler", "MemorySize", "Timeout", "Environment", "LoggingConfig", "Tags"}
+check("Globals has only known keys", set(globals_) <= allowed_global_keys, sorted(set(globals_) - allowed_global_keys))
+
+for name, mode in expected_modes.items():
+    if name not in functions:
+        continue
+    f = functions[name]
+    url = f["Properties"].get("FunctionUrlConfig", {})
+    check(f"{name}: InvokeMode {mode}", url.get("InvokeMode") == mode, url.get("InvokeMode"))
+    check(f"{name}: public HTTPS URL", url.get("AuthType") == "NONE")
+    check(f"{name}: provided.al2023", prop(name, "Runtime") == "provided.al2023")
+    check(f"{name}: arm64", prop(name, "Architectures") == ["arm64"])
+    check(f"{name}: built by cargo lambda", f.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda")
+    check(f"{name}: binary {binaries[name]}", f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == binaries[name])
+    check(f"{name}: small memory", int(prop(name, "MemorySize")) <= 256)
+    check(f"{name}: JSON logs to its own log group", prop(name, "LoggingConfig", ).get("LogFormat") == "JSON")
+
+for name in ("ChatCompleteFunction", "ChatStreamFunction"):
+    props = functions[name]["Properties"]
+    env = props["Environment"]["Variables"]
+    total_ms = int(env.get("OPENAI_TOTAL_TIMEOUT_MS", 280000))
+    check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
+    check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
+    statements = [s for p in props["Policies"] for s in p["Statement"]]
+    check(f"{name}: may only read the secret", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue"], statements)
+    check(f"{name}: reserved concurrency", "ReservedConcurrentExecutions" in props)
+    cors = props["FunctionUrlConfig"].get("Cors", {})
+    origins = cors.get("AllowOrigins", [])
+    check(f"{name}: CORS allows only the page's origin", len(origins) == 1 and "*" not in str(origins) and "IndexFunctionUrl" in str(origins), origins)
+
+index_env = functions["IndexFunction"]["Properties"]["Environment"]["Variables"]
+check("index finds the chat URLs by function name", {"CHAT_COMPLETE_FUNCTION", "CHAT_STREAM_FUNCTION"} <= set(index_env))
+for group in ("ChatCompleteLogs", "ChatStreamLogs", "IndexLogs"):
+    check(f"{group}: retention set", "RetentionInDays" in resources[group]["Properties"])
+outputs = template.get("Outputs", {})
+check("outputs: page and both API URLs", {"PageUrl", "ChatCompleteUrl", "ChatStreamUrl"} <= set(outputs), sorted(outputs))
+
+source = (ROOT / "template.yaml").read_text()
+check("no OpenAI key in the template", not re.search(r"sk-[A-Za-z0-9]{8,}", source))
+
+failed = [c for c in checks if not c[1]]
+for name, ok, detail in checks:
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"))
+print(f"template: {len(checks) - len(failed)} passed, {len(failed)} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,98 @@
+//! The key read from a real Secrets Manager emulator (moto's server on loopback), through the
+//! same `ApiKey` and `ResponsesClient` the functions build at init.
+
+use std::sync::Arc;
+
+use e2e::{MotoServer, TEST_KEY, free_port};
+use openai_stub::{StubServer, StubState};
+use shared::{ApiError, ApiKey, ChatRequest, Config, ResponsesClient};
+
+fn request(message: &str) -> ChatRequest {
+    ChatRequest { message: message.into(), previous_response_id: None, inline_errors: false }
+}
+
+fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
+    let base = stub.base_url();
+    let config = Config::from_lookup(|name| match name {
+        "OPENAI_BASE_URL" => Some(base.clone()),
+        "OPENAI_API_KEY_SECRET_ID" => Some(secret_id.to_owned()),
+        "OPENAI_API_KEY" => Some("sk-ignored-when-a-secret-is-set".into()),
+        _ => None,
+    })
+    .expect("config");
+    ResponsesClient::new(Arc::new(config.clone()), ApiKey::from_config(&config.key)).expect("client")
+}
+
+async fn secrets(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
+    let config = aws_config::from_env().endpoint_url(moto.endpoint()).load().await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+async fn put(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {
+    if client.put_secret_value().secret_id(id).secret_string(value).send().await.is_err() {
+        client.create_secret().name(id).secret_string(value).send().await.expect("create secret");
+    }
+}
+
+fn assert_no_key(error: &ApiError) {
+    for text in [error.detail(), format!("{error:?}")] {
+        assert!(!text.contains(TEST_KEY) && !text.contains("sk-old"), "a key leaked: {text}");
+    }
+}
+
+// One test, so the process environment the AWS SDK reads is set once, before any other thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_comes_from_secrets_manager() {
+    let port = free_port();
+    // SAFETY: set before this test starts any thread that reads the environment.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_PROFILE");
+    }
+    let stub = StubServer::start_with(StubState::new(Default::default(), Some(TEST_KEY.into())), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
+    let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+
+    // Emulator down: a clear 500 naming the secret, and the failure is not cached.
+    let down = client(&stub, "openai/later");
+    let error = down.create(&request("/stub echo hi"), deadline()).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert!(error.detail().contains("openai/later") && error.detail().contains("could not be reached"), "{}", error.detail());
+
+    let moto = MotoServer::start(port).await;
+    let sm = secrets(&moto).await;
+    put(&sm, "openai/later", TEST_KEY).await;
+    let answer = down.create(&request("/stub echo recovered"), deadline()).await.expect("read again once the emulator is up");
+    assert_eq!(answer.text, "recovered");
+
+    // The plain key, and JSON {"OPENAI_API_KEY": "..."}.
+    put(&sm, "openai/plain", TEST_KEY).await;
+    put(&sm, "openai/json", &format!(r#"{{"OPENAI_API_KEY": "{TEST_KEY}"}}"#)).await;
+    for id in ["openai/plain", "openai/json"] {
+        let answer = client(&stub, id).create(&request("/stub echo ok"), deadline()).await;
+        assert_eq!(answer.map(|a| a.text), Ok("ok".to_owned()), "{id}");
+    }
+
+    // A missing secret and an empty one (as the template creates it): clear 500s.
+    let error = client(&stub, "openai/missing").create(&request("hi"), deadline()).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    assert!(error.detail().contains("openai/missing") && error.detail().contains("ResourceNotFound"), "{}", error.detail());
+    put(&sm, "openai/empty", r#"{"OPENAI_API_KEY": ""}"#).await;
+    let error = client(&stub, "openai/empty").create(&request("hi"), deadline()).await.unwrap_err();
+    assert!(error.detail().contains("empty"), "{}", error.detail());
+
+    // Rotation: after a 401 the secret is read again once, and the new key is used.
+    put(&sm, "openai/rotated", "sk-old-0000000000").await;
+    let rotating = client(&stub, "openai/rotated");
+    let error = rotating.create(&request("/stub echo first"), deadline()).await.unwrap_err();
+    assert_eq!(error, ApiError::UpstreamUnauthorized);
+    assert_no_key(&error);
+    put(&sm, "openai/rotated", TEST_KEY).await;
+    let answer = rotating.stream(&request("/stub echo after rotation"), deadline()).await;
+    assert!(answer.is_ok(), "the rotated key was not picked up");
+}
