@@ -83,6 +83,16 @@ impl ApiError {
         text
     }
 
+    /// The HTTP status OpenAI answered with, when this error is one.
+    pub fn upstream_status(&self) -> Option<u16> {
+        match self {
+            Self::UpstreamUnauthorized => Some(401),
+            Self::RateLimited { .. } | Self::QuotaExceeded => Some(429),
+            Self::UpstreamServerError(status) => Some(*status),
+            _ => None,
+        }
+    }
+
     /// How long the client should wait before trying again, when upstream said so.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -25,3 +25,9 @@ pub fn lambda_deadline(request: &lambda_http::Request) -> Option<tokio::time::In
     let left = context.deadline().duration_since(std::time::SystemTime::now()).ok()?;
     (!left.is_zero()).then(|| tokio::time::Instant::now() + left)
 }
+
+/// The Lambda request id, for the one summary line each request logs.
+pub fn request_id(request: &lambda_http::Request) -> String {
+    use lambda_http::RequestExt;
+    request.lambda_context_ref().map(|context| context.request_id.clone()).unwrap_or_default()
+}

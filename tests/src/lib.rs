@@ -62,6 +62,11 @@ pub fn encode(text: &str) -> String {
     utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
 }
 
+/// A validated chat request, as the functions hand it to the client.
+pub fn chat(message: &str) -> shared::ChatRequest {
+    shared::ChatRequest { message: message.into(), previous_response_id: None, inline_errors: false }
+}
+
 /// `GET ?message=<message>`, encoded as a browser's `encodeURIComponent` would.
 pub fn get_request(message: &str) -> Request {
     get_raw_request(&format!("message={}", encode(message)))

@@ -45,6 +45,17 @@ impl LambdaWatch {
         format!("{}/lambda-url/{function}", self.base_url)
     }
 
+    /// Teaches the emulator that the chat functions stream: it buffers the first answer of each
+    /// new instance. A blank message is a 400 that never goes upstream. The pause lets the
+    /// instance poll for work again, so the next request reuses it instead of starting another.
+    pub async fn warm_up(&self) {
+        for function in ["chat-stream", "chat-complete"] {
+            let response = reqwest::get(format!("{}?message=", self.url(function))).await.expect("warm-up request");
+            assert_eq!(response.status(), 400, "warm-up of {function}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     /// Everything the functions and the emulator logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -3,13 +3,9 @@
 
 use std::sync::Arc;
 
-use e2e::{MotoServer, TEST_KEY, free_port};
+use e2e::{MotoServer, TEST_KEY, chat as request, free_port};
 use openai_stub::{StubServer, StubState};
-use shared::{ApiError, ApiKey, ChatRequest, Config, ResponsesClient};
-
-fn request(message: &str) -> ChatRequest {
-    ChatRequest { message: message.into(), previous_response_id: None, inline_errors: false }
-}
+use shared::{ApiError, ApiKey, Config, ResponsesClient};
 
 fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
     let base = stub.base_url();

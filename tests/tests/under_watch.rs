@@ -36,8 +36,7 @@ async fn the_functions_work_under_cargo_lambda_watch() {
 
     // The emulator buffers a function's very first answer, before it learns the function
     // streams; a blank message teaches it without calling upstream (the run command does this too).
-    let warm_up = reqwest::get(format!("{}?message=", watch.url("chat-stream"))).await.expect("warm-up");
-    assert_eq!(warm_up.status(), 400);
+    watch.warm_up().await;
     assert!(stub.requests().is_empty(), "invalid input must never reach upstream");
 
     // Deltas arrive one by one, spread out as the model sends them, not all at the end.

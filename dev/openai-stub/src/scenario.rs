@@ -18,6 +18,7 @@
 //! | `echo` | answer with the rest of the prompt, one character per delta |
 //! | `reasoning` | put a `reasoning` output item before the message |
 //! | `done` | end the stream with `data: [DONE]` |
+//! | `leak` | a careless upstream: put the presented API key in error messages |
 
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub struct Scenario {
     pub echo: Option<String>,
     pub reasoning: bool,
     pub done: bool,
+    pub leak: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,7 @@ impl Scenario {
                 "text" => scenario.tricky = value == "tricky",
                 "reasoning" => scenario.reasoning = true,
                 "done" => scenario.done = true,
+                "leak" => scenario.leak = true,
                 "echo" => {
                     scenario.echo = Some(words.collect::<Vec<_>>().join(" "));
                     break;

@@ -74,13 +74,14 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     if let Some(status) = scenario.status {
         if state.should_fail(input, scenario.times) {
             state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-            return error(status, &scenario, None);
+            return error(status, &scenario, Some(presented));
         }
     }
     let ids = Ids::new(index as u64 + 1);
     let deltas = reply::deltas(input, &scenario);
+    let failure_message = wire::leak("The server had an error while processing your request.".into(), &scenario, Some(presented));
     if stream {
-        streamed(state, index, request, scenario, ids, deltas)
+        streamed(state, index, request, scenario, ids, deltas, failure_message)
     } else {
         buffered(state, index, &request, &scenario, &ids, &deltas).await
     }
@@ -141,7 +142,7 @@ impl Drop for CloseGuard {
     }
 }
 
-fn streamed(state: Arc<StubState>, index: usize, request: Value, scenario: Scenario, ids: Ids, deltas: Vec<String>) -> Response {
+fn streamed(state: Arc<StubState>, index: usize, request: Value, scenario: Scenario, ids: Ids, deltas: Vec<String>, failure_message: String) -> Response {
     let pause = scenario.delay.unwrap_or(state.delta_delay);
     let body = async_stream::stream! {
         let _guard = CloseGuard { state: state.clone(), index };
@@ -179,8 +180,8 @@ fn streamed(state: Arc<StubState>, index: usize, request: Value, scenario: Scena
                         return;
                     }
                     Failure::Malformed => yield Ok(Bytes::from_static(b"event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \n\n")),
-                    Failure::ErrorFlat => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"code": "server_error", "message": "The server had an error while processing your request.", "param": null}))))),
-                    Failure::ErrorNested => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"error": {"type": "server_error", "code": "server_error", "message": "The server had an error while processing your request.", "param": null}}))))),
+                    Failure::ErrorFlat => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"code": "server_error", "message": failure_message, "param": null}))))),
+                    Failure::ErrorNested => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"error": {"type": "server_error", "code": "server_error", "message": failure_message, "param": null}}))))),
                     Failure::Failed => {
                         let mut failed = wire::response(&ids, &request, "failed", vec![], None);
                         failed["error"] = json!({"code": "server_error", "message": "The model failed to generate a response."});

@@ -117,7 +117,16 @@ pub fn error_body(status: u16, scenario: &Scenario, presented_key: Option<&str>)
         _ => ("server_error", "server_error", "The server had an error while processing your request. Sorry about that!".to_owned()),
     };
     let code = scenario.code.clone().unwrap_or_else(|| code.to_owned());
+    let message = leak(message, scenario, presented_key);
     json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+}
+
+/// Appends the presented key to `message` when the scenario asks for a careless upstream.
+pub fn leak(message: String, scenario: &Scenario, presented_key: Option<&str>) -> String {
+    match presented_key {
+        Some(key) if scenario.leak => format!("{message} (request made with key {key})"),
+        _ => message,
+    }
 }
 
 /// How OpenAI shows a rejected key: its first and last few characters only.

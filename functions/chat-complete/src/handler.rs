@@ -7,19 +7,22 @@ use shared::{ApiError, ChatRequest, ResponsesClient};
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<Body>, Error> {
     let started = Instant::now();
+    let request_id = shared::request_id(&request);
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return Ok(failure(&error, started, 0)),
+        Err(error) => return Ok(failure(&error, &request_id, started)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let completion = match client.create(&chat, deadline).await {
         Ok(completion) => completion,
-        Err(error) => return Ok(failure(&error, started, 0)),
+        Err(error) => return Ok(failure(&error, &request_id, started)),
     };
     let usage = completion.usage.unwrap_or_default();
     tracing::info!(
+        request_id,
         function = "chat-complete",
         status = 200,
+        upstream_status = 200,
         retries = completion.retries,
         total_ms = started.elapsed().as_millis() as u64,
         input_tokens = usage.input_tokens,
@@ -39,11 +42,12 @@ pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Respon
         .body(Body::Text(body.to_string()))?)
 }
 
-fn failure(error: &ApiError, started: Instant, retries: u32) -> Response<Body> {
+fn failure(error: &ApiError, request_id: &str, started: Instant) -> Response<Body> {
     tracing::warn!(
+        request_id,
         function = "chat-complete",
         status = error.status().as_u16(),
-        retries,
+        upstream_status = error.upstream_status(),
         total_ms = started.elapsed().as_millis() as u64,
         detail = %error.detail(),
         "request failed"

@@ -18,15 +18,16 @@ pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<SseBody>, Error> {
     let started = Instant::now();
+    let request_id = shared::request_id(&request);
     let inline_errors = ChatRequest::wants_inline_errors(&request);
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return Ok(failure(error, inline_errors, started)),
+        Err(error) => return Ok(failure(error, inline_errors, &request_id, started)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     match client.stream(&chat, deadline).await {
-        Ok(upstream) => Ok(sse_response(relay(upstream, client.config().heartbeat, started))),
-        Err(error) => Ok(failure(error, inline_errors, started)),
+        Ok(upstream) => Ok(sse_response(relay(upstream, client.config().heartbeat, request_id, started))),
+        Err(error) => Ok(failure(error, inline_errors, &request_id, started)),
     }
 }
 
@@ -40,10 +41,12 @@ fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
     response
 }
 
-fn failure(error: ApiError, inline: bool, started: Instant) -> Response<SseBody> {
+fn failure(error: ApiError, inline: bool, request_id: &str, started: Instant) -> Response<SseBody> {
     tracing::warn!(
+        request_id,
         function = "chat-stream",
         status = error.status().as_u16(),
+        upstream_status = error.upstream_status(),
         inline,
         total_ms = started.elapsed().as_millis() as u64,
         detail = %error.detail(),
@@ -64,7 +67,7 @@ fn failure(error: ApiError, inline: bool, started: Instant) -> Response<SseBody>
 
 /// Forwards upstream events as SSE: `start`, each delta as it arrives, pings while the model is
 /// silent, `error` on a failure, then `end`. Dropping it drops the upstream request.
-fn relay(mut upstream: ResponseStream, heartbeat: Duration, started: Instant) -> BoxStream<'static, Bytes> {
+fn relay(mut upstream: ResponseStream, heartbeat: Duration, request_id: String, started: Instant) -> BoxStream<'static, Bytes> {
     let sse = SseEncoder;
     let stream = async_stream::stream! {
         yield sse.start();
@@ -114,8 +117,11 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, started: Instant) ->
         yield sse.end();
         let usage = usage.unwrap_or_default();
         tracing::info!(
+            request_id,
             function = "chat-stream",
             status = 200,
+            upstream_status = 200,
+        upstream_status = 200,
             retries = upstream.retries,
             deltas,
             first_text_ms = first_text.map(|d| d.as_millis() as u64),
@@ -183,6 +189,40 @@ mod tests {
         }
         let (_, _, events, _) = call(&upstream, get_request("/stub incomplete after=1 echo ab")).await;
         assert!(events.iter().any(|e| e.event == "error" && e.data.contains("max_output_tokens")), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn pings_keep_a_silent_stream_open() {
+        let upstream = TestUpstream::start_with(&[("HEARTBEAT_INTERVAL_MS", "100")]).await;
+        let (status, _, events, body) = call(&upstream, get_request("/stub first_delay_ms=450 echo ok")).await;
+        assert_eq!(status, 200);
+        let body = String::from_utf8(body).unwrap();
+        let pings = body.matches(": ping\n\n").count();
+        assert!(pings >= 3, "expected pings while the model was silent: {body}");
+        assert!(body.find(": ping").unwrap() < body.find("data: o").unwrap());
+        assert_eq!(message_data(&events), ["o", "k"], "pings are invisible to the page");
+    }
+
+    #[tokio::test]
+    async fn bad_input_never_reaches_upstream() {
+        let upstream = TestUpstream::start_with(&[("MAX_MESSAGE_BYTES", "16")]).await;
+        let requests = [
+            e2e::get_raw_request(""),
+            e2e::get_raw_request("message=%20"),
+            e2e::get_raw_request("message=%E0%A4%A"),
+            e2e::get_raw_request("message=a%07b"),
+            e2e::get_raw_request(&format!("message={}", "x".repeat(17))),
+            e2e::post_request("{not json"),
+            e2e::post_request(r#"{"message": 7}"#),
+            lambda_http::http::Request::put("https://x/?message=hi").body(lambda_http::Body::Empty).unwrap(),
+        ];
+        for request in requests {
+            let (status, _, _, body) = call(&upstream, request).await;
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert!((400..500).contains(&status), "{status} {body}");
+            assert!(!body["detail"].as_str().unwrap().is_empty());
+        }
+        assert!(upstream.stub.requests().is_empty());
     }
 
     #[tokio::test]

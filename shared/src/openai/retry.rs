@@ -88,7 +88,9 @@ impl ResponsesClient {
         let error = body.as_deref().and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok()).map(|b| b.error).unwrap_or_default();
         let code = error.code.as_deref().or(error.kind.as_deref()).unwrap_or("");
         let message = redact(error.message.as_deref().unwrap_or("no details"), key);
-        tracing::warn!(status = status.as_u16(), code, message = %message, "OpenAI answered with an error");
+        // A 401's message quotes part of the key: it is never logged.
+        let logged = if status == StatusCode::UNAUTHORIZED { "(not logged)" } else { message.as_str() };
+        tracing::warn!(upstream_status = status.as_u16(), code, message = logged, "OpenAI answered with an error");
         Err(match status {
             StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
             StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),

@@ -1,0 +1,179 @@
+// The chat page as a person uses it: Debian's Chromium driven by playwright-core, against the
+// functions under `cargo lambda watch` and the stand-in upstream. Started by
+// tests/tests/page_in_browser.rs, which passes PAGE_URL, STREAM_URL, STUB_URL, EXPECTED_TRICKY
+// and ARTIFACTS in the environment.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const { PAGE_URL, STREAM_URL, STUB_URL, ARTIFACTS } = process.env;
+const EXPECTED_TRICKY = JSON.parse(process.env.EXPECTED_TRICKY);
+let browser, context, page;
+const scriptErrors = [];
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(PAGE_URL).origin });
+  page = await context.newPage();
+  page.on("pageerror", (error) => scriptErrors.push(String(error)));
+  page.on("console", (message) => { if (message.type() === "error") scriptErrors.push(message.text()); });
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (!["127.0.0.1", "localhost"].includes(url.hostname)) scriptErrors.push(`external request: ${url}`);
+  });
+  await page.goto(PAGE_URL);
+});
+
+after(async () => { await browser?.close(); });
+
+const upstream = async () => (await fetch(`${STUB_URL}/__stub/requests`)).json();
+const lastAnswer = () => page.locator(".turn.bot").last();
+const idle = () => page.waitForFunction(() => !document.querySelector("#send").disabled, null, { timeout: 30000 });
+
+async function ask(text) {
+  await page.fill("#prompt", text);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+}
+
+test("the answer grows while it streams, then equals what upstream sent", async () => {
+  await ask("/stub deltas=30 delay_ms=60");
+  const lengths = [];
+  while (await page.locator("#send").isDisabled()) {
+    lengths.push(((await lastAnswer().getAttribute("data-raw")) || "").length);
+    await page.waitForTimeout(120);
+  }
+  const growing = new Set(lengths.filter((n) => n > 0));
+  assert.ok(growing.size >= 4, `the answer did not grow while streaming: ${lengths}`);
+  const expected = Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ");
+  assert.equal(await lastAnswer().getAttribute("data-raw"), expected);
+  assert.equal((await lastAnswer().locator(".text").innerText()).trim(), expected);
+  await page.screenshot({ path: `${ARTIFACTS}/page-light.png`, fullPage: true });
+});
+
+test("line breaks and SSE look-alikes arrive exactly", async () => {
+  await ask("/stub text=tricky delay_ms=5");
+  await idle();
+  assert.equal(await lastAnswer().getAttribute("data-raw"), EXPECTED_TRICKY.join(""));
+});
+
+test("a plain EventSource client (the tutorial's) still gets exactly the text", async () => {
+  const datas = await page.evaluate((url) => new Promise((resolve, reject) => {
+    const source = new EventSource(`${url}?message=${encodeURIComponent("/stub text=tricky")}`);
+    const seen = [];
+    source.addEventListener("start", () => seen.push("<start>"));
+    source.onmessage = (event) => seen.push(event.data);
+    source.addEventListener("end", () => { source.close(); resolve(seen); });
+    setTimeout(() => { source.close(); reject(new Error(`no end: ${JSON.stringify(seen)}`)); }, 15000);
+  }), STREAM_URL);
+  assert.deepEqual(datas, ["<start>", ...EXPECTED_TRICKY]);
+});
+
+test("markdown is rendered, code keeps its whitespace, and no HTML from the model runs", async () => {
+  const text = "Some **bold** and `code`.\n```\n  indented <b>x</b>\n    more\n```\n<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>[link](javascript:window.__xss=3)";
+  await ask(`/stub delay_ms=1 echo ${text}`);
+  await idle();
+  const answer = lastAnswer();
+  assert.deepEqual(await answer.locator("strong").allInnerTexts(), ["bold"]);
+  assert.equal(await answer.locator("pre code").textContent(), "  indented <b>x</b>\n    more");
+  assert.equal(await answer.locator("img, script, a").count(), 0);
+  assert.match(await answer.innerText(), /<img src=x onerror=/);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+});
+
+test("an upstream failure is shown in words, with no second request, and the box takes the next prompt", async () => {
+  for (const fault of ["/stub error=nested after=2 echo abcd", "/stub drop after=2 echo abcd", "/stub status=500"]) {
+    const before = (await upstream()).length;
+    const errorsBefore = await page.locator(".turn.error").count();
+    await ask(fault);
+    await idle();
+    assert.equal(await page.locator(".turn.error").count(), errorsBefore + 1, `${fault}: no error shown`);
+    const error = page.locator(".turn.error").last();
+    assert.match(await error.innerText(), /\w+ \w+ \w+/, `${fault}: no error in words`);
+    await page.waitForTimeout(3500); // longer than EventSource's reconnect delay
+    const after = await upstream();
+    const attempts = fault.includes("status=500") ? 3 : 1; // 5xx is retried server-side, before any answer
+    assert.equal(after.length - before, attempts, `${fault}: upstream saw ${after.length - before} requests`);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/page-error.png`, fullPage: true });
+  await page.locator(".turn.error button").first().click();
+  assert.equal(await page.locator(".turn.error").count(), 2, "dismiss removes one error");
+  await ask("/stub echo next one");
+  await idle();
+  assert.equal(await lastAnswer().getAttribute("data-raw"), "next one");
+});
+
+test("follow-ups continue the conversation; new chat starts over", async () => {
+  await ask("/stub echo first");
+  await idle();
+  await ask("/stub echo second");
+  await idle();
+  let requests = await upstream();
+  assert.match(requests.at(-1).previous_response_id || "", /^resp_/);
+  await page.click("#new-chat");
+  assert.equal(await page.locator(".turn").count(), 0);
+  await ask("/stub echo fresh");
+  await idle();
+  requests = await upstream();
+  assert.equal(requests.at(-1).previous_response_id, null);
+});
+
+test("stop closes the stream and the upstream request", async () => {
+  await ask("/stub deltas=400 delay_ms=40");
+  await page.waitForFunction(() => (document.querySelector(".turn.bot:last-of-type")?.dataset.raw || "").length > 5);
+  await page.click("#stop");
+  await idle();
+  await page.waitForTimeout(1000);
+  const request = (await upstream()).findLast((r) => r.input === "/stub deltas=400 delay_ms=40");
+  assert.ok(request.closed_ms !== null && !request.finished, `upstream kept going: ${JSON.stringify(request)}`);
+});
+
+test("copy puts the answer's text on the clipboard", async () => {
+  await ask("/stub echo copy **me**");
+  await idle();
+  await lastAnswer().locator("button", { hasText: "Copy" }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "copy **me**");
+});
+
+test("Shift+Enter adds a line, Enter sends", async () => {
+  await page.fill("#prompt", "");
+  await page.locator("#prompt").type("/stub echo line");
+  await page.keyboard.press("Shift+Enter");
+  await page.locator("#prompt").type("break");
+  assert.equal(await page.inputValue("#prompt"), "/stub echo line\nbreak");
+  await page.keyboard.press("Enter");
+  await idle();
+  assert.equal(await lastAnswer().getAttribute("data-raw"), "line\nbreak");
+});
+
+test("fits a 390 px screen, in light and dark", async () => {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `page is ${width}px wide`);
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: `${ARTIFACTS}/page-dark.png`, fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("a conversation, as in the README's screenshot", async () => {
+  await page.click("#new-chat");
+  await ask("What is AWS Lambda, in one paragraph?");
+  await idle();
+  await ask("/stub delay_ms=1 echo Here is **Markdown**:\n- a list item\n- `inline code`\n```\nfn main() {\n    println!(\"kept whitespace\");\n}\n```");
+  await idle();
+  // A sticky composer overlaps content in a full-page capture: grow the viewport instead.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: 390, height });
+  await page.screenshot({ path: `${ARTIFACTS}/page.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+});
+
+test("no script errors and no external requests", () => {
+  assert.deepEqual(scriptErrors, []);
+});

@@ -1,0 +1,40 @@
+//! The page in a real browser: starts the stand-in and the functions under `cargo lambda
+//! watch`, then runs tests/browser/page.test.mjs (Chromium through playwright-core) against them.
+
+use std::process::Command;
+use std::time::Duration;
+
+use e2e::{LambdaWatch, TEST_KEY, workspace_root};
+use openai_stub::{StubServer, StubState};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_in_chromium() {
+    let state = StubState::new(Duration::from_millis(30), None);
+    let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let watch = LambdaWatch::start(&[("OPENAI_BASE_URL", &stub.base_url()), ("OPENAI_API_KEY", TEST_KEY)]).await;
+    watch.warm_up().await;
+
+    let root = workspace_root();
+    let browser_dir = root.join("tests").join("browser");
+    let expected: Vec<&str> = openai_stub::reply::TRICKY_DELTAS.to_vec();
+    let expected: Vec<String> = expected.iter().map(|d| e2e::as_browser_sees(d)).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "page.test.mjs"])
+            .current_dir(&browser_dir)
+            .env("PAGE_URL", format!("{}/", watch.url("index")))
+            .env("STREAM_URL", watch.url("chat-stream"))
+            .env("STUB_URL", format!("http://{}", stub.addr))
+            .env("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json"))
+            .env("ARTIFACTS", root.join("artifacts"))
+            .output()
+            .map(|output| (output, watch, stub))
+    })
+    .await
+    .expect("join")
+    .expect("run node (installed by scripts/test)");
+    let (output, _watch, _stub) = output;
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{report}");
+    assert!(output.status.success(), "browser tests failed:\n{report}");
+}
