@@ -16,6 +16,11 @@ impl LambdaWatch {
     /// Starts the watch with `env` added to this process's environment, and waits until the
     /// `index` function answers (the first call compiles the functions).
     pub async fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(&[], env).await
+    }
+
+    /// Like [`LambdaWatch::start`], with extra `cargo lambda watch` arguments (`--release`).
+    pub async fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> Self {
         let root = workspace_root();
         let port = free_port();
         let log_path = root.join("target").join(format!("lambda-watch-{port}.log"));
@@ -24,6 +29,7 @@ impl LambdaWatch {
         command
             .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
             .args(["--concurrency", "64"])
+            .args(args)
             .current_dir(&root)
             .env("PATH", path_with_venv(&root))
             .env("RUST_LOG", "info")

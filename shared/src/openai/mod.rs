@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use stream::{ResponseStream, UpstreamEvent};
+pub use stream::{ResponseStream, UpstreamEvent, parse as parse_event};
 use types::{CreateResponse, ResponseObject, Usage};
 
 use crate::{ApiError, ApiKey, ChatRequest, Config, redact};

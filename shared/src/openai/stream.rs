@@ -100,8 +100,9 @@ impl Stream for ResponseStream {
     }
 }
 
-/// Reads one event's JSON. `Ok(None)` for the many events the chat functions do not need.
-fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
+/// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
+/// the chat functions do not need. `key` is redacted from any message passed on.
+pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
     let event: WireEvent = serde_json::from_str(data).map_err(|error| {
         tracing::warn!(%error, "OpenAI sent an event that is not valid JSON");
         ApiError::MalformedUpstream
