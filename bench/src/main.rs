@@ -24,6 +24,7 @@ const INIT_RUNS: usize = 30;
 
 #[tokio::main]
 async fn main() {
+    shared::tls::install_crypto_provider();
     let root = workspace_root();
     let peer_dir = root.join("..").join("shared").join("peers").join("seed-fastapi");
     let peer_venv = root.join("target").join("peer-venv");

@@ -2,7 +2,6 @@
 //! environment. The read starts at init, beside the rest of start-up, and is awaited on first use.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use tokio::sync::{Mutex, OnceCell};
@@ -97,14 +96,7 @@ impl ApiKey {
 async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {
     let failed = |reason: String| ApiError::SecretUnavailable { secret_id: id.clone(), reason };
     let client = client
-        .get_or_init(|| async {
-            let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(10))
-                .build();
-            let sdk = aws_config::from_env().timeout_config(timeouts).load().await;
-            SecretsClient::new(&sdk)
-        })
+        .get_or_init(|| async { SecretsClient::new(&crate::tls::aws_sdk_config().await) })
         .await;
     let output = client.get_secret_value().secret_id(&id).send().await.map_err(|error| {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata;

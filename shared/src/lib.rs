@@ -7,6 +7,7 @@ pub mod key;
 pub mod openai;
 pub mod request;
 pub mod sse;
+pub mod tls;
 
 pub use config::Config;
 pub use error::ApiError;

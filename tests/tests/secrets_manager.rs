@@ -19,9 +19,9 @@ fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
     ResponsesClient::new(Arc::new(config.clone()), ApiKey::from_config(&config.key)).expect("client")
 }
 
-async fn secrets(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::from_env().endpoint_url(moto.endpoint()).load().await;
-    aws_sdk_secretsmanager::Client::new(&config)
+/// An admin client for the emulator, on the same SDK configuration the functions use.
+async fn secrets(_moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&shared::tls::aws_sdk_config().await)
 }
 
 async fn put(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {

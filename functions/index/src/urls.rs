@@ -57,7 +57,7 @@ impl ChatUrls {
         };
         let client = self
             .lambda
-            .get_or_init(|| async { LambdaClient::new(&aws_config::load_from_env().await) })
+            .get_or_init(|| async { LambdaClient::new(&shared::tls::aws_sdk_config().await) })
             .await;
         let output = client
             .get_function_url_config()

@@ -35,6 +35,7 @@ pub struct ResponsesClient {
 
 impl ResponsesClient {
     pub fn new(config: Arc<Config>, key: ApiKey) -> Result<Self, ApiError> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
             .tcp_nodelay(true)
