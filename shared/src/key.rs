@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use tokio::sync::{Mutex, OnceCell};
-use tokio::task::JoinHandle;
+use tokio::sync::{Mutex, OnceCell, oneshot};
 
 use crate::{ApiError, config::KeyConfig};
 
@@ -24,15 +23,14 @@ enum Source {
 }
 
 enum State {
-    Reading(JoinHandle<Result<Arc<str>, ApiError>>),
+    Reading(oneshot::Receiver<Result<Arc<str>, ApiError>>),
     Ready(Arc<str>),
     /// No key yet (never read, or the last read failed): the next use reads again.
     Empty,
 }
 
 impl ApiKey {
-    /// Starts reading the secret at once when the key lives in Secrets Manager. Call it inside
-    /// the tokio runtime.
+    /// Starts reading the secret at once when the key lives in Secrets Manager.
     pub fn from_config(config: &KeyConfig) -> Self {
         let (source, state) = match config {
             KeyConfig::Plain(key) => {
@@ -41,9 +39,8 @@ impl ApiKey {
             }
             KeyConfig::Missing => (Source::Missing, State::Empty),
             KeyConfig::Secret(id) => {
-                let client = Arc::new(OnceCell::new());
-                let read = tokio::spawn(read_secret(id.clone(), client.clone()));
-                (Source::Secret { id: id.clone(), client }, State::Reading(read))
+                let state = read_in_background(id.clone()).map_or(State::Empty, State::Reading);
+                (Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) }, state)
             }
         };
         Self(Arc::new(Inner { source, state: Mutex::new(state) }))
@@ -91,6 +88,21 @@ impl ApiKey {
         };
         ApiError::SecretUnavailable { secret_id, reason: reason.into() }
     }
+}
+
+/// Reads the secret on a thread of its own, so its start-up work (SDK configuration, TLS
+/// roots) runs beside the runtime's first poll for work instead of delaying it. The SDK client
+/// made there dies with that thread's runtime; later reads build one on the main runtime.
+fn read_in_background(id: String) -> Option<oneshot::Receiver<Result<Arc<str>, ApiError>>> {
+    let (sender, receiver) = oneshot::channel();
+    let read = move || {
+        let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(read_secret(id, Arc::new(OnceCell::new()))),
+            Err(error) => Err(ApiError::SecretUnavailable { secret_id: id, reason: format!("could not start the read: {error}") }),
+        };
+        let _ = sender.send(outcome);
+    };
+    std::thread::Builder::new().name("secret-read".into()).spawn(read).ok().map(|_| receiver)
 }
 
 async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod key;
+pub mod logging;
 pub mod openai;
 pub mod request;
 pub mod sse;

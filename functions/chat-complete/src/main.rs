@@ -9,7 +9,7 @@ use shared::{ApiKey, Config, ResponsesClient};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::logging::init();
     let config = Arc::new(Config::from_env()?);
     let key = ApiKey::from_config(&config.key);
     let client = ResponsesClient::new(config, key)?;

@@ -7,7 +7,7 @@ use lambda_http::{Error, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::logging::init();
     let page = handler::Page::new(urls::ChatUrls::from_env());
     let page = &page;
     lambda_http::run(service_fn(move |request| handler::handle(page, request))).await
