@@ -118,6 +118,17 @@ pub fn write(path: &Path, figures: &Figures, table: &str) -> std::io::Result<()>
     for (target, met) in figures.targets() {
         let _ = writeln!(out, "- [{}] {target}", if met { "x" } else { " " });
     }
+    let _ = writeln!(out, "\n## Reading the figures\n");
+    let _ = writeln!(out, "- Time to first text runs from sending the request to the first text event, over a fresh connection each");
+    let _ = writeln!(out, "  time. (b) includes `cargo lambda watch`'s own hop, measured separately with a blank message that is");
+    let _ = writeln!(out, "  answered without going upstream; the target compares (b) less that hop with (a).");
+    let _ = writeln!(out, "- The p95 of (b) shows ~40 ms stalls on some requests: the mark of Nagle's algorithm meeting delayed ACKs");
+    let _ = writeln!(out, "  on a connection without `TCP_NODELAY`. The emulator's server and `lambda_runtime`'s client for the");
+    let _ = writeln!(out, "  Runtime API (which builds its own `HttpConnector` and offers no way to set it) are the two candidates;");
+    let _ = writeln!(out, "  a reused client connection to the emulator shows the same 40 ms on every request.");
+    let _ = writeln!(out, "- CPU per 1,000 deltas comes from /proc clock ticks (10 ms), summed over the 10,000 deltas of the run.");
+    let _ = writeln!(out, "- Init is exec until the first `GET /runtime/invocation/next` to a minimal Runtime API stand-in, native");
+    let _ = writeln!(out, "  release build; \"secret read started\" points the SDK at a closed port, so the read is under way.");
     let _ = writeln!(out, "\n## History\n");
     let _ = writeln!(out, "| date | commit | TTFT b (ms) | per delta b (µs) | CPU/1k b (ms) | RSS b (MB) | init chat-stream (ms) | zip chat-stream (MB) | note |");
     let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
