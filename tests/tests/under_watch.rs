@@ -12,7 +12,7 @@ async fn timed_stream(url: &str) -> (Vec<(Duration, String)>, Vec<u8>) {
     let started = Instant::now();
     let response = reqwest::get(url).await.expect("request");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["cache-control"], "no-cache");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let mut body = Vec::new();

@@ -35,7 +35,8 @@ fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
     let body = StreamBody::new(events.map(|bytes| Ok(Frame::data(bytes))).boxed());
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    // Exactly as the contract writes it; SSE is UTF-8 by definition.
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", header::HeaderValue::from_static("no"));
     response
