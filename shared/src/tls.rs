@@ -10,10 +10,14 @@ pub fn install_crypto_provider() {
 /// The AWS SDK's configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`,
 /// ...), with an HTTPS client on the same rustls + ring stack and bounded timeouts.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
         .operation_timeout(std::time::Duration::from_secs(10))
         .build();
-    aws_config::from_env().http_client(http).timeout_config(timeouts).load().await
+    aws_config::from_env().http_client(aws_https_client()).timeout_config(timeouts).load().await
+}
+
+/// The AWS SDK's HTTPS client on rustls + ring.
+pub fn aws_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }

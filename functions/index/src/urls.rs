@@ -68,3 +68,50 @@ impl ChatUrls {
         Ok(output.function_url().to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+
+    fn client_for(endpoint: &str) -> LambdaClient {
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(shared::tls::aws_https_client())
+            .build();
+        LambdaClient::from_conf(config)
+    }
+
+    fn by_function(complete: &str, stream: &str, endpoint: &str) -> ChatUrls {
+        let urls = ChatUrls {
+            complete: Source::Function(complete.into()),
+            stream: Source::Function(stream.into()),
+            lambda: OnceCell::new(),
+        };
+        let _ = urls.lambda.set(client_for(endpoint));
+        urls
+    }
+
+    // The deployed page's URLs come from Lambda itself: checked against moto's Lambda emulator,
+    // with the functions and URLs made as the SAM template makes them.
+    #[tokio::test]
+    async fn deployed_urls_are_looked_up_by_function_name() {
+        let moto = e2e::MotoServer::start(e2e::free_port()).await;
+        let script = e2e::workspace_root().join("tests").join("fixtures").join("create_function_urls.py");
+        let python = e2e::workspace_root().join(".venv").join("bin").join("python");
+        let output = std::process::Command::new(python).arg(script).arg(moto.endpoint()).output().expect("run the fixture");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let created: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+
+        let urls = by_function("stack-chat-complete", "stack-chat-stream", &moto.endpoint()).resolve().await.expect("resolved");
+        assert_eq!(urls.complete, created["stack-chat-complete"].as_str().unwrap());
+        assert_eq!(urls.stream, created["stack-chat-stream"].as_str().unwrap());
+        assert!(urls.stream.starts_with("https://"));
+
+        let error = by_function("stack-chat-complete", "no-such-function", &moto.endpoint()).resolve().await.unwrap_err();
+        assert!(error.contains("no-such-function"), "{error}");
+    }
+}
