@@ -53,15 +53,20 @@ async fn the_functions_work_under_cargo_lambda_watch() {
     let expected: Vec<String> = openai_stub::reply::TRICKY_DELTAS.iter().map(|d| as_browser_sees(d)).collect();
     assert_eq!(message_data(&browser_events(&body).await), expected);
 
-    // Two streams at once: one open stream does not block another.
-    let slow_url = stream_url("/stub deltas=10 delay_ms=100");
-    let slow = tokio::spawn(async move { timed_stream(&slow_url).await });
+    // Two streams at once: one open stream does not block another. The second may need a new
+    // instance started, so what is checked is the order: it ends while the first still streams.
+    let slow_url = stream_url("/stub deltas=30 delay_ms=100");
+    let slow = tokio::spawn(async move {
+        let result = timed_stream(&slow_url).await;
+        (result, Instant::now())
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let quick_started = Instant::now();
     let (quick, _) = timed_stream(&stream_url("/stub deltas=3")).await;
+    let quick_ended = Instant::now();
     assert_eq!(quick.len(), 3);
-    assert!(quick_started.elapsed() < Duration::from_millis(900), "the second stream waited for the first");
-    assert_eq!(slow.await.expect("slow stream").0.len(), 10);
+    let ((slow_arrivals, _), slow_ended) = slow.await.expect("slow stream");
+    assert_eq!(slow_arrivals.len(), 30);
+    assert!(quick_ended + Duration::from_millis(500) < slow_ended, "the second stream waited for the first");
 
     // chat-complete answers with the whole text; bad input is a 400 with a detail.
     let complete: serde_json::Value = reqwest::get(format!("{}?message={}", watch.url("chat-complete"), encode("/stub echo whole answer")))
