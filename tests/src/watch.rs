@@ -25,6 +25,7 @@ impl LambdaWatch {
         let root = workspace_root();
         let port = free_port();
         let log_path = root.join("target").join(format!("lambda-watch-{port}.log"));
+        prebuild(&root, args.contains(&"--release"));
         let log = std::fs::File::create(&log_path).expect("create the watch log");
         let mut command = Command::new("cargo");
         command
@@ -78,7 +79,7 @@ impl LambdaWatch {
                     return;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         panic!("cargo lambda watch did not serve the index function in time; log:\n{}", self.log());
     }
@@ -91,6 +92,20 @@ impl Drop for LambdaWatch {
         std::thread::sleep(Duration::from_millis(200));
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// Builds each function as the emulator's `cargo run --bin <function>` will, so its first call
+/// does not compile while requests pile up and start more instances.
+fn prebuild(root: &Path, release: bool) {
+    for function in ["chat-complete", "chat-stream", "index"] {
+        let mut command = Command::new("cargo");
+        command.args(["build", "--quiet", "--bin", function]).current_dir(root);
+        if release {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --bin {function} failed");
     }
 }
 
