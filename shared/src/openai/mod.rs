@@ -94,7 +94,7 @@ impl ResponsesClient {
         Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_event_by, deadline))
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool) -> Vec<u8> {
+    fn body(&self, request: &ChatRequest, stream: bool) -> bytes::Bytes {
         let body = CreateResponse {
             model: &self.config.model,
             input: &request.message,
@@ -103,7 +103,7 @@ impl ResponsesClient {
             max_output_tokens: self.config.max_output_tokens,
             stream,
         };
-        serde_json::to_vec(&body).unwrap_or_default()
+        serde_json::to_vec(&body).unwrap_or_default().into()
     }
 }
 

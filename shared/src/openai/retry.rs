@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tokio::time::Instant;
 
@@ -22,7 +23,7 @@ enum Outcome {
 }
 
 impl ResponsesClient {
-    pub(super) async fn send(&self, body: &[u8], deadline: Instant, headers_by: Option<Instant>) -> Result<Sent, ApiError> {
+    pub(super) async fn send(&self, body: &Bytes, deadline: Instant, headers_by: Option<Instant>) -> Result<Sent, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(250))
@@ -63,13 +64,14 @@ impl ResponsesClient {
         }
     }
 
-    async fn attempt(&self, body: &[u8], key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
+    async fn attempt(&self, body: &Bytes, key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
         let request = self
             .http
             .post(&self.endpoint)
             .bearer_auth(key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
+            // A reference-counted clone: each attempt sends the same bytes without copying them.
+            .body(body.clone())
             .send();
         let response = match tokio::time::timeout_at(headers_by, request).await {
             Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout("no answer in time"))),
