@@ -11,9 +11,6 @@ use crate::ApiError;
 pub struct ChatRequest {
     pub message: String,
     pub previous_response_id: Option<String>,
-    /// `errors=inline`: report every failure inside the event stream (for EventSource pages,
-    /// which cannot read the body of a non-200 answer).
-    pub inline_errors: bool,
 }
 
 #[derive(Deserialize)]
@@ -26,7 +23,6 @@ impl ChatRequest {
     /// Parses and validates a GET `?message=` or a POST JSON body.
     pub fn from_http(request: &Request, max_message_bytes: usize) -> Result<Self, ApiError> {
         let query = QueryString::parse(request.uri().query().unwrap_or(""))?;
-        let inline_errors = query.get("errors").is_some_and(|v| v == "inline");
         let (message, previous_response_id) = match request.method().as_str() {
             "GET" => (query.get("message"), query.get("previous_response_id")),
             "POST" => {
@@ -40,11 +36,12 @@ impl ChatRequest {
             .filter(|id| !id.trim().is_empty())
             .map(validate_response_id)
             .transpose()?;
-        Ok(Self { message, previous_response_id, inline_errors })
+        Ok(Self { message, previous_response_id })
     }
 
-    /// Whether the caller asked for errors inside the stream, read leniently so that even a
-    /// request that fails validation gets its error in the form it asked for.
+    /// `errors=inline`: whether to report every failure inside the event stream (for EventSource
+    /// pages, which cannot read the body of a non-200 answer). Read apart from validation, so
+    /// that even a request that fails it gets its error in the form it asked for.
     pub fn wants_inline_errors(request: &Request) -> bool {
         QueryString::parse(request.uri().query().unwrap_or(""))
             .is_ok_and(|query| query.get("errors").is_some_and(|v| v == "inline"))
@@ -157,8 +154,10 @@ mod tests {
     fn get_decodes_percent_and_plus() {
         let request = get("message=caf%C3%A9+au%20lait%26more").unwrap();
         assert_eq!(request.message, "café au lait&more");
-        assert!(!request.inline_errors);
-        assert!(get("message=hi&errors=inline").unwrap().inline_errors);
+        let raw = |query: &str| http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap();
+        assert!(!ChatRequest::wants_inline_errors(&raw("message=hi")));
+        assert!(ChatRequest::wants_inline_errors(&raw("message=hi&errors=inline")));
+        assert!(ChatRequest::wants_inline_errors(&raw("message=&errors=inline")));
     }
 
     #[test]
