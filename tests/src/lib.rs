@@ -3,6 +3,7 @@
 //! functions running under `cargo lambda watch`.
 
 mod moto;
+pub mod runtime_api;
 mod watch;
 
 use std::sync::Arc;
