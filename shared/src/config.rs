@@ -39,7 +39,8 @@ impl std::fmt::Debug for KeyConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect: Duration,
-    /// From sending the request until the first streamed event (or the whole buffered answer's headers).
+    /// From sending the request (each attempt) until its response headers, and for a stream
+    /// until the first text of the answer (`OPENAI_FIRST_EVENT_TIMEOUT_MS`).
     pub first_event: Duration,
     /// Longest silence allowed between two streamed events.
     pub idle: Duration,
@@ -96,9 +97,8 @@ impl Config {
             (None, None) => KeyConfig::Missing,
         };
         let base_url = get("OPENAI_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "OPENAI_BASE_URL", value: base_url, expected: "an http(s) URL" });
-        }
+        let insecure_allowed = get("OPENAI_ALLOW_INSECURE_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        check_base_url(&base_url, insecure_allowed)?;
         let defaults = Timeouts::default();
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -119,6 +119,27 @@ impl Config {
             heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
         })
     }
+}
+
+/// The key travels in every request to `base_url`: over plain `http://` only to this machine
+/// (a local stand-in or gateway), unless the owner opts in with `OPENAI_ALLOW_INSECURE_HTTP`.
+fn check_base_url(base_url: &str, insecure_allowed: bool) -> Result<(), ConfigError> {
+    let invalid = |expected| ConfigError::Invalid { name: "OPENAI_BASE_URL", value: base_url.to_owned(), expected };
+    let uri: http::Uri = base_url.parse().map_err(|_| invalid("an http(s) URL"))?;
+    let host = uri.host().ok_or_else(|| invalid("an http(s) URL"))?;
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if insecure_allowed || is_loopback(host) => Ok(()),
+        Some("http") => Err(invalid(
+            "https, or http only to a loopback address (it would send the API key in clear; set OPENAI_ALLOW_INSECURE_HTTP=true to allow it)",
+        )),
+        _ => Err(invalid("an http(s) URL")),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +177,19 @@ mod tests {
         let error = config(&[("OPENAI_IDLE_TIMEOUT_MS", "soon")]).unwrap_err().to_string();
         assert!(error.contains("OPENAI_IDLE_TIMEOUT_MS"), "{error}");
         assert!(config(&[("OPENAI_BASE_URL", "ftp://x")]).is_err());
-        assert_eq!(config(&[("OPENAI_BASE_URL", "http://h/v1/")]).unwrap().base_url, "http://h/v1");
+        assert_eq!(config(&[("OPENAI_BASE_URL", "https://h/v1/")]).unwrap().base_url, "https://h/v1");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_or_by_explicit_opt_in() {
+        for local in ["http://127.0.0.1:8010/v1", "http://localhost:4000", "http://[::1]:8010/v1", "http://127.8.9.10/v1"] {
+            assert!(config(&[("OPENAI_BASE_URL", local)]).is_ok(), "{local}");
+        }
+        for remote in ["http://api.openai.com/v1", "http://10.0.0.5:4000", "http://localhost.evil.example/v1", "http://"] {
+            let error = config(&[("OPENAI_BASE_URL", remote)]).unwrap_err().to_string();
+            assert!(error.contains("OPENAI_BASE_URL"), "{remote}: {error}");
+        }
+        let opted_in = config(&[("OPENAI_BASE_URL", "http://litellm.internal:4000"), ("OPENAI_ALLOW_INSECURE_HTTP", "true")]);
+        assert_eq!(opted_in.unwrap().base_url, "http://litellm.internal:4000");
     }
 }

@@ -22,8 +22,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("unsupported Content-Type {0:?}: send application/json")]
     UnsupportedMediaType(String),
+    /// The cause is for the log only: it may name variables, ARNs or SDK errors.
     #[error("this deployment is misconfigured: {0}")]
     Misconfigured(String),
+    /// The secret's id and Secrets Manager's words are for the log only.
     #[error("the OpenAI API key could not be read from secret {secret_id:?}: {reason}")]
     SecretUnavailable { secret_id: String, reason: String },
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
@@ -34,6 +36,10 @@ pub enum ApiError {
     QuotaExceeded,
     #[error("OpenAI rejected the request: {0}")]
     UpstreamRejected(String),
+    #[error("the conversation is too long for the model; start a new chat")]
+    ContextTooLong,
+    #[error("the conversation this message continues is no longer available; start a new chat")]
+    PreviousResponseNotFound,
     #[error("OpenAI failed to answer (HTTP {0}); try again")]
     UpstreamServerError(u16),
     #[error("could not reach OpenAI; try again")]
@@ -58,6 +64,8 @@ impl ApiError {
             | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MessageTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ContextTooLong => StatusCode::BAD_REQUEST,
+            Self::PreviousResponseNotFound => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Misconfigured(_) | Self::SecretUnavailable { .. } | Self::UpstreamUnauthorized => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -74,13 +82,56 @@ impl ApiError {
         }
     }
 
-    /// The message shown to the user (the `detail` of a JSON error, the data of `event: error`).
+    /// The message shown to the caller (the `detail` of a JSON error, the data of `event:
+    /// error`): what they can act on, and nothing internal to the deployment.
     pub fn detail(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(first) = text.get_mut(0..1) {
-            first.make_ascii_uppercase();
+        let text = match self {
+            Self::Misconfigured(_) => "this deployment is misconfigured; its owner can find the cause in the logs".to_owned(),
+            Self::SecretUnavailable { .. } => {
+                "this deployment could not read its OpenAI API key; its owner can find the cause in the logs".to_owned()
+            }
+            other => other.to_string(),
+        };
+        capitalized(text)
+    }
+
+    /// The whole story, for the log line only (secret ids, SDK errors): never sent to a caller.
+    pub fn log_detail(&self) -> String {
+        capitalized(self.to_string())
+    }
+
+    /// A stable, machine-readable name for the error, so clients can act on it (for instance
+    /// offer a new chat on `context_length_exceeded`) without parsing sentences.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingMessage => "missing_message",
+            Self::BlankMessage => "blank_message",
+            Self::MessageTooLong { .. } => "message_too_long",
+            Self::ControlCharacter(_) => "control_character",
+            Self::BadRequest(_) => "bad_request",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::SecretUnavailable { .. } => "key_unavailable",
+            Self::UpstreamUnauthorized => "upstream_unauthorized",
+            Self::RateLimited { .. } => "upstream_rate_limited",
+            Self::QuotaExceeded => "upstream_quota_exceeded",
+            Self::UpstreamRejected(_) => "upstream_rejected",
+            Self::ContextTooLong => "context_length_exceeded",
+            Self::PreviousResponseNotFound => "previous_response_not_found",
+            Self::UpstreamServerError(_) => "upstream_error",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::StreamFailed(_) => "stream_failed",
+            Self::Incomplete(_) => "incomplete",
+            Self::MalformedUpstream => "upstream_malformed",
         }
-        text
+    }
+
+    /// Whether the caller caused it (a 4xx of their own making): logged below warn, so that
+    /// callers cannot decide how loud the logs are.
+    pub fn is_callers_fault(&self) -> bool {
+        self.status().is_client_error() && self.upstream_status().is_none()
     }
 
     /// The HTTP status OpenAI answered with, when this error is one.
@@ -101,27 +152,39 @@ impl ApiError {
         }
     }
 
-    /// The JSON body `{"detail": "..."}` of an error answered before any text.
-    pub fn to_json(&self) -> String {
-        serde_json::json!({ "detail": self.detail() }).to_string()
+    /// The JSON body `{"detail", "code", "request_id"}` of an error answered before any text.
+    pub fn to_json(&self, request_id: &str) -> String {
+        serde_json::json!({ "detail": self.detail(), "code": self.code(), "request_id": request_id }).to_string()
+    }
+
+    /// `Retry-After` in whole seconds, when there is a wait to announce.
+    pub fn retry_after_header(&self) -> Option<String> {
+        self.retry_after().map(|wait| wait.as_millis().div_ceil(1000).max(1).to_string())
     }
 
     /// Builds the full HTTP error response (status, JSON body, `Retry-After`).
-    pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
+    pub fn to_response<B: From<String>>(&self, request_id: &str) -> http::Response<B> {
         let mut builder = http::Response::builder()
             .status(self.status())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::CACHE_CONTROL, "no-store");
-        if let Some(wait) = self.retry_after() {
-            builder = builder.header(http::header::RETRY_AFTER, wait.as_millis().div_ceil(1000).max(1).to_string());
+        if let Some(seconds) = self.retry_after_header() {
+            builder = builder.header(http::header::RETRY_AFTER, seconds);
         }
         if let Self::MethodNotAllowed(_) = self {
             builder = builder.header(http::header::ALLOW, "GET, POST");
         }
         builder
-            .body(B::from(self.to_json()))
-            .unwrap_or_else(|_| http::Response::new(B::from(self.to_json())))
+            .body(B::from(self.to_json(request_id)))
+            .unwrap_or_else(|_| http::Response::new(B::from(self.to_json(request_id))))
     }
+}
+
+fn capitalized(mut text: String) -> String {
+    if let Some(first) = text.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -141,13 +204,37 @@ mod tests {
     #[test]
     fn error_response_is_json_with_detail_and_retry_after() {
         let error = ApiError::RateLimited { retry_after: Some(Duration::from_millis(1500)) };
-        let response: http::Response<String> = error.to_response();
+        let response: http::Response<String> = error.to_response("req-1");
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()["retry-after"], "2");
         let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
-        assert_eq!(
-            body["detail"],
-            "OpenAI is rate limiting this deployment; try again in a moment"
-        );
+        assert_eq!(body["detail"], "OpenAI is rate limiting this deployment; try again in a moment");
+        assert_eq!((body["code"].as_str(), body["request_id"].as_str()), (Some("upstream_rate_limited"), Some("req-1")));
+    }
+
+    #[test]
+    fn public_details_hold_nothing_internal() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/openai-AbCdEf";
+        let secret = ApiError::SecretUnavailable { secret_id: arn.into(), reason: "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x".into() };
+        let misconfigured = ApiError::Misconfigured("could not build the HTTP client: /etc/ssl".into());
+        for error in [secret, misconfigured] {
+            let public = format!("{} {}", error.detail(), error.to_json("req-2"));
+            for internal in ["arn:", "123456789012", "AccessDenied", "secret:", "/etc/ssl"] {
+                assert!(!public.contains(internal), "{internal} in {public}");
+            }
+            assert!(error.log_detail().len() > error.detail().len() / 2, "the log keeps the cause");
+            assert_eq!(error.status(), 500);
+        }
+        assert!(ApiError::SecretUnavailable { secret_id: arn.into(), reason: "x".into() }.log_detail().contains(arn));
+    }
+
+    #[test]
+    fn conversation_problems_are_4xx_with_stable_codes() {
+        assert_eq!((ApiError::ContextTooLong.status().as_u16(), ApiError::ContextTooLong.code()), (400, "context_length_exceeded"));
+        let gone = ApiError::PreviousResponseNotFound;
+        assert_eq!((gone.status().as_u16(), gone.code()), (404, "previous_response_not_found"));
+        assert!(gone.detail().contains("new chat") && ApiError::ContextTooLong.detail().contains("new chat"));
+        assert!(ApiError::BlankMessage.is_callers_fault());
+        assert!(!ApiError::RateLimited { retry_after: None }.is_callers_fault());
     }
 }

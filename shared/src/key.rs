@@ -1,10 +1,12 @@
 //! The OpenAI API key: given directly, or read from AWS Secrets Manager once per execution
 //! environment. The read starts at init, beside the rest of start-up, and is awaited on first use.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use tokio::sync::{Mutex, OnceCell, oneshot};
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::sync::OnceCell;
 
 use crate::{ApiError, config::KeyConfig};
 
@@ -13,88 +15,98 @@ pub struct ApiKey(Arc<Inner>);
 
 struct Inner {
     source: Source,
-    state: Mutex<State>,
+    /// The latest read of the secret, shared by every request that needs it. A shared future
+    /// keeps its progress when one waiter is cancelled, and the lock is never held across I/O.
+    read: Mutex<Read>,
 }
+
+type Read = Shared<BoxFuture<'static, Result<Arc<str>, ApiError>>>;
 
 enum Source {
-    Plain(Arc<str>),
+    Plain,
     Secret { id: String, client: Arc<OnceCell<SecretsClient>> },
     Missing,
-}
-
-enum State {
-    Reading(oneshot::Receiver<Result<Arc<str>, ApiError>>),
-    Ready(Arc<str>),
-    /// No key yet (never read, or the last read failed): the next use reads again.
-    Empty,
 }
 
 impl ApiKey {
     /// Starts reading the secret at once when the key lives in Secrets Manager.
     pub fn from_config(config: &KeyConfig) -> Self {
-        let (source, state) = match config {
+        let (source, read) = match config {
             KeyConfig::Plain(key) => {
                 let key: Arc<str> = key.as_str().into();
-                (Source::Plain(key.clone()), State::Ready(key))
+                (Source::Plain, ready(Ok(key)))
             }
-            KeyConfig::Missing => (Source::Missing, State::Empty),
-            KeyConfig::Secret(id) => {
-                let state = read_in_background(id.clone()).map_or(State::Empty, State::Reading);
-                (Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) }, state)
-            }
+            KeyConfig::Missing => (Source::Missing, ready(Err(missing()))),
+            KeyConfig::Secret(id) => (
+                Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) },
+                read_in_background(id.clone()),
+            ),
         };
-        Self(Arc::new(Inner { source, state: Mutex::new(state) }))
+        Self(Arc::new(Inner { source, read: Mutex::new(read) }))
     }
 
-    /// The key, waiting for the secret read if it is still under way.
+    /// The key, waiting for the secret read if it is still under way. A read that had already
+    /// failed (at init, say) is tried once more for this request rather than handed on.
     pub async fn get(&self) -> Result<Arc<str>, ApiError> {
-        let mut state = self.0.state.lock().await;
-        let outcome = match std::mem::replace(&mut *state, State::Empty) {
-            State::Ready(key) => Ok(key),
-            State::Reading(read) => read.await.unwrap_or_else(|_| Err(self.read_failed("the read was interrupted"))),
-            State::Empty => match &self.0.source {
-                Source::Plain(key) => Ok(key.clone()),
-                Source::Secret { id, client } => read_secret(id.clone(), client.clone()).await,
-                Source::Missing => Err(ApiError::Misconfigured(
-                    "no OpenAI API key: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ID".into(),
-                )),
-            },
-        };
-        if let Ok(key) = &outcome {
-            *state = State::Ready(key.clone());
+        if !matches!(self.0.source, Source::Secret { .. }) {
+            return self.current().await;
         }
-        outcome
+        let read = self.current();
+        match read.clone().await {
+            Err(_) => self.read_again_unless_done(&read).await,
+            outcome => outcome,
+        }
     }
 
     /// After upstream rejected `rejected`, reads the secret again (it may have been rotated).
-    /// Returns `None` when there is nothing new to try.
-    pub async fn refresh(&self, rejected: &str) -> Option<Arc<str>> {
-        let Source::Secret { id, client } = &self.0.source else { return None };
-        let mut state = self.0.state.lock().await;
-        if let State::Ready(current) = &*state {
+    /// `Ok(None)`: there is nothing new to try. `Err`: Secrets Manager itself failed.
+    pub async fn refresh(&self, rejected: &str) -> Result<Option<Arc<str>>, ApiError> {
+        if !matches!(self.0.source, Source::Secret { .. }) {
+            return Ok(None);
+        }
+        let read = self.current();
+        if let Some(Ok(current)) = read.peek() {
             if **current != *rejected {
-                return Some(current.clone());
+                return Ok(Some(current.clone()));
             }
         }
-        let fresh = read_secret(id.clone(), client.clone()).await.ok()?;
-        *state = State::Ready(fresh.clone());
-        (*fresh != *rejected).then_some(fresh)
+        let fresh = self.read_again_unless_done(&read).await?;
+        Ok((*fresh != *rejected).then_some(fresh))
     }
 
-    fn read_failed(&self, reason: &str) -> ApiError {
-        let secret_id = match &self.0.source {
-            Source::Secret { id, .. } => id.clone(),
-            _ => String::new(),
-        };
-        ApiError::SecretUnavailable { secret_id, reason: reason.into() }
+    fn current(&self) -> Read {
+        self.0.read.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Replaces `read` with a new read of the secret, unless another request already did (then
+    /// its read is shared), and waits for it.
+    async fn read_again_unless_done(&self, read: &Read) -> Result<Arc<str>, ApiError> {
+        let Source::Secret { id, client } = &self.0.source else { return self.current().await };
+        let next = {
+            let mut current = self.0.read.lock().unwrap_or_else(|e| e.into_inner());
+            if current.ptr_eq(read) {
+                *current = read_secret(id.clone(), client.clone()).boxed().shared();
+            }
+            current.clone()
+        };
+        next.await
+    }
+}
+
+fn ready(outcome: Result<Arc<str>, ApiError>) -> Read {
+    futures_util::future::ready(outcome).boxed().shared()
+}
+
+fn missing() -> ApiError {
+    ApiError::Misconfigured("no OpenAI API key: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ID".into())
 }
 
 /// Reads the secret on a thread of its own, so its start-up work (SDK configuration, TLS
 /// roots) runs beside the runtime's first poll for work instead of delaying it. The SDK client
 /// made there dies with that thread's runtime; later reads build one on the main runtime.
-fn read_in_background(id: String) -> Option<oneshot::Receiver<Result<Arc<str>, ApiError>>> {
-    let (sender, receiver) = oneshot::channel();
+fn read_in_background(id: String) -> Read {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let secret_id = id.clone();
     let read = move || {
         let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime.block_on(read_secret(id, Arc::new(OnceCell::new()))),
@@ -102,7 +114,11 @@ fn read_in_background(id: String) -> Option<oneshot::Receiver<Result<Arc<str>, A
         };
         let _ = sender.send(outcome);
     };
-    std::thread::Builder::new().name("secret-read".into()).spawn(read).ok().map(|_| receiver)
+    let interrupted = move || ApiError::SecretUnavailable { secret_id, reason: "the read was interrupted".into() };
+    if std::thread::Builder::new().name("secret-read".into()).spawn(read).is_err() {
+        return ready(Err(interrupted()));
+    }
+    async move { receiver.await.unwrap_or_else(|_| Err(interrupted())) }.boxed().shared()
 }
 
 async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {
@@ -169,9 +185,10 @@ mod tests {
     async fn plain_key_is_ready_and_missing_key_is_a_500() {
         let key = ApiKey::from_config(&KeyConfig::Plain("sk-test".into()));
         assert_eq!(&*key.get().await.unwrap(), "sk-test");
-        assert_eq!(key.refresh("sk-test").await, None);
+        assert_eq!(key.refresh("sk-test").await, Ok(None));
         let missing = ApiKey::from_config(&KeyConfig::Missing).get().await.unwrap_err();
         assert_eq!(missing.status(), 500);
-        assert!(missing.detail().contains("OPENAI_API_KEY"));
+        assert!(missing.log_detail().contains("OPENAI_API_KEY"), "the log says what to set");
+        assert!(!missing.detail().contains("OPENAI_API_KEY"), "the caller is not told the deployment's variables");
     }
 }

@@ -5,10 +5,14 @@ pub mod config;
 pub mod error;
 pub mod key;
 pub mod logging;
+mod nodelay;
 pub mod openai;
 pub mod request;
+pub mod runtime;
 pub mod sse;
+pub mod summary;
 pub mod tls;
+mod uri_safe;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -16,6 +20,7 @@ pub use key::{ApiKey, redact};
 pub use openai::{Completion, ResponseStream, ResponsesClient, UpstreamEvent};
 pub use request::ChatRequest;
 pub use sse::SseEncoder;
+pub use summary::{Outcome, RequestSummary};
 
 /// The Lambda invocation's deadline as a tokio instant, when the request came through Lambda.
 ///

@@ -14,14 +14,32 @@ pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) 
 }
 
 /// Installs the global subscriber, writing to stdout (which Lambda sends to CloudWatch).
+///
+/// JSON lines carry `timestamp`, `level` and `message` at the top level, with every field
+/// beside them: Lambda reads the level of a JSON line only when it has a valid timestamp, and
+/// filters by `ApplicationLogLevel` on it. Text lines (local runs) stay short and readable.
 pub fn init() {
     let (level, json) = settings(|name| std::env::var(name).ok());
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time();
     if json {
-        builder.json().init();
+        let _ = tracing::subscriber::set_global_default(json_subscriber(level, std::io::stdout));
     } else {
-        builder.init();
+        tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time().init();
     }
+}
+
+fn json_subscriber<W>(level: LevelFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .finish()
 }
 
 #[cfg(test)]
@@ -37,5 +55,31 @@ mod tests {
         assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "error")])), (LevelFilter::DEBUG, false));
         assert_eq!(settings(vars(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")])), (LevelFilter::WARN, true));
         assert_eq!(settings(vars(&[("RUST_LOG", "info,hyper=warn")])), (LevelFilter::INFO, false));
+    }
+
+    #[test]
+    fn json_lines_have_top_level_timestamp_level_and_message() {
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = json_subscriber(LevelFilter::INFO, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || tracing::warn!(request_id = "r1", status = 502, "request failed"));
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!((line["level"].as_str(), line["message"].as_str()), (Some("WARN"), Some("request failed")), "{text}");
+        assert_eq!((line["request_id"].as_str(), line["status"].as_u64()), (Some("r1"), Some(502)), "{text}");
+        let timestamp = line["timestamp"].as_str().unwrap_or_default();
+        assert!(timestamp.len() >= 20 && timestamp.as_bytes()[4] == b'-' && timestamp.contains('T'), "{text}");
+        assert!(line.get("fields").is_none(), "{text}");
     }
 }

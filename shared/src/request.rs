@@ -43,8 +43,12 @@ impl ChatRequest {
     /// pages, which cannot read the body of a non-200 answer). Read apart from validation, so
     /// that even a request that fails it gets its error in the form it asked for.
     pub fn wants_inline_errors(request: &Request) -> bool {
-        QueryString::parse(request.uri().query().unwrap_or(""))
-            .is_ok_and(|query| query.get("errors").is_some_and(|v| v == "inline"))
+        // Pair by pair, so that broken encoding elsewhere in the query cannot hide the choice.
+        let query = request.uri().query().unwrap_or("");
+        query.split('&').any(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            decode_component(name).is_ok_and(|n| n == "errors") && decode_component(value).is_ok_and(|v| v == "inline")
+        })
     }
 }
 
@@ -158,6 +162,9 @@ mod tests {
         assert!(!ChatRequest::wants_inline_errors(&raw("message=hi")));
         assert!(ChatRequest::wants_inline_errors(&raw("message=hi&errors=inline")));
         assert!(ChatRequest::wants_inline_errors(&raw("message=&errors=inline")));
+        assert!(ChatRequest::wants_inline_errors(&raw("message=%E0%A4%A&errors=inline")), "broken encoding elsewhere");
+        assert!(ChatRequest::wants_inline_errors(&raw("errors=%69nline&message=%zz")));
+        assert!(!ChatRequest::wants_inline_errors(&raw("errors=inlinex")));
     }
 
     #[test]

@@ -34,6 +34,25 @@ fn text_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
 }
 
+/// Messages worth trying: plain words, blanks, controls, multi-byte text, query syntax.
+fn message_strategy() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[a-z]{1,6}",
+        Just(" ".to_owned()),
+        Just("&=+%#?".to_owned()),
+        Just("\n\t".to_owned()),
+        Just("\u{7}".to_owned()),
+        Just("café 日本".to_owned()),
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+}
+
+/// `application/x-www-form-urlencoded`, as `URLSearchParams` writes it.
+fn form_encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string().replace("%20", "+")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -56,12 +75,52 @@ proptest! {
     }
 
     #[test]
-    fn any_query_string_is_parsed_or_refused_without_panicking(query in "[a-z=&%0-9A-F+\\PC]{0,64}") {
-        let request = lambda_http::http::Request::get(format!("https://x/?{}", query.replace(' ', "%20").replace('#', "%23")));
-        if let Ok(request) = request.body(Body::Empty) {
-            if let Ok(chat) = ChatRequest::from_http(&request, 32) {
-                prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32);
+    fn an_encoded_query_gives_back_its_message_or_the_right_refusal(
+        message in prop::option::weighted(0.9, message_strategy()),
+        others in prop::collection::vec((prop_oneof![Just("errors"), Just("x"), Just("message")], message_strategy()), 0..3),
+        message_first in any::<bool>(),
+    ) {
+        // Valid URIs with interesting values, encoded as a browser's URLSearchParams would
+        // (spaces as `+`), so the one real property, "the message comes back exactly", runs.
+        let mut pairs: Vec<(&str, String)> = others.clone();
+        if let Some(message) = &message {
+            pairs.insert(if message_first { 0 } else { pairs.len() }, ("message", message.clone()));
+        }
+        let query: Vec<String> = pairs.iter().map(|(name, value)| format!("{name}={}", form_encode(value))).collect();
+        let request = lambda_http::http::Request::get(format!("https://x/?{}", query.join("&"))).body(Body::Empty).expect("a valid URI");
+        let first = pairs.iter().find(|(name, _)| *name == "message").map(|(_, value)| value.clone());
+        match (ChatRequest::from_http(&request, 32), first) {
+            (Ok(chat), Some(expected)) => prop_assert_eq!(chat.message, expected),
+            (Err(error), Some(expected)) => {
+                let refused = expected.len() > 32 || expected.trim().is_empty()
+                    || expected.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+                prop_assert!(refused, "{expected:?} refused: {error}");
+                prop_assert!(error.status().is_client_error());
             }
+            (outcome, None) => prop_assert_eq!(outcome.map(|c| c.message), Err(shared::ApiError::MissingMessage)),
+        }
+    }
+
+    #[test]
+    fn a_raw_query_as_curl_sends_it_never_panics(raw in "[a-z=&%+ \"<>\t\u{7f}\u{0}{|}^`é\\#]{0,40}") {
+        // The production path: the Function URL event, made URI-safe, turned into a request by
+        // lambda_http (which panics on a URI it cannot build), then validated.
+        let event = serde_json::json!({
+            "version": "2.0", "rawPath": "/", "rawQueryString": format!("message={raw}"), "headers": {"host": "x.lambda-url.us-east-1.on.aws"},
+            "requestContext": {"http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl"},
+                "accountId": "anonymous", "apiId": "x", "domainName": "x.lambda-url.us-east-1.on.aws", "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
+            "isBase64Encoded": false,
+        }).to_string();
+        let safe = shared::runtime::event_with_safe_uri(event.as_bytes()).map_or(event.clone(), |b| String::from_utf8(b.to_vec()).expect("UTF-8"));
+        let request = lambda_http::request::from_str(&safe).expect("a Function URL event");
+        match ChatRequest::from_http(&request, 32) {
+            Ok(chat) => {
+                prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32);
+                if !raw.contains(['%', '+', '&', '#']) {
+                    prop_assert_eq!(chat.message, raw, "the raw text comes back as sent");
+                }
+            }
+            Err(error) => prop_assert!(error.status().is_client_error(), "{error}"),
         }
     }
 

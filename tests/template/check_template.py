@@ -43,6 +43,10 @@ for name, mode in expected_modes.items():
     check(f"{name}: binary {binaries[name]}", f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == binaries[name])
     check(f"{name}: small memory", int(prop(name, "MemorySize")) <= 256)
     check(f"{name}: JSON logs to its own log group", prop(name, "LoggingConfig", ).get("LogFormat") == "JSON")
+    logging = prop(name, "LoggingConfig")
+    check(f"{name}: platform REPORT lines kept", logging.get("SystemLogLevel") in ("INFO", "DEBUG"), logging.get("SystemLogLevel"))
+    statements = [s for p in f["Properties"].get("Policies", []) for s in p["Statement"]]
+    check(f"{name}: no wildcard in its policy", "*" not in str([(s.get("Action"), s.get("Resource")) for s in statements]), statements)
 
 for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     props = functions[name]["Properties"]
@@ -52,11 +56,17 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
     check(f"{name}: may only read the secret", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue"], statements)
+    the_secret = {"Fn::If": ["CreateSecret", {"Ref": "OpenAIApiKeySecret"}, {"Ref": "OpenAIApiKeySecretArn"}]}
+    check(f"{name}: ... and only this deployment's secret", [s.get("Resource") for s in statements] == [the_secret], statements)
     check(f"{name}: reserved concurrency", "ReservedConcurrentExecutions" in props)
     cors = props["FunctionUrlConfig"].get("Cors", {})
     origins = cors.get("AllowOrigins", [])
     check(f"{name}: CORS allows only the page's origin", len(origins) == 1 and "*" not in str(origins) and "IndexFunctionUrl" in str(origins), origins)
 
+index_statements = [s for p in functions["IndexFunction"]["Properties"]["Policies"] for s in p["Statement"]]
+check("IndexFunction: may only look up the chat URLs", [s["Action"] for s in index_statements] == ["lambda:GetFunctionUrlConfig"], index_statements)
+chat_arns = [{"Fn::GetAtt": ["ChatCompleteFunction", "Arn"]}, {"Fn::GetAtt": ["ChatStreamFunction", "Arn"]}]
+check("IndexFunction: ... of the two chat functions only", [s.get("Resource") for s in index_statements] == [chat_arns], index_statements)
 index_env = functions["IndexFunction"]["Properties"]["Environment"]["Variables"]
 check("index finds the chat URLs by function name", {"CHAT_COMPLETE_FUNCTION", "CHAT_STREAM_FUNCTION"} <= set(index_env))
 for group in ("ChatCompleteLogs", "ChatStreamLogs", "IndexLogs"):

@@ -74,16 +74,52 @@ async fn every_fault_under_cargo_lambda_watch() {
         bodies.push(body);
     }
 
-    for fault in STREAM_FAULTS {
+    // The buffered function: each fault gives its own status, and the text or the words it must.
+    let tricky: String = openai_stub::reply::TRICKY_DELTAS.concat();
+    let complete_cases: &[(&str, u16, &str)] = &[
+        ("/stub error=flat leak echo abcd", 502, "OpenAI failed to answer (HTTP 500)"),
+        ("/stub error=nested leak echo abcd", 502, "OpenAI failed to answer (HTTP 500)"),
+        ("/stub failed echo abcd", 502, "The model failed to generate a response"),
+        ("/stub incomplete echo abcd", 200, "abcd"),
+        ("/stub drop echo abcd", 502, "could not reach OpenAI"),
+        ("/stub malformed echo abcd", 502, "could not be understood"),
+        ("/stub hang", 504, "took too long"),
+        ("/stub status=400 leak", 502, "Invalid value for 'input'"),
+        ("/stub status=400 code=context_length_exceeded", 400, "start a new chat"),
+        ("/stub status=401", 500, "rejected this deployment's API key"),
+        ("/stub status=429 code=insufficient_quota", 503, "run out of quota"),
+        ("/stub status=500 times=1 echo retried", 200, "retried"),
+        ("/stub text=tricky done", 200, &tricky),
+        ("/stub reasoning first_delay_ms=700 echo thought", 200, "thought"),
+    ];
+    for (fault, expected_status, expected_text) in complete_cases {
         let response = http.get(format!("{}?message={}", watch.url("chat-complete"), encode(fault))).send().await.expect(fault);
         let status = response.status().as_u16();
         let json: serde_json::Value = response.json().await.expect("JSON");
-        assert!(json["data"].is_string() || json["detail"].is_string(), "{fault}: {json}");
-        if fault.contains("hang") {
-            assert_eq!(status, 504, "{json}");
+        assert_eq!(status, *expected_status, "{fault}: {json}");
+        if status == 200 {
+            assert_eq!(json["data"].as_str(), Some(*expected_text), "{fault}: {json}");
+        } else {
+            let detail = json["detail"].as_str().unwrap_or_default();
+            assert!(detail.to_lowercase().contains(&expected_text.to_lowercase()), "{fault}: {json}");
+            assert!(json["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{fault}: {json}");
+        }
+        if fault.contains("incomplete") {
+            assert_eq!(json["incomplete_reason"], "max_output_tokens", "{json}");
         }
         bodies.push(json.to_string().into_bytes());
     }
+
+    // A reader that leaves mid-answer still leaves its summary line, marked cancelled.
+    let url = format!("{}?message={}", watch.url("chat-stream"), encode("/stub delay_ms=100 deltas=40"));
+    let mut leaving = http.get(url).send().await.expect("stream");
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(" w2") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), leaving.chunk()).await.expect("deltas in time");
+        seen.extend_from_slice(&chunk.expect("a chunk").expect("the stream went on"));
+    }
+    drop(leaving);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     for body in &bodies {
         assert!(!String::from_utf8_lossy(body).contains(TEST_KEY), "the key leaked into a response");
@@ -91,21 +127,38 @@ async fn every_fault_under_cargo_lambda_watch() {
     let log = watch.log();
     assert!(!log.contains(TEST_KEY), "the key leaked into the log");
 
-    // One structured JSON line per request, with the fields an operator needs.
-    let summaries: Vec<serde_json::Value> = log
+    // One structured JSON line per request, with the fields an operator needs at the top level
+    // beside `timestamp`, `level` and `message`, each field once.
+    let summaries: Vec<(serde_json::Value, &str)> = log
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
-        .filter(|line| matches!(line["fields"]["message"].as_str(), Some(m) if m.starts_with("request ")))
+        .filter_map(|line| Some((serde_json::from_str::<serde_json::Value>(line.trim()).ok()?, line)))
+        .filter(|(line, _)| line["message"] == "request finished")
         .collect();
     let finished = summaries
         .iter()
-        .find(|l| l["fields"]["function"] == "chat-stream" && l["fields"]["message"] == "request finished" && l["fields"]["deltas"].as_u64() > Some(0))
+        .map(|(line, _)| line)
+        .find(|l| l["function"] == "chat-stream" && l["outcome"] == "completed" && l["deltas"].as_u64() > Some(0))
         .unwrap_or_else(|| panic!("no JSON summary line in:\n{log}"));
-    for field in ["request_id", "status", "upstream_status", "retries", "first_text_ms", "total_ms", "input_tokens", "output_tokens"] {
-        assert!(!finished["fields"][field].is_null(), "summary lacks {field}: {finished}");
+    for field in ["timestamp", "level", "request_id", "status", "upstream_status", "retries", "first_text_ms", "total_ms", "input_tokens", "output_tokens"] {
+        assert!(!finished[field].is_null(), "summary lacks {field}: {finished}");
     }
-    assert!(finished["fields"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{finished}");
-    assert!(summaries.iter().any(|l| l["fields"]["function"] == "chat-complete"), "no chat-complete summary");
+    assert!(finished["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{finished}");
+    for (_, raw) in &summaries {
+        for field in ["\"upstream_status\":", "\"status\":", "\"message\":"] {
+            assert!(raw.matches(field).count() <= 1, "{field} twice in {raw}");
+        }
+    }
+    assert!(summaries.iter().any(|(l, _)| l["function"] == "chat-complete"), "no chat-complete summary");
+    let refused = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 400).expect("the warm-up's 400 was logged");
+    assert_eq!((refused["level"].as_str(), refused["outcome"].as_str()), (Some("INFO"), Some("rejected")), "callers' 4xx stay below warn");
+    let failed = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 502).expect("a 502 was logged");
+    assert_eq!(failed["level"], "WARN", "{failed}");
+    let cancelled = summaries
+        .iter()
+        .map(|(l, _)| l)
+        .find(|l| l["function"] == "chat-stream" && l["outcome"] == "cancelled")
+        .unwrap_or_else(|| panic!("the reader that left was not logged:\n{log}"));
+    assert!(cancelled["deltas"].as_u64().is_some_and(|n| (1..40).contains(&n)), "what was streamed so far: {cancelled}");
 
     // Load: 50 streams at once, each answer complete and byte-exact.
     let streams = (0..50).map(|i| {

@@ -31,7 +31,7 @@ async fn put(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {
 }
 
 fn assert_no_key(error: &ApiError) {
-    for text in [error.detail(), format!("{error:?}")] {
+    for text in [error.detail(), error.log_detail(), format!("{error:?}")] {
         assert!(!text.contains(TEST_KEY) && !text.contains("sk-old"), "a key leaked: {text}");
     }
 }
@@ -54,17 +54,25 @@ async fn the_key_comes_from_secrets_manager() {
         .expect("stand-in");
     let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(30);
 
-    // Emulator down: a clear 500 naming the secret, and the failure is not cached.
+    // Emulator down: a 500 whose log detail names the secret and whose public detail does not;
+    // the failure is not cached.
     let down = client(&stub, "openai/later");
+    // Built while the emulator is down: its read at init fails before any request comes.
+    let started_early = client(&stub, "openai/early");
     let error = down.create(&request("/stub echo hi"), deadline()).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert!(error.detail().contains("openai/later") && error.detail().contains("could not be reached"), "{}", error.detail());
+    assert!(error.log_detail().contains("openai/later") && error.log_detail().contains("could not be reached"), "{}", error.log_detail());
+    assert!(!error.detail().contains("openai/later") && !error.detail().contains("reached"), "{}", error.detail());
 
     let moto = MotoServer::start(port).await;
     let sm = secrets(&moto).await;
     put(&sm, "openai/later", TEST_KEY).await;
     let answer = down.create(&request("/stub echo recovered"), deadline()).await.expect("read again once the emulator is up");
     assert_eq!(answer.text, "recovered");
+    // The read that failed at init is not handed to the first request: it reads again.
+    put(&sm, "openai/early", TEST_KEY).await;
+    let answer = started_early.create(&request("/stub echo first try"), deadline()).await;
+    assert_eq!(answer.map(|a| a.text), Ok("first try".to_owned()), "the failed init read was retried");
 
     // The plain key, and JSON {"OPENAI_API_KEY": "..."}.
     put(&sm, "openai/plain", TEST_KEY).await;
@@ -77,10 +85,10 @@ async fn the_key_comes_from_secrets_manager() {
     // A missing secret and an empty one (as the template creates it): clear 500s.
     let error = client(&stub, "openai/missing").create(&request("hi"), deadline()).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert!(error.detail().contains("openai/missing") && error.detail().contains("ResourceNotFound"), "{}", error.detail());
+    assert!(error.log_detail().contains("openai/missing") && error.log_detail().contains("ResourceNotFound"), "{}", error.log_detail());
     put(&sm, "openai/empty", r#"{"OPENAI_API_KEY": ""}"#).await;
     let error = client(&stub, "openai/empty").create(&request("hi"), deadline()).await.unwrap_err();
-    assert!(error.detail().contains("empty"), "{}", error.detail());
+    assert!(error.log_detail().contains("empty"), "{}", error.log_detail());
 
     // Rotation: after a 401 the secret is read again once, and the new key is used.
     put(&sm, "openai/rotated", "sk-old-0000000000").await;
@@ -91,4 +99,15 @@ async fn the_key_comes_from_secrets_manager() {
     put(&sm, "openai/rotated", TEST_KEY).await;
     let answer = rotating.stream(&request("/stub echo after rotation"), deadline()).await;
     assert!(answer.is_ok(), "the rotated key was not picked up");
+
+    // A 401, then Secrets Manager itself fails on the re-read: reported as the secret's
+    // failure, not as "OpenAI rejected the key".
+    put(&sm, "openai/stale", "sk-old-1111111111").await;
+    let stale = client(&stub, "openai/stale");
+    stale.key_ready().await.expect("the stale key was read");
+    drop(sm);
+    drop(moto);
+    let error = stale.create(&request("/stub echo x"), deadline()).await.unwrap_err();
+    assert_eq!((error.status().as_u16(), error.code()), (500, "key_unavailable"), "{}", error.log_detail());
+    assert_no_key(&error);
 }

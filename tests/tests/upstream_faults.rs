@@ -96,15 +96,28 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     assert_eq!(error.status(), 504);
     assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
 
-    // Streamed: headers, then silence: the first-event limit.
+    // Streamed: headers, then silence: the first-token limit (the idle limit is longer here, so
+    // only the first-token limit can end it).
+    let patient_idle = TestUpstream::start_with(&[("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "5000")]).await;
     let started = Instant::now();
-    let mut stream = client.stream(&request("/stub hang"), client.deadline(None)).await.expect("headers arrive");
+    let mut stream = patient_idle.client.stream(&request("/stub hang"), client.deadline(None)).await.expect("headers arrive");
     let mut last = None;
     while let Some(event) = stream.next().await {
         last = Some(event);
     }
-    assert!(matches!(last, Some(Err(ApiError::UpstreamTimeout(_)))), "{last:?}");
+    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout("no first token in time"))));
     assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+
+    // Events that are not text (created, in progress, a reasoning item) do not hold the
+    // first-token limit open.
+    let started = Instant::now();
+    let mut stream = patient_idle.client.stream(&request("/stub reasoning first_delay_ms=1500 echo late"), client.deadline(None)).await.expect("stream");
+    let mut last = None;
+    while let Some(event) = stream.next().await {
+        last = Some(event);
+    }
+    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout("no first token in time"))));
+    assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
 
     // Streamed: text, then a gap longer than the idle limit.
     let mut stream = client.stream(&request("/stub deltas=3 delay_ms=600"), client.deadline(None)).await.expect("stream");
@@ -123,6 +136,22 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     let lambda = tokio::time::Instant::now() + Duration::from_millis(2300);
     let deadline = client.deadline(Some(lambda));
     assert!(deadline <= lambda - Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn each_attempt_has_its_own_window_for_headers() {
+    // The retry starts after the first attempt's window has closed: it gets a window of its own
+    // and succeeds, instead of being reported as a timeout.
+    let upstream = TestUpstream::start_with(&[("OPENAI_FIRST_EVENT_TIMEOUT_MS", "400")]).await;
+    let stream = upstream.client.stream(&request("/stub status=429 times=1 retry_after_ms=600 echo ok"), soon()).await;
+    let mut stream = stream.expect("the retry was answered");
+    let mut text = String::new();
+    while let Some(Ok(event)) = stream.next().await {
+        if let UpstreamEvent::TextDelta(delta) = event {
+            text.push_str(&delta);
+        }
+    }
+    assert_eq!((text.as_str(), stream.retries), ("ok", 1));
 }
 
 #[tokio::test]

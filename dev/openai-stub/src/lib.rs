@@ -100,6 +100,11 @@ impl StubServer {
     pub async fn start_with(state: Arc<StubState>, addr: SocketAddr) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        // Each event is flushed the moment it is written, as OpenAI's servers do: without
+        // TCP_NODELAY the stand-in itself would hold a delta for the reader's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -1,36 +1,24 @@
-use std::time::Instant;
-
 use lambda_http::{Body, Error, Request, Response, http::header};
 use serde_json::json;
-use shared::{ApiError, ChatRequest, ResponsesClient};
+use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponsesClient};
 
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<Body>, Error> {
-    let started = Instant::now();
-    let request_id = shared::request_id(&request);
+    let mut summary = RequestSummary::start("chat-complete", shared::request_id(&request));
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return Ok(failure(&error, &request_id, started)),
+        Err(error) => return Ok(failure(&error, summary)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let completion = match client.create(&chat, deadline).await {
         Ok(completion) => completion,
-        Err(error) => return Ok(failure(&error, &request_id, started)),
+        Err(error) => return Ok(failure(&error, summary)),
     };
-    let usage = completion.usage.unwrap_or_default();
-    tracing::info!(
-        request_id,
-        function = "chat-complete",
-        status = 200,
-        upstream_status = 200,
-        retries = completion.retries,
-        total_ms = started.elapsed().as_millis() as u64,
-        input_tokens = usage.input_tokens,
-        output_tokens = usage.output_tokens,
-        total_tokens = usage.total_tokens,
-        incomplete = completion.incomplete_reason.as_deref(),
-        "request finished"
-    );
+    summary.upstream_status = Some(200);
+    summary.retries = completion.retries;
+    summary.usage = completion.usage;
+    summary.text_sent(&completion.text);
+    summary.outcome = if completion.incomplete_reason.is_some() { Outcome::Incomplete } else { Outcome::Completed };
     let mut body = json!({ "data": completion.text, "response_id": completion.id });
     if let Some(reason) = completion.incomplete_reason {
         body["incomplete_reason"] = json!(reason);
@@ -42,17 +30,9 @@ pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Respon
         .body(Body::Text(body.to_string()))?)
 }
 
-fn failure(error: &ApiError, request_id: &str, started: Instant) -> Response<Body> {
-    tracing::warn!(
-        request_id,
-        function = "chat-complete",
-        status = error.status().as_u16(),
-        upstream_status = error.upstream_status(),
-        total_ms = started.elapsed().as_millis() as u64,
-        detail = %error.detail(),
-        "request failed"
-    );
-    error.to_response::<String>().map(Body::Text)
+fn failure(error: &ApiError, mut summary: RequestSummary) -> Response<Body> {
+    summary.failed(error, true);
+    error.to_response::<String>(&summary.request_id).map(Body::Text)
 }
 
 #[cfg(test)]

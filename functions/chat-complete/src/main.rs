@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Arc::new(Config::from_env()?);
     let key = ApiKey::from_config(&config.key);
-    let client = ResponsesClient::new(config, key)?;
-    let client = &client;
-    lambda_http::run(service_fn(move |request| handler::handle(client, request))).await
+    // Lives as long as the execution environment; the runtime wants handlers that are 'static.
+    let client: &'static ResponsesClient = Box::leak(Box::new(ResponsesClient::new(config, key)?));
+    shared::runtime::run(service_fn(move |request| handler::handle(client, request))).await
 }

@@ -1,5 +1,5 @@
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream::BoxStream};
@@ -7,7 +7,7 @@ use http_body::Frame;
 use http_body_util::StreamBody;
 use lambda_http::{Error, Request, Response, http::header};
 use serde_json::json;
-use shared::{ApiError, ChatRequest, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
+use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
 
 /// The streamed body: each item is written to the client the moment it is produced.
 pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
@@ -17,17 +17,20 @@ pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible
 /// Failures before the first byte are JSON errors with a status, unless the caller asked for
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<SseBody>, Error> {
-    let started = Instant::now();
-    let request_id = shared::request_id(&request);
+    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request));
     let inline_errors = ChatRequest::wants_inline_errors(&request);
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return Ok(failure(error, inline_errors, &request_id, started)),
+        Err(error) => return Ok(failure(error, inline_errors, summary)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     match client.stream(&chat, deadline).await {
-        Ok(upstream) => Ok(sse_response(relay(upstream, client.config().heartbeat, request_id, started))),
-        Err(error) => Ok(failure(error, inline_errors, &request_id, started)),
+        Ok(upstream) => {
+            summary.retries = upstream.retries;
+            summary.upstream_status = Some(200);
+            Ok(sse_response(relay(upstream, client.config().heartbeat, summary)))
+        }
+        Err(error) => Ok(failure(error, inline_errors, summary)),
     }
 }
 
@@ -42,40 +45,39 @@ fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
     response
 }
 
-fn failure(error: ApiError, inline: bool, request_id: &str, started: Instant) -> Response<SseBody> {
-    tracing::warn!(
-        request_id,
-        function = "chat-stream",
-        status = error.status().as_u16(),
-        upstream_status = error.upstream_status(),
-        inline,
-        total_ms = started.elapsed().as_millis() as u64,
-        detail = %error.detail(),
-        "request failed before the answer started"
-    );
-    if inline {
+/// A failure before the answer started: a JSON error with its status, or, for `errors=inline`,
+/// `start`, a `problem` event (`{"status", "code", "detail", "request_id"}`: what a page needs to
+/// act on it), `error` with the sentence, and `end`. `Retry-After` is sent either way.
+fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Response<SseBody> {
+    summary.failed(&error, !inline);
+    let request_id = summary.request_id.clone();
+    drop(summary);
+    let retry_after = error.retry_after_header().and_then(|s| header::HeaderValue::from_str(&s).ok());
+    let mut response = if inline {
         let sse = SseEncoder;
-        let events = [sse.start(), sse.named("error", &error.detail()), sse.end()];
-        return sse_response(futures_util::stream::iter(events).boxed());
+        let problem = json!({ "status": error.status().as_u16(), "code": error.code(), "detail": error.detail(), "request_id": request_id });
+        let events = [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()];
+        sse_response(futures_util::stream::iter(events).boxed())
+    } else {
+        let (parts, json) = error.to_response::<String>(&request_id).into_parts();
+        let mut response = sse_response(futures_util::stream::once(async move { Bytes::from(json) }).boxed());
+        *response.status_mut() = parts.status;
+        *response.headers_mut() = parts.headers;
+        response
+    };
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }
-    let (parts, json) = error.to_response::<String>().into_parts();
-    let body = futures_util::stream::once(async move { Bytes::from(json) }).boxed();
-    let mut response = sse_response(body);
-    *response.status_mut() = parts.status;
-    *response.headers_mut() = parts.headers;
     response
 }
 
 /// Forwards upstream events as SSE: `start`, each delta as it arrives, pings while the model is
-/// silent, `error` on a failure, then `end`. Dropping it drops the upstream request.
-fn relay(mut upstream: ResponseStream, heartbeat: Duration, request_id: String, started: Instant) -> BoxStream<'static, Bytes> {
+/// silent, `error` on a failure, then `end`. Dropping it drops the upstream request, and the
+/// summary it owns then logs the request as cancelled, with what was streamed so far.
+fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: RequestSummary) -> BoxStream<'static, Bytes> {
     let sse = SseEncoder;
     let stream = async_stream::stream! {
         yield sse.start();
-        let mut first_text: Option<Duration> = None;
-        let mut deltas = 0u64;
-        let mut usage = None;
-        let mut failed: Option<ApiError> = None;
         loop {
             let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
                 Err(_) => {
@@ -87,52 +89,36 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, request_id: String, 
             };
             match event {
                 Ok(UpstreamEvent::TextDelta(text)) => {
-                    first_text.get_or_insert_with(|| started.elapsed());
-                    deltas += 1;
+                    summary.text_sent(&text);
                     yield sse.text(&text);
                 }
                 Ok(UpstreamEvent::Created { id }) => {
                     yield sse.named("response", &json!({ "id": id }).to_string());
                 }
-                Ok(UpstreamEvent::Completed { usage: used }) => {
-                    usage = used;
-                    if let Some(used) = used {
-                        yield sse.named("usage", &json!(used).to_string());
+                Ok(UpstreamEvent::Completed { usage }) => {
+                    summary.usage = usage;
+                    if let Some(usage) = usage {
+                        yield sse.named("usage", &json!(usage).to_string());
                     }
+                    summary.outcome = Outcome::Completed;
                     break;
                 }
-                Ok(UpstreamEvent::Incomplete { reason, usage: used }) => {
-                    usage = used;
+                Ok(UpstreamEvent::Incomplete { reason, usage }) => {
+                    summary.usage = usage;
                     let error = ApiError::Incomplete(reason);
                     yield sse.named("error", &error.detail());
-                    failed = Some(error);
+                    summary.failed(&error, false);
                     break;
                 }
                 Err(error) => {
                     yield sse.named("error", &error.detail());
-                    failed = Some(error);
+                    summary.failed(&error, false);
                     break;
                 }
             }
         }
         yield sse.end();
-        let usage = usage.unwrap_or_default();
-        tracing::info!(
-            request_id,
-            function = "chat-stream",
-            status = 200,
-            upstream_status = 200,
-        upstream_status = 200,
-            retries = upstream.retries,
-            deltas,
-            first_text_ms = first_text.map(|d| d.as_millis() as u64),
-            total_ms = started.elapsed().as_millis() as u64,
-            input_tokens = usage.input_tokens,
-            output_tokens = usage.output_tokens,
-            total_tokens = usage.total_tokens,
-            error = failed.as_ref().map(|e| e.detail()),
-            "request finished"
-        );
+        drop(summary);
     };
     stream.boxed()
 }
@@ -234,9 +220,31 @@ mod tests {
         assert!(String::from_utf8(body).unwrap().contains("detail"));
         let (status, _, events, _) = call(&upstream, e2e::get_raw_request("message=&errors=inline")).await;
         assert_eq!(status, 200);
-        assert_eq!(names(&events), ["start", "error", "end"]);
-        assert!(events[1].data.contains("blank"), "{events:?}");
+        assert_eq!(names(&events), ["start", "problem", "error", "end"]);
+        let problem: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();
+        assert_eq!((problem["status"].as_u64(), problem["code"].as_str()), (Some(400), Some("blank_message")));
+        assert!(events[2].data.contains("blank"), "{events:?}");
+        // Broken encoding elsewhere in the query does not hide `errors=inline`.
+        let (status, _, events, _) = call(&upstream, e2e::get_raw_request("message=%E0%A4%A&errors=inline")).await;
+        assert_eq!((status, names(&events)), (200, vec!["start", "problem", "error", "end"]));
         let (status, _, _, _) = call(&upstream, get_request("/stub status=500")).await;
         assert_eq!(status, 502);
+    }
+
+    #[tokio::test]
+    async fn inline_errors_keep_retry_after_and_conversation_errors_are_4xx() {
+        let upstream = TestUpstream::start_with(&[("OPENAI_MAX_RETRIES", "0")]).await;
+        let inline = |message: &str| e2e::get_raw_request(&format!("message={}&errors=inline", e2e::encode(message)));
+        let response = handle(&upstream.client, inline("/stub status=429 retry_after=7")).await.unwrap();
+        assert_eq!((response.status().as_u16(), response.headers()[header::RETRY_AFTER].to_str().unwrap()), (200, "7"));
+        for (code, status) in [("context_length_exceeded", 400), ("previous_response_not_found", 404)] {
+            let (got, content_type, _, body) = call(&upstream, get_request(&format!("/stub status=400 code={code}"))).await;
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!((got, content_type.as_str(), body["code"].as_str()), (status, "application/json", Some(code)), "{body}");
+            assert!(body["detail"].as_str().unwrap().contains("new chat"), "{body}");
+            let (_, _, events, _) = call(&upstream, inline(&format!("/stub status=400 code={code}"))).await;
+            let problem: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();
+            assert_eq!(problem["code"].as_str(), Some(code), "{events:?}");
+        }
     }
 }

@@ -6,58 +6,107 @@ use crate::urls::{ChatUrls, Resolved};
 const TEMPLATE: &str = include_str!("../../../static/index.html");
 const CONFIG_MARKER: &str = "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\"}";
 
-/// The page with the chat URLs filled in, rendered once (a failed look-up is tried again).
+/// The page with the chat URLs filled in and its Content-Security-Policy, rendered once (a
+/// failed look-up is tried again).
 pub struct Page {
     urls: ChatUrls,
-    html: OnceCell<String>,
+    rendered: OnceCell<Rendered>,
+}
+
+struct Rendered {
+    html: String,
+    csp: String,
 }
 
 impl Page {
     pub fn new(urls: ChatUrls) -> Self {
-        Self { urls, html: OnceCell::new() }
+        Self { urls, rendered: OnceCell::new() }
     }
 
-    async fn html(&self) -> Result<&str, String> {
-        let html = self.html.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls)) }).await?;
-        Ok(html)
+    async fn rendered(&self) -> Result<&Rendered, String> {
+        self.rendered.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls)) }).await
     }
 }
 
-fn render(urls: &Resolved) -> String {
+fn render(urls: &Resolved) -> Rendered {
     let config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream })
         .to_string()
         // Inside <script>, `<` could close the element: JSON allows escaping it.
         .replace('<', "\\u003c");
-    TEMPLATE.replacen(CONFIG_MARKER, &config, 1)
+    let html = TEMPLATE.replacen(CONFIG_MARKER, &config, 1);
+    let csp = content_security_policy(&html, &[&urls.complete, &urls.stream]);
+    Rendered { html, csp }
+}
+
+/// Only the page's own script and style run (allowed by hash, not `'unsafe-inline'`), it talks
+/// only to the two chat functions, and no other site may frame it.
+fn content_security_policy(html: &str, chat_urls: &[&str]) -> String {
+    let script = inline_hashes(html, "<script>", "</script>");
+    let style = inline_hashes(html, "<style>", "</style>");
+    let mut connect: Vec<String> = chat_urls.iter().map(|url| origin(url)).collect();
+    connect.dedup();
+    format!(
+        "default-src 'none'; script-src {script}; style-src {style}; connect-src {}; img-src data:; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        connect.join(" ")
+    )
+}
+
+/// `'sha256-…'` of each inline element opened by `open` (exactly: data blocks such as
+/// `<script type="application/json">` are not scripts and need no hash).
+fn inline_hashes(html: &str, open: &str, close: &str) -> String {
+    use base64::Engine;
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find(open) {
+        let body = &rest[start + open.len()..];
+        let Some(end) = body.find(close) else { break };
+        let digest = ring::digest::digest(&ring::digest::SHA256, body[..end].as_bytes());
+        hashes.push(format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest.as_ref())));
+        rest = &body[end..];
+    }
+    if hashes.is_empty() { "'none'".to_owned() } else { hashes.join(" ") }
+}
+
+/// The origin of an absolute URL; a relative one (local runs) is the page's own.
+fn origin(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "'self'".to_owned() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
 }
 
 /// Serves the page on GET (and HEAD); anything else is 405.
 pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Error> {
+    let request_id = shared::request_id(&request);
     let method = request.method().as_str();
     if method != "GET" && method != "HEAD" {
         return Ok(Response::builder()
             .status(405)
             .header(header::ALLOW, "GET, HEAD")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::Text(r#"{"detail":"Only GET is allowed here"}"#.into()))?);
+            .body(Body::Text(serde_json::json!({ "detail": "Only GET is allowed here", "request_id": request_id }).to_string()))?);
     }
-    let html = match page.html().await {
-        Ok(html) => html,
+    let rendered = match page.rendered().await {
+        Ok(rendered) => rendered,
         Err(reason) => {
-            tracing::error!(%reason, "the page's chat URLs could not be resolved");
-            let detail = serde_json::json!({ "detail": format!("This deployment is misconfigured: {reason}") });
+            // The reason names roles, functions and SDK errors: the log's, not the visitor's.
+            tracing::error!(request_id, %reason, "the page's chat URLs could not be resolved");
+            let detail = "This deployment is misconfigured; its owner can find the cause in the logs";
+            let body = serde_json::json!({ "detail": detail, "code": "misconfigured", "request_id": request_id });
             return Ok(Response::builder()
                 .status(500)
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::Text(detail.to_string()))?);
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Body::Text(body.to_string()))?);
         }
     };
-    let body = if method == "HEAD" { Body::Empty } else { Body::Text(html.to_owned()) };
+    let body = if method == "HEAD" { Body::Empty } else { Body::Text(rendered.html.clone()) };
     Ok(Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
-        .header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *; img-src data:; base-uri 'none'; form-action 'none'")
+        .header("content-security-policy", rendered.csp.as_str())
+        .header("x-frame-options", "DENY")
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
         .body(body)?)
@@ -90,6 +139,24 @@ mod tests {
     fn the_template_holds_the_default_config_once() {
         assert_eq!(TEMPLATE.matches(CONFIG_MARKER).count(), 1);
         assert!(!TEMPLATE.contains("http://") && !TEMPLATE.contains("https://"), "the page loads nothing external");
+    }
+
+    #[tokio::test]
+    async fn the_policy_allows_only_this_page_s_script_and_style_and_the_chat_origins() {
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"));
+        let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(!csp.contains("unsafe-inline") && !csp.contains('*'), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("connect-src https://a.lambda-url.aws https://b.lambda-url.aws:443;"), "{csp}");
+        // One hash each for the page's one script and one style; the browser test proves a
+        // browser computes the same (the page would not run otherwise).
+        for directive in ["script-src 'sha256-", "style-src 'sha256-"] {
+            let hash = csp.split(directive).nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
+            assert_eq!(hash.len(), 44, "{directive} in {csp}");
+        }
+        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream")), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        assert!(local.headers()["content-security-policy"].to_str().unwrap().contains("connect-src 'self';"));
     }
 
     #[tokio::test]

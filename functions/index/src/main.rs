@@ -8,7 +8,7 @@ use lambda_http::{Error, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let page = handler::Page::new(urls::ChatUrls::from_env());
-    let page = &page;
-    lambda_http::run(service_fn(move |request| handler::handle(page, request))).await
+    // Lives as long as the execution environment; the runtime wants handlers that are 'static.
+    let page: &'static handler::Page = Box::leak(Box::new(handler::Page::new(urls::ChatUrls::from_env())));
+    shared::runtime::run(service_fn(move |request| handler::handle(page, request))).await
 }

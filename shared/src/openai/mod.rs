@@ -7,6 +7,8 @@ pub mod types;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 pub use stream::{ResponseStream, UpstreamEvent, parse as parse_event};
@@ -27,24 +29,36 @@ pub struct Completion {
 
 /// Talks to `POST {OPENAI_BASE_URL}/responses`. Built once per execution environment.
 pub struct ResponsesClient {
-    http: reqwest::Client,
+    http: HttpClient,
     endpoint: String,
     config: Arc<Config>,
     key: ApiKey,
 }
 
+/// The HTTPS client, built on a blocking thread beside init: building it reads and parses every
+/// certificate under /etc/ssl/certs (the platform's roots, which verify OpenAI exactly as
+/// before), ~7 ms that would otherwise come before the first Runtime API poll.
+type HttpClient = Shared<BoxFuture<'static, Result<reqwest::Client, ApiError>>>;
+
 impl ResponsesClient {
     pub fn new(config: Arc<Config>, key: ApiKey) -> Result<Self, ApiError> {
         crate::tls::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeouts.connect)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Misconfigured(format!("could not build the HTTP client: {e}")))?;
+        let timeout = config.timeouts.connect;
+        let http = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let building = runtime.spawn_blocking(move || build_http_client(timeout));
+                let interrupted = || ApiError::Misconfigured("building the HTTP client was interrupted".into());
+                async move { building.await.unwrap_or_else(|_| Err(interrupted())) }.boxed()
+            }
+            Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
+        };
         let endpoint = format!("{}/responses", config.base_url);
-        Ok(Self { http, endpoint, config, key })
+        Ok(Self { http: http.shared(), endpoint, config, key })
+    }
+
+    /// Waits until the API key has been read (tests, and callers that want to fail early).
+    pub async fn key_ready(&self) -> Result<(), ApiError> {
+        self.key.get().await.map(drop)
     }
 
     pub fn config(&self) -> &Config {
@@ -89,9 +103,11 @@ impl ResponsesClient {
     /// before that when it is safe), so a failure here can still become an HTTP error status.
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
         let body = self.body(request, true);
-        let first_event_by = (Instant::now() + self.config.timeouts.first_event).min(deadline);
-        let sent = self.send(&body, deadline, Some(first_event_by)).await?;
-        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_event_by, deadline))
+        let first_token = self.config.timeouts.first_event;
+        let sent = self.send(&body, deadline, Some(first_token)).await?;
+        // The first token is due a window after the attempt that was accepted was sent.
+        let first_token_by = (sent.sent_at + first_token).min(deadline);
+        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
     }
 
     fn body(&self, request: &ChatRequest, stream: bool) -> bytes::Bytes {
@@ -107,8 +123,22 @@ impl ResponsesClient {
     }
 }
 
+fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(50))
+        // A redirect would carry the key to wherever it points: OpenAI sends none.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ApiError::Misconfigured(format!("could not build the HTTP client: {e}")))
+}
+
 struct Sent {
     response: reqwest::Response,
     key: Arc<str>,
     retries: u32,
+    /// When the accepted attempt went out.
+    sent_at: Instant,
 }

@@ -23,7 +23,10 @@ enum Outcome {
 }
 
 impl ResponsesClient {
-    pub(super) async fn send(&self, body: &Bytes, deadline: Instant, headers_by: Option<Instant>) -> Result<Sent, ApiError> {
+    /// Sends `body` until an attempt is accepted. Each attempt has its own `window` for the
+    /// response headers (all of them within `deadline`), so a retry late in the request is not
+    /// cut short by a window that closed before it began.
+    pub(super) async fn send(&self, body: &Bytes, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(250))
@@ -34,14 +37,17 @@ impl ResponsesClient {
         let mut refreshed_key = false;
         let mut retries = 0;
         loop {
-            let outcome = match self.attempt(body, &key, headers_by.unwrap_or(deadline).min(deadline)).await {
-                Ok(response) => return Ok(Sent { response, key, retries }),
+            let sent_at = Instant::now();
+            let headers_by = window.map_or(deadline, |window| (sent_at + window).min(deadline));
+            let outcome = match self.attempt(body, &key, headers_by).await {
+                Ok(response) => return Ok(Sent { response, key, retries, sent_at }),
                 Err(outcome) => outcome,
             };
             let (error, hinted) = match outcome {
                 Outcome::Fail(ApiError::UpstreamUnauthorized) if !refreshed_key => {
                     refreshed_key = true;
-                    match self.key.refresh(&key).await {
+                    // A failed re-read is Secrets Manager's failure, and is reported as such.
+                    match self.key.refresh(&key).await? {
                         Some(fresh) => {
                             tracing::warn!("OpenAI rejected the API key; retrying once with the secret read again");
                             key = fresh;
@@ -65,8 +71,8 @@ impl ResponsesClient {
     }
 
     async fn attempt(&self, body: &Bytes, key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
-        let request = self
-            .http
+        let http = self.http.clone().await.map_err(Outcome::Fail)?;
+        let request = http
             .post(&self.endpoint)
             .bearer_auth(key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -97,6 +103,9 @@ impl ResponsesClient {
             StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
             StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),
             StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { error: ApiError::RateLimited { retry_after: wait }, wait },
+            // The conversation itself is the problem: the caller can act on it (a new chat).
+            _ if code == "context_length_exceeded" => Outcome::Fail(ApiError::ContextTooLong),
+            _ if code == "previous_response_not_found" => Outcome::Fail(ApiError::PreviousResponseNotFound),
             StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => {
                 Outcome::Retry { error: ApiError::UpstreamServerError(status.as_u16()), wait }
             }
@@ -106,13 +115,12 @@ impl ResponsesClient {
     }
 }
 
-/// `retry-after-ms` (OpenAI's own) or `retry-after` in seconds.
+/// `retry-after-ms` (OpenAI's own) or `retry-after` in seconds, capped before it becomes a
+/// `Duration`: any server at `OPENAI_BASE_URL` may send `1e20`, which would not fit in one.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
-        .map(|d| d.min(MAX_RETRY_AFTER))
+    let seconds = number("retry-after-ms").map(|ms| ms / 1000.0).or_else(|| number("retry-after"))?;
+    Some(Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())))
 }
 
 fn truncate(mut text: String, max: usize) -> String {
@@ -138,6 +146,16 @@ mod tests {
         headers.insert("retry-after-ms", "9999999".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+        for huge in ["1e20", "1e300", "18446744073709551616"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after", huge.parse().unwrap());
+            assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER), "{huge}");
+            headers.insert("retry-after-ms", huge.parse().unwrap());
+            assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER), "{huge} ms");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "NaN".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

@@ -36,19 +36,22 @@ impl ResponseStream {
         key: Arc<str>,
         retries: u32,
         timeouts: Timeouts,
-        first_event_by: Instant,
+        first_token_by: Instant,
         deadline: Instant,
     ) -> Self {
         let inner = async_stream::stream! {
             let mut source = response.bytes_stream().eventsource();
-            let mut limit = first_event_by;
+            // Until the first text, only `first_token_by` counts: `response.created`, progress
+            // and reasoning events do not move it. After it, each event opens an idle window.
+            let mut seen_text = false;
+            let mut limit = first_token_by;
             loop {
                 let next = tokio::time::timeout_at(limit.min(deadline), source.next()).await;
                 let event = match next {
                     Err(_) => {
                         let what = if Instant::now() >= deadline {
                             "the overall deadline"
-                        } else if limit == first_event_by {
+                        } else if !seen_text {
                             "no first token in time"
                         } else {
                             "silent for too long"
@@ -67,12 +70,16 @@ impl ResponseStream {
                     }
                     Ok(Some(Ok(event))) => event,
                 };
-                limit = Instant::now() + timeouts.idle;
                 if event.data == "[DONE]" {
                     yield Err(ApiError::StreamFailed("OpenAI ended the stream without finishing the answer".into()));
                     return;
                 }
-                match parse(&event.data, &key) {
+                let parsed = parse(&event.data, &key);
+                seen_text |= matches!(parsed, Ok(Some(UpstreamEvent::TextDelta(_))));
+                if seen_text {
+                    limit = Instant::now() + timeouts.idle;
+                }
+                match parsed {
                     Ok(Some(event)) => {
                         let terminal = matches!(event, UpstreamEvent::Completed { .. } | UpstreamEvent::Incomplete { .. });
                         yield Ok(event);
