@@ -1,38 +1,52 @@
-//! `cargo run --release -p bench` (or `scripts/bench`): the stand-in upstream called directly
-//! (a), this project's functions under `cargo lambda watch --release` (b) and the tutorial's
-//! FastAPI app (c), measured in one interleaved run against the same upstream on loopback.
-//! Prints a table and writes BENCHMARKS.md.
+//! `cargo run --release -p bench` (or `scripts/bench`): the production path measured against
+//! its limits, in one interleaved run on loopback against the same OpenAI stand-in:
+//!
+//! - (a) the stand-in read directly, the limit;
+//! - (b) this project's release `chat-stream`, one warm process behind the Lambda Runtime API
+//!   stand-in (`e2e::runtime_api`), as AWS runs it: the main figures;
+//! - (c) the tutorial's FastAPI app under uvicorn;
+//! - (w) the same function under `cargo lambda watch --release`, kept as a separate row: the
+//!   emulator's own server sets no TCP_NODELAY, so stalls there are the emulator's.
+//!
+//! Prints the tables and writes BENCHMARKS.md. Every loop has a fixed count and every wait a
+//! time limit (requests 60 s, invocations 30 s, starts 10–60 s).
 
 mod coldstart;
 mod measure;
 mod procs;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::runtime_api::{RuntimeApi, release_binary};
 use e2e::{LambdaWatch, free_port, workspace_root};
-use measure::{Server, millis, quantile};
+use measure::{Server, lateness_ms, millis, quantile};
 use openai_stub::{StubServer, StubState};
 use report::Figures;
 
+const FUNCTIONS: [&str; 3] = ["chat-complete", "chat-stream", "index"];
 const TTFT_ROUNDS: usize = 60;
-const DELTA_ROUNDS: usize = 5;
-const DELTAS: usize = 2000;
+/// Rounds per pace and server; each answer has `PACED_DELTAS` deltas.
+const PACED_ROUNDS: usize = 40;
+const PACED_DELTAS: usize = 25;
+/// Bursty (deltas 2 ms apart, as a fast model streams tokens) and steady (10 ms apart).
+const PACES: [Duration; 2] = [Duration::from_millis(2), Duration::from_millis(10)];
+const THROUGHPUT_ROUNDS: usize = 5;
+const THROUGHPUT_DELTAS: usize = 2000;
 const INIT_RUNS: usize = 30;
 
 #[tokio::main]
 async fn main() {
     shared::tls::install_crypto_provider();
     let root = workspace_root();
-    let peer_dir = root.join("..").join("shared").join("peers").join("seed-fastapi");
-    let peer_venv = root.join("target").join("peer-venv");
     let stub = StubServer::start_with(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("stand-in");
-    // A fresh connection per request, as a browser's first request: the emulator's server does
-    // not set TCP_NODELAY, so on a reused connection Nagle and delayed ACKs add ~40 ms to it.
+    // A fresh connection per HTTP request, as a browser's first request; the emulator's server
+    // does not set TCP_NODELAY, so a reused connection to it stalls ~40 ms on every request.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(0)
@@ -40,96 +54,108 @@ async fn main() {
         .expect("client");
     let mut figures = Figures::default();
 
+    eprintln!("==> release build of the functions (cargo build --release --bin chat-stream --bin chat-complete --bin index)");
+    let binaries = private_copies(&root);
+    let upstream = [("OPENAI_BASE_URL", stub.base_url()), ("OPENAI_API_KEY", "sk-bench".to_owned())];
+    let upstream: Vec<(&str, &str)> = upstream.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    eprintln!("==> (b) the release chat-stream behind the Runtime API stand-in");
+    let function = Arc::new(RuntimeApi::launch(&binaries[1], &upstream).await);
+    let function_pid = function.pid().expect("function pid");
+
     eprintln!("==> (c) the tutorial's app: start to first answer");
-    let peer_port = free_port();
-    let mut peer_starts = Vec::new();
-    let mut peer = None;
-    for _ in 0..3 {
-        if let Some(mut old) = peer.take() {
-            let _ = tokio::process::Child::kill(&mut old).await;
-        }
-        let started = Instant::now();
-        let child = tokio::process::Command::new(peer_venv.join("bin").join("uvicorn"))
-            .args(["main:app", "--app-dir", &peer_dir.to_string_lossy(), "--port", &peer_port.to_string(), "--log-level", "warning"])
-            .env("OPENAI_API_KEY", "sk-bench")
-            .env("OPENAI_BASE_URL", stub.base_url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start uvicorn (scripts/bench installs it into target/peer-venv)");
-        let url = format!("http://127.0.0.1:{peer_port}/chat-complete?message=hi");
-        while !matches!(http.get(&url).send().await, Ok(r) if r.status().is_success()) {
-            assert!(started.elapsed() < Duration::from_secs(60), "the tutorial's app did not start");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        peer_starts.push(millis(started.elapsed()));
-        peer = Some(child);
-    }
-    figures.peer_start_ms = quantile(&peer_starts, 0.5);
-    let peer_pid = peer.as_ref().and_then(|p| p.id()).expect("peer pid");
+    let peer = start_peer(&root, &stub, &http, &mut figures).await;
+    let peer_pid = peer.as_ref().and_then(|(child, _)| child.id());
 
-    eprintln!("==> (b) this project under cargo lambda watch --release (builds on first use)");
-    let watch = LambdaWatch::start_with_args(&["--release"], &[("OPENAI_BASE_URL", &stub.base_url()), ("OPENAI_API_KEY", "sk-bench")]).await;
+    eprintln!("==> (w) the functions under cargo lambda watch --release (builds on first use)");
+    let watch = LambdaWatch::start_with_args(&["--release"], &upstream).await;
     watch.warm_up().await;
-    let servers = [
-        Server::Direct { base_url: stub.base_url() },
-        Server::Ours { url: watch.url("chat-stream") },
-        Server::Peer { url: format!("http://127.0.0.1:{peer_port}/chat-stream") },
-    ];
 
-    eprintln!("==> the emulator's own hop (a blank message: answered without upstream)");
+    // Each with its column in the figures: a, b, c, w.
+    let mut servers = vec![(0, Server::Direct { base_url: stub.base_url() }), (1, Server::Function { api: function.clone() })];
+    if let Some((_, port)) = &peer {
+        servers.push((2, Server::Peer { url: format!("http://127.0.0.1:{port}/chat-stream") }));
+    }
+    servers.push((3, Server::Watch { url: watch.url("chat-stream") }));
+    // Each server's first answer opens its connections; not measured.
+    for (_, server) in &servers {
+        server.stream(&http, "warm up").await;
+    }
+
+    eprintln!("==> the emulator's own hop (a blank message: answered without upstream), {TTFT_ROUNDS} rounds");
     let mut hops = Vec::new();
     for _ in 0..TTFT_ROUNDS {
         let started = Instant::now();
-        http.get(format!("{}?message=", watch.url("chat-stream"))).send().await.expect("hop").bytes().await.expect("body");
+        let response = http.get(format!("{}?message=", watch.url("chat-stream"))).send().await.expect("hop");
+        response.bytes().await.expect("body");
         hops.push(millis(started.elapsed()));
     }
     figures.emulator_hop_ms = quantile(&hops, 0.5);
 
     eprintln!("==> time to first text, {TTFT_ROUNDS} rounds, interleaved");
-    let mut ttft: [Vec<f64>; 3] = Default::default();
+    let mut ttft: [Vec<f64>; 4] = Default::default();
     for _ in 0..TTFT_ROUNDS {
         let mut texts = Vec::new();
-        for (i, server) in servers.iter().enumerate() {
+        for (i, server) in &servers {
             let timing = server.stream(&http, "hello there").await;
-            ttft[i].push(millis(timing.first_text));
+            ttft[*i].push(millis(timing.first_text));
             texts.push(timing.text);
         }
-        assert!(texts.iter().all(|t| *t == texts[0]), "the three answers differ: {texts:?}");
+        assert!(texts.iter().all(|t| *t == texts[0]), "the answers differ: {texts:?}");
     }
-    for i in 0..3 {
-        figures.ttft_median[i] = quantile(&ttft[i], 0.5);
-        figures.ttft_p95[i] = quantile(&ttft[i], 0.95);
+    for (i, samples) in ttft.iter().enumerate() {
+        figures.ttft_median[i] = quantile(samples, 0.5);
+        figures.ttft_p95[i] = quantile(samples, 0.95);
     }
 
-    eprintln!("==> {DELTAS} deltas with no pacing, {DELTA_ROUNDS} rounds, interleaved");
-    let functions = procs::find("target/release/chat-stream");
-    let emulator = procs::find("lambda watch");
-    let cpu_before = [procs::total_cpu_ms(&functions), procs::cpu_ms(peer_pid), procs::total_cpu_ms(&emulator)];
+    for (p, pace) in PACES.iter().enumerate() {
+        eprintln!("==> {PACED_DELTAS} deltas {pace:?} apart, {PACED_ROUNDS} rounds, interleaved");
+        let message = format!("/stub deltas={PACED_DELTAS} delay_ms={}", pace.as_millis());
+        let mut late: [Vec<f64>; 4] = Default::default();
+        for _ in 0..PACED_ROUNDS {
+            for (i, server) in &servers {
+                let timing = server.stream(&http, &message).await;
+                assert_eq!(timing.deltas.len(), PACED_DELTAS, "{} lost deltas", server.label());
+                late[*i].extend(lateness_ms(&timing.deltas, *pace));
+            }
+        }
+        for (i, samples) in late.iter().enumerate() {
+            figures.lateness_p99[p][i] = quantile(samples, 0.99);
+            figures.lateness_max[p][i] = quantile(samples, 1.0);
+            figures.stalls[p][i] = samples.iter().filter(|l| **l > 20.0).count();
+        }
+        figures.lateness_samples[p] = late[1].len();
+    }
+    drop(watch);
+
+    eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
+    let cpu = || [Some(function_pid), peer_pid].map(|pid| pid.map(procs::cpu_ms));
+    let cpu_before = cpu();
     let mut ends: [Vec<f64>; 3] = Default::default();
-    let message = format!("/stub deltas={DELTAS} delay_ms=0");
-    for _ in 0..DELTA_ROUNDS {
-        for (i, server) in servers.iter().enumerate() {
+    let message = format!("/stub deltas={THROUGHPUT_DELTAS} delay_ms=0");
+    for _ in 0..THROUGHPUT_ROUNDS {
+        for (i, server) in servers.iter().filter(|(i, _)| *i < 3) {
             let timing = server.stream(&http, &message).await;
-            assert_eq!(timing.text.split(' ').count(), DELTAS, "{server:?} lost deltas");
-            ends[i].push(millis(timing.end));
+            assert_eq!(timing.deltas.len(), THROUGHPUT_DELTAS, "{} lost deltas", server.label());
+            ends[*i].push(millis(timing.end));
         }
     }
-    let functions = procs::find("target/release/chat-stream");
-    let cpu_after = [procs::total_cpu_ms(&functions), procs::cpu_ms(peer_pid), procs::total_cpu_ms(&emulator)];
-    for i in 0..3 {
-        figures.stream_end_ms[i] = quantile(&ends[i], 0.5);
+    let cpu_after = cpu();
+    for (i, samples) in ends.iter().enumerate() {
+        figures.stream_end_ms[i] = quantile(samples, 0.5);
     }
-    let per_thousand = |i: usize| (cpu_after[i].saturating_sub(cpu_before[i])) as f64 / (DELTA_ROUNDS * DELTAS / 1000) as f64;
+    let per_thousand = |i: usize| match (cpu_before[i], cpu_after[i]) {
+        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / (THROUGHPUT_ROUNDS * THROUGHPUT_DELTAS / 1000) as f64,
+        _ => f64::NAN,
+    };
     figures.cpu_per_1000 = [per_thousand(0), per_thousand(1)];
-    figures.emulator_cpu_per_1000 = per_thousand(2);
-    figures.peak_rss_kb = [procs::max_rss_kb(&functions), procs::peak_rss_kb(peer_pid)];
-    drop(watch);
+    figures.peak_rss_kb = [procs::peak_rss_kb(function_pid), peer_pid.map_or(0, procs::peak_rss_kb)];
+    assert!(function.is_alive(), "the function died during the run; log:\n{}", function.log());
+    drop(servers);
+    drop(function);
     drop(peer);
 
-    eprintln!("==> cold start: exec until the first Runtime API poll, {INIT_RUNS} runs each");
-    let release = root.join("target").join("release");
+    eprintln!("==> init: exec until the first Runtime API poll, this shell's environment, {INIT_RUNS} runs each");
     let secret_env: &[(&str, &str)] = &[
         ("OPENAI_API_KEY_SECRET_ID", "bench/openai"),
         ("AWS_REGION", "us-east-1"),
@@ -137,17 +163,16 @@ async fn main() {
         ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
     ];
-    for (i, function) in ["chat-complete", "chat-stream", "index"].iter().enumerate() {
-        let binary: PathBuf = release.join(function);
-        let mut with_key = Vec::new();
-        let mut with_secret = Vec::new();
+    for (i, function) in FUNCTIONS.iter().enumerate() {
+        let (mut with_key, mut with_secret) = (Vec::new(), Vec::new());
         for _ in 0..INIT_RUNS {
-            with_key.push(coldstart::init_ms(&binary, &[("OPENAI_API_KEY", "sk-bench")]).await);
+            with_key.push(coldstart::init_ms(&binaries[i], &[("OPENAI_API_KEY", "sk-bench")]).await);
             if *function != "index" {
-                with_secret.push(coldstart::init_ms(&binary, secret_env).await);
+                with_secret.push(coldstart::init_ms(&binaries[i], secret_env).await);
             }
         }
         figures.init_ms[i] = quantile(&with_key, 0.5);
+        figures.init_p95_ms[i] = quantile(&with_key, 0.95);
         figures.init_secret_ms[i] = quantile(&with_secret, 0.5);
         let zip = root.join("target").join("lambda").join(function).join("bootstrap.zip");
         figures.zip_bytes[i] = std::fs::metadata(zip).map(|m| m.len()).unwrap_or(0);
@@ -157,4 +182,58 @@ async fn main() {
     println!("{table}");
     report::write(&root.join("BENCHMARKS.md"), &figures, &table).expect("write BENCHMARKS.md");
     eprintln!("==> wrote BENCHMARKS.md");
+}
+
+/// Builds the release binaries as the tests do and copies them aside, so that `cargo lambda
+/// watch`'s own builds (one binary at a time) cannot swap what is measured mid-run.
+fn private_copies(root: &Path) -> Vec<PathBuf> {
+    let dir = root.join("target").join("bench-bin");
+    std::fs::create_dir_all(&dir).expect("create target/bench-bin");
+    FUNCTIONS
+        .iter()
+        .map(|name| {
+            let copy = dir.join(name);
+            std::fs::copy(release_binary(name), &copy).unwrap_or_else(|e| panic!("copy {name}: {e}"));
+            copy
+        })
+        .collect()
+}
+
+/// Starts the tutorial's app three times, timing start to first answer; keeps the last running.
+/// Without its virtualenv (scripts/bench makes it) the run goes on without it.
+async fn start_peer(root: &Path, stub: &StubServer, http: &reqwest::Client, figures: &mut Figures) -> Option<(tokio::process::Child, u16)> {
+    let peer_dir = root.join("..").join("shared").join("peers").join("seed-fastapi");
+    let uvicorn = root.join("target").join("peer-venv").join("bin").join("uvicorn");
+    if !uvicorn.exists() {
+        eprintln!("warning: {} is missing (scripts/bench installs it); measuring without the tutorial's app", uvicorn.display());
+        figures.peer_start_ms = f64::NAN;
+        return None;
+    }
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/chat-complete?message=hi");
+    let mut starts = Vec::new();
+    let mut peer = None;
+    for _ in 0..3 {
+        if let Some(mut old) = peer.take() {
+            let _ = tokio::process::Child::kill(&mut old).await;
+        }
+        let started = Instant::now();
+        let child = tokio::process::Command::new(&uvicorn)
+            .args(["main:app", "--app-dir", &peer_dir.to_string_lossy(), "--port", &port.to_string(), "--log-level", "warning"])
+            .env("OPENAI_API_KEY", "sk-bench")
+            .env("OPENAI_BASE_URL", stub.base_url())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start uvicorn (scripts/bench installs it into target/peer-venv)");
+        while !matches!(http.get(&url).timeout(Duration::from_secs(5)).send().await, Ok(r) if r.status().is_success()) {
+            assert!(started.elapsed() < Duration::from_secs(60), "the tutorial's app did not start");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        starts.push(millis(started.elapsed()));
+        peer = Some(child);
+    }
+    figures.peer_start_ms = quantile(&starts, 0.5);
+    peer.map(|child| (child, port))
 }

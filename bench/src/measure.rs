@@ -1,30 +1,58 @@
-//! One streamed answer from one of the three servers, timed as a client sees it.
+//! One streamed answer from one of the servers, timed where its reader sees each text delta:
+//! an HTTP client for the stand-in, the tutorial's app and `cargo lambda watch`; the Runtime
+//! API stand-in itself for the release binary, as AWS's front end would receive it.
 
+use std::cell::Cell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::runtime_api::{Chunk, RuntimeApi, get_event};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 
-/// The three things measured side by side, all against the same stand-in upstream.
-#[derive(Debug, Clone)]
+/// The things measured side by side, all against the same stand-in upstream.
+#[derive(Clone)]
 pub enum Server {
-    /// (a) The stand-in called directly: the limit.
+    /// (a) The OpenAI stand-in read directly: the limit.
     Direct { base_url: String },
-    /// (b) This project's chat-stream under `cargo lambda watch`.
-    Ours { url: String },
+    /// (b) This project's release chat-stream, one warm process behind the Runtime API stand-in.
+    Function { api: Arc<RuntimeApi> },
     /// (c) The tutorial's FastAPI app under uvicorn.
     Peer { url: String },
+    /// (w) This project's chat-stream under `cargo lambda watch --release`.
+    Watch { url: String },
 }
 
 #[derive(Debug, Clone)]
 pub struct Timing {
+    /// From sending the request (queueing the event) to the first text delta.
     pub first_text: Duration,
+    /// When each text delta arrived, from the same start.
+    pub deltas: Vec<Duration>,
+    /// The end of the answer.
     pub end: Duration,
     pub text: String,
 }
 
 impl Server {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Direct { .. } => "(a) upstream direct",
+            Self::Function { .. } => "(b) release binary behind the Runtime API",
+            Self::Peer { .. } => "(c) tutorial's app",
+            Self::Watch { .. } => "(w) cargo lambda watch --release",
+        }
+    }
+
+    /// Streams the answer to `message`; panics (ending the benchmark) on a failed answer.
     pub async fn stream(&self, http: &reqwest::Client, message: &str) -> Timing {
+        match self {
+            Self::Function { api } => function_stream(api, message).await,
+            _ => self.http_stream(http, message).await,
+        }
+    }
+
+    async fn http_stream(&self, http: &reqwest::Client, message: &str) -> Timing {
         let started = Instant::now();
         let (request, text_event) = match self {
             Self::Direct { base_url } => (
@@ -33,17 +61,17 @@ impl Server {
                     .json(&serde_json::json!({ "model": "gpt-4o-mini", "input": message, "stream": true })),
                 "response.output_text.delta",
             ),
-            Self::Ours { url } | Self::Peer { url } => (http.get(format!("{url}?message={}", e2e::encode(message))), "message"),
+            Self::Peer { url } | Self::Watch { url } => (http.get(format!("{url}?message={}", e2e::encode(message))), "message"),
+            Self::Function { .. } => unreachable!("not over HTTP"),
         };
-        let response = request.send().await.expect("request");
-        assert!(response.status().is_success(), "{self:?}: HTTP {}", response.status());
+        let response = request.send().await.unwrap_or_else(|e| panic!("{}: {e}", self.label()));
+        assert!(response.status().is_success(), "{}: HTTP {}", self.label(), response.status());
         let mut events = response.bytes_stream().eventsource();
-        let mut first_text = None;
-        let mut text = String::new();
+        let (mut deltas, mut text) = (Vec::new(), String::new());
         while let Some(event) = events.next().await {
-            let event = event.expect("valid SSE");
+            let event = event.unwrap_or_else(|e| panic!("{}: invalid SSE: {e}", self.label()));
             if event.event == text_event {
-                first_text.get_or_insert_with(|| started.elapsed());
+                deltas.push(started.elapsed());
                 if let Self::Direct { .. } = self {
                     let json: serde_json::Value = serde_json::from_str(&event.data).expect("JSON event");
                     text.push_str(json["delta"].as_str().unwrap_or_default());
@@ -52,8 +80,50 @@ impl Server {
                 }
             }
         }
-        Timing { first_text: first_text.expect("some text"), end: started.elapsed(), text }
+        let first_text = *deltas.first().unwrap_or_else(|| panic!("{}: no text", self.label()));
+        Timing { first_text, deltas, end: started.elapsed(), text }
     }
+}
+
+async fn function_stream(api: &RuntimeApi, message: &str) -> Timing {
+    let answer = api.invoke(get_event(&format!("message={}", e2e::encode(message)))).await;
+    if answer.error.is_some() || answer.status != Some(200) {
+        panic!("(b): status {:?}, {:?}; body {:?}; log:\n{}", answer.status, answer.error, answer.text(), api.log());
+    }
+    let started = answer.invoked_at;
+    let (mut deltas, mut text) = (Vec::new(), String::new());
+    for (at, event) in timed_events(&answer.chunks).await {
+        if event.event == "message" {
+            deltas.push(at.saturating_duration_since(started));
+            text.push_str(&event.data);
+        }
+    }
+    let first_text = *deltas.first().unwrap_or_else(|| panic!("(b): no text in {:?}", answer.text()));
+    Timing { first_text, deltas, end: answer.finished_at.saturating_duration_since(started), text }
+}
+
+/// The SSE events of a streamed answer, each with the arrival time of the chunk that completed
+/// it. The parser pulls a chunk only when it needs more bytes, so the chunk last pulled when an
+/// event comes out is the one that finished it.
+async fn timed_events(chunks: &[Chunk]) -> Vec<(Instant, eventsource_stream::Event)> {
+    let last = Cell::new(None);
+    let stream = futures_util::stream::iter(chunks).map(|chunk| {
+        last.set(Some(chunk.at));
+        Ok::<_, std::convert::Infallible>(chunk.bytes.clone())
+    });
+    let mut events = stream.eventsource();
+    let mut out = Vec::new();
+    while let Some(event) = events.next().await {
+        let event = event.expect("valid SSE from the function");
+        out.push((last.get().expect("a chunk was read"), event));
+    }
+    out
+}
+
+/// How late each delta after the first came: its gap after the previous delta, less the pace
+/// the upstream keeps between deltas. A stall shows up once, at the delta it held back.
+pub fn lateness_ms(deltas: &[Duration], pace: Duration) -> impl Iterator<Item = f64> + '_ {
+    deltas.windows(2).map(move |w| millis(w[1].saturating_sub(w[0])) - millis(pace))
 }
 
 pub fn millis(d: Duration) -> f64 {

@@ -2,20 +2,6 @@
 
 use std::fs;
 
-/// Processes whose command line contains `needle`.
-pub fn find(needle: &str) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 /// User + system CPU time of `pid`, in milliseconds (clock ticks are 10 ms on Linux).
 pub fn cpu_ms(pid: u32) -> u64 {
     let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
@@ -33,12 +19,4 @@ pub fn peak_rss_kb(pid: u32) -> u64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
-}
-
-pub fn total_cpu_ms(pids: &[u32]) -> u64 {
-    pids.iter().map(|p| cpu_ms(*p)).sum()
-}
-
-pub fn max_rss_kb(pids: &[u32]) -> u64 {
-    pids.iter().map(|p| peak_rss_kb(*p)).max().unwrap_or(0)
 }
