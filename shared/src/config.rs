@@ -12,6 +12,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub max_retries: u32,
     pub heartbeat: Duration,
+    /// `OPENAI_PRICE_INPUT_PER_MTOK` and `OPENAI_PRICE_OUTPUT_PER_MTOK`, for the cost estimate.
+    pub prices: Option<crate::metrics::Prices>,
 }
 
 /// Where the OpenAI API key comes from.
@@ -117,7 +119,32 @@ impl Config {
             },
             max_retries: number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
+            prices: prices(&get)?,
         })
+    }
+}
+
+/// Both prices or neither: half an override would silently price the other half at zero.
+fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::metrics::Prices>, ConfigError> {
+    let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
+        get(name)
+            .map(|v| {
+                v.parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or(ConfigError::Invalid {
+                    name,
+                    value: v,
+                    expected: "dollars per million tokens, e.g. 0.15",
+                })
+            })
+            .transpose()
+    };
+    match (price("OPENAI_PRICE_INPUT_PER_MTOK")?, price("OPENAI_PRICE_OUTPUT_PER_MTOK")?) {
+        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::metrics::Prices { input_per_million, output_per_million })),
+        (None, None) => Ok(None),
+        (input, _) => Err(ConfigError::Invalid {
+            name: if input.is_some() { "OPENAI_PRICE_OUTPUT_PER_MTOK" } else { "OPENAI_PRICE_INPUT_PER_MTOK" },
+            value: String::new(),
+            expected: "set together with the other price",
+        }),
     }
 }
 
@@ -178,6 +205,15 @@ mod tests {
         assert!(error.contains("OPENAI_IDLE_TIMEOUT_MS"), "{error}");
         assert!(config(&[("OPENAI_BASE_URL", "ftp://x")]).is_err());
         assert_eq!(config(&[("OPENAI_BASE_URL", "https://h/v1/")]).unwrap().base_url, "https://h/v1");
+    }
+
+    #[test]
+    fn prices_are_overridden_together_or_not_at_all() {
+        let prices = config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6")]).unwrap().prices.unwrap();
+        assert_eq!((prices.input_per_million, prices.output_per_million), (1.5, 6.0));
+        assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5")]).unwrap_err().to_string().contains("OPENAI_PRICE_OUTPUT_PER_MTOK"));
+        assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "-1"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "1")]).is_err());
+        assert_eq!(config(&[]).unwrap().prices, None);
     }
 
     #[test]

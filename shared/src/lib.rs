@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod key;
 pub mod logging;
+pub mod metrics;
 mod nodelay;
 pub mod openai;
 pub mod request;

@@ -1,7 +1,17 @@
 //! Logs as Lambda's logging controls ask: `AWS_LAMBDA_LOG_FORMAT=JSON` for one JSON object per
 //! line, `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`, a level name) for the level, INFO by default.
 
+use std::sync::OnceLock;
+
 use tracing_subscriber::filter::LevelFilter;
+
+static JSON: OnceLock<bool> = OnceLock::new();
+
+/// Whether lines are JSON (Lambda's JSON log format): the request summary then writes itself
+/// as one JSON object carrying CloudWatch metrics (see `metrics`).
+pub fn json() -> bool {
+    JSON.get().copied().unwrap_or(false)
+}
 
 /// The level and format from the environment: the level filter, and whether to write JSON.
 pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) {
@@ -20,11 +30,24 @@ pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) 
 /// filters by `ApplicationLogLevel` on it. Text lines (local runs) stay short and readable.
 pub fn init() {
     let (level, json) = settings(|name| std::env::var(name).ok());
+    let _ = JSON.set(json);
     if json {
         let _ = tracing::subscriber::set_global_default(json_subscriber(level, std::io::stdout));
     } else {
         tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time().init();
     }
+}
+
+/// Now, as the JSON lines write it (RFC 3339, UTC).
+pub fn timestamp() -> String {
+    use tracing_subscriber::fmt::time::FormatTime;
+    let mut text = String::new();
+    let _ = tracing_subscriber::fmt::time::SystemTime.format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut text));
+    text
+}
+
+pub fn epoch_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn json_subscriber<W>(level: LevelFilter, writer: W) -> impl tracing::Subscriber + Send + Sync

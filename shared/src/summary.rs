@@ -5,8 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ApiError;
+use serde_json::{Map, Value, json};
+
+use crate::metrics::{self, Metric, Prices};
 use crate::openai::types::Usage;
+use crate::{ApiError, Config};
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,8 @@ impl Outcome {
 pub struct RequestSummary {
     pub request_id: String,
     pub function: &'static str,
+    model: String,
+    prices: Option<Prices>,
     started: Instant,
     pub status: u16,
     pub upstream_status: Option<u16>,
@@ -56,10 +61,12 @@ pub struct RequestSummary {
 }
 
 impl RequestSummary {
-    pub fn start(function: &'static str, request_id: String) -> Self {
+    pub fn start(function: &'static str, request_id: String, config: &Config) -> Self {
         Self {
             request_id,
             function,
+            model: config.model.clone(),
+            prices: Prices::for_model(&config.model, config.prices),
             started: Instant::now(),
             status: 200,
             upstream_status: None,
@@ -100,37 +107,141 @@ impl RequestSummary {
     }
 }
 
+impl RequestSummary {
+    /// The line's fields, in the order they are written.
+    fn fields(&self) -> Map<String, Value> {
+        let usage = self.usage.unwrap_or_default();
+        let mut fields = Map::new();
+        let mut put = |name: &str, value: Value| {
+            if !value.is_null() {
+                fields.insert(name.to_owned(), value);
+            }
+        };
+        put("request_id", json!(self.request_id));
+        put("function", json!(self.function));
+        put("model", json!(self.model));
+        put("outcome", json!(self.outcome.as_str()));
+        put("status", json!(self.status));
+        put("upstream_status", json!(self.upstream_status));
+        put("retries", json!(self.retries));
+        put("deltas", json!(self.deltas));
+        put("streamed_bytes", json!(self.streamed_bytes));
+        put("first_text_ms", json!(self.first_text.map(|d| d.as_millis() as u64)));
+        put("total_ms", json!(self.started.elapsed().as_millis() as u64));
+        put("input_tokens", json!(usage.input_tokens));
+        put("output_tokens", json!(usage.output_tokens));
+        put("reasoning_tokens", json!(usage.reasoning_tokens()));
+        put("total_tokens", json!(usage.total_tokens));
+        put("estimated_cost_usd", json!(self.cost_usd()));
+        put("code", json!(self.error.as_ref().map(ApiError::code)));
+        put("error", json!(self.error.as_ref().map(ApiError::log_detail)));
+        fields
+    }
+
+    fn cost_usd(&self) -> Option<f64> {
+        let usage = self.usage?;
+        Some(self.prices?.cost_usd(usage.input_tokens, usage.output_tokens))
+    }
+
+    /// What this request adds to the CloudWatch metrics; a kind of failure is its own metric,
+    /// so the dimensions stay `function` and `model`.
+    fn metrics(&self) -> Vec<Metric> {
+        let usage = self.usage.unwrap_or_default();
+        let mut metrics: Vec<Metric> = vec![
+            ("Requests", "Count", 1.0),
+            ("Retries", "Count", f64::from(self.retries)),
+            ("TotalTime", "Milliseconds", self.started.elapsed().as_secs_f64() * 1000.0),
+            ("InputTokens", "Count", usage.input_tokens as f64),
+            ("OutputTokens", "Count", usage.output_tokens as f64),
+            ("ReasoningTokens", "Count", usage.reasoning_tokens() as f64),
+        ];
+        if let Some(first) = self.first_text {
+            metrics.push(("TimeToFirstText", "Milliseconds", first.as_secs_f64() * 1000.0));
+        }
+        if let Some(cost) = self.cost_usd() {
+            metrics.push(("EstimatedCost", "None", cost));
+        }
+        let kind = match (&self.outcome, &self.error) {
+            (Outcome::Rejected, _) => Some("RefusedBadInput"),
+            (Outcome::Cancelled, _) => Some("ReadersGone"),
+            (Outcome::Incomplete, _) => Some("Incomplete"),
+            (Outcome::Timeout, _) => Some("UpstreamTimeout"),
+            (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),
+            (_, Some(ApiError::Misconfigured(_) | ApiError::SecretUnavailable { .. } | ApiError::UpstreamUnauthorized)) => {
+                Some("Misconfigured")
+            }
+            (_, Some(_)) => Some("UpstreamError"),
+            _ => None,
+        };
+        metrics.extend(kind.map(|name| (name, "Count", 1.0)));
+        metrics
+    }
+}
+
 impl Drop for RequestSummary {
     fn drop(&mut self) {
-        let usage = self.usage.unwrap_or_default();
-        let error = self.error.as_ref().map(ApiError::log_detail);
-        let code = self.error.as_ref().map(ApiError::code);
-        macro_rules! line {
-            ($level:ident) => {
-                tracing::$level!(
-                    request_id = %self.request_id,
-                    function = self.function,
-                    outcome = self.outcome.as_str(),
-                    status = self.status,
-                    upstream_status = self.upstream_status,
-                    retries = self.retries,
-                    deltas = self.deltas,
-                    streamed_bytes = self.streamed_bytes,
-                    first_text_ms = self.first_text.map(|d| d.as_millis() as u64),
-                    total_ms = self.started.elapsed().as_millis() as u64,
-                    input_tokens = usage.input_tokens,
-                    output_tokens = usage.output_tokens,
-                    total_tokens = usage.total_tokens,
-                    code,
-                    error,
-                    "request finished"
-                )
-            };
-        }
         // Callers decide how often their own mistakes happen: those stay below warn.
-        match self.outcome {
-            Outcome::Failed | Outcome::Timeout => line!(warn),
-            _ => line!(info),
+        let warn = matches!(self.outcome, Outcome::Failed | Outcome::Timeout);
+        let mut fields = self.fields();
+        if crate::logging::json() {
+            let enabled = if warn { tracing::enabled!(tracing::Level::WARN) } else { tracing::enabled!(tracing::Level::INFO) };
+            if enabled {
+                let mut line = Map::new();
+                line.insert("timestamp".into(), json!(crate::logging::timestamp()));
+                line.insert("level".into(), json!(if warn { "WARN" } else { "INFO" }));
+                line.insert("message".into(), json!("request finished"));
+                line.append(&mut fields);
+                metrics::embed(&mut line, &self.metrics(), crate::logging::epoch_millis());
+                println!("{}", Value::Object(line));
+            }
+            return;
         }
+        let text: Vec<String> = fields.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        if warn {
+            tracing::warn!("request finished {}", text.join(" "));
+        } else {
+            tracing::info!("request finished {}", text.join(" "));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_lookup(|_| None).unwrap()
+    }
+
+    #[test]
+    fn a_completed_stream_reports_tokens_cost_and_time_to_first_text() {
+        let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
+        summary.text_sent("Hi");
+        summary.usage = Some(Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None });
+        summary.outcome = Outcome::Completed;
+        let fields = summary.fields();
+        assert_eq!((fields["outcome"].as_str(), fields["deltas"].as_u64()), (Some("completed"), Some(1)));
+        assert!((fields["estimated_cost_usd"].as_f64().unwrap() - 0.00027).abs() < 1e-12);
+        let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
+        assert!(names.contains(&"TimeToFirstText") && names.contains(&"EstimatedCost"), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("Upstream") || *n == "ReadersGone"), "{names:?}");
+    }
+
+    #[test]
+    fn failures_are_counted_by_kind() {
+        let kinds = [
+            (ApiError::BlankMessage, true, "RefusedBadInput"),
+            (ApiError::UpstreamTimeout("x"), false, "UpstreamTimeout"),
+            (ApiError::RateLimited { retry_after: None }, true, "UpstreamRateLimited"),
+            (ApiError::UpstreamServerError(503), true, "UpstreamError"),
+            (ApiError::SecretUnavailable { secret_id: "s".into(), reason: "r".into() }, true, "Misconfigured"),
+        ];
+        for (error, with_status, kind) in kinds {
+            let mut summary = RequestSummary::start("chat-complete", "r".into(), &config());
+            summary.failed(&error, with_status);
+            assert!(summary.metrics().iter().any(|m| m.0 == kind), "{error:?}");
+        }
+        let gone = RequestSummary::start("chat-stream", "r".into(), &config());
+        assert!(gone.metrics().iter().any(|m| m.0 == "ReadersGone"));
     }
 }

@@ -2,6 +2,7 @@
 //! built as Lambda would hand them over, an SSE decoder that reads as a browser does, and the
 //! functions running under `cargo lambda watch`.
 
+pub mod emf;
 mod moto;
 pub mod runtime_api;
 mod watch;

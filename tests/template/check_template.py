@@ -2,6 +2,7 @@
 (a misspelt InvokeMode under Globals passes both). Reads the template with cfn-lint's own
 decoder, so the short intrinsic tags (!Ref, !GetAtt, ...) are understood."""
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -73,6 +74,36 @@ for group in ("ChatCompleteLogs", "ChatStreamLogs", "IndexLogs"):
     check(f"{group}: retention set", "RetentionInDays" in resources[group]["Properties"])
 outputs = template.get("Outputs", {})
 check("outputs: page and both API URLs", {"PageUrl", "ChatCompleteUrl", "ChatStreamUrl"} <= set(outputs), sorted(outputs))
+
+# The dashboard and alarms use only metrics the functions emit: the names their summary lines
+# declared in the fault suite under cargo lambda watch (which writes target/emf-metrics.json).
+NAMESPACE = "LambdaOpenAIChat"
+emitted_list = ROOT / "target" / "emf-metrics.json"
+emitted = set(json.loads(emitted_list.read_text())) if emitted_list.exists() else set()
+check("the fault suite recorded the emitted metrics", emitted, f"{emitted_list} is missing: run cargo test first")
+dashboard = resources.get("Dashboard", {}).get("Properties", {})
+body_source = dashboard.get("DashboardBody", {}).get("Fn::Sub", "")
+try:
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "placeholder", body_source))
+except ValueError as error:
+    body = {}
+    check("dashboard body is valid JSON", False, error)
+widgets = body.get("widgets", [])
+check("dashboard has widgets", widgets)
+used = {f"{m[0]}/{m[1]}" for w in widgets for m in w["properties"].get("metrics", []) if m[0] == NAMESPACE}
+check("dashboard uses only emitted metrics", used and used <= emitted, sorted(used - emitted))
+titles = " ".join(w["properties"].get("title", "") for w in widgets).lower()
+for topic in ("first text", "requests", "errors", "tokens", "cost", "duration", "throttles"):
+    check(f"dashboard shows {topic}", topic in titles)
+alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+check("alarms: spend, error rate, throttling", {"SpendAlarm", "ErrorRateAlarm", "ThrottleAlarm"} <= set(alarms), sorted(alarms))
+for name, alarm in alarms.items():
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"].get("Metrics", []) if "MetricStat" in m]
+    ours = {f"{m['Namespace']}/{m['MetricName']}" for m in stats if m["Namespace"] == NAMESPACE}
+    check(f"{name}: uses only emitted metrics", ours <= emitted, sorted(ours - emitted))
+    check(f"{name}: notifies the optional topic", "AlarmActions" in alarm["Properties"])
+check("SNS topic only with an address", resources.get("AlarmTopic", {}).get("Condition") == "NotifyByEmail")
+check("outputs: the dashboard's URL", "DashboardUrl" in template.get("Outputs", {}))
 
 source = (ROOT / "template.yaml").read_text()
 check("no OpenAI key in the template", not re.search(r"sk-[A-Za-z0-9]{8,}", source))

@@ -149,6 +149,18 @@ async fn every_fault_under_cargo_lambda_watch() {
         }
     }
     assert!(summaries.iter().any(|(l, _)| l["function"] == "chat-complete"), "no chat-complete summary");
+    // Every summary line is valid EMF; what the lines declare is what the template's dashboard
+    // and alarms may use (tests/template/check_template.py reads the list written here).
+    let mut emitted = std::collections::BTreeSet::new();
+    for (line, raw) in &summaries {
+        let declared = e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
+        emitted.extend(declared);
+    }
+    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured"] {
+        assert!(emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)), "{expected} never emitted: {emitted:?}");
+    }
+    let list = e2e::workspace_root().join("target").join("emf-metrics.json");
+    std::fs::write(&list, serde_json::to_string_pretty(&emitted).expect("JSON")).expect("write target/emf-metrics.json");
     let refused = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 400).expect("the warm-up's 400 was logged");
     assert_eq!((refused["level"].as_str(), refused["outcome"].as_str()), (Some("INFO"), Some("rejected")), "callers' 4xx stay below warn");
     let failed = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 502).expect("a 502 was logged");

@@ -4,7 +4,7 @@ use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponsesClient};
 
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<Body>, Error> {
-    let mut summary = RequestSummary::start("chat-complete", shared::request_id(&request));
+    let mut summary = RequestSummary::start("chat-complete", shared::request_id(&request), client.config());
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
         Err(error) => return Ok(failure(&error, summary)),

@@ -17,7 +17,7 @@ pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible
 /// Failures before the first byte are JSON errors with a status, unless the caller asked for
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
 pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<SseBody>, Error> {
-    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request));
+    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     let inline_errors = ChatRequest::wants_inline_errors(&request);
     let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,

@@ -152,7 +152,7 @@ mod tests {
         let delta = parse(r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","logprobs":[]}"#, "k");
         assert_eq!(delta, Ok(Some(UpstreamEvent::TextDelta("Hi".into()))));
         let done = parse(r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#, "k");
-        assert_eq!(done, Ok(Some(UpstreamEvent::Completed { usage: Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3 }) })));
+        assert_eq!(done, Ok(Some(UpstreamEvent::Completed { usage: Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, output_tokens_details: None }) })));
         let cut = parse(r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}}"#, "k");
         assert_eq!(cut, Ok(Some(UpstreamEvent::Incomplete { reason: "max_output_tokens".into(), usage: None })));
         assert_eq!(parse(r#"{"type":"response.in_progress"}"#, "k"), Ok(None));

@@ -87,6 +87,21 @@ pub struct Usage {
     pub output_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    /// Reasoning tokens are billed as output and counted in `output_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_details: Option<OutputTokensDetails>,
+}
+
+impl Usage {
+    pub fn reasoning_tokens(&self) -> u64 {
+        self.output_tokens_details.map_or(0, |d| d.reasoning_tokens)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputTokensDetails {
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
