@@ -30,14 +30,25 @@ ensure_browser_tools() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
   fi
+  npm_ci_locked browser "playwright-core" "the browser tests"
+}
+
+# Installs tests/<dir>/node_modules from its package-lock.json, again only when the lock changed.
+npm_ci_locked() {
+  local dir="$ROOT/tests/$1" what="$2" needed_by="$3"
   if ! command -v node >/dev/null 2>&1; then
-    echo "error: node is needed for the browser tests (apt-get install nodejs npm)" >&2
+    echo "error: node is needed for $needed_by (apt-get install nodejs npm)" >&2
     exit 1
   fi
-  local lock="$ROOT/tests/browser/package-lock.json" stamp="$ROOT/tests/browser/node_modules/.installed-lock.json"
-  if ! cmp -s "$lock" "$stamp"; then
-    echo "==> installing playwright-core into tests/browser/node_modules"
-    (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --silent)
-    cp "$lock" "$stamp"
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"; then
+    echo "==> installing $what into tests/$1/node_modules"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"
   fi
+}
+
+# The DynamoDB emulator for the limits: dynalite from npm (atomic under concurrent conditional
+# writes, which the limits rely on), pinned in tests/dynamo/package-lock.json.
+ensure_dynamo_tools() {
+  npm_ci_locked dynamo "dynalite" "the DynamoDB emulator"
 }

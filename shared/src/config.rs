@@ -14,6 +14,7 @@ pub struct Config {
     pub heartbeat: Duration,
     /// `OPENAI_PRICE_INPUT_PER_MTOK` and `OPENAI_PRICE_OUTPUT_PER_MTOK`, for the cost estimate.
     pub prices: Option<crate::metrics::Prices>,
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// Where the OpenAI API key comes from.
@@ -102,13 +103,17 @@ impl Config {
         let insecure_allowed = get("OPENAI_ALLOW_INSECURE_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         check_base_url(&base_url, insecure_allowed)?;
         let defaults = Timeouts::default();
+        let limits = limits(&get)?;
+        // With limits on, every request asks for at most what its reservation assumed.
+        let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .or(limits.table.as_ref().map(|_| crate::limits::DEFAULT_OUTPUT_RESERVE));
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             model: get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned()),
             key,
             instructions: get("OPENAI_INSTRUCTIONS"),
-            max_output_tokens: number("OPENAI_MAX_OUTPUT_TOKENS")?
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            max_output_tokens,
             max_message_bytes: number("MAX_MESSAGE_BYTES")?
                 .map_or(Self::DEFAULT_MAX_MESSAGE_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             timeouts: Timeouts {
@@ -120,8 +125,36 @@ impl Config {
             max_retries: number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
             prices: prices(&get)?,
+            limits,
         })
     }
+}
+
+fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<crate::limits::LimitsConfig, ConfigError> {
+    let defaults = crate::limits::LimitsConfig::default();
+    let count = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        get(name).map_or(Ok(default), |v| {
+            v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, expected: "a positive whole number" })
+        })
+    };
+    match get("ACCESS").as_deref() {
+        None | Some("public") => {}
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS",
+                value: other.to_owned(),
+                expected: "public (access keys, ACCESS=keys, are not in this version yet)",
+            });
+        }
+    }
+    let origins = get("ALLOWED_ORIGINS").unwrap_or_default();
+    Ok(crate::limits::LimitsConfig {
+        table: get("LIMITS_TABLE"),
+        rate_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.rate_per_minute)?,
+        caller_tokens_per_day: count("CALLER_TOKENS_PER_DAY", defaults.caller_tokens_per_day)?,
+        daily_budget: count("DAILY_TOKEN_BUDGET", defaults.daily_budget)?,
+        allowed_origins: origins.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect(),
+    })
 }
 
 /// Both prices or neither: half an override would silently price the other half at zero.

@@ -28,6 +28,15 @@ pub enum ApiError {
     /// The secret's id and Secrets Manager's words are for the log only.
     #[error("the OpenAI API key could not be read from secret {secret_id:?}: {reason}")]
     SecretUnavailable { secret_id: String, reason: String },
+    #[error("this page's origin may not use this chat service")]
+    OriginNotAllowed,
+    /// `limit` names the limit in words, e.g. "10 requests per minute".
+    #[error("you have reached this service's limit of {limit}; try again in {}", wait_words(*retry_after))]
+    OverLimit { limit: String, retry_after: Duration },
+    #[error("this service has used its daily budget of {budget} tokens; it resets at 00:00 UTC, in {}", wait_words(*retry_after))]
+    BudgetExhausted { budget: u64, retry_after: Duration },
+    #[error("this service cannot check its usage limits right now; try again in a moment")]
+    LimitsUnavailable,
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
     UpstreamUnauthorized,
     #[error("OpenAI is rate limiting this deployment; try again in a moment")]
@@ -64,6 +73,9 @@ impl ApiError {
             | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MessageTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::OverLimit { .. } | Self::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ContextTooLong => StatusCode::BAD_REQUEST,
             Self::PreviousResponseNotFound => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -100,6 +112,16 @@ impl ApiError {
         capitalized(self.to_string())
     }
 
+    /// Whether the model surely generated nothing for this request (refused before it, or
+    /// OpenAI answered with an error status), so a reservation can be given back whole. A
+    /// timeout, a broken connection or a failed answer may have used tokens nobody reports.
+    pub fn before_the_model(&self) -> bool {
+        !matches!(
+            self,
+            Self::UpstreamTimeout(_) | Self::UpstreamUnreachable | Self::StreamFailed(_) | Self::Incomplete(_) | Self::MalformedUpstream
+        )
+    }
+
     /// A stable, machine-readable name for the error, so clients can act on it (for instance
     /// offer a new chat on `context_length_exceeded`) without parsing sentences.
     pub fn code(&self) -> &'static str {
@@ -111,6 +133,10 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::OverLimit { .. } => "caller_limit_reached",
+            Self::BudgetExhausted { .. } => "daily_budget_reached",
+            Self::LimitsUnavailable => "limits_unavailable",
             Self::Misconfigured(_) => "misconfigured",
             Self::SecretUnavailable { .. } => "key_unavailable",
             Self::UpstreamUnauthorized => "upstream_unauthorized",
@@ -148,6 +174,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after } => *retry_after,
+            Self::OverLimit { retry_after, .. } | Self::BudgetExhausted { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -177,6 +204,15 @@ impl ApiError {
         builder
             .body(B::from(self.to_json(request_id)))
             .unwrap_or_else(|_| http::Response::new(B::from(self.to_json(request_id))))
+    }
+}
+
+/// "42 s", "3 min", "5 h": how long until a limit resets, in words.
+fn wait_words(wait: Duration) -> String {
+    match wait.as_secs() {
+        s if s < 120 => format!("{} s", s.max(1)),
+        s if s < 7200 => format!("{} min", s.div_ceil(60)),
+        s => format!("{} h", s.div_ceil(3600)),
     }
 }
 

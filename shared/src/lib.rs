@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod key;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 mod nodelay;

@@ -11,6 +11,8 @@ use crate::ApiError;
 pub struct ChatRequest {
     pub message: String,
     pub previous_response_id: Option<String>,
+    /// Who asks (set once the request is admitted); OpenAI gets a keyed hash of it.
+    pub caller: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -36,7 +38,7 @@ impl ChatRequest {
             .filter(|id| !id.trim().is_empty())
             .map(validate_response_id)
             .transpose()?;
-        Ok(Self { message, previous_response_id })
+        Ok(Self { message, previous_response_id, caller: None })
     }
 
     /// `errors=inline`: whether to report every failure inside the event stream (for EventSource

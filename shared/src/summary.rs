@@ -162,6 +162,9 @@ impl RequestSummary {
             metrics.push(("EstimatedCost", "None", cost));
         }
         let kind = match (&self.outcome, &self.error) {
+            (_, Some(ApiError::OverLimit { .. } | ApiError::BudgetExhausted { .. })) => Some("RefusedOverLimit"),
+            (_, Some(ApiError::OriginNotAllowed)) => Some("RefusedUnauthorized"),
+            (_, Some(ApiError::LimitsUnavailable)) => Some("LimitsUnavailable"),
             (Outcome::Rejected, _) => Some("RefusedBadInput"),
             (Outcome::Cancelled, _) => Some("ReadersGone"),
             (Outcome::Incomplete, _) => Some("Incomplete"),

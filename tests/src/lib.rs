@@ -2,6 +2,7 @@
 //! built as Lambda would hand them over, an SSE decoder that reads as a browser does, and the
 //! functions running under `cargo lambda watch`.
 
+mod dynalite;
 pub mod emf;
 mod moto;
 pub mod runtime_api;
@@ -16,6 +17,7 @@ use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use shared::{ApiKey, Config, ResponsesClient};
 
+pub use dynalite::Dynalite;
 pub use moto::MotoServer;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 
@@ -26,6 +28,8 @@ pub const TEST_KEY: &str = "sk-test-4f9d1c2b7a6e5d3c";
 pub struct TestUpstream {
     pub stub: StubServer,
     pub client: ResponsesClient,
+    /// No origin check, no limits: the limits tests build their own gate.
+    pub gate: shared::limits::Gate,
 }
 
 impl TestUpstream {
@@ -37,7 +41,7 @@ impl TestUpstream {
     pub async fn start_with(vars: &[(&str, &str)]) -> Self {
         let stub = StubServer::start().await.expect("start the stand-in");
         let client = client_for(&stub, vars);
-        Self { stub, client }
+        Self { stub, client, gate: shared::limits::Gate::open() }
     }
 }
 
@@ -66,7 +70,7 @@ pub fn encode(text: &str) -> String {
 
 /// A validated chat request, as the functions hand it to the client.
 pub fn chat(message: &str) -> shared::ChatRequest {
-    shared::ChatRequest { message: message.into(), previous_response_id: None }
+    shared::ChatRequest { message: message.into(), previous_response_id: None, caller: None }
 }
 
 /// `GET ?message=<message>`, encoded as a browser's `encodeURIComponent` would.
@@ -85,6 +89,14 @@ pub fn post_request(json: &str) -> Request {
         .header("content-type", "application/json")
         .body(Body::Text(json.to_owned()))
         .expect("request")
+}
+
+/// `GET ?<query>` from `source_ip`, with `headers`, exactly as a Function URL hands it over
+/// (the event lambda_http turns into a request, request context included).
+pub fn request_from(source_ip: &str, query: &str, headers: &[(&str, &str)]) -> Request {
+    let mut event = runtime_api::function_url_event("GET", "/", query, headers, None);
+    event["requestContext"]["http"]["sourceIp"] = serde_json::json!(source_ip);
+    lambda_http::request::from_str(&event.to_string()).expect("a Function URL event")
 }
 
 /// One event as a browser's EventSource dispatches it: its type (`message` when unnamed) and data.

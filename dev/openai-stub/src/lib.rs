@@ -22,6 +22,8 @@ pub struct RecordedRequest {
     pub input: String,
     pub stream: bool,
     pub previous_response_id: Option<String>,
+    /// OpenAI's per-end-user id, when the request carried one.
+    pub safety_identifier: Option<String>,
     pub model: String,
     /// Milliseconds since the server started.
     pub started_ms: u64,

@@ -62,6 +62,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         input: input.to_owned(),
         stream,
         previous_response_id: request["previous_response_id"].as_str().map(str::to_owned),
+        safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),
         model: model.to_owned(),
         started_ms: state.now_ms(),
         closed_ms: None,

@@ -1,19 +1,31 @@
 use lambda_http::{Body, Error, Request, Response, http::header};
 use serde_json::json;
+use shared::limits::Gate;
 use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponsesClient};
 
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
-pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<Body>, Error> {
     let mut summary = RequestSummary::start("chat-complete", shared::request_id(&request), client.config());
-    let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+    let mut chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
         Err(error) => return Ok(failure(&error, summary)),
     };
+    let admission = match gate.admit(&request, &chat, client.config()).await {
+        Ok(admission) => admission,
+        Err(error) => return Ok(failure(&error, summary)),
+    };
+    chat.caller = Some(admission.caller.clone());
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let completion = match client.create(&chat, deadline).await {
         Ok(completion) => completion,
-        Err(error) => return Ok(failure(&error, summary)),
+        Err(error) => {
+            if error.before_the_model() {
+                admission.release().await;
+            }
+            return Ok(failure(&error, summary));
+        }
     };
+    admission.settle(completion.usage).await;
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;
     summary.usage = completion.usage;
@@ -41,7 +53,7 @@ mod tests {
     use e2e::{TestUpstream, get_request, post_request};
 
     async fn call(upstream: &TestUpstream, request: Request) -> (u16, serde_json::Value) {
-        let response = handle(&upstream.client, request).await.unwrap();
+        let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
         let status = response.status().as_u16();
         let body = match response.body() {
             Body::Text(text) => serde_json::from_str(text).unwrap(),

@@ -7,6 +7,7 @@ use http_body::Frame;
 use http_body_util::StreamBody;
 use lambda_http::{Error, Request, Response, http::header};
 use serde_json::json;
+use shared::limits::{Admission, Gate};
 use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
 
 /// The streamed body: each item is written to the client the moment it is produced.
@@ -16,21 +17,31 @@ pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible
 ///
 /// Failures before the first byte are JSON errors with a status, unless the caller asked for
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
-pub async fn handle(client: &ResponsesClient, request: Request) -> Result<Response<SseBody>, Error> {
+pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<SseBody>, Error> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     let inline_errors = ChatRequest::wants_inline_errors(&request);
-    let chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+    let mut chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
         Err(error) => return Ok(failure(error, inline_errors, summary)),
     };
+    let admission = match gate.admit(&request, &chat, client.config()).await {
+        Ok(admission) => admission,
+        Err(error) => return Ok(failure(error, inline_errors, summary)),
+    };
+    chat.caller = Some(admission.caller.clone());
     let deadline = client.deadline(shared::lambda_deadline(&request));
     match client.stream(&chat, deadline).await {
         Ok(upstream) => {
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);
-            Ok(sse_response(relay(upstream, client.config().heartbeat, summary)))
+            Ok(sse_response(relay(upstream, client.config().heartbeat, summary, admission)))
         }
-        Err(error) => Ok(failure(error, inline_errors, summary)),
+        Err(error) => {
+            if error.before_the_model() {
+                admission.release().await;
+            }
+            Ok(failure(error, inline_errors, summary))
+        }
     }
 }
 
@@ -74,7 +85,7 @@ fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Respon
 /// Forwards upstream events as SSE: `start`, each delta as it arrives, pings while the model is
 /// silent, `error` on a failure, then `end`. Dropping it drops the upstream request, and the
 /// summary it owns then logs the request as cancelled, with what was streamed so far.
-fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: RequestSummary) -> BoxStream<'static, Bytes> {
+fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: RequestSummary, admission: Admission) -> BoxStream<'static, Bytes> {
     let sse = SseEncoder;
     let stream = async_stream::stream! {
         yield sse.start();
@@ -118,6 +129,8 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: Request
             }
         }
         yield sse.end();
+        // After `end`: the reader has the whole answer; the reservation becomes the real usage.
+        admission.settle(summary.usage).await;
         drop(summary);
     };
     stream.boxed()
@@ -130,7 +143,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     async fn call(upstream: &TestUpstream, request: Request) -> (u16, String, Vec<BrowserEvent>, Vec<u8>) {
-        let response = handle(&upstream.client, request).await.unwrap();
+        let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
         let status = response.status().as_u16();
         let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
         let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes().to_vec();
@@ -231,11 +244,35 @@ mod tests {
         assert_eq!(status, 502);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn limits_refuse_before_start_and_a_finished_stream_settles_its_reservation() {
+        let dynamo = e2e::Dynalite::start().await;
+        dynamo.create_limits_table("stream").await;
+        let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "stream")]).await;
+        let limits = shared::limits::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
+        let gate = shared::limits::Gate::with_client(limits, dynamo.client());
+        let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
+        let response = handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
+        let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        assert_eq!(message_data(&browser_events(&body).await).concat(), "ok");
+        // The settled usage is what the upstream reported (input words + 8, one token a delta).
+        let store = shared::limits::Store::with_client("stream".into(), dynamo.client());
+        let used = store.used(&format!("tokens#ip:203.0.113.50#{}", shared::limits::day_now())).await.unwrap();
+        assert_eq!(used, 3 + 8 + 2);
+        // Over the limit, as an EventSource page asks: words and a code before any model call.
+        let response = handle(&upstream.client, &gate, ask("message=again&errors=inline")).await.unwrap();
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let events = browser_events(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).await;
+        assert_eq!(names(&events), ["start", "problem", "error", "end"]);
+        assert!(events[1].data.contains("caller_limit_reached") && events[2].data.contains("1 requests per minute"), "{events:?}");
+        assert_eq!(upstream.stub.requests().len(), 1);
+    }
+
     #[tokio::test]
     async fn inline_errors_keep_retry_after_and_conversation_errors_are_4xx() {
         let upstream = TestUpstream::start_with(&[("OPENAI_MAX_RETRIES", "0")]).await;
         let inline = |message: &str| e2e::get_raw_request(&format!("message={}&errors=inline", e2e::encode(message)));
-        let response = handle(&upstream.client, inline("/stub status=429 retry_after=7")).await.unwrap();
+        let response = handle(&upstream.client, &upstream.gate, inline("/stub status=429 retry_after=7")).await.unwrap();
         assert_eq!((response.status().as_u16(), response.headers()[header::RETRY_AFTER].to_str().unwrap()), (200, "7"));
         for (code, status) in [("context_length_exceeded", 400), ("previous_response_not_found", 404)] {
             let (got, content_type, _, body) = call(&upstream, get_request(&format!("/stub status=400 code={code}"))).await;

@@ -77,7 +77,7 @@ impl ResponsesClient {
 
     /// Asks for the whole answer and waits for it.
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
-        let body = self.body(request, false);
+        let body = self.body(request, false, &self.key.get().await?);
         let sent = self.send(&body, deadline, None).await?;
         let bytes = tokio::time::timeout_at(deadline, sent.response.bytes())
             .await
@@ -102,7 +102,7 @@ impl ResponsesClient {
     /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
     /// before that when it is safe), so a failure here can still become an HTTP error status.
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
-        let body = self.body(request, true);
+        let body = self.body(request, true, &self.key.get().await?);
         let first_token = self.config.timeouts.first_event;
         let sent = self.send(&body, deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
@@ -110,8 +110,9 @@ impl ResponsesClient {
         Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool) -> bytes::Bytes {
+    fn body(&self, request: &ChatRequest, stream: bool, key: &str) -> bytes::Bytes {
         let body = CreateResponse {
+            safety_identifier: request.caller.as_deref().map(|caller| crate::limits::safety_identifier(caller, key)),
             model: &self.config.model,
             input: &request.message,
             instructions: self.config.instructions.as_deref(),

@@ -14,6 +14,9 @@ pub struct CreateResponse<'a> {
     pub previous_response_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
+    /// A keyed hash of the caller, so OpenAI can tell one abuser from the organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_identifier: Option<String>,
     pub stream: bool,
 }
 

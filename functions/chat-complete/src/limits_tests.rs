@@ -1,0 +1,108 @@
+//! The limits through the handler, against a real DynamoDB emulator (dynalite, atomic under
+//! concurrent conditional writes) and the stand-in upstream.
+
+use std::sync::Arc;
+
+use e2e::{Dynalite, TestUpstream, encode, request_from};
+use futures_util::future::join_all;
+use lambda_http::Body;
+use shared::limits::{Gate, LimitsConfig};
+
+use crate::handler::handle;
+
+async fn gate_on(dynamo: &Dynalite, table: &str, limits: LimitsConfig) -> Gate {
+    dynamo.create_limits_table(table).await;
+    Gate::with_client(LimitsConfig { table: Some(table.to_owned()), ..limits }, dynamo.client())
+}
+
+async fn ask(upstream: &TestUpstream, gate: &Gate, ip: &str, message: &str) -> (u16, Option<String>, serde_json::Value) {
+    let request = request_from(ip, &format!("message={}", encode(message)), &[]);
+    let response = handle(&upstream.client, gate, request).await.expect("handled");
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let Body::Text(text) = response.body() else { panic!("a text body") };
+    (response.status().as_u16(), retry_after, serde_json::from_str(text).expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
+    let dynamo = Dynalite::start().await;
+    let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "rate")]).await);
+    let gate = Arc::new(gate_on(&dynamo, "rate", LimitsConfig { rate_per_minute: 10, ..LimitsConfig::default() }).await);
+    let calls = (0..50).map(|i| {
+        let (upstream, gate) = (upstream.clone(), gate.clone());
+        async move { ask(&upstream, &gate, "203.0.113.10", &format!("/stub echo hi {i}")).await }
+    });
+    let answers = join_all(calls).await;
+    let (passed, refused): (Vec<_>, Vec<_>) = answers.iter().partition(|(status, _, _)| *status == 200);
+    assert_eq!((passed.len(), refused.len()), (10, 40), "{answers:?}");
+    assert_eq!(upstream.stub.requests().len(), 10, "exactly ten reached the upstream");
+    for (status, retry_after, body) in refused {
+        assert_eq!(*status, 429);
+        assert!(retry_after.as_deref().is_some_and(|s| (1..=60).contains(&s.parse::<u64>().unwrap())), "{retry_after:?}");
+        assert_eq!(body["code"], "caller_limit_reached");
+        assert!(body["detail"].as_str().unwrap().contains("10 requests per minute"), "{body}");
+    }
+    // Another caller has its own allowance.
+    assert_eq!(ask(&upstream, &gate, "203.0.113.11", "/stub echo other").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled() {
+    let dynamo = Dynalite::start().await;
+    // Each request reserves its message bytes + 64 + 100 output tokens: 191 tokens.
+    let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "budget"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await);
+    let limits = LimitsConfig { daily_budget: 1_000, ..LimitsConfig::default() };
+    let gate = Arc::new(gate_on(&dynamo, "budget", limits).await);
+    let store = shared::limits::Store::with_client("budget".into(), dynamo.client());
+    let day = shared::limits::day_now();
+    let calls = (0..30).map(|i| {
+        let (upstream, gate) = (upstream.clone(), gate.clone());
+        // Slow answers keep every reservation held while the others arrive.
+        async move { ask(&upstream, &gate, &format!("198.51.100.{i}"), "/stub delay_ms=700 deltas=3").await }
+    });
+    let answers = join_all(calls).await;
+    let admitted = answers.iter().filter(|(status, _, _)| *status == 200).count();
+    // Answers take 2 s, so every reservation is still held when the last request asks.
+    assert_eq!(admitted, 5, "a 1,000-token budget holds five 191-token reservations, never six");
+    for (status, _, body) in answers.iter().filter(|(status, _, _)| *status != 200) {
+        assert_eq!((*status, body["code"].as_str()), (429, Some("daily_budget_reached")), "{body}");
+    }
+    assert_eq!(upstream.stub.requests().len(), admitted);
+    // Every answer completed, so what is left counted is exactly what OpenAI reported.
+    let reported: u64 = upstream.stub.requests().iter().map(|r| r.input.split_whitespace().count() as u64 + 8 + 3).sum();
+    assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), reported);
+    let first_caller = answers.iter().position(|(status, _, _)| *status == 200).unwrap();
+    let one = "/stub delay_ms=700 deltas=3".split_whitespace().count() as u64 + 8 + 3;
+    assert_eq!(store.used(&format!("tokens#ip:198.51.100.{first_caller}#{day}")).await.unwrap(), one);
+}
+
+#[tokio::test]
+async fn the_store_down_means_503_and_nothing_upstream() {
+    let mut dynamo = Dynalite::start().await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "down")]).await;
+    let gate = gate_on(&dynamo, "down", LimitsConfig::default()).await;
+    assert_eq!(ask(&upstream, &gate, "192.0.2.1", "/stub echo up").await.0, 200);
+    dynamo.stop();
+    let started = std::time::Instant::now();
+    let (status, _, body) = ask(&upstream, &gate, "192.0.2.1", "/stub echo down").await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("limits_unavailable")), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "bounded: {:?}", started.elapsed());
+    assert_eq!(upstream.stub.requests().len(), 1, "fail closed: no upstream call");
+}
+
+#[tokio::test]
+async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
+    let upstream = TestUpstream::start().await;
+    let limits = LimitsConfig { allowed_origins: vec!["https://page.example".into()], ..LimitsConfig::default() };
+    let gate = Gate::from_config(limits);
+    let request = request_from("192.0.2.7", "message=hi", &[("origin", "https://evil.example")]);
+    let response = handle(&upstream.client, &gate, request).await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(upstream.stub.requests().is_empty());
+    let request = request_from("192.0.2.7", &format!("message={}", encode("/stub echo ok")), &[("origin", "https://page.example")]);
+    assert_eq!(handle(&upstream.client, &gate, request).await.unwrap().status(), 200);
+    let sent = upstream.stub.requests();
+    let id = sent[0].safety_identifier.as_deref().expect("a safety_identifier");
+    assert_eq!(id, shared::limits::safety_identifier("ip:192.0.2.7", e2e::TEST_KEY));
+    assert!(!id.contains("192.0.2.7"));
+}

@@ -1,0 +1,167 @@
+//! The limits table in DynamoDB. Key schema fixed for outside tools: partition key `pk`
+//! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
+//! `rate#<caller>#<minute>` (`count`), `tokens#<caller>#<day>` and `budget#<day>` (`used`).
+//! Every limit is one conditional write, so concurrent requests never pass a limit; the
+//! deployment's budget is reserved before the caller's and given back if the caller's fails.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::sync::OnceCell;
+
+use super::until_next;
+use crate::ApiError;
+
+/// The store unreachable or slow for this long: the request is refused (fail closed).
+const STORE_DEADLINE: Duration = Duration::from_millis(1000);
+const MINUTE: u64 = 60;
+const DAY: u64 = 86_400;
+
+#[derive(Clone)]
+pub struct Store {
+    table: Arc<str>,
+    client: Arc<OnceCell<Client>>,
+}
+
+enum Write {
+    Done,
+    OverLimit,
+}
+
+impl Store {
+    pub fn from_env(table: String) -> Self {
+        Self { table: table.into(), client: Arc::new(OnceCell::new()) }
+    }
+
+    pub fn with_client(table: String, client: Client) -> Self {
+        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))) }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                let sdk = crate::tls::aws_sdk_config().await;
+                let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_timeout(STORE_DEADLINE)
+                    .build();
+                let retries = aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2);
+                let config = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).retry_config(retries).build();
+                Client::from_conf(config)
+            })
+            .await
+    }
+
+    /// One of `caller`'s `per_minute` requests this minute.
+    pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
+        let now = epoch_seconds();
+        let minute = now / MINUTE;
+        let pk = format!("rate#{caller}#{minute}");
+        match self.add(&pk, "count", 1, Some(per_minute), (minute + 2) * MINUTE).await? {
+            Write::Done => Ok(()),
+            Write::OverLimit => Err(ApiError::OverLimit {
+                limit: format!("{per_minute} requests per minute"),
+                retry_after: until_next(MINUTE, now),
+            }),
+        }
+    }
+
+    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens.
+    pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<(), ApiError> {
+        let now = epoch_seconds();
+        let day = now / DAY;
+        let expires = (day + 2) * DAY;
+        let budget_pk = format!("budget#{day}");
+        if let Write::OverLimit = self.add(&budget_pk, "used", tokens as i64, Some(budget), expires).await? {
+            return Err(ApiError::BudgetExhausted { budget, retry_after: until_next(DAY, now) });
+        }
+        let caller_pk = format!("tokens#{caller}#{day}");
+        let outcome = self.add(&caller_pk, "used", tokens as i64, Some(caller_per_day), expires).await;
+        if !matches!(outcome, Ok(Write::Done)) {
+            let _ = self.add(&budget_pk, "used", -(tokens as i64), None, expires).await;
+        }
+        match outcome? {
+            Write::Done => Ok(()),
+            Write::OverLimit => Err(ApiError::OverLimit {
+                limit: format!("{caller_per_day} tokens per day"),
+                retry_after: until_next(DAY, now),
+            }),
+        }
+    }
+
+    /// Moves both of a reservation's counters by `change` tokens (negative gives back).
+    pub async fn adjust(&self, caller: &str, day: u64, change: i64) {
+        if change == 0 {
+            return;
+        }
+        let expires = (day + 2) * DAY;
+        for pk in [format!("budget#{day}"), format!("tokens#{caller}#{day}")] {
+            if let Err(error) = self.add(&pk, "used", change, None, expires).await {
+                tracing::warn!(error = %error.log_detail(), "a reservation could not be settled");
+            }
+        }
+    }
+
+    /// `ADD field :n`, only while the field stays within `limit` when one is given.
+    async fn add(&self, pk: &str, field: &str, n: i64, limit: Option<u64>, expires_at: u64) -> Result<Write, ApiError> {
+        let mut update = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&*self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression("ADD #f :n SET expires_at = if_not_exists(expires_at, :exp)")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()));
+        if let Some(limit) = limit {
+            // DynamoDB conditions cannot add, so the check is "at most limit - n before".
+            let Some(room) = (limit as i64).checked_sub(n).filter(|room| *room >= 0) else { return Ok(Write::OverLimit) };
+            update = update
+                .condition_expression("attribute_not_exists(#f) OR #f <= :room")
+                .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
+        }
+        match tokio::time::timeout(STORE_DEADLINE, update.send()).await {
+            Ok(Ok(_)) => Ok(Write::Done),
+            Ok(Err(error)) => {
+                let error = error.into_service_error();
+                if error.is_conditional_check_failed_exception() {
+                    return Ok(Write::OverLimit);
+                }
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be updated");
+                Err(ApiError::LimitsUnavailable)
+            }
+            Err(_) => {
+                tracing::warn!("the limits table did not answer in time");
+                Err(ApiError::LimitsUnavailable)
+            }
+        }
+    }
+
+    /// `used` of a counter (tests, the keys tool).
+    pub async fn used(&self, pk: &str) -> Result<u64, ApiError> {
+        let output = self
+            .client()
+            .await
+            .get_item()
+            .table_name(&*self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|_| ApiError::LimitsUnavailable)?;
+        let item = output.item.unwrap_or_default();
+        let value = item.get("used").or_else(|| item.get("count"));
+        Ok(value.and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0))
+    }
+}
+
+pub fn day_now() -> u64 {
+    epoch_seconds() / DAY
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
