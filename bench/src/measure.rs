@@ -66,12 +66,19 @@ impl Server {
         };
         let response = request.send().await.unwrap_or_else(|e| panic!("{}: {e}", self.label()));
         assert!(response.status().is_success(), "{}: HTTP {}", self.label(), response.status());
-        let mut events = response.bytes_stream().eventsource();
+        // Only the bytes' arrival is on the clock, as for (b) at the Runtime API stand-in: the
+        // SSE (and, for (a), JSON) parsing comes after the answer ends.
+        let mut body = response.bytes_stream();
+        let mut chunks = Vec::new();
+        while let Some(bytes) = body.next().await {
+            let bytes = bytes.unwrap_or_else(|e| panic!("{}: {e}", self.label()));
+            chunks.push(Chunk { at: Instant::now(), bytes });
+        }
+        let end = started.elapsed();
         let (mut deltas, mut text) = (Vec::new(), String::new());
-        while let Some(event) = events.next().await {
-            let event = event.unwrap_or_else(|e| panic!("{}: invalid SSE: {e}", self.label()));
+        for (at, event) in timed_events(&chunks).await {
             if event.event == text_event {
-                deltas.push(started.elapsed());
+                deltas.push(at.saturating_duration_since(started));
                 if let Self::Direct { .. } = self {
                     let json: serde_json::Value = serde_json::from_str(&event.data).expect("JSON event");
                     text.push_str(json["delta"].as_str().unwrap_or_default());
@@ -81,7 +88,7 @@ impl Server {
             }
         }
         let first_text = *deltas.first().unwrap_or_else(|| panic!("{}: no text", self.label()));
-        Timing { first_text, deltas, end: started.elapsed(), text }
+        Timing { first_text, deltas, end, text }
     }
 }
 
@@ -114,7 +121,7 @@ async fn timed_events(chunks: &[Chunk]) -> Vec<(Instant, eventsource_stream::Eve
     let mut events = stream.eventsource();
     let mut out = Vec::new();
     while let Some(event) = events.next().await {
-        let event = event.expect("valid SSE from the function");
+        let event = event.expect("valid SSE");
         out.push((last.get().expect("a chunk was read"), event));
     }
     out

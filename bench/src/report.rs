@@ -203,7 +203,8 @@ const READING: &[&str] = &[
     "  back (JSON prelude, 8 NUL bytes, body). One warm process serves every invocation. The stand-in, like AWS's",
     "  Runtime API, sets TCP_NODELAY on its sockets, so a delay seen there is the function's own.",
     "- Time to first text runs from sending the request ((a), (c), (w): over a fresh connection each time) or",
-    "  queueing the event ((b)) to the first text delta reaching the reader ((b): the Runtime API stand-in).",
+    "  queueing the event ((b)) to the arrival of the bytes carrying the first text delta at the reader ((b): the",
+    "  Runtime API stand-in). Every reader only notes when bytes arrive; SSE and JSON are parsed afterwards.",
     "- Delta lateness: each delta's gap after the previous one, less the pace the stand-in keeps between deltas",
     "  (2 ms bursty, 10 ms steady). A stall counts once, at the delta it held back. (a) shows the stand-in's own",
     "  timer jitter. A Nagle + delayed-ACK stall shows as ~40 ms: every delta of every answer counts, so the p99",
@@ -215,6 +216,8 @@ const READING: &[&str] = &[
     "- Init is exec until the first `GET /runtime/invocation/next`, the binary started in the shell's own",
     "  environment plus the Lambda variables (not an emptied one); \"secret read started\" points the SDK at a",
     "  closed port, so the read is under way.",
+    "- (a)'s reader shares the benchmark's process (and the 2 cores) with the stand-in upstream it reads, while (b)'s",
+    "  reader is a separate process; unpaced, this can make (a) slower than (b) (a negative \"time added per delta\").",
     "- Zip sizes are `cargo lambda build --release --arm64 --output-format zip`'s `target/lambda/<fn>/bootstrap.zip`.",
 ];
 
