@@ -56,17 +56,25 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
-    check(f"{name}: may only read the secret", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue"], statements)
+    check(f"{name}: may only read the secret and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "dynamodb:UpdateItem"], statements)
     the_secret = {"Fn::If": ["CreateSecret", {"Ref": "OpenAIApiKeySecret"}, {"Ref": "OpenAIApiKeySecretArn"}]}
-    check(f"{name}: ... and only this deployment's secret", [s.get("Resource") for s in statements] == [the_secret], statements)
+    the_table = {"Fn::GetAtt": ["LimitsTable", "Arn"]}
+    check(f"{name}: ... only this deployment's secret and table", [s.get("Resource") for s in statements] == [the_secret, the_table], statements)
+    check(f"{name}: limits on, against the stack's table", env.get("LIMITS_TABLE") == {"Ref": "LimitsTable"}, env.get("LIMITS_TABLE"))
+    check(f"{name}: only the page's origin may call", "IndexFunctionUrl" in str(env.get("ALLOWED_ORIGINS")), env.get("ALLOWED_ORIGINS"))
     check(f"{name}: reserved concurrency", "ReservedConcurrentExecutions" in props)
     cors = props["FunctionUrlConfig"].get("Cors", {})
     origins = cors.get("AllowOrigins", [])
     check(f"{name}: CORS allows only the page's origin", len(origins) == 1 and "*" not in str(origins) and "IndexFunctionUrl" in str(origins), origins)
 
+table = resources.get("LimitsTable", {}).get("Properties", {})
+check("limits table: the contract's key schema", table.get("KeySchema") == [{"AttributeName": "pk", "KeyType": "HASH"}] and table.get("AttributeDefinitions") == [{"AttributeName": "pk", "AttributeType": "S"}], table)
+check("limits table: on demand, TTL on expires_at", table.get("BillingMode") == "PAY_PER_REQUEST" and table.get("TimeToLiveSpecification") == {"AttributeName": "expires_at", "Enabled": True}, table)
 index_statements = [s for p in functions["IndexFunction"]["Properties"]["Policies"] for s in p["Statement"]]
 check("IndexFunction: may only look up the chat URLs", [s["Action"] for s in index_statements] == ["lambda:GetFunctionUrlConfig"], index_statements)
-chat_arns = [{"Fn::GetAtt": ["ChatCompleteFunction", "Arn"]}, {"Fn::GetAtt": ["ChatStreamFunction", "Arn"]}]
+chat_arns = [{"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:${{AWS::StackName}}-{f}"} for f in ("chat-complete", "chat-stream")]
+for name, binary in (("ChatCompleteFunction", "chat-complete"), ("ChatStreamFunction", "chat-stream")):
+    check(f"{name}: named as index names it", functions[name]["Properties"].get("FunctionName") == {"Fn::Sub": f"${{AWS::StackName}}-{binary}"})
 check("IndexFunction: ... of the two chat functions only", [s.get("Resource") for s in index_statements] == [chat_arns], index_statements)
 index_env = functions["IndexFunction"]["Properties"]["Environment"]["Variables"]
 check("index finds the chat URLs by function name", {"CHAT_COMPLETE_FUNCTION", "CHAT_STREAM_FUNCTION"} <= set(index_env))
@@ -104,6 +112,60 @@ for name, alarm in alarms.items():
     check(f"{name}: notifies the optional topic", "AlarmActions" in alarm["Properties"])
 check("SNS topic only with an address", resources.get("AlarmTopic", {}).get("Condition") == "NotifyByEmail")
 check("outputs: the dashboard's URL", "DashboardUrl" in template.get("Outputs", {}))
+
+# No dependency cycle once SAM has expanded the template (function URLs, roles): the page's
+# origin is configured into the chat functions, so the page must not depend on them.
+def references(value, found):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                if not isinstance(inner, str):
+                    references(inner[1], found)
+            else:
+                references(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            references(inner, found)
+    return found
+
+
+def find_cycle(graph):
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt, path + [nxt])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    return next((c for n in graph if n not in state and (c := visit(n, [n]))), None)
+
+
+import os  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+expandable = json.loads(json.dumps(template))
+for f in expandable["Resources"].values():
+    if f["Type"] == "AWS::Serverless::Function":
+        f["Properties"]["CodeUri"] = "s3://bucket/key"
+expanded = transform(expandable, {}, None)["Resources"]
+graph = {}
+for name, resource in expanded.items():
+    depends = resource.get("DependsOn", [])
+    graph[name] = {d for d in references(resource, set()) if d in expanded} | set([depends] if isinstance(depends, str) else depends)
+cycle = find_cycle(graph)
+check("no dependency cycle after the SAM transform", cycle is None, " -> ".join(cycle or []))
 
 source = (ROOT / "template.yaml").read_text()
 check("no OpenAI key in the template", not re.search(r"sk-[A-Za-z0-9]{8,}", source))
