@@ -137,19 +137,19 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<crate::limits::Limits
             v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, expected: "a positive whole number" })
         })
     };
-    match get("ACCESS").as_deref() {
-        None | Some("public") => {}
+    let table = get("LIMITS_TABLE");
+    let keys = match get("ACCESS").as_deref() {
+        None | Some("public") => false,
+        Some("keys") if table.is_some() => true,
         Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "ACCESS",
-                value: other.to_owned(),
-                expected: "public (access keys, ACCESS=keys, are not in this version yet)",
-            });
+            let expected = if other == "keys" { "public, or keys together with LIMITS_TABLE (the keys live there)" } else { "public or keys" };
+            return Err(ConfigError::Invalid { name: "ACCESS", value: other.to_owned(), expected });
         }
-    }
+    };
     let origins = get("ALLOWED_ORIGINS").unwrap_or_default();
     Ok(crate::limits::LimitsConfig {
-        table: get("LIMITS_TABLE"),
+        table,
+        keys,
         rate_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.rate_per_minute)?,
         caller_tokens_per_day: count("CALLER_TOKENS_PER_DAY", defaults.caller_tokens_per_day)?,
         daily_budget: count("DAILY_TOKEN_BUDGET", defaults.daily_budget)?,

@@ -35,6 +35,12 @@ pub enum ApiError {
     OverLimit { limit: String, retry_after: Duration },
     #[error("this service has used its daily budget of {budget} tokens; it resets at 00:00 UTC, in {}", wait_words(*retry_after))]
     BudgetExhausted { budget: u64, retry_after: Duration },
+    #[error("an access key is required: send it as `Authorization: Bearer <key>` or `?key=<key>`")]
+    AccessKeyMissing,
+    #[error("this access key is not known; check it, or ask the service's owner for one")]
+    AccessKeyUnknown,
+    #[error("this access key has been revoked; ask the service's owner for a new one")]
+    AccessKeyRevoked,
     #[error("this service cannot check its usage limits right now; try again in a moment")]
     LimitsUnavailable,
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
@@ -74,6 +80,7 @@ impl ApiError {
             Self::MessageTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
             Self::OverLimit { .. } | Self::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ContextTooLong => StatusCode::BAD_REQUEST,
@@ -134,6 +141,9 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::OriginNotAllowed => "origin_not_allowed",
+            Self::AccessKeyMissing => "access_key_missing",
+            Self::AccessKeyUnknown => "access_key_unknown",
+            Self::AccessKeyRevoked => "access_key_revoked",
             Self::OverLimit { .. } => "caller_limit_reached",
             Self::BudgetExhausted { .. } => "daily_budget_reached",
             Self::LimitsUnavailable => "limits_unavailable",

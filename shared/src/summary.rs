@@ -163,7 +163,9 @@ impl RequestSummary {
         }
         let kind = match (&self.outcome, &self.error) {
             (_, Some(ApiError::OverLimit { .. } | ApiError::BudgetExhausted { .. })) => Some("RefusedOverLimit"),
-            (_, Some(ApiError::OriginNotAllowed)) => Some("RefusedUnauthorized"),
+            (_, Some(ApiError::OriginNotAllowed | ApiError::AccessKeyMissing | ApiError::AccessKeyUnknown | ApiError::AccessKeyRevoked)) => {
+                Some("RefusedUnauthorized")
+            }
             (_, Some(ApiError::LimitsUnavailable)) => Some("LimitsUnavailable"),
             (Outcome::Rejected, _) => Some("RefusedBadInput"),
             (Outcome::Cancelled, _) => Some("ReadersGone"),

@@ -56,10 +56,11 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
-    check(f"{name}: may only read the secret and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "dynamodb:UpdateItem"], statements)
+    check(f"{name}: may only read the secret and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", ["dynamodb:UpdateItem", "dynamodb:GetItem"]], statements)
     the_secret = {"Fn::If": ["CreateSecret", {"Ref": "OpenAIApiKeySecret"}, {"Ref": "OpenAIApiKeySecretArn"}]}
     the_table = {"Fn::GetAtt": ["LimitsTable", "Arn"]}
     check(f"{name}: ... only this deployment's secret and table", [s.get("Resource") for s in statements] == [the_secret, the_table], statements)
+    check(f"{name}: the access mode is a parameter", env.get("ACCESS") == {"Ref": "AccessMode"}, env.get("ACCESS"))
     check(f"{name}: limits on, against the stack's table", env.get("LIMITS_TABLE") == {"Ref": "LimitsTable"}, env.get("LIMITS_TABLE"))
     check(f"{name}: only the page's origin may call", "IndexFunctionUrl" in str(env.get("ALLOWED_ORIGINS")), env.get("ALLOWED_ORIGINS"))
     check(f"{name}: reserved concurrency", "ReservedConcurrentExecutions" in props)

@@ -11,7 +11,20 @@ use openai_stub::{StubServer, StubState};
 async fn the_page_works_in_chromium() {
     let state = StubState::new(Duration::from_millis(30), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
-    let watch = LambdaWatch::start(&[("OPENAI_BASE_URL", &stub.base_url()), ("OPENAI_API_KEY", TEST_KEY)]).await;
+    // With limits on, as deployed: the page must show a refusal in words (see page.test.mjs).
+    let dynamo = e2e::Dynalite::start().await;
+    dynamo.create_limits_table("limits").await;
+    let watch = LambdaWatch::start(&[
+        ("OPENAI_BASE_URL", &stub.base_url()),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("LIMITS_TABLE", "limits"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", &dynamo.endpoint()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("RATE_LIMIT_PER_MINUTE", "30"),
+    ])
+    .await;
     watch.warm_up().await;
 
     let root = workspace_root();

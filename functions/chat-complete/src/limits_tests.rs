@@ -106,3 +106,70 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     assert_eq!(id, shared::limits::safety_identifier("ip:192.0.2.7", e2e::TEST_KEY));
     assert!(!id.contains("192.0.2.7"));
 }
+
+#[tokio::test]
+async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_applies() {
+    let dynamo = Dynalite::start().await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "keys")]).await;
+    let gate = gate_on(&dynamo, "keys", LimitsConfig { keys: true, rate_per_minute: 100, ..LimitsConfig::default() }).await;
+    let store = shared::limits::Store::with_client("keys".into(), dynamo.client());
+    let key = shared::limits::generate_key().unwrap();
+    let record = store.put_key(&key, "alice").await.unwrap();
+    store.update_key(&record.id, Some(2), None, false).await.unwrap();
+
+    // Everything the handler logs, to prove the key never reaches it.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || Captured(writer.clone()))
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let call = |headers: Vec<(&'static str, String)>, query: String| {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        request_from("192.0.2.30", &query, &headers)
+    };
+    let message = format!("message={}", encode("/stub echo ok"));
+    let mut bodies = Vec::new();
+    for (request, expected) in [
+        (call(vec![], message.clone()), "access_key_missing"),
+        (call(vec![("authorization", "Bearer chat_wrong".into())], message.clone()), "access_key_unknown"),
+    ] {
+        let response = handle(&upstream.client, &gate, request).await.unwrap();
+        assert_eq!(response.status(), 401);
+        let Body::Text(text) = response.body() else { panic!() };
+        assert!(text.contains(expected), "{text}");
+        bodies.push(text.clone());
+    }
+    // The key's own limit (2 a minute) wins over the deployment's 100, by header or by query.
+    let by_header = handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone())).await.unwrap();
+    let by_query = handle(&upstream.client, &gate, call(vec![], format!("{message}&key={}", encode(&key)))).await.unwrap();
+    let third = handle(&upstream.client, &gate, call(vec![], format!("{message}&key={}", encode(&key)))).await.unwrap();
+    assert_eq!((by_header.status().as_u16(), by_query.status().as_u16(), third.status().as_u16()), (200, 200, 429));
+    store.update_key(&record.id, None, None, true).await.unwrap();
+    let revoked = handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone())).await.unwrap();
+    assert_eq!(revoked.status(), 401);
+    for response in [by_header, by_query, third, revoked] {
+        let Body::Text(text) = response.body() else { panic!() };
+        bodies.push(text.clone());
+    }
+    assert_eq!(upstream.stub.requests().len(), 2);
+    let log = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("request finished"), "the log was captured");
+    for text in bodies.iter().chain([&log]) {
+        assert!(!text.contains(&key) && !text.contains(&key[5..]), "the key leaked: {text}");
+    }
+}
+
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

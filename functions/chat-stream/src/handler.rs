@@ -88,6 +88,7 @@ fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Respon
 fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: RequestSummary, admission: Admission) -> BoxStream<'static, Bytes> {
     let sse = SseEncoder;
     let stream = async_stream::stream! {
+        let mut admission = Some(admission);
         yield sse.start();
         loop {
             let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
@@ -108,6 +109,11 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: Request
                 }
                 Ok(UpstreamEvent::Completed { usage }) => {
                     summary.usage = usage;
+                    // Settled before `end`: a browser closes the stream on `end`, and a body
+                    // dropped then would drop the settlement with it.
+                    if let Some(admission) = admission.take() {
+                        admission.settle(usage).await;
+                    }
                     if let Some(usage) = usage {
                         yield sse.named("usage", &json!(usage).to_string());
                     }
@@ -116,6 +122,9 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: Request
                 }
                 Ok(UpstreamEvent::Incomplete { reason, usage }) => {
                     summary.usage = usage;
+                    if let (Some(admission), Some(_)) = (admission.take(), usage) {
+                        admission.settle(usage).await;
+                    }
                     let error = ApiError::Incomplete(reason);
                     yield sse.named("error", &error.detail());
                     summary.failed(&error, false);
@@ -129,8 +138,6 @@ fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: Request
             }
         }
         yield sse.end();
-        // After `end`: the reader has the whole answer; the reservation becomes the real usage.
-        admission.settle(summary.usage).await;
         drop(summary);
     };
     stream.boxed()

@@ -4,12 +4,15 @@ use tokio::sync::OnceCell;
 use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
-const CONFIG_MARKER: &str = "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\"}";
+const CONFIG_MARKER: &str =
+    "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\",\"access\":\"public\"}";
 
 /// The page with the chat URLs filled in and its Content-Security-Policy, rendered once (a
 /// failed look-up is tried again).
 pub struct Page {
     urls: ChatUrls,
+    /// `ACCESS`: in `keys` mode the page asks for an access key.
+    access: &'static str,
     rendered: OnceCell<Rendered>,
 }
 
@@ -19,17 +22,18 @@ struct Rendered {
 }
 
 impl Page {
-    pub fn new(urls: ChatUrls) -> Self {
-        Self { urls, rendered: OnceCell::new() }
+    pub fn new(urls: ChatUrls, access: &str) -> Self {
+        let access = if access.trim() == "keys" { "keys" } else { "public" };
+        Self { urls, access, rendered: OnceCell::new() }
     }
 
     async fn rendered(&self) -> Result<&Rendered, String> {
-        self.rendered.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls)) }).await
+        self.rendered.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls, self.access)) }).await
     }
 }
 
-fn render(urls: &Resolved) -> Rendered {
-    let config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream })
+fn render(urls: &Resolved, access: &str) -> Rendered {
+    let config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream, "access": access })
         .to_string()
         // Inside <script>, `<` could close the element: JSON allows escaping it.
         .replace('<', "\\u003c");
@@ -125,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_page_with_the_urls_injected() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"));
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"), "public");
         let request = http::Request::get("/").body(Body::Empty).unwrap();
         let response = handle(&page, request).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -143,7 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_policy_allows_only_this_page_s_script_and_style_and_the_chat_origins() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"));
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"), "public");
         let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(!csp.contains("unsafe-inline") && !csp.contains('*'), "{csp}");
@@ -155,13 +159,22 @@ mod tests {
             let hash = csp.split(directive).nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
             assert_eq!(hash.len(), 44, "{directive} in {csp}");
         }
-        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream")), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public"), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         assert!(local.headers()["content-security-policy"].to_str().unwrap().contains("connect-src 'self';"));
+    }
+
+    #[tokio::test]
+    async fn in_keys_mode_the_page_is_told_to_ask_for_a_key() {
+        for (access, expected) in [("keys", r#""access":"keys""#), ("public", r#""access":"public""#), ("bogus", r#""access":"public""#)] {
+            let page = Page::new(ChatUrls::fixed("a", "b"), access);
+            let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+            assert!(html(&response).contains(expected), "{access}");
+        }
     }
 
     #[tokio::test]
     async fn other_methods_are_405() {
         let request = http::Request::post("/").body(Body::Empty).unwrap();
-        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b")), request).await.unwrap().status(), 405);
+        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b"), "public"), request).await.unwrap().status(), 405);
     }
 }

@@ -10,6 +10,7 @@
 //!   a request that never reached the model releases it. The store unreachable or slow: 503.
 
 mod caller;
+mod keys;
 mod store;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::openai::types::Usage;
 use crate::{ApiError, ChatRequest, Config};
 
 pub use caller::{caller_id, safety_identifier};
+pub use keys::{KeyRecord, generate as generate_key, hash as key_hash, presented_key};
 pub use store::{Store, day_now};
 
 /// The limits a deployment sets (`RATE_LIMIT_PER_MINUTE`, `CALLER_TOKENS_PER_DAY`,
@@ -29,11 +31,13 @@ pub struct LimitsConfig {
     pub caller_tokens_per_day: u64,
     pub daily_budget: u64,
     pub allowed_origins: Vec<String>,
+    /// `ACCESS=keys`: callers are access keys, not addresses.
+    pub keys: bool,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new() }
+        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false }
     }
 }
 
@@ -80,16 +84,26 @@ impl Gate {
                 return Err(ApiError::OriginNotAllowed);
             }
         }
-        let caller = caller_id(request);
-        let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
+        let Some(store) = &self.store else { return Ok(Admission { caller: caller_id(request), held: None }) };
         let limits = &self.config;
-        store.take_request_slot(&caller, limits.rate_per_minute).await?;
+        let (caller, rate_per_minute, tokens_per_day) = if limits.keys {
+            let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
+            let record = store.key(&keys::hash(&key)).await?.ok_or(ApiError::AccessKeyUnknown)?;
+            if record.revoked {
+                return Err(ApiError::AccessKeyRevoked);
+            }
+            // A key's own limits override the per-caller ones.
+            (format!("key:{}", record.id), record.rate_per_minute.unwrap_or(limits.rate_per_minute), record.tokens_per_day.unwrap_or(limits.caller_tokens_per_day))
+        } else {
+            (caller_id(request), limits.rate_per_minute, limits.caller_tokens_per_day)
+        };
+        store.take_request_slot(&caller, rate_per_minute).await?;
         let conversation = if chat.previous_response_id.is_some() { CONVERSATION_RESERVE } else { 0 };
         // A token is never shorter than a byte, so bytes bound the input's tokens.
         let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
         let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
         let tokens = chat.message.len() as u64 + instructions + conversation + 64 + output;
-        store.reserve(&caller, tokens, limits.caller_tokens_per_day, limits.daily_budget).await?;
+        store.reserve(&caller, tokens, tokens_per_day, limits.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day: store::day_now() }) })
     }
 }

@@ -142,20 +142,59 @@ impl Store {
 
     /// `used` of a counter (tests, the keys tool).
     pub async fn used(&self, pk: &str) -> Result<u64, ApiError> {
-        let output = self
-            .client()
-            .await
-            .get_item()
-            .table_name(&*self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|_| ApiError::LimitsUnavailable)?;
-        let item = output.item.unwrap_or_default();
+        let item = self.get(pk).await?.unwrap_or_default();
         let value = item.get("used").or_else(|| item.get("count"));
         Ok(value.and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0))
     }
+
+    pub(super) async fn get(&self, pk: &str) -> Result<Option<Item>, ApiError> {
+        let request = self.client().await.get_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned())).consistent_read(true);
+        let output = tokio::time::timeout(STORE_DEADLINE, request.send()).await.map_err(|_| ApiError::LimitsUnavailable)?;
+        Ok(unavailable(output)?.item)
+    }
+
+    pub(super) async fn put(&self, item: Item) -> Result<(), ApiError> {
+        let request = self.client().await.put_item().table_name(&*self.table).set_item(Some(item));
+        unavailable(request.send().await).map(drop)
+    }
+
+    pub(super) async fn set(&self, pk: &str, changes: Vec<(&str, AttributeValue)>) -> Result<(), ApiError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut request = self.client().await.update_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned()));
+        let mut expression = Vec::new();
+        for (i, (name, value)) in changes.into_iter().enumerate() {
+            expression.push(format!("#a{i} = :v{i}"));
+            request = request.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+        }
+        unavailable(request.update_expression(format!("SET {}", expression.join(", "))).send().await).map(drop)
+    }
+
+    /// Every item whose key starts with `prefix` (the keys tool; not on the request path).
+    pub(super) async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Item>, ApiError> {
+        let pages = self
+            .client()
+            .await
+            .scan()
+            .table_name(&*self.table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+            .into_paginator()
+            .items()
+            .send();
+        let items: Vec<Result<Item, _>> = pages.collect().await;
+        items.into_iter().map(unavailable).collect()
+    }
+}
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn unavailable<T, E: std::error::Error + Send + Sync + 'static>(outcome: Result<T, E>) -> Result<T, ApiError> {
+    outcome.map_err(|error| {
+        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be read or written");
+        ApiError::LimitsUnavailable
+    })
 }
 
 pub fn day_now() -> u64 {
