@@ -48,12 +48,9 @@ impl ApiKey {
     /// The key, waiting for the secret read if it is still under way. A read that had already
     /// failed (at init, say) is tried once more for this request rather than handed on.
     pub async fn get(&self) -> Result<Arc<str>, ApiError> {
-        if !matches!(self.0.source, Source::Secret { .. }) {
-            return self.current().await;
-        }
         let read = self.current();
         match read.clone().await {
-            Err(_) => self.read_again_unless_done(&read).await,
+            Err(_) if matches!(self.0.source, Source::Secret { .. }) => self.read_again_unless_done(&read).await,
             outcome => outcome,
         }
     }

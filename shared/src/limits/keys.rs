@@ -85,18 +85,13 @@ impl Store {
 
     /// Sets a key's own limits, or revokes it, by its id (hash prefix).
     pub async fn update_key(&self, id: &str, rate_per_minute: Option<u64>, tokens_per_day: Option<u64>, revoke: bool) -> Result<KeyRecord, ApiError> {
-        let keys = self.keys().await?;
-        let mut matching = keys.into_iter().filter(|k| k.id.starts_with(id));
-        let (Some(mut record), None) = (matching.next(), matching.next()) else {
+        let items = self.scan_prefix("key#").await?;
+        let hash_of = |item: &Item| item.get("hash").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let mut matching = items.iter().filter(|item| hash_of(item).starts_with(id));
+        let (Some(item), None) = (matching.next(), matching.next()) else {
             return Err(ApiError::BadRequest(format!("no single key has the id {id:?}")));
         };
-        let full = self.scan_prefix("key#").await?;
-        let hash = full
-            .iter()
-            .filter_map(|item| item.get("hash").and_then(|v| v.as_s().ok()))
-            .find(|h| h.starts_with(&record.id))
-            .cloned()
-            .unwrap_or_default();
+        let (hash, mut record) = (hash_of(item), record(item));
         let mut changes = Vec::new();
         if let Some(rate) = rate_per_minute {
             changes.push(("rate_per_minute", AttributeValue::N(rate.to_string())));
@@ -115,7 +110,9 @@ impl Store {
     }
 }
 
-fn record(item: &std::collections::HashMap<String, AttributeValue>) -> KeyRecord {
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn record(item: &Item) -> KeyRecord {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
     KeyRecord {
