@@ -39,8 +39,14 @@ async fn the_functions_work_under_cargo_lambda_watch() {
     watch.warm_up().await;
     assert!(stub.requests().is_empty(), "invalid input must never reach upstream");
 
-    // Deltas arrive one by one, spread out as the model sends them, not all at the end.
-    let (arrivals, body) = timed_stream(&stream_url("/stub deltas=12 delay_ms=60")).await;
+    // Deltas arrive one by one, spread out as the model sends them, not all at the end. When
+    // the emulator starts a fresh instance anyway (a first delta seconds late, on a loaded
+    // machine), it buffers that instance's first answer: that answer says nothing about ours,
+    // so it is measured once more on the now warm instance.
+    let (mut arrivals, mut body) = timed_stream(&stream_url("/stub deltas=12 delay_ms=60")).await;
+    if arrivals.first().is_some_and(|(at, _)| *at > Duration::from_millis(1500)) {
+        (arrivals, body) = timed_stream(&stream_url("/stub deltas=12 delay_ms=60")).await;
+    }
     assert_eq!(arrivals.len(), 12, "{}", String::from_utf8_lossy(&body));
     let spread = arrivals[11].0 - arrivals[0].0;
     assert!(spread >= Duration::from_millis(11 * 60 * 8 / 10), "deltas bunched together: {arrivals:?}");
