@@ -15,6 +15,9 @@ pub struct Config {
     /// `OPENAI_PRICE_INPUT_PER_MTOK` and `OPENAI_PRICE_OUTPUT_PER_MTOK`, for the cost estimate.
     pub prices: Option<crate::metrics::Prices>,
     pub limits: crate::limits::LimitsConfig,
+    /// `RESUMABLE_STREAMS`: streamed answers run in OpenAI's background mode, so a dropped
+    /// connection resumes and Stop cancels them upstream.
+    pub resumable: bool,
 }
 
 /// Where the OpenAI API key comes from.
@@ -126,6 +129,12 @@ impl Config {
             heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
             prices: prices(&get)?,
             limits,
+            resumable: match get("RESUMABLE_STREAMS") {
+                None => true,
+                Some(v) if v.eq_ignore_ascii_case("true") => true,
+                Some(v) if v.eq_ignore_ascii_case("false") => false,
+                Some(value) => return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" }),
+            },
         })
     }
 }
@@ -223,6 +232,9 @@ mod tests {
         assert_eq!(config.model, "gpt-4o-mini");
         assert_eq!(config.key, KeyConfig::Missing);
         assert_eq!(config.timeouts, Timeouts::default());
+        assert!(config.resumable);
+        assert!(!self::config(&[("RESUMABLE_STREAMS", "FALSE")]).unwrap().resumable);
+        assert!(self::config(&[("RESUMABLE_STREAMS", "no")]).unwrap_err().to_string().contains("RESUMABLE_STREAMS"));
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub enum ApiError {
     UpstreamTimeout(&'static str),
     #[error("the answer failed part way: {0}")]
     StreamFailed(String),
+    /// The connection to OpenAI `closed`, `broke` or `ended` mid-answer: in background mode the
+    /// answer itself may be fine, and is read again from where it was.
+    #[error("the answer failed part way: the connection to OpenAI {0} before the answer was complete")]
+    StreamCut(&'static str),
+    #[error("that answer is no longer available (answers can be resumed or stopped for a limited time); ask again")]
+    ResponseNotFound,
+    #[error("this resume token is not valid: {0}")]
+    ResumeTokenInvalid(&'static str),
+    #[error("this deployment streams without background mode (RESUMABLE_STREAMS=false): an answer stops when its stream is closed, and cannot be stopped by id")]
+    StopUnavailable,
     #[error("the answer was cut short ({0})")]
     Incomplete(String),
     #[error("OpenAI sent a reply that could not be understood")]
@@ -76,7 +86,10 @@ impl ApiError {
             Self::MissingMessage
             | Self::BlankMessage
             | Self::ControlCharacter(_)
-            | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            | Self::BadRequest(_)
+            | Self::StopUnavailable => StatusCode::BAD_REQUEST,
+            Self::ResponseNotFound => StatusCode::NOT_FOUND,
+            Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
             Self::MessageTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -95,6 +108,7 @@ impl ApiError {
             | Self::UpstreamServerError(_)
             | Self::UpstreamUnreachable
             | Self::StreamFailed(_)
+            | Self::StreamCut(_)
             | Self::Incomplete(_)
             | Self::MalformedUpstream => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -125,7 +139,12 @@ impl ApiError {
     pub fn before_the_model(&self) -> bool {
         !matches!(
             self,
-            Self::UpstreamTimeout(_) | Self::UpstreamUnreachable | Self::StreamFailed(_) | Self::Incomplete(_) | Self::MalformedUpstream
+            Self::UpstreamTimeout(_)
+                | Self::UpstreamUnreachable
+                | Self::StreamFailed(_)
+                | Self::StreamCut(_)
+                | Self::Incomplete(_)
+                | Self::MalformedUpstream
         )
     }
 
@@ -158,7 +177,10 @@ impl ApiError {
             Self::UpstreamServerError(_) => "upstream_error",
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
-            Self::StreamFailed(_) => "stream_failed",
+            Self::StreamFailed(_) | Self::StreamCut(_) => "stream_failed",
+            Self::ResponseNotFound => "response_not_found",
+            Self::ResumeTokenInvalid(_) => "resume_token_invalid",
+            Self::StopUnavailable => "stop_unavailable",
             Self::Incomplete(_) => "incomplete",
             Self::MalformedUpstream => "upstream_malformed",
         }

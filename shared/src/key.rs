@@ -62,10 +62,10 @@ impl ApiKey {
             return Ok(None);
         }
         let read = self.current();
-        if let Some(Ok(current)) = read.peek() {
-            if **current != *rejected {
-                return Ok(Some(current.clone()));
-            }
+        if let Some(Ok(current)) = read.peek()
+            && **current != *rejected
+        {
+            return Ok(Some(current.clone()));
         }
         let fresh = self.read_again_unless_done(&read).await?;
         Ok((*fresh != *rejected).then_some(fresh))

@@ -10,6 +10,7 @@ pub mod metrics;
 mod nodelay;
 pub mod openai;
 pub mod request;
+pub mod resume;
 pub mod runtime;
 pub mod sse;
 pub mod summary;
@@ -20,7 +21,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use key::{ApiKey, redact};
 pub use openai::{Completion, ResponseStream, ResponsesClient, UpstreamEvent};
-pub use request::ChatRequest;
+pub use request::{ChatRequest, StreamAction};
 pub use sse::SseEncoder;
 pub use summary::{Outcome, RequestSummary};
 

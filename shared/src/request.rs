@@ -36,7 +36,7 @@ impl ChatRequest {
         let message = validate_message(message, max_message_bytes)?;
         let previous_response_id = previous_response_id
             .filter(|id| !id.trim().is_empty())
-            .map(validate_response_id)
+            .map(|id| validate_response_id(id, "previous_response_id"))
             .transpose()?;
         Ok(Self { message, previous_response_id, caller: None })
     }
@@ -54,7 +54,58 @@ impl ChatRequest {
     }
 }
 
+/// What a request to chat-stream asks for, told apart before any validation of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamAction {
+    /// A new answer.
+    Ask,
+    /// The rest of an answer: the token a reconnecting EventSource sends as `Last-Event-ID`
+    /// (or a client as `?last_event_id=`).
+    Resume(String),
+    /// `POST .../stop`.
+    Stop,
+}
+
+impl StreamAction {
+    pub fn of(request: &Request) -> Self {
+        if request.method() == http::Method::POST && request.uri().path().trim_end_matches('/').ends_with("/stop") {
+            return Self::Stop;
+        }
+        if request.method() != http::Method::GET {
+            return Self::Ask;
+        }
+        let header = request.headers().get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let query = || {
+            request.uri().query().unwrap_or("").split('&').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                (name == "last_event_id").then(|| decode_component(value).ok()).flatten()
+            })
+        };
+        match header.or_else(query).filter(|token| !token.trim().is_empty()) {
+            Some(token) => Self::Resume(token),
+            None => Self::Ask,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StopBody {
+    response_id: Option<String>,
+}
+
+/// The response a `POST /stop` names, validated.
+pub fn stop_target(request: &Request) -> Result<String, ApiError> {
+    let missing = || ApiError::BadRequest("send {\"response_id\": \"...\"}: the id from the stream's `response` event".into());
+    let body: StopBody = parse_json(request, missing)?;
+    let id = body.response_id.filter(|id| !id.trim().is_empty()).ok_or_else(missing)?;
+    validate_response_id(id, "response_id")
+}
+
 fn parse_json_body(request: &Request) -> Result<JsonBody, ApiError> {
+    parse_json(request, || ApiError::MissingMessage)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empty: impl Fn() -> ApiError) -> Result<T, ApiError> {
     if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
         let value = content_type.to_str().unwrap_or_default();
         let essence = value.split(';').next().unwrap_or_default().trim();
@@ -69,11 +120,15 @@ fn parse_json_body(request: &Request) -> Result<JsonBody, ApiError> {
         _ => b"",
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MissingMessage);
+        return Err(empty());
     }
     serde_json::from_slice(bytes).map_err(|error| {
         let what = if error.is_data() { "the JSON body has the wrong shape" } else { "the body is not valid JSON" };
-        ApiError::BadRequest(format!("{what} ({error}); send {{\"message\": \"...\"}}"))
+        let expected = match empty() {
+            ApiError::BadRequest(expected) => expected,
+            _ => "send {\"message\": \"...\"}".to_owned(),
+        };
+        ApiError::BadRequest(format!("{what} ({error}); {expected}"))
     })
 }
 
@@ -91,12 +146,12 @@ fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String,
     Ok(message)
 }
 
-fn validate_response_id(id: String) -> Result<String, ApiError> {
+fn validate_response_id(id: String, field: &str) -> Result<String, ApiError> {
     let valid = id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if valid {
         Ok(id)
     } else {
-        Err(ApiError::BadRequest("`previous_response_id` must be an id returned by an earlier answer".into()))
+        Err(ApiError::BadRequest(format!("`{field}` must be an id returned by an earlier answer")))
     }
 }
 
@@ -200,6 +255,30 @@ mod tests {
         assert!(post(None, r#"{"message":5}"#).unwrap_err().detail().contains("wrong shape"));
         assert!(post(None, r#"{"message":"x","previous_response_id":"../etc"}"#).is_err());
         assert_eq!(post(Some("text/plain"), "hi").unwrap_err().status(), 415);
+    }
+
+    #[test]
+    fn resume_and_stop_are_told_apart_from_a_new_question() {
+        let get = |uri: &str, last: Option<&str>| {
+            let mut builder = http::Request::get(uri);
+            if let Some(last) = last {
+                builder = builder.header("last-event-id", last);
+            }
+            StreamAction::of(&builder.body(Body::Empty).unwrap())
+        };
+        assert_eq!(get("https://x/?message=hi", None), StreamAction::Ask);
+        assert_eq!(get("https://x/?message=hi", Some("resp_1.4.2.t")), StreamAction::Resume("resp_1.4.2.t".into()));
+        assert_eq!(get("https://x/?last_event_id=resp_1.4.2.t", None), StreamAction::Resume("resp_1.4.2.t".into()));
+        assert_eq!(get("https://x/?message=hi", Some(" ")), StreamAction::Ask);
+        let stop = |path: &str, body: &str| http::Request::post(format!("https://x{path}")).body(Body::Text(body.into())).unwrap();
+        assert_eq!(StreamAction::of(&stop("/stop", "")), StreamAction::Stop);
+        assert_eq!(StreamAction::of(&stop("/", r#"{"message":"stop"}"#)), StreamAction::Ask);
+        assert_eq!(stop_target(&stop("/stop", r#"{"response_id":"resp_1"}"#)), Ok("resp_1".into()));
+        for bad in ["", "{}", r#"{"response_id":""}"#, r#"{"response_id":"../x"}"#, "nope", r#"{"response_id":5}"#] {
+            let error = stop_target(&stop("/stop", bad)).unwrap_err();
+            assert_eq!(error.status(), 400, "{bad}");
+        }
+        assert!(stop_target(&stop("/stop", "{}")).unwrap_err().detail().contains("response_id"));
     }
 
     #[test]

@@ -30,15 +30,34 @@ impl SseEncoder {
 
     /// An unnamed event: the browser's `onmessage` sees `text` as `event.data`.
     pub fn text(&self, text: &str) -> Bytes {
-        let mut out = BytesMut::with_capacity(text.len() + 16);
+        self.text_at(None, text)
+    }
+
+    /// [`Self::text`] with an `id:`, which a reconnecting EventSource sends back as
+    /// `Last-Event-ID`. Ids are ours (resume tokens), never the model's.
+    pub fn text_at(&self, id: Option<&str>, text: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(text.len() + 16 + id.map_or(0, |id| id.len() + 5));
+        write_id(&mut out, id);
         write_data(&mut out, text);
         out.freeze()
+    }
+
+    /// How long a browser waits before it reconnects a dropped stream: a block without data,
+    /// which dispatches no event.
+    pub fn retry(&self, millis: u32) -> Bytes {
+        Bytes::from(format!("retry: {millis}\n\n"))
     }
 
     /// A named event such as `error` or `response`. The name is ours, never the model's; any
     /// character that would break the framing is dropped from it.
     pub fn named(&self, name: &str, data: &str) -> Bytes {
-        let mut out = BytesMut::with_capacity(name.len() + data.len() + 24);
+        self.named_at(None, name, data)
+    }
+
+    /// [`Self::named`] with an `id:`.
+    pub fn named_at(&self, id: Option<&str>, name: &str, data: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(name.len() + data.len() + 24 + id.map_or(0, |id| id.len() + 5));
+        write_id(&mut out, id);
         out.put_slice(b"event: ");
         for c in name.chars().filter(|c| !matches!(c, '\r' | '\n')) {
             let mut buf = [0u8; 4];
@@ -47,6 +66,17 @@ impl SseEncoder {
         out.put_u8(b'\n');
         write_data(&mut out, data);
         out.freeze()
+    }
+}
+
+fn write_id(out: &mut BytesMut, id: Option<&str>) {
+    if let Some(id) = id {
+        out.put_slice(b"id: ");
+        // A line break would end the field early, and NUL makes a browser ignore the id.
+        for part in id.split(['\r', '\n', '\0']) {
+            out.put_slice(part.as_bytes());
+        }
+        out.put_u8(b'\n');
     }
 }
 
@@ -98,6 +128,13 @@ mod tests {
     fn sse_look_alikes_stay_inside_data() {
         assert_eq!(text("event: end\ndata: [END]"), "data: event: end\ndata: data: [END]\n\n");
         assert_eq!(text(": comment"), "data: : comment\n\n");
+    }
+
+    #[test]
+    fn ids_come_first_and_cannot_break_the_framing() {
+        assert_eq!(&SseEncoder.text_at(Some("resp_1.4.2.t"), "a\nb")[..], b"id: resp_1.4.2.t\ndata: a\ndata: b\n\n");
+        assert_eq!(&SseEncoder.named_at(Some("x\ny\0"), "usage", "{}")[..], b"id: xy\nevent: usage\ndata: {}\n\n");
+        assert_eq!(&SseEncoder.retry(1000)[..], b"retry: 1000\n\n");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum Outcome {
     Timeout,
     /// The reader went away before the answer was complete.
     Cancelled,
+    /// The caller stopped the answer (`POST /stop`); the text so far stands.
+    Stopped,
 }
 
 impl Outcome {
@@ -37,6 +39,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
+            Self::Stopped => "stopped",
         }
     }
 }
@@ -58,6 +61,10 @@ pub struct RequestSummary {
     /// Until the request says otherwise it was cancelled: a body dropped mid-answer never does.
     pub outcome: Outcome,
     pub error: Option<ApiError>,
+    /// The upstream response this request created, resumed or stopped.
+    pub response_id: Option<String>,
+    /// The request continued an answer after a dropped connection (no new model call).
+    pub resumed: bool,
 }
 
 impl RequestSummary {
@@ -76,6 +83,8 @@ impl RequestSummary {
             first_text: None,
             usage: None,
             outcome: Outcome::Cancelled,
+            response_id: None,
+            resumed: false,
             error: None,
         }
     }
@@ -133,6 +142,8 @@ impl RequestSummary {
         put("reasoning_tokens", json!(usage.reasoning_tokens()));
         put("total_tokens", json!(usage.total_tokens));
         put("estimated_cost_usd", json!(self.cost_usd()));
+        put("response_id", json!(self.response_id));
+        put("resumed", json!(self.resumed.then_some(true)));
         put("code", json!(self.error.as_ref().map(ApiError::code)));
         put("error", json!(self.error.as_ref().map(ApiError::log_detail)));
         fields
@@ -169,6 +180,7 @@ impl RequestSummary {
             (_, Some(ApiError::LimitsUnavailable)) => Some("LimitsUnavailable"),
             (Outcome::Rejected, _) => Some("RefusedBadInput"),
             (Outcome::Cancelled, _) => Some("ReadersGone"),
+            (Outcome::Stopped, _) => Some("Stopped"),
             (Outcome::Incomplete, _) => Some("Incomplete"),
             (Outcome::Timeout, _) => Some("UpstreamTimeout"),
             (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),

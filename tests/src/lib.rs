@@ -104,6 +104,8 @@ pub fn request_from(source_ip: &str, query: &str, headers: &[(&str, &str)]) -> R
 pub struct BrowserEvent {
     pub event: String,
     pub data: String,
+    /// The last event id the browser holds after this event (its `lastEventId`).
+    pub id: String,
 }
 
 /// Decodes an SSE body with a spec-following parser, as a browser would.
@@ -113,7 +115,7 @@ pub async fn browser_events(body: &[u8]) -> Vec<BrowserEvent> {
         .eventsource()
         .map(|event| {
             let event = event.expect("valid SSE");
-            BrowserEvent { event: event.event, data: event.data }
+            BrowserEvent { event: event.event, data: event.data, id: event.id }
         })
         .collect()
         .await

@@ -74,10 +74,10 @@ impl LambdaWatch {
         let started = Instant::now();
         // Compiling the functions on the first call can take a while on a cold cache.
         while started.elapsed() < Duration::from_secs(600) {
-            if let Ok(response) = client.get(self.url("index")).timeout(Duration::from_secs(300)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(self.url("index")).timeout(Duration::from_secs(300)).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

@@ -1,8 +1,12 @@
 //! A local stand-in for the OpenAI Responses API (`POST /v1/responses`), faithful to its wire
 //! format, for tests (in-process, through [`StubServer`]) and for offline runs (the binary).
-//! Prompts starting with `/stub` make it misbehave on purpose: see [`scenario`].
+//! Prompts starting with `/stub` make it misbehave on purpose: see [`scenario`]. Background
+//! responses (`"background": true`) can be retrieved, streamed again and cancelled, as upstream.
 
+mod background;
+mod events;
 pub mod reply;
+mod responses;
 pub mod scenario;
 mod server;
 pub mod wire;
@@ -25,14 +29,29 @@ pub struct RecordedRequest {
     /// OpenAI's per-end-user id, when the request carried one.
     pub safety_identifier: Option<String>,
     pub model: String,
+    /// Whether it asked for a background response.
+    pub background: bool,
     /// Milliseconds since the server started.
     pub started_ms: u64,
     /// When the answer's connection closed, if it has.
     pub closed_ms: Option<u64>,
+    /// Deltas sent; for a background response, deltas generated, whoever reads them.
     pub deltas_sent: usize,
-    /// Whether the whole answer was sent before the connection closed.
+    /// Whether the whole answer was sent before the connection closed; for a background
+    /// response, whether it was generated to its end.
     pub finished: bool,
 }
+
+/// One `GET /v1/responses/{id}` the stand-in saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRetrieve {
+    pub id: String,
+    pub stream: bool,
+    pub starting_after: Option<u64>,
+}
+
+/// How long a background response can be streamed again after its creation, unless set.
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(600);
 
 /// Settings and shared state of one stand-in server.
 pub struct StubState {
@@ -43,6 +62,10 @@ pub struct StubState {
     started: Instant,
     requests: Mutex<Vec<RecordedRequest>>,
     failures: Mutex<std::collections::HashMap<String, usize>>,
+    responses: background::Registry,
+    resume_window: Mutex<Duration>,
+    cancels: Mutex<Vec<String>>,
+    retrieves: Mutex<Vec<RecordedRetrieve>>,
 }
 
 impl StubState {
@@ -53,11 +76,51 @@ impl StubState {
             started: Instant::now(),
             requests: Mutex::new(Vec::new()),
             failures: Mutex::default(),
+            responses: background::Registry::default(),
+            resume_window: Mutex::new(DEFAULT_RESUME_WINDOW),
+            cancels: Mutex::default(),
+            retrieves: Mutex::default(),
         })
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The id of every cancel call, in order, repeats included.
+    pub fn cancels(&self) -> Vec<String> {
+        self.cancels.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn retrieves(&self) -> Vec<RecordedRetrieve> {
+        self.retrieves.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Deltas generated so far for the kept response `id`.
+    pub fn deltas_generated(&self, id: &str) -> Option<usize> {
+        self.responses.get(id).map(|entry| entry.deltas())
+    }
+
+    /// The status of the kept response `id`: `queued`, `in_progress`, `completed`, ...
+    pub fn status(&self, id: &str) -> Option<String> {
+        self.responses.get(id).map(|entry| entry.status())
+    }
+
+    /// How long after its creation a background response can still be streamed again.
+    pub fn set_resume_window(&self, window: Duration) {
+        *self.resume_window.lock().unwrap_or_else(|e| e.into_inner()) = window;
+    }
+
+    pub fn resume_window(&self) -> Duration {
+        *self.resume_window.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record_cancel(&self, id: &str) {
+        self.cancels.lock().unwrap_or_else(|e| e.into_inner()).push(id.to_owned());
+    }
+
+    fn record_retrieve(&self, retrieve: RecordedRetrieve) {
+        self.retrieves.lock().unwrap_or_else(|e| e.into_inner()).push(retrieve);
     }
 
     fn now_ms(&self) -> u64 {
@@ -121,6 +184,26 @@ impl StubServer {
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.requests()
+    }
+
+    pub fn cancels(&self) -> Vec<String> {
+        self.state.cancels()
+    }
+
+    pub fn retrieves(&self) -> Vec<RecordedRetrieve> {
+        self.state.retrieves()
+    }
+
+    pub fn deltas_generated(&self, id: &str) -> Option<usize> {
+        self.state.deltas_generated(id)
+    }
+
+    pub fn status(&self, id: &str) -> Option<String> {
+        self.state.status(id)
+    }
+
+    pub fn set_resume_window(&self, window: Duration) {
+        self.state.set_resume_window(window);
     }
 }
 

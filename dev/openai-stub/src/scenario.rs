@@ -13,6 +13,7 @@
 //! | `hang` | send the headers, then nothing, forever |
 //! | `hang_headers` | never answer at all |
 //! | `first_delay_ms=N` / `delay_ms=N` | pause before the first delta / between deltas |
+//! | `queue_ms=N` | with `"background": true`, stay `queued` N ms before `in_progress` |
 //! | `deltas=N` | answer with N numbered words |
 //! | `text=tricky` | line breaks of every kind and text that looks like SSE |
 //! | `echo` | answer with the rest of the prompt, one character per delta |
@@ -35,6 +36,8 @@ pub struct Scenario {
     pub hang_headers: bool,
     pub first_delay: Option<Duration>,
     pub delay: Option<Duration>,
+    /// How long a background response stays `queued`.
+    pub queue: Option<Duration>,
     pub deltas: Option<usize>,
     pub tricky: bool,
     pub echo: Option<String>,
@@ -79,6 +82,7 @@ impl Scenario {
                 "hang_headers" => scenario.hang_headers = true,
                 "first_delay_ms" => scenario.first_delay = millis(),
                 "delay_ms" => scenario.delay = millis(),
+                "queue_ms" => scenario.queue = millis(),
                 "deltas" => scenario.deltas = value.parse().ok(),
                 "text" => scenario.tricky = value == "tricky",
                 "reasoning" => scenario.reasoning = true,
@@ -107,6 +111,7 @@ mod tests {
         assert_eq!(s.retry_after.as_deref(), Some("2"));
         assert_eq!(s.delay, Some(Duration::ZERO));
         assert!(s.done);
+        assert_eq!(Scenario::parse("/stub queue_ms=250").queue, Some(Duration::from_millis(250)));
         assert_eq!(Scenario::parse("/stub error=flat after=3").failure, Some(Failure::ErrorFlat));
         assert_eq!(Scenario::parse("/stub echo a  b").echo.as_deref(), Some("a  b"));
         assert_eq!(Scenario::parse("hello"), Scenario { after: 2, ..Scenario::default() });

@@ -10,23 +10,32 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 
+use crate::background::Entry;
+use crate::events::{self, Answer, Frame};
 use crate::scenario::{Failure, Scenario};
-use crate::wire::{self, Ids, Sequence};
-use crate::{RecordedRequest, StubState, reply};
+use crate::wire::{self, Ids};
+use crate::{RecordedRequest, StubState, reply, responses};
 
 /// The stand-in's routes: the Responses API, and a log of what it saw for tests and tools.
 pub fn router(state: Arc<StubState>) -> Router {
     Router::new()
         .route("/v1/responses", post(create_response))
         .route("/responses", post(create_response))
+        .route("/v1/responses/{id}", get(responses::retrieve))
+        .route("/responses/{id}", get(responses::retrieve))
+        .route("/v1/responses/{id}/cancel", post(responses::cancel))
+        .route("/responses/{id}/cancel", post(responses::cancel))
         .route("/__stub/requests", get(|State(state): State<Arc<StubState>>| async move { Json(state.requests()) }))
+        .route("/__stub/cancels", get(|State(state): State<Arc<StubState>>| async move { Json(state.cancels()) }))
+        .route("/__stub/retrieves", get(|State(state): State<Arc<StubState>>| async move { Json(state.retrieves()) }))
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
 }
 
-fn error(status: u16, scenario: &Scenario, key: Option<&str>) -> Response {
+pub(crate) fn error(status: u16, scenario: &Scenario, key: Option<&str>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (code, Json(wire::error_body(status, scenario, key))).into_response();
     let headers = response.headers_mut();
@@ -39,31 +48,51 @@ fn error(status: u16, scenario: &Scenario, key: Option<&str>) -> Response {
     response
 }
 
-async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap, body: Bytes) -> Response {
+/// A request without a key the stand-in accepts, answered with OpenAI's 401.
+pub(crate) struct Refused(Option<String>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(401, &Scenario::default(), self.0.as_deref())
+    }
+}
+
+/// The key the request presents, if it is one the stand-in accepts.
+pub(crate) fn authorize(state: &StubState, headers: &HeaderMap) -> Result<String, Refused> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty());
-    let plain = Scenario::default();
-    let Some(presented) = presented else { return error(401, &plain, None) };
+    let Some(presented) = presented else { return Err(Refused(None)) };
     let expected = state.expected_key.read().map(|k| k.clone()).unwrap_or(None);
     if expected.as_deref().is_some_and(|k| k != presented) {
-        return error(401, &plain, Some(presented));
+        return Err(Refused(Some(presented.to_owned())));
     }
+    Ok(presented.to_owned())
+}
+
+async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let presented = match authorize(&state, &headers) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
+    };
+    let plain = Scenario::default();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
     let (Some(model), Some(input)) = (request["model"].as_str(), request["input"].as_str()) else {
         return error(400, &plain, None);
     };
     let scenario = Scenario::parse(input);
     let stream = request["stream"].as_bool().unwrap_or(false);
+    let background = request["background"].as_bool().unwrap_or(false);
     let index = state.record(RecordedRequest {
         input: input.to_owned(),
         stream,
         previous_response_id: request["previous_response_id"].as_str().map(str::to_owned),
         safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),
         model: model.to_owned(),
+        background,
         started_ms: state.now_ms(),
         closed_ms: None,
         deltas_sent: 0,
@@ -72,41 +101,46 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     if scenario.hang_headers {
         std::future::pending::<()>().await;
     }
-    if let Some(status) = scenario.status {
-        if state.should_fail(input, scenario.times) {
-            state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-            return error(status, &scenario, Some(presented));
-        }
+    if let Some(status) = scenario.status
+        && state.should_fail(input, scenario.times)
+    {
+        state.update(index, |r| r.closed_ms = Some(state.now_ms()));
+        return error(status, &scenario, Some(&presented));
     }
-    let ids = Ids::new(index as u64 + 1);
-    let deltas = reply::deltas(input, &scenario);
-    let failure_message = wire::leak("The server had an error while processing your request.".into(), &scenario, Some(presented));
-    if stream {
-        streamed(state, index, request, scenario, ids, deltas, failure_message)
-    } else {
-        buffered(state, index, &request, &scenario, &ids, &deltas).await
+    let answer = Arc::new(Answer {
+        ids: Ids::new(index as u64 + 1),
+        deltas: reply::deltas(input, &scenario),
+        failure_message: wire::leak("The server had an error while processing your request.".into(), &scenario, Some(&presented)),
+        pause: scenario.delay.unwrap_or(state.delta_delay),
+        scenario,
+        background,
+        request,
+    });
+    match (background, stream) {
+        (true, _) => responses::create_background(state, index, answer, stream),
+        (false, true) => streamed(state, index, answer),
+        (false, false) => buffered(state, index, answer).await,
     }
 }
 
-async fn buffered(state: Arc<StubState>, index: usize, request: &Value, scenario: &Scenario, ids: &Ids, deltas: &[String]) -> Response {
-    let pause = scenario.delay.unwrap_or(state.delta_delay);
-    tokio::time::sleep(scenario.first_delay.unwrap_or_default() + pause * deltas.len() as u32).await;
+async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
+    let (scenario, deltas) = (&answer.scenario, &answer.deltas);
+    tokio::time::sleep(scenario.first_delay.unwrap_or_default() + answer.pause * deltas.len() as u32).await;
     if scenario.hang {
         std::future::pending::<()>().await;
     }
     let text = deltas.concat();
     let mut output = Vec::new();
     if scenario.reasoning {
-        output.push(wire::reasoning_item(ids));
+        output.push(wire::reasoning_item(&answer.ids));
     }
-    output.push(wire::message_item(ids, Some(&text)));
-    let usage = wire::usage(request["input"].as_str().unwrap_or_default(), deltas.len(), scenario.reasoning);
-    let mut response = wire::response(ids, request, "completed", output, Some(usage));
+    output.push(wire::message_item(&answer.ids, Some(&text)));
+    let mut response = answer.response("completed", output, Some(answer.usage(deltas.len())));
     match scenario.failure {
         Some(Failure::Failed) => {
             response["status"] = json!("failed");
             response["output"] = json!([]);
-            response["error"] = json!({"code": "server_error", "message": "The model failed to generate a response."});
+            response["error"] = wire::model_failure();
         }
         Some(Failure::Incomplete) => {
             response["status"] = json!("incomplete");
@@ -125,15 +159,16 @@ async fn buffered(state: Arc<StubState>, index: usize, request: &Value, scenario
         r.finished = true;
         r.closed_ms = Some(state.now_ms());
     });
+    state.responses.insert(Entry::ended(answer.clone(), index, response.clone()));
     let mut response = Json(response).into_response();
     response.headers_mut().insert("x-request-id", HeaderValue::from_static("req_stub"));
     response
 }
 
 /// Marks the request's connection closed when the body is dropped, finished or not.
-struct CloseGuard {
-    state: Arc<StubState>,
-    index: usize,
+pub(crate) struct CloseGuard {
+    pub state: Arc<StubState>,
+    pub index: usize,
 }
 
 impl Drop for CloseGuard {
@@ -143,86 +178,38 @@ impl Drop for CloseGuard {
     }
 }
 
-fn streamed(state: Arc<StubState>, index: usize, request: Value, scenario: Scenario, ids: Ids, deltas: Vec<String>, failure_message: String) -> Response {
-    let pause = scenario.delay.unwrap_or(state.delta_delay);
+/// The SSE text of `batch` up to a `Drop`, and whether the connection breaks there.
+fn sse_text(batch: &[Frame]) -> (String, bool) {
+    let cut = batch.iter().position(|frame| matches!(frame, Frame::Drop));
+    (batch[..cut.unwrap_or(batch.len())].iter().map(Frame::sse).collect(), cut.is_some())
+}
+
+/// The connection breaking on purpose, once what was sent had time to reach the client.
+async fn broken_connection() -> std::io::Error {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    std::io::Error::other("connection dropped on purpose")
+}
+
+/// An SSE response whose body writes each batch of `frames` as one chunk, breaking at a `Drop`.
+pub(crate) fn sse_response(frames: impl Stream<Item = Vec<Frame>> + Send + 'static, guard: Option<CloseGuard>) -> Response {
     let body = async_stream::stream! {
-        let _guard = CloseGuard { state: state.clone(), index };
-        let mut seq = Sequence::default();
-        let input = request["input"].as_str().unwrap_or_default().to_owned();
-        let in_progress = wire::response(&ids, &request, "in_progress", vec![], None);
-        yield Ok::<_, std::io::Error>(Bytes::from(wire::sse(&seq.event("response.created", json!({"response": in_progress}))) + &wire::sse(&seq.event("response.in_progress", json!({"response": in_progress})))));
-        if scenario.hang {
-            std::future::pending::<()>().await;
-        }
-        let mut output_index = 0;
-        let mut output = Vec::new();
-        if scenario.reasoning {
-            let item = wire::reasoning_item(&ids);
-            yield Ok(Bytes::from(wire::sse(&seq.event("response.output_item.added", json!({"output_index": 0, "item": item})))));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            yield Ok(Bytes::from(wire::sse(&seq.event("response.output_item.done", json!({"output_index": 0, "item": item})))));
-            output.push(item);
-            output_index = 1;
-        }
-        let item_id = ids.message.clone();
-        let mut head = wire::sse(&seq.event("response.output_item.added", json!({"output_index": output_index, "item": wire::message_item(&ids, None)})));
-        head += &wire::sse(&seq.event("response.content_part.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})));
-        yield Ok(Bytes::from(head));
-        if let Some(first) = scenario.first_delay {
-            tokio::time::sleep(first).await;
-        }
-        for (i, delta) in deltas.iter().enumerate() {
-            if let Some(failure) = scenario.failure.filter(|_| i == scenario.after) {
-                match failure {
-                    Failure::Drop => {
-                        // Let what was sent reach the client first, as on a real network.
-                        tokio::time::sleep(Duration::from_millis(30)).await;
-                        yield Err(std::io::Error::other("connection dropped on purpose"));
-                        return;
-                    }
-                    Failure::Malformed => yield Ok(Bytes::from_static(b"event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \n\n")),
-                    Failure::ErrorFlat => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"code": "server_error", "message": failure_message, "param": null}))))),
-                    Failure::ErrorNested => yield Ok(Bytes::from(wire::sse(&seq.event("error", json!({"error": {"type": "server_error", "code": "server_error", "message": failure_message, "param": null}}))))),
-                    Failure::Failed => {
-                        let mut failed = wire::response(&ids, &request, "failed", vec![], None);
-                        failed["error"] = json!({"code": "server_error", "message": "The model failed to generate a response."});
-                        yield Ok(Bytes::from(wire::sse(&seq.event("response.failed", json!({"response": failed})))));
-                    }
-                    Failure::Incomplete => {
-                        let text = deltas[..i].concat();
-                        let mut cut = wire::response(&ids, &request, "incomplete", vec![wire::message_item(&ids, Some(&text))], Some(wire::usage(&input, i, scenario.reasoning)));
-                        cut["incomplete_details"] = json!({"reason": "max_output_tokens"});
-                        yield Ok(Bytes::from(wire::sse(&seq.event("response.incomplete", json!({"response": cut})))));
-                    }
-                }
-                if scenario.done {
-                    yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
-                }
-                state.update(index, |r| r.finished = true);
+        let _guard = guard;
+        let mut frames = std::pin::pin!(frames);
+        while let Some(batch) = frames.next().await {
+            let (text, breaks) = sse_text(&batch);
+            if !text.is_empty() {
+                yield Ok(Bytes::from(text));
+            }
+            if breaks {
+                yield Err(broken_connection().await);
                 return;
             }
-            if i > 0 && !pause.is_zero() {
-                tokio::time::sleep(pause).await;
-            }
-            let event = seq.event("response.output_text.delta", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": "stub"}));
-            yield Ok(Bytes::from(wire::sse(&event)));
-            state.update(index, |r| r.deltas_sent = i + 1);
         }
-        let text = deltas.concat();
-        let message = wire::message_item(&ids, Some(&text));
-        let mut tail = wire::sse(&seq.event("response.output_text.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "text": text, "logprobs": []})));
-        tail += &wire::sse(&seq.event("response.content_part.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": message["content"][0]})));
-        tail += &wire::sse(&seq.event("response.output_item.done", json!({"output_index": output_index, "item": message})));
-        output.push(message);
-        let done = wire::response(&ids, &request, "completed", output, Some(wire::usage(&input, deltas.len(), scenario.reasoning)));
-        tail += &wire::sse(&seq.event("response.completed", json!({"response": done})));
-        if scenario.done {
-            tail += "data: [DONE]\n\n";
-        }
-        yield Ok(Bytes::from(tail));
-        state.update(index, |r| r.finished = true);
     };
-    let mut response = Response::new(Body::from_stream(body));
+    with_sse_headers(Response::new(Body::from_stream(body)))
+}
+
+fn with_sse_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
     headers.insert("x-request-id", HeaderValue::from_static("req_stub"));
@@ -230,3 +217,31 @@ fn streamed(state: Arc<StubState>, index: usize, request: Value, scenario: Scena
     response
 }
 
+/// A plain stream: the answer's events straight onto this connection, which ends with them.
+fn streamed(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
+    let guard = CloseGuard { state: state.clone(), index };
+    let frames = async_stream::stream! {
+        let mut generated = std::pin::pin!(events::generate(answer.clone()));
+        let mut ended = None;
+        while let Some(batch) = generated.next().await {
+            let deltas = batch.iter().filter(|frame| frame.kind() == "response.output_text.delta").count();
+            ended = batch.iter().find_map(terminal_response).or(ended);
+            yield batch;
+            // Counted once the batch was written: the body asks for the next one only then.
+            if deltas > 0 {
+                state.update(index, |r| r.deltas_sent += deltas);
+            }
+        }
+        state.update(index, |r| r.finished = true);
+        if let Some(response) = ended {
+            state.responses.insert(Entry::ended(answer.clone(), index, response));
+        }
+    };
+    sse_response(frames, Some(guard))
+}
+
+/// The response object a `response.completed`, `.incomplete` or `.failed` event carries.
+fn terminal_response(frame: &Frame) -> Option<Value> {
+    let Frame::Event(event) = frame else { return None };
+    matches!(frame.kind(), "response.completed" | "response.incomplete" | "response.failed").then(|| event["response"].clone())
+}

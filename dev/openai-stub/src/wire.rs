@@ -97,6 +97,21 @@ pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, us
     })
 }
 
+/// The `error` of a response the model failed to finish.
+pub fn model_failure() -> Value {
+    json!({"code": "server_error", "message": "The model failed to generate a response."})
+}
+
+/// OpenAI's body for a request about a response id it does not know.
+pub fn response_not_found(id: &str) -> Value {
+    json!({"error": {"message": format!("Response with id '{id}' not found."), "type": "invalid_request_error", "param": null, "code": null}})
+}
+
+/// OpenAI's body for a request it refuses as invalid, with its `code` when it has one.
+pub fn invalid_request(message: &str, code: Option<&str>) -> Value {
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})
+}
+
 /// The `{"error": {...}}` body and its headers for an HTTP error status.
 pub fn error_body(status: u16, scenario: &Scenario, presented_key: Option<&str>) -> Value {
     let (kind, code, message) = match status {

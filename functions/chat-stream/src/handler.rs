@@ -1,5 +1,4 @@
 use std::convert::Infallible;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream::BoxStream};
@@ -7,26 +6,38 @@ use http_body::Frame;
 use http_body_util::StreamBody;
 use lambda_http::{Error, Request, Response, http::header};
 use serde_json::json;
-use shared::limits::{Admission, Gate};
-use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
+use shared::limits::Gate;
+use shared::{ApiError, ChatRequest, RequestSummary, ResponsesClient, SseEncoder, StreamAction};
+
+use crate::relay::{Start, relay};
 
 /// The streamed body: each item is written to the client the moment it is produced.
 pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
 
-/// Answers `GET ?message=` with `start`, one unnamed event per text delta, and `end`.
+/// Answers `GET ?message=` with `start`, one unnamed event per text delta, and `end`; a
+/// reconnect carrying `Last-Event-ID` with the rest of that answer; `POST /stop` by stopping one.
 ///
 /// Failures before the first byte are JSON errors with a status, unless the caller asked for
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<SseBody>, Error> {
+    match StreamAction::of(&request) {
+        StreamAction::Ask => Ok(ask(client, gate, request).await),
+        StreamAction::Resume(token) => Ok(resume(client, gate, request, &token).await),
+        StreamAction::Stop => Ok(crate::stop::handle(client, gate, request).await),
+    }
+}
+
+/// A new answer: admit, ask, relay (which settles).
+async fn ask(client: &ResponsesClient, gate: &Gate, request: Request) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     let inline_errors = ChatRequest::wants_inline_errors(&request);
     let mut chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return Ok(failure(error, inline_errors, summary)),
+        Err(error) => return failure(error, inline_errors, summary),
     };
     let admission = match gate.admit(&request, &chat, client.config()).await {
         Ok(admission) => admission,
-        Err(error) => return Ok(failure(error, inline_errors, summary)),
+        Err(error) => return failure(error, inline_errors, summary),
     };
     chat.caller = Some(admission.caller.clone());
     let deadline = client.deadline(shared::lambda_deadline(&request));
@@ -34,18 +45,53 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         Ok(upstream) => {
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);
-            Ok(sse_response(relay(upstream, client.config().heartbeat, summary, admission)))
+            let caller = admission.caller.clone();
+            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0 };
+            sse_response(relay(client, start, summary, Some(admission), deadline))
         }
         Err(error) => {
             if error.before_the_model() {
                 admission.release().await;
             }
-            Ok(failure(error, inline_errors, summary))
+            failure(error, inline_errors, summary)
         }
     }
 }
 
-fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
+/// The rest of an answer after the event whose id the reader presents: no new model call, and
+/// nothing streamed unless the token is this caller's and the answer still exists.
+async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: &str) -> Response<SseBody> {
+    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
+    summary.resumed = true;
+    let inline_errors = ChatRequest::wants_inline_errors(&request);
+    if !client.config().resumable {
+        let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
+        return failure(error, inline_errors, summary);
+    }
+    let caller = match gate.identify(&request).await {
+        Ok(caller) => caller,
+        Err(error) => return failure(error, inline_errors, summary),
+    };
+    let position = match client.verify_token(&caller, token).await {
+        Ok(position) => position,
+        Err(error) => return failure(error, inline_errors, summary),
+    };
+    summary.response_id = Some(position.response_id.clone());
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    let upstream = match client.continue_after(&position, deadline).await {
+        Ok(upstream) => upstream,
+        Err(error) => return failure(error, inline_errors, summary),
+    };
+    summary.upstream_status = Some(200);
+    let signer = match client.signer(&caller, &position.response_id).await {
+        Ok(signer) => signer,
+        Err(error) => return failure(error, inline_errors, summary),
+    };
+    let start = Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
+    sse_response(relay(client, start, summary, None, deadline))
+}
+
+pub fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
     let body = StreamBody::new(events.map(|bytes| Ok(Frame::data(bytes))).boxed());
     let mut response = Response::new(body);
     let headers = response.headers_mut();
@@ -59,7 +105,7 @@ fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
 /// A failure before the answer started: a JSON error with its status, or, for `errors=inline`,
 /// `start`, a `problem` event (`{"status", "code", "detail", "request_id"}`: what a page needs to
 /// act on it), `error` with the sentence, and `end`. `Retry-After` is sent either way.
-fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Response<SseBody> {
+pub fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Response<SseBody> {
     summary.failed(&error, !inline);
     let request_id = summary.request_id.clone();
     drop(summary);
@@ -80,67 +126,6 @@ fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Respon
         response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }
     response
-}
-
-/// Forwards upstream events as SSE: `start`, each delta as it arrives, pings while the model is
-/// silent, `error` on a failure, then `end`. Dropping it drops the upstream request, and the
-/// summary it owns then logs the request as cancelled, with what was streamed so far.
-fn relay(mut upstream: ResponseStream, heartbeat: Duration, mut summary: RequestSummary, admission: Admission) -> BoxStream<'static, Bytes> {
-    let sse = SseEncoder;
-    let stream = async_stream::stream! {
-        let mut admission = Some(admission);
-        yield sse.start();
-        loop {
-            let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
-                Err(_) => {
-                    yield sse.ping();
-                    continue;
-                }
-                Ok(None) => break,
-                Ok(Some(event)) => event,
-            };
-            match event {
-                Ok(UpstreamEvent::TextDelta(text)) => {
-                    summary.text_sent(&text);
-                    yield sse.text(&text);
-                }
-                Ok(UpstreamEvent::Created { id }) => {
-                    yield sse.named("response", &json!({ "id": id }).to_string());
-                }
-                Ok(UpstreamEvent::Completed { usage }) => {
-                    summary.usage = usage;
-                    // Settled before `end`: a browser closes the stream on `end`, and a body
-                    // dropped then would drop the settlement with it.
-                    if let Some(admission) = admission.take() {
-                        admission.settle(usage).await;
-                    }
-                    if let Some(usage) = usage {
-                        yield sse.named("usage", &json!(usage).to_string());
-                    }
-                    summary.outcome = Outcome::Completed;
-                    break;
-                }
-                Ok(UpstreamEvent::Incomplete { reason, usage }) => {
-                    summary.usage = usage;
-                    if let (Some(admission), Some(_)) = (admission.take(), usage) {
-                        admission.settle(usage).await;
-                    }
-                    let error = ApiError::Incomplete(reason);
-                    yield sse.named("error", &error.detail());
-                    summary.failed(&error, false);
-                    break;
-                }
-                Err(error) => {
-                    yield sse.named("error", &error.detail());
-                    summary.failed(&error, false);
-                    break;
-                }
-            }
-        }
-        yield sse.end();
-        drop(summary);
-    };
-    stream.boxed()
 }
 
 #[cfg(test)]
@@ -186,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn failures_after_start_send_error_then_end_and_keep_the_text() {
         let upstream = TestUpstream::start().await;
-        for scenario in ["error=flat", "error=nested", "failed", "incomplete", "drop", "malformed"] {
+        for scenario in ["error=flat", "error=nested", "failed", "incomplete", "malformed"] {
             let (status, _, events, _) = call(&upstream, get_request(&format!("/stub {scenario} after=2 echo abcd"))).await;
             assert_eq!(status, 200, "{scenario}");
             assert_eq!(message_data(&events), ["a", "b"], "{scenario}");

@@ -2,6 +2,10 @@
 //! response streaming mode.
 
 mod handler;
+mod relay;
+#[cfg(test)]
+mod resume_tests;
+mod stop;
 
 use std::sync::Arc;
 

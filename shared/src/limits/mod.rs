@@ -78,25 +78,12 @@ impl Gate {
 
     /// Admits the request or says why not, before anything goes upstream.
     pub async fn admit(&self, request: &lambda_http::Request, chat: &ChatRequest, config: &Config) -> Result<Admission, ApiError> {
-        if let Some(origin) = request.headers().get(http::header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-            if !self.config.allowed_origins.is_empty() && !self.config.allowed_origins.iter().any(|o| o == origin) {
-                return Err(ApiError::OriginNotAllowed);
-            }
-        }
-        let Some(store) = &self.store else { return Ok(Admission { caller: caller_id(request), held: None }) };
+        let (caller, record) = self.identify_with_record(request).await?;
+        let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
         let limits = &self.config;
-        let (caller, rate_per_minute, tokens_per_day) = if limits.keys {
-            let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
-            let record = store.key(&keys::hash(&key)).await?.ok_or(ApiError::AccessKeyUnknown)?;
-            if record.revoked {
-                return Err(ApiError::AccessKeyRevoked);
-            }
-            // A key's own limits override the per-caller ones.
-            (format!("key:{}", record.id), record.rate_per_minute.unwrap_or(limits.rate_per_minute), record.tokens_per_day.unwrap_or(limits.caller_tokens_per_day))
-        } else {
-            (caller_id(request), limits.rate_per_minute, limits.caller_tokens_per_day)
-        };
+        // A key's own limits override the per-caller ones.
+        let rate_per_minute = record.as_ref().and_then(|r| r.rate_per_minute).unwrap_or(limits.rate_per_minute);
+        let tokens_per_day = record.as_ref().and_then(|r| r.tokens_per_day).unwrap_or(limits.caller_tokens_per_day);
         store.take_request_slot(&caller, rate_per_minute).await?;
         let conversation = if chat.previous_response_id.is_some() { CONVERSATION_RESERVE } else { 0 };
         // A token is never shorter than a byte, so bytes bound the input's tokens.
@@ -105,6 +92,32 @@ impl Gate {
         let tokens = chat.message.len() as u64 + instructions + conversation + 64 + output;
         store.reserve(&caller, tokens, tokens_per_day, limits.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day: store::day_now() }) })
+    }
+
+    /// Who is asking, for a request that spends nothing (a resume, a stop): the origin check
+    /// and, with access keys, a valid key; no slot and no reservation.
+    pub async fn identify(&self, request: &lambda_http::Request) -> Result<String, ApiError> {
+        self.identify_with_record(request).await.map(|(caller, _)| caller)
+    }
+
+    async fn identify_with_record(&self, request: &lambda_http::Request) -> Result<(String, Option<KeyRecord>), ApiError> {
+        if let Some(origin) = request.headers().get(http::header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+            if !self.config.allowed_origins.is_empty() && !self.config.allowed_origins.iter().any(|o| o == origin) {
+                return Err(ApiError::OriginNotAllowed);
+            }
+        }
+        match &self.store {
+            Some(store) if self.config.keys => {
+                let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
+                let record = store.key(&keys::hash(&key)).await?.ok_or(ApiError::AccessKeyUnknown)?;
+                if record.revoked {
+                    return Err(ApiError::AccessKeyRevoked);
+                }
+                Ok((format!("key:{}", record.id), Some(record)))
+            }
+            _ => Ok((caller_id(request), None)),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `ResponsesClient`: the OpenAI Responses API, buffered and streamed, with timeouts and retries.
 
+mod background;
 mod retry;
 mod stream;
 pub mod types;
@@ -27,7 +28,9 @@ pub struct Completion {
     pub retries: u32,
 }
 
-/// Talks to `POST {OPENAI_BASE_URL}/responses`. Built once per execution environment.
+/// Talks to `POST {OPENAI_BASE_URL}/responses`. Built once per execution environment; a clone
+/// shares it (for work that outlives one request, such as settling an abandoned answer).
+#[derive(Clone)]
 pub struct ResponsesClient {
     http: HttpClient,
     endpoint: String,
@@ -78,23 +81,20 @@ impl ResponsesClient {
     /// Asks for the whole answer and waits for it.
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
         let body = self.body(request, false, &self.key.get().await?);
-        let sent = self.send(&body, deadline, None).await?;
-        let bytes = tokio::time::timeout_at(deadline, sent.response.bytes())
-            .await
-            .map_err(|_| ApiError::UpstreamTimeout("the overall deadline"))?
-            .map_err(|_| ApiError::UpstreamUnreachable)?;
-        let response: ResponseObject = serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)?;
+        let sent = self.send(&self.create_call(body), deadline, None).await?;
+        let Sent { response, key, retries, .. } = sent;
+        let response = read_object(response, deadline).await?;
         match response.status.as_deref() {
             Some("failed") => {
                 let message = response.error.and_then(|e| e.message).unwrap_or_else(|| "no reason given".into());
-                Err(ApiError::StreamFailed(redact(&message, &sent.key)))
+                Err(ApiError::StreamFailed(redact(&message, &key)))
             }
             _ => Ok(Completion {
                 text: response.output_text(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),
                 id: response.id,
                 usage: response.usage,
-                retries: sent.retries,
+                retries,
             }),
         }
     }
@@ -104,15 +104,24 @@ impl ResponsesClient {
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
         let body = self.body(request, true, &self.key.get().await?);
         let first_token = self.config.timeouts.first_event;
-        let sent = self.send(&body, deadline, Some(first_token)).await?;
+        let sent = self.send(&self.create_call(body), deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
         let first_token_by = (sent.sent_at + first_token).min(deadline);
         Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
     }
 
+    fn create_call(&self, body: bytes::Bytes) -> retry::Call {
+        retry::Call { method: reqwest::Method::POST, url: self.endpoint.clone(), body: Some(body), names_a_response: false }
+    }
+
     fn body(&self, request: &ChatRequest, stream: bool, key: &str) -> bytes::Bytes {
+        let safety_identifier = request.caller.as_deref().map(|caller| crate::limits::safety_identifier(caller, key));
+        // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
+        let background = stream && self.config.resumable;
         let body = CreateResponse {
-            safety_identifier: request.caller.as_deref().map(|caller| crate::limits::safety_identifier(caller, key)),
+            metadata: background.then(|| types::Metadata { owner: safety_identifier.clone() }),
+            background,
+            safety_identifier,
             model: &self.config.model,
             input: &request.message,
             instructions: self.config.instructions.as_deref(),
@@ -134,6 +143,15 @@ fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiEr
         .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ApiError::Misconfigured(format!("could not build the HTTP client: {e}")))
+}
+
+/// Reads a response object from a JSON answer, within the deadline.
+async fn read_object(response: reqwest::Response, deadline: Instant) -> Result<ResponseObject, ApiError> {
+    let bytes = tokio::time::timeout_at(deadline, response.bytes())
+        .await
+        .map_err(|_| ApiError::UpstreamTimeout("the overall deadline"))?
+        .map_err(|_| ApiError::UpstreamUnreachable)?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)
 }
 
 struct Sent {

@@ -12,6 +12,15 @@ use tokio::time::Instant;
 
 use super::types::ErrorBody;
 use super::{ResponsesClient, Sent};
+
+/// One request to OpenAI: a create, or a call about an existing response (retrieve, cancel).
+pub(super) struct Call {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub body: Option<Bytes>,
+    /// Its URL names a response: a 404 then means that response is gone.
+    pub names_a_response: bool,
+}
 use crate::{ApiError, redact};
 
 /// The longest wait a `retry-after` header may impose on us.
@@ -26,7 +35,7 @@ impl ResponsesClient {
     /// Sends `body` until an attempt is accepted. Each attempt has its own `window` for the
     /// response headers (all of them within `deadline`), so a retry late in the request is not
     /// cut short by a window that closed before it began.
-    pub(super) async fn send(&self, body: &Bytes, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
+    pub(super) async fn send(&self, call: &Call, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(250))
@@ -39,7 +48,7 @@ impl ResponsesClient {
         loop {
             let sent_at = Instant::now();
             let headers_by = window.map_or(deadline, |window| (sent_at + window).min(deadline));
-            let outcome = match self.attempt(body, &key, headers_by).await {
+            let outcome = match self.attempt(call, &key, headers_by).await {
                 Ok(response) => return Ok(Sent { response, key, retries, sent_at }),
                 Err(outcome) => outcome,
             };
@@ -70,15 +79,14 @@ impl ResponsesClient {
         }
     }
 
-    async fn attempt(&self, body: &Bytes, key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
+    async fn attempt(&self, call: &Call, key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
         let http = self.http.clone().await.map_err(Outcome::Fail)?;
-        let request = http
-            .post(&self.endpoint)
-            .bearer_auth(key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+        let mut request = http.request(call.method.clone(), &call.url).bearer_auth(key);
+        if let Some(body) = &call.body {
             // A reference-counted clone: each attempt sends the same bytes without copying them.
-            .body(body.clone())
-            .send();
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        let request = request.send();
         let response = match tokio::time::timeout_at(headers_by, request).await {
             Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout("no answer in time"))),
             Ok(Err(error)) => {
@@ -101,6 +109,7 @@ impl ResponsesClient {
         tracing::warn!(upstream_status = status.as_u16(), code, message = logged, "OpenAI answered with an error");
         Err(match status {
             StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
+            StatusCode::NOT_FOUND if call.names_a_response => Outcome::Fail(ApiError::ResponseNotFound),
             StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),
             StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { error: ApiError::RateLimited { retry_after: wait }, wait },
             // The conversation itself is the problem: the caller can act on it (a new chat).

@@ -3,13 +3,14 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, stream::BoxStream};
 use tokio::time::Instant;
 
-use super::types::{ErrorObject, Usage, WireEvent};
+use super::types::{ErrorObject, ResponseObject, Usage, WireEvent};
 use crate::{ApiError, config::Timeouts, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
@@ -21,6 +22,8 @@ pub enum UpstreamEvent {
     Completed { usage: Option<Usage> },
     /// The answer stopped early; the text so far stands.
     Incomplete { reason: String, usage: Option<Usage> },
+    /// The answer was cancelled upstream (a Stop): the text so far is all there is.
+    Cancelled { usage: Option<Usage> },
 }
 
 /// A streamed answer. Yields events until the terminal one, or one error and then nothing.
@@ -28,7 +31,11 @@ pub enum UpstreamEvent {
 pub struct ResponseStream {
     inner: BoxStream<'static, Result<UpstreamEvent, ApiError>>,
     pub retries: u32,
+    /// The `sequence_number` of the last event read ([`NO_SEQUENCE`] before any).
+    sequence: Arc<AtomicU64>,
 }
+
+const NO_SEQUENCE: u64 = u64::MAX;
 
 impl ResponseStream {
     pub(super) fn new(
@@ -39,6 +46,8 @@ impl ResponseStream {
         first_token_by: Instant,
         deadline: Instant,
     ) -> Self {
+        let sequence = Arc::new(AtomicU64::new(NO_SEQUENCE));
+        let last_sequence = sequence.clone();
         let inner = async_stream::stream! {
             let mut source = response.bytes_stream().eventsource();
             // Until the first text, only `first_token_by` counts: `response.created`, progress
@@ -60,28 +69,34 @@ impl ResponseStream {
                         return;
                     }
                     Ok(None) => {
-                        yield Err(ApiError::StreamFailed("the connection to OpenAI closed before the answer was complete".into()));
+                        yield Err(ApiError::StreamCut("closed"));
                         return;
                     }
                     Ok(Some(Err(error))) => {
                         tracing::warn!(error = %redact(&error.to_string(), &key), "the OpenAI stream broke");
-                        yield Err(ApiError::StreamFailed("the connection to OpenAI broke before the answer was complete".into()));
+                        yield Err(ApiError::StreamCut("broke"));
                         return;
                     }
                     Ok(Some(Ok(event))) => event,
                 };
                 if event.data == "[DONE]" {
-                    yield Err(ApiError::StreamFailed("OpenAI ended the stream without finishing the answer".into()));
+                    yield Err(ApiError::StreamCut("ended"));
                     return;
                 }
-                let parsed = parse(&event.data, &key);
+                let parsed = parse_positioned(&event.data, &key);
+                let parsed = parsed.map(|(sequence, event)| {
+                    if let Some(sequence) = sequence {
+                        last_sequence.store(sequence, Ordering::Relaxed);
+                    }
+                    event
+                });
                 seen_text |= matches!(parsed, Ok(Some(UpstreamEvent::TextDelta(_))));
                 if seen_text {
                     limit = Instant::now() + timeouts.idle;
                 }
                 match parsed {
                     Ok(Some(event)) => {
-                        let terminal = matches!(event, UpstreamEvent::Completed { .. } | UpstreamEvent::Incomplete { .. });
+                        let terminal = matches!(event, UpstreamEvent::Completed { .. } | UpstreamEvent::Incomplete { .. } | UpstreamEvent::Cancelled { .. });
                         yield Ok(event);
                         if terminal {
                             return;
@@ -95,7 +110,31 @@ impl ResponseStream {
                 }
             }
         };
-        Self { inner: inner.boxed(), retries }
+        Self { inner: inner.boxed(), retries, sequence }
+    }
+
+    /// A finished response told as a stream: the text after `offset` bytes (what a reader has
+    /// not had yet), then how the answer ended.
+    pub fn finished(response: &ResponseObject, offset: usize, key: &str) -> Self {
+        let text = response.output_text();
+        let rest = text.get(offset..).unwrap_or_default().to_owned();
+        let usage = response.usage;
+        let end = match response.status.as_deref() {
+            Some("cancelled") => Ok(UpstreamEvent::Cancelled { usage }),
+            Some("incomplete") => Ok(UpstreamEvent::Incomplete { reason: response.incomplete_reason().unwrap_or("no reason given").to_owned(), usage }),
+            Some("failed") => {
+                let message = response.error.as_ref().and_then(|e| e.message.clone());
+                Err(ApiError::StreamFailed(redact(&message.unwrap_or_else(|| "no reason given".into()), key)))
+            }
+            _ => Ok(UpstreamEvent::Completed { usage }),
+        };
+        let events = (!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest))).into_iter().chain([end]);
+        Self { inner: futures_util::stream::iter(events.collect::<Vec<_>>()).boxed(), retries: 0, sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)) }
+    }
+
+    /// The `sequence_number` of the last event read: where a background stream resumes.
+    pub fn last_sequence(&self) -> Option<u64> {
+        Some(self.sequence.load(Ordering::Relaxed)).filter(|s| *s != NO_SEQUENCE)
     }
 }
 
@@ -110,6 +149,11 @@ impl Stream for ResponseStream {
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
 /// the chat functions do not need. `key` is redacted from any message passed on.
 pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
+    parse_positioned(data, key).map(|(_, event)| event)
+}
+
+/// [`parse`], with the event's `sequence_number` when it has one.
+fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<UpstreamEvent>), ApiError> {
     let event: WireEvent = serde_json::from_str(data).map_err(|error| {
         tracing::warn!(%error, "OpenAI sent an event that is not valid JSON");
         ApiError::MalformedUpstream
@@ -123,7 +167,13 @@ pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
         };
         ApiError::StreamFailed(redact(&text, key))
     };
-    Ok(match event.kind.as_str() {
+    let cancelled = event.response.as_ref().is_some_and(|r| r.status.as_deref() == Some("cancelled"));
+    let sequence = event.sequence_number;
+    let typed = match event.kind.as_str() {
+        // However OpenAI announces a cancel, the answer ends as stopped.
+        "response.cancelled" | "response.failed" | "response.incomplete" | "response.completed" if cancelled => {
+            Some(UpstreamEvent::Cancelled { usage: event.response.and_then(|r| r.usage) })
+        }
         "response.output_text.delta" | "response.refusal.delta" => {
             Some(UpstreamEvent::TextDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
         }
@@ -140,7 +190,8 @@ pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
         }
         "error" => return Err(failure(event.error, event.code, event.message)),
         _ => None,
-    })
+    };
+    Ok((sequence, typed))
 }
 
 #[cfg(test)]
@@ -157,6 +208,11 @@ mod tests {
         assert_eq!(cut, Ok(Some(UpstreamEvent::Incomplete { reason: "max_output_tokens".into(), usage: None })));
         assert_eq!(parse(r#"{"type":"response.in_progress"}"#, "k"), Ok(None));
         assert_eq!(parse(r#"{"type":"some.future.event","x":1}"#, "k"), Ok(None));
+        let stopped = parse(r#"{"type":"response.cancelled","response":{"status":"cancelled","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}"#, "k");
+        assert!(matches!(stopped, Ok(Some(UpstreamEvent::Cancelled { usage: Some(_) }))), "{stopped:?}");
+        let failed_as_cancelled = parse(r#"{"type":"response.failed","response":{"status":"cancelled"}}"#, "k");
+        assert_eq!(failed_as_cancelled, Ok(Some(UpstreamEvent::Cancelled { usage: None })));
+        assert_eq!(parse_positioned(r#"{"type":"response.in_progress","sequence_number":7}"#, "k"), Ok((Some(7), None)));
     }
 
     #[test]

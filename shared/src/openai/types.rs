@@ -18,6 +18,20 @@ pub struct CreateResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub safety_identifier: Option<String>,
     pub stream: bool,
+    /// Background mode: the answer is generated whether or not a connection reads it, can be
+    /// streamed again from any event, and cancelled.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub background: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+}
+
+/// The response's `metadata`: who owns it (the caller's safety identifier), so that a stop can
+/// be checked against the caller who asked, in whichever execution environment it lands.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A response object, as returned by a buffered call or carried by the terminal stream events.
@@ -35,9 +49,21 @@ pub struct ResponseObject {
     pub incomplete_details: Option<IncompleteDetails>,
     #[serde(default)]
     pub error: Option<ErrorObject>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
 }
 
 impl ResponseObject {
+    /// Whether the answer is over (`completed`, `incomplete`, `failed`, `cancelled`); `queued`
+    /// and `in_progress` are not.
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_deref(), Some("queued" | "in_progress") | None)
+    }
+
+    pub fn owner(&self) -> Option<&str> {
+        self.metadata.as_ref().and_then(|m| m.owner.as_deref())
+    }
+
     /// The answer's text: every `output_text` part of every `message` item, in order. A refusal
     /// stands in for the text when the model gave nothing else.
     pub fn output_text(&self) -> String {
@@ -136,6 +162,9 @@ pub struct ErrorBody {
 pub struct WireEvent {
     #[serde(rename = "type")]
     pub kind: String,
+    /// The event's place in the response: a background stream resumes after it.
+    #[serde(default)]
+    pub sequence_number: Option<u64>,
     #[serde(default)]
     pub delta: Option<String>,
     #[serde(default)]

@@ -1,0 +1,179 @@
+//! The events of one streamed answer, made once for both ways of delivering them: straight onto
+//! the request's connection (a plain stream) or into the registry of background responses, where
+//! any number of connections follow them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use serde_json::{Value, json};
+
+use crate::scenario::{Failure, Scenario};
+use crate::wire::{self, Ids, Sequence};
+
+/// The bytes of the `malformed` scenario: an event whose JSON stops short.
+pub const MALFORMED: &str = "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \n\n";
+
+/// What one request asked for and how the stand-in answers it.
+pub struct Answer {
+    pub ids: Ids,
+    pub request: Value,
+    pub scenario: Scenario,
+    pub deltas: Vec<String>,
+    /// The message of `error` events, with the key in it when the scenario leaks.
+    pub failure_message: String,
+    /// The pause between deltas.
+    pub pause: Duration,
+    pub background: bool,
+}
+
+impl Answer {
+    pub fn input(&self) -> &str {
+        self.request["input"].as_str().unwrap_or_default()
+    }
+
+    /// A response object of this answer, marked background when it is.
+    pub fn response(&self, status: &str, output: Vec<Value>, usage: Option<Value>) -> Value {
+        let mut response = wire::response(&self.ids, &self.request, status, output, usage);
+        response["background"] = json!(self.background);
+        response
+    }
+
+    /// Usage after `deltas` deltas, as the terminal events report it.
+    pub fn usage(&self, deltas: usize) -> Value {
+        wire::usage(self.input(), deltas, self.scenario.reasoning)
+    }
+}
+
+/// One thing on the stream: an event, or one of the scenario's ways to break it.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Event(Value),
+    /// [`MALFORMED`]: not JSON.
+    Malformed,
+    /// `data: [DONE]`, for the scenario `done`.
+    Done,
+    /// The connection breaks here (scenario `drop`); the answer itself goes on.
+    Drop,
+}
+
+impl Frame {
+    /// The SSE text of the frame; `Drop` has none.
+    pub fn sse(&self) -> String {
+        match self {
+            Frame::Event(event) => wire::sse(event),
+            Frame::Malformed => MALFORMED.to_owned(),
+            Frame::Done => "data: [DONE]\n\n".to_owned(),
+            Frame::Drop => String::new(),
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        match self {
+            Frame::Event(event) => event["type"].as_str().unwrap_or_default(),
+            _ => "",
+        }
+    }
+
+    pub fn sequence_number(&self) -> Option<u64> {
+        match self {
+            Frame::Event(event) => event["sequence_number"].as_u64(),
+            _ => None,
+        }
+    }
+}
+
+/// The answer's frames in batches, each batch written at once, with the scenario's pauses
+/// between them. A plain stream stops reading at `Drop`; a background one reads on.
+pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
+    async_stream::stream! {
+        let a = &*answer;
+        let scenario = &a.scenario;
+        let mut seq = Sequence::default();
+        let mut event = |kind: &str, fields: Value| Frame::Event(seq.event(kind, fields));
+        if a.background {
+            let queued = a.response("queued", vec![], None);
+            yield vec![event("response.created", json!({"response": queued})), event("response.queued", json!({"response": queued}))];
+            if let Some(queue) = scenario.queue {
+                tokio::time::sleep(queue).await;
+            }
+            yield vec![event("response.in_progress", json!({"response": a.response("in_progress", vec![], None)}))];
+        } else {
+            let in_progress = a.response("in_progress", vec![], None);
+            yield vec![event("response.created", json!({"response": in_progress})), event("response.in_progress", json!({"response": in_progress}))];
+        }
+        if scenario.hang {
+            std::future::pending::<()>().await;
+        }
+        let mut output_index = 0;
+        let mut output = Vec::new();
+        if scenario.reasoning {
+            let item = wire::reasoning_item(&a.ids);
+            yield vec![event("response.output_item.added", json!({"output_index": 0, "item": item}))];
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            yield vec![event("response.output_item.done", json!({"output_index": 0, "item": item}))];
+            output.push(item);
+            output_index = 1;
+        }
+        let item_id = a.ids.message.clone();
+        yield vec![
+            event("response.output_item.added", json!({"output_index": output_index, "item": wire::message_item(&a.ids, None)})),
+            event("response.content_part.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})),
+        ];
+        if let Some(first) = scenario.first_delay {
+            tokio::time::sleep(first).await;
+        }
+        for (i, delta) in a.deltas.iter().enumerate() {
+            match scenario.failure.filter(|_| i == scenario.after) {
+                Some(Failure::Drop) => yield vec![Frame::Drop],
+                Some(failure) => {
+                    yield vec![failure_frame(a, failure, i, &mut event)];
+                    if scenario.done {
+                        yield vec![Frame::Done];
+                    }
+                    return;
+                }
+                None => {}
+            }
+            if i > 0 && !a.pause.is_zero() {
+                tokio::time::sleep(a.pause).await;
+            }
+            yield vec![event("response.output_text.delta", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": "stub"}))];
+        }
+        let text = a.deltas.concat();
+        let message = wire::message_item(&a.ids, Some(&text));
+        let mut tail = vec![
+            event("response.output_text.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "text": text, "logprobs": []})),
+            event("response.content_part.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": message["content"][0]})),
+            event("response.output_item.done", json!({"output_index": output_index, "item": message})),
+        ];
+        output.push(message);
+        tail.push(event("response.completed", json!({"response": a.response("completed", output, Some(a.usage(a.deltas.len())))})));
+        if scenario.done {
+            tail.push(Frame::Done);
+        }
+        yield tail;
+    }
+}
+
+/// The frame that ends the answer early after `sent` deltas, for every failure but `Drop`.
+fn failure_frame(a: &Answer, failure: Failure, sent: usize, event: &mut impl FnMut(&str, Value) -> Frame) -> Frame {
+    let message = &a.failure_message;
+    match failure {
+        Failure::Drop => Frame::Drop,
+        Failure::Malformed => Frame::Malformed,
+        Failure::ErrorFlat => event("error", json!({"code": "server_error", "message": message, "param": null})),
+        Failure::ErrorNested => event("error", json!({"error": {"type": "server_error", "code": "server_error", "message": message, "param": null}})),
+        Failure::Failed => {
+            let mut failed = a.response("failed", vec![], None);
+            failed["error"] = wire::model_failure();
+            event("response.failed", json!({"response": failed}))
+        }
+        Failure::Incomplete => {
+            let text = a.deltas[..sent].concat();
+            let mut cut = a.response("incomplete", vec![wire::message_item(&a.ids, Some(&text))], Some(a.usage(sent)));
+            cut["incomplete_details"] = json!({"reason": "max_output_tokens"});
+            event("response.incomplete", json!({"response": cut}))
+        }
+    }
+}

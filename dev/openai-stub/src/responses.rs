@@ -1,0 +1,103 @@
+//! The routes about one kept response, as OpenAI has them: retrieve it, stream it again, cancel
+//! it; and the answer to a create with `"background": true`.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+
+use crate::background::{self, Entry};
+use crate::events::Answer;
+use crate::server::{CloseGuard, authorize, sse_response};
+use crate::{RecordedRetrieve, StubState, wire};
+
+/// Registers a background response and starts generating it apart from any connection; the
+/// create's own connection follows its events when it asked to stream, else gets it `queued`.
+pub(crate) fn create_background(state: Arc<StubState>, index: usize, answer: Arc<Answer>, stream: bool) -> Response {
+    let entry = Entry::queued(answer, index);
+    state.responses.insert(entry.clone());
+    let queued = entry.snapshot();
+    background::spawn_generator(state.clone(), entry.clone());
+    if stream {
+        return sse_response(entry.follow(None, true), Some(CloseGuard { state, index }));
+    }
+    state.update(index, |r| r.closed_ms = Some(state.now_ms()));
+    json(StatusCode::OK, queued)
+}
+
+/// `GET /v1/responses/{id}`: the response as it stands, or with `stream=true` its events after
+/// `starting_after`, following live until it ends.
+pub(crate) async fn retrieve(State(state): State<Arc<StubState>>, Path(id): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorize(&state, &headers) {
+        return refused.into_response();
+    }
+    let Some((stream, starting_after)) = stream_query(query.as_deref()) else {
+        return json(StatusCode::BAD_REQUEST, wire::invalid_request("Invalid value for 'starting_after': expected an integer.", Some("invalid_value")));
+    };
+    state.record_retrieve(RecordedRetrieve { id: id.clone(), stream, starting_after });
+    let Some(entry) = state.responses.get(&id) else { return json(StatusCode::NOT_FOUND, wire::response_not_found(&id)) };
+    if !stream {
+        return json(StatusCode::OK, entry.snapshot());
+    }
+    if !entry.background() {
+        let message = format!("Response with id '{id}' was not created with background=true and cannot be streamed.");
+        return json(StatusCode::BAD_REQUEST, wire::invalid_request(&message, None));
+    }
+    if entry.created.elapsed() > state.resume_window() {
+        let message = format!("Streaming is no longer available for response with id '{id}': it can be retrieved without streaming.");
+        return json(StatusCode::BAD_REQUEST, wire::invalid_request(&message, Some("stream_expired")));
+    }
+    sse_response(entry.follow(starting_after, false), None)
+}
+
+/// `POST /v1/responses/{id}/cancel`: stops a background response; the response object after,
+/// the same for every later call.
+pub(crate) async fn cancel(State(state): State<Arc<StubState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorize(&state, &headers) {
+        return refused.into_response();
+    }
+    state.record_cancel(&id);
+    let Some(entry) = state.responses.get(&id) else { return json(StatusCode::NOT_FOUND, wire::response_not_found(&id)) };
+    match entry.cancel() {
+        Some(response) => json(StatusCode::OK, response),
+        None => json(StatusCode::BAD_REQUEST, wire::invalid_request("Only responses created with background=true can be cancelled.", None)),
+    }
+}
+
+/// `stream` and `starting_after` from the query string; `None` when `starting_after` is no number.
+fn stream_query(query: Option<&str>) -> Option<(bool, Option<u64>)> {
+    let mut stream = false;
+    let mut starting_after = None;
+    for pair in query.unwrap_or_default().split('&') {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("stream", value) => stream = value == "true",
+            ("starting_after", value) => starting_after = Some(value.parse().ok()?),
+            _ => {}
+        }
+    }
+    Some((stream, starting_after))
+}
+
+fn json(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert("x-request-id", HeaderValue::from_static("req_stub"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_says_whether_to_stream_and_from_where() {
+        assert_eq!(stream_query(None), Some((false, None)));
+        assert_eq!(stream_query(Some("stream=true&starting_after=7")), Some((true, Some(7))));
+        assert_eq!(stream_query(Some("stream=false")), Some((false, None)));
+        assert_eq!(stream_query(Some("stream=true&starting_after=x")), None);
+    }
+}

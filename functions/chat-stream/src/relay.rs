@@ -1,0 +1,173 @@
+//! Relaying one answer to the reader, for a new question and for a resumed one alike: `start`,
+//! each delta the moment it arrives (with its resume token as `id:` in background mode), pings
+//! while the model is silent, how the answer ended (`usage`, `stopped` or `error`), then `end`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream::BoxStream};
+use serde_json::json;
+use shared::limits::Admission;
+use shared::openai::types::Usage;
+use shared::resume::{Position, Signer};
+use shared::{ApiError, Outcome, RequestSummary, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
+use tokio::time::Instant;
+
+/// How long a browser waits before it reconnects a dropped stream (its default is 3 s).
+const RECONNECT_AFTER_MS: u32 = 1000;
+/// How often one relay reads the answer again after its own connection to OpenAI broke.
+const MAX_UPSTREAM_RECONNECTS: u32 = 3;
+/// How long an abandoned answer is followed to settle its reservation.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// Where the relay starts: a new answer, or a resumed one at a known position.
+pub struct Start {
+    pub upstream: ResponseStream,
+    /// Who asked; binds the resume tokens (with access keys).
+    pub caller: String,
+    /// Known when resuming; set from `response.created` for a new background answer.
+    pub signer: Option<Signer>,
+    pub sequence: Option<u64>,
+    pub offset: usize,
+}
+
+/// The reservation of a new answer, settled exactly once: by the relay when it learns the
+/// usage, or, when the relay is dropped first (its reader gone), by a task that waits for the
+/// background answer to finish.
+struct Settlement {
+    admission: Option<Admission>,
+    client: ResponsesClient,
+    response_id: Option<String>,
+}
+
+impl Settlement {
+    async fn settle(&mut self, usage: Option<Usage>) {
+        if let Some(admission) = self.admission.take() {
+            admission.settle(usage).await;
+        }
+    }
+}
+
+impl Drop for Settlement {
+    fn drop(&mut self) {
+        let (Some(admission), Some(id)) = (self.admission.take(), self.response_id.take()) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let client = self.client.clone();
+        runtime.spawn(async move {
+            let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
+            tracing::info!(response_id = %id, settled = usage.is_some(), "settled an answer whose reader left");
+            admission.settle(usage).await;
+        });
+    }
+}
+
+pub fn relay(
+    client: &ResponsesClient,
+    start: Start,
+    mut summary: RequestSummary,
+    admission: Option<Admission>,
+    deadline: Instant,
+) -> BoxStream<'static, Bytes> {
+    let client = client.clone();
+    let heartbeat = client.config().heartbeat;
+    let stream = async_stream::stream! {
+        let sse = SseEncoder;
+        let Start { upstream, caller, mut signer, mut sequence, mut offset } = start;
+        let mut upstream = upstream;
+        let mut settlement = Settlement { admission, client: client.clone(), response_id: signer.as_ref().map(|s| s.response_id().to_owned()) };
+        let mut reconnects = 0;
+        yield sse.start();
+        loop {
+            let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
+                Err(_) => {
+                    yield sse.ping();
+                    continue;
+                }
+                Ok(None) => break,
+                Ok(Some(event)) => event,
+            };
+            sequence = upstream.last_sequence().or(sequence);
+            let token = |offset: usize| signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset));
+            match event {
+                Ok(UpstreamEvent::TextDelta(text)) => {
+                    offset += text.len();
+                    summary.text_sent(&text);
+                    yield sse.text_at(token(offset).as_deref(), &text);
+                }
+                Ok(UpstreamEvent::Created { id }) => {
+                    summary.response_id = Some(id.clone());
+                    if client.config().resumable {
+                        signer = client.signer(&caller, &id).await.ok();
+                        settlement.response_id = Some(id.clone());
+                    }
+                    let token = signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset));
+                    yield sse.named_at(token.as_deref(), "response", &json!({ "id": id }).to_string());
+                    if signer.is_some() {
+                        yield sse.retry(RECONNECT_AFTER_MS);
+                    }
+                }
+                Ok(UpstreamEvent::Completed { usage }) => {
+                    summary.usage = usage;
+                    // Settled before `end`: a browser closes the stream on `end`, and a body
+                    // dropped then would drop the settlement with it.
+                    settlement.settle(usage).await;
+                    if let Some(usage) = usage {
+                        yield sse.named_at(token(offset).as_deref(), "usage", &json!(usage).to_string());
+                    }
+                    summary.outcome = Outcome::Completed;
+                    break;
+                }
+                Ok(UpstreamEvent::Incomplete { reason, usage }) => {
+                    summary.usage = usage;
+                    if usage.is_some() {
+                        settlement.settle(usage).await;
+                    }
+                    let error = ApiError::Incomplete(reason);
+                    yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
+                    summary.failed(&error, false);
+                    break;
+                }
+                Ok(UpstreamEvent::Cancelled { usage }) => {
+                    summary.usage = usage;
+                    settlement.settle(usage).await;
+                    let id = signer.as_ref().map(|s| s.response_id().to_owned()).or_else(|| summary.response_id.clone());
+                    yield sse.named_at(token(offset).as_deref(), "stopped", &json!({ "response_id": id, "usage": usage }).to_string());
+                    summary.outcome = Outcome::Stopped;
+                    break;
+                }
+                // The connection to OpenAI broke, not necessarily the answer: read it again
+                // from the last event, or from the stored response once it is finished.
+                Err(ApiError::StreamCut(how)) if signer.is_some() && reconnects < MAX_UPSTREAM_RECONNECTS => {
+                    reconnects += 1;
+                    let id = signer.as_ref().map(|s| s.response_id().to_owned()).unwrap_or_default();
+                    tracing::info!(response_id = %id, how, "the stream from OpenAI was cut; reading the answer again");
+                    let position = Position { response_id: id, sequence: sequence.unwrap_or(0), offset };
+                    match client.continue_after(&position, deadline).await {
+                        Ok(next) => upstream = next,
+                        Err(error) => {
+                            yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
+                            summary.failed(&error, false);
+                            break;
+                        }
+                    }
+                }
+                Err(error) => {
+                    yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
+                    summary.failed(&error, false);
+                    // Nobody will read the rest: a background answer is stopped, not paid for.
+                    if let Some(signer) = &signer {
+                        let cancel_by = Instant::now() + Duration::from_secs(3);
+                        if let Ok(stopped) = client.cancel(signer.response_id(), cancel_by).await {
+                            summary.usage = stopped.usage;
+                            settlement.settle(stopped.usage).await;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        yield sse.end();
+        drop(summary);
+    };
+    stream.boxed()
+}

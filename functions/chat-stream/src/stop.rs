@@ -1,0 +1,45 @@
+//! `POST /stop` with `{"response_id": "..."}`: cancels a background answer upstream. The
+//! invocation streaming it then ends with `stopped` and `end`, and settles what it used.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use lambda_http::{Request, Response, http::header};
+use serde_json::json;
+use shared::limits::Gate;
+use shared::{ApiError, Outcome, RequestSummary, ResponsesClient};
+
+use crate::handler::{SseBody, failure, sse_response};
+
+pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Response<SseBody> {
+    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
+    match stop(client, gate, &request, &mut summary).await {
+        Ok(body) => {
+            summary.outcome = Outcome::Completed;
+            drop(summary);
+            let mut response = sse_response(futures_util::stream::once(async move { Bytes::from(body.to_string()) }).boxed());
+            response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => failure(error, false, summary),
+    }
+}
+
+/// Checks who asks and whose answer it is, then cancels it: `{"stopped", "status", "usage"}`.
+async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary: &mut RequestSummary) -> Result<serde_json::Value, ApiError> {
+    if !client.config().resumable {
+        return Err(ApiError::StopUnavailable);
+    }
+    let caller = gate.identify(request).await?;
+    let id = shared::request::stop_target(request)?;
+    summary.response_id = Some(id.clone());
+    let deadline = client.deadline(shared::lambda_deadline(request));
+    let answer = client.retrieve(&id, deadline).await?;
+    // Someone else's answer is reported as no answer at all: ids are not to be probed.
+    if !client.owns(&caller, &answer).await? {
+        return Err(ApiError::ResponseNotFound);
+    }
+    let stopped = client.cancel(&id, deadline).await?;
+    summary.upstream_status = Some(200);
+    Ok(json!({ "stopped": id, "status": stopped.status, "usage": stopped.usage }))
+}

@@ -1,0 +1,108 @@
+//! Resume tokens: the `id:` of every event after `response` in a background-mode stream.
+//!
+//! A token names the response, the position in it (the upstream `sequence_number` to resume
+//! after, and how many bytes of text were relayed by then) and carries a tag: HMAC-SHA-256 under
+//! the deployment's API key over the response id and its owner. Nobody without the key can make
+//! one, so a reconnecting browser can continue only an answer it was given; with access keys the
+//! owner is the key, so even a token copied elsewhere is refused without that key.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
+use crate::{ApiError, Config};
+
+/// Where a resumed stream continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub response_id: String,
+    /// The last upstream event the reader got; a resumed stream starts after it.
+    pub sequence: u64,
+    /// Bytes of answer text the reader got: what a stored answer's text is cut after.
+    pub offset: usize,
+}
+
+/// Writes the tokens of one response for one owner; the tag is computed once per stream.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    response_id: String,
+    tag: String,
+}
+
+impl Signer {
+    pub fn new(key: &str, owner: &str, response_id: &str) -> Self {
+        Self { response_id: response_id.to_owned(), tag: tag(key, owner, response_id) }
+    }
+
+    pub fn response_id(&self) -> &str {
+        &self.response_id
+    }
+
+    /// The `id:` of an event at this position: `<response id>.<sequence>.<offset>.<tag>`.
+    pub fn token(&self, sequence: u64, offset: usize) -> String {
+        format!("{}.{sequence}.{offset}.{}", self.response_id, self.tag)
+    }
+}
+
+/// Whom a token is bound to: the access key's caller with `ACCESS=keys`; in public mode nobody
+/// in particular (addresses change when a phone changes network), so the token is the proof.
+pub fn owner<'a>(config: &Config, caller: &'a str) -> &'a str {
+    if config.limits.keys { caller } else { "" }
+}
+
+/// Reads a token presented as `Last-Event-ID` or `?last_event_id=`, for `owner`.
+pub fn verify(token: &str, key: &str, owner: &str) -> Result<Position, ApiError> {
+    let malformed = ApiError::ResumeTokenInvalid("it is not an event id this service wrote");
+    let mut parts = token.trim().rsplitn(4, '.');
+    let (Some(presented), Some(offset), Some(sequence), Some(response_id)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed);
+    };
+    let id_ok = !response_id.is_empty()
+        && response_id.len() <= 128
+        && response_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let (Ok(sequence), Ok(offset), true) = (sequence.parse::<u64>(), offset.parse::<usize>(), id_ok) else {
+        return Err(malformed);
+    };
+    let expected = tag(key, owner, response_id);
+    if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
+        return Err(ApiError::ResumeTokenInvalid("it was not issued to you"));
+    }
+    Ok(Position { response_id: response_id.to_owned(), sequence, offset })
+}
+
+fn tag(key: &str, owner: &str, response_id: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
+    // Domain-separated from the safety identifier, which signs a bare caller id.
+    let message = format!("resume\n{owner}\n{response_id}");
+    URL_SAFE_NO_PAD.encode(&ring::hmac::sign(&key, message.as_bytes()).as_ref()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_round_trips_and_is_an_sse_safe_id() {
+        let signer = Signer::new("sk-one", "", "resp_abc");
+        let token = signer.token(41, 1234);
+        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{token}");
+        let position = verify(&token, "sk-one", "").unwrap();
+        assert_eq!(position, Position { response_id: "resp_abc".into(), sequence: 41, offset: 1234 });
+    }
+
+    #[test]
+    fn forged_copied_and_malformed_tokens_are_refused() {
+        let token = Signer::new("sk-one", "key:alice", "resp_abc").token(3, 9);
+        // Another owner, another deployment key, another response with the same tag.
+        assert_eq!(verify(&token, "sk-one", "key:bob").unwrap_err().code(), "resume_token_invalid");
+        assert!(verify(&token, "sk-two", "key:alice").is_err());
+        let tag = token.rsplit('.').next().unwrap();
+        assert!(verify(&format!("resp_xyz.3.9.{tag}"), "sk-one", "key:alice").is_err());
+        // Moving the position within one's own answer is allowed: it only repeats or skips one's own text.
+        assert!(verify(&format!("resp_abc.1.0.{tag}"), "sk-one", "key:alice").is_ok());
+        for bad in ["", "x", "resp.1.2", "resp_abc.-1.0.t", "resp_abc.1.x.t", "../x.1.1.t", "resp abc.1.1.t"] {
+            let error = verify(bad, "sk-one", "").unwrap_err();
+            assert_eq!(error.status(), 403, "{bad}");
+        }
+    }
+}
