@@ -93,7 +93,9 @@ pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, us
         "truncation": "disabled",
         "usage": usage,
         "user": null,
-        "metadata": {},
+        // Echoed as OpenAI does: callers keep their own bookkeeping there (an owner, say).
+        "metadata": request.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or_else(|| json!({})),
+        "safety_identifier": request.get("safety_identifier").cloned().unwrap_or(Value::Null),
     })
 }
 

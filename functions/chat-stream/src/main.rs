@@ -2,6 +2,8 @@
 //! response streaming mode.
 
 mod handler;
+#[cfg(test)]
+mod ownership_tests;
 mod relay;
 #[cfg(test)]
 mod resume_tests;

@@ -1,0 +1,120 @@
+//! Whose answer it is, and what it cost: resume and stop bound to the access key that asked,
+//! and the limits table settled to the real usage after a stop and after the reader left.
+
+use std::time::Duration;
+
+use e2e::{BrowserEvent, Dynalite, TestUpstream, browser_events, message_data};
+use http_body_util::BodyExt;
+use lambda_http::{Body, Request, http};
+use shared::limits::{Gate, LimitsConfig, Store};
+
+use crate::handler::handle;
+
+fn from(ip: &str, query: &str, key: Option<&str>, last_event_id: Option<&str>) -> Request {
+    let bearer = key.map(|k| format!("Bearer {k}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    if let Some(id) = last_event_id {
+        headers.push(("last-event-id", id));
+    }
+    e2e::request_from(ip, query, &headers)
+}
+
+fn stop(id: &str, key: Option<&str>) -> Request {
+    let mut builder = http::Request::post("https://lambda-url.local/stop").header("content-type", "application/json");
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    builder.body(Body::Text(format!(r#"{{"response_id":"{id}"}}"#))).unwrap()
+}
+
+async fn status_and_body(upstream: &TestUpstream, gate: &Gate, request: Request) -> (u16, serde_json::Value) {
+    let response = handle(&upstream.client, gate, request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+/// Starts an answer and reads until a few deltas arrived: the events so far, and the body.
+async fn started(upstream: &TestUpstream, gate: &Gate, request: Request) -> (Vec<BrowserEvent>, crate::handler::SseBody) {
+    let mut body = handle(&upstream.client, gate, request).await.unwrap().into_body();
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        read.extend_from_slice(frame.unwrap().data_ref().unwrap());
+        if message_data(&browser_events(&read).await).len() >= 3 {
+            break;
+        }
+    }
+    (browser_events(&read).await, body)
+}
+
+fn response_id(events: &[BrowserEvent]) -> String {
+    let data = &events.iter().find(|e| e.event == "response").unwrap().data;
+    serde_json::from_str::<serde_json::Value>(data).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_settles() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("owners").await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "owners"), ("ACCESS", "keys")]).await;
+    let limits = LimitsConfig { table: Some("owners".into()), keys: true, rate_per_minute: 100, ..LimitsConfig::default() };
+    let gate = Gate::with_client(limits, dynamo.client());
+    let store = Store::with_client("owners".into(), dynamo.client());
+    let (alice, bob) = (shared::limits::generate_key().unwrap(), shared::limits::generate_key().unwrap());
+    let alice_id = store.put_key(&alice, "alice").await.unwrap().id;
+    store.put_key(&bob, "bob").await.unwrap();
+
+    let ask = format!("message={}", e2e::encode("/stub deltas=400 delay_ms=10"));
+    let (events, body) = started(&upstream, &gate, from("203.0.113.1", &ask, Some(&alice), None)).await;
+    let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
+
+    // Bob, even from Alice's address and with her token, gets nothing of hers.
+    let (status, refused) = status_and_body(&upstream, &gate, from("203.0.113.1", "", Some(&bob), Some(&token))).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("resume_token_invalid")), "{refused}");
+    let (status, _) = status_and_body(&upstream, &gate, from("203.0.113.1", "", None, Some(&token))).await;
+    assert_eq!(status, 401);
+    let (status, refused) = status_and_body(&upstream, &gate, stop(&id, Some(&bob))).await;
+    assert_eq!((status, refused["code"].as_str()), (404, Some("response_not_found")), "{refused}");
+    assert!(upstream.stub.state.cancels().is_empty());
+    // Alice resumes from another address: the key is who she is.
+    let resumed = handle(&upstream.client, &gate, from("198.51.100.7", "", Some(&alice), Some(&token))).await.unwrap();
+    assert_eq!(resumed.status(), 200);
+    drop(resumed);
+
+    let (status, stopped) = status_and_body(&upstream, &gate, stop(&id, Some(&alice))).await;
+    assert_eq!((status, stopped["stopped"].as_str()), (200, Some(id.as_str())), "{stopped}");
+    let tail = BodyExt::collect(body).await.unwrap().to_bytes();
+    let tail = browser_events(&tail).await;
+    assert_eq!(tail.iter().rev().take(2).map(|e| e.event.as_str()).collect::<Vec<_>>(), ["end", "stopped"], "{tail:?}");
+    let stopped_usage: serde_json::Value = serde_json::from_str(&tail[tail.len() - 2].data).unwrap();
+    let total = stopped_usage["usage"]["total_tokens"].as_u64().unwrap();
+    let used = store.used(&format!("tokens#key:{alice_id}#{}", shared::limits::day_now())).await.unwrap();
+    assert_eq!(used, total, "the reservation settled to what the stopped answer used");
+    assert_eq!(upstream.stub.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("left").await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "left")]).await;
+    let gate = Gate::with_client(LimitsConfig { table: Some("left".into()), ..LimitsConfig::default() }, dynamo.client());
+    let store = Store::with_client("left".into(), dynamo.client());
+    let (events, body) = started(&upstream, &gate, from("203.0.113.2", &format!("message={}", e2e::encode("/stub deltas=30 delay_ms=5")), None, None)).await;
+    assert!(message_data(&events).len() >= 3);
+    drop(body);
+    // Three words of input + 8, one token a delta: what the stand-in reports once it finished.
+    let counter = format!("tokens#ip:203.0.113.2#{}", shared::limits::day_now());
+    let mut used = 0;
+    for _ in 0..50 {
+        used = store.used(&counter).await.unwrap();
+        if used == 3 + 8 + 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(used, 41, "settled to the finished answer's usage, not left at the reservation");
+}
