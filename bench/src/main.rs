@@ -11,6 +11,7 @@
 //! Prints the tables and writes BENCHMARKS.md. Every loop has a fixed count and every wait a
 //! time limit (requests 60 s, invocations 30 s, starts 10–60 s).
 
+mod background;
 mod coldstart;
 mod measure;
 mod procs;
@@ -127,6 +128,9 @@ async fn main() {
         figures.lateness_samples[p] = late[1].len();
     }
     drop(watch);
+
+    eprintln!("==> background mode: time to first text against plain streams, and a resume's cost, 30 rounds");
+    figures.background = background::measure(&binaries[1], &function, &upstream, &stub.base_url(), &http).await;
 
     eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
     let cpu = || [Some(function_pid), peer_pid].map(|pid| pid.map(procs::cpu_ms));

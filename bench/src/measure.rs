@@ -93,7 +93,12 @@ impl Server {
 }
 
 async fn function_stream(api: &RuntimeApi, message: &str) -> Timing {
-    let answer = api.invoke(get_event(&format!("message={}", e2e::encode(message)))).await;
+    function_query(api, &format!("message={}", e2e::encode(message))).await
+}
+
+/// One invocation of the function behind the Runtime API stand-in with this query string.
+pub async fn function_query(api: &RuntimeApi, query: &str) -> Timing {
+    let answer = api.invoke(get_event(query)).await;
     if answer.error.is_some() || answer.status != Some(200) {
         panic!("(b): status {:?}, {:?}; body {:?}; log:\n{}", answer.status, answer.error, answer.text(), api.log());
     }

@@ -28,6 +28,7 @@ pub struct Figures {
     pub init_p95_ms: [f64; 3],
     pub init_secret_ms: [f64; 3],
     pub zip_bytes: [u64; 3],
+    pub background: crate::background::BackgroundFigures,
 }
 
 const PACE_NAMES: [&str; 2] = ["bursty, deltas 2 ms apart", "steady, deltas 10 ms apart"];
@@ -89,6 +90,15 @@ impl Figures {
             let _ = writeln!(t, "| deltas over 20 ms late, {pace} (of {}) | {} | – |", self.lateness_samples[p], self.stalls[p][3]);
         }
         let _ = writeln!(t, "| the emulator's own hop (blank message) | {:.2} ms | – |", self.emulator_hop_ms);
+        let _ = writeln!(t);
+        let bg = &self.background;
+        let _ = writeln!(t, "Background mode (`RESUMABLE_STREAMS`), (b) only, median / p95:\n");
+        let _ = writeln!(t, "| figure | median / p95 |");
+        let _ = writeln!(t, "| --- | ---: |");
+        let _ = writeln!(t, "| time to first text, plain stream (`RESUMABLE_STREAMS=false`) | {:.2} / {:.2} ms |", bg.ttft_plain[0], bg.ttft_plain[1]);
+        let _ = writeln!(t, "| time to first text, background mode (the default) | {:.2} / {:.2} ms |", bg.ttft_background[0], bg.ttft_background[1]);
+        let _ = writeln!(t, "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |", bg.resume_finished[0], bg.resume_finished[1]);
+        let _ = writeln!(t, "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |", bg.resume_live[0], bg.resume_live[1]);
         let _ = writeln!(t);
         let _ = writeln!(t, "| function | init, key given (exec → first Runtime API poll), median / p95 | init, secret read started | arm64 zip |");
         let _ = writeln!(t, "| --- | ---: | ---: | ---: |");
@@ -218,6 +228,11 @@ const READING: &[&str] = &[
     "  closed port, so the read is under way.",
     "- (a)'s reader shares the benchmark's process (and the 2 cores) with the stand-in upstream it reads, while (b)'s",
     "  reader is a separate process; unpaced, this can make (a) slower than (b) (a negative \"time added per delta\").",
+    "- Background mode: (b) with `RESUMABLE_STREAMS` on (the default, and the (b) of the main table) against the",
+    "  same binary with it off, interleaved. The stand-in queues nothing, so the difference is this project's own",
+    "  cost (and the stand-in's registry); OpenAI itself warns that a background answer's first token comes later",
+    "  than a plain one's. A resume is a `?last_event_id=` invocation: to the first text of the rest, from the",
+    "  stored answer (one retrieve) or from the running one (one retrieve, then the stream after the last event).",
     "- Zip sizes are `cargo lambda build --release --arm64 --output-format zip`'s `target/lambda/<fn>/bootstrap.zip`.",
 ];
 
