@@ -157,7 +157,8 @@ impl RequestSummary {
     /// What this request adds to the CloudWatch metrics; a kind of failure is its own metric,
     /// so the dimensions stay `function` and `model`.
     fn metrics(&self) -> Vec<Metric> {
-        let usage = self.usage.unwrap_or_default();
+        // A resumed answer's tokens are counted by the invocation that asked for it.
+        let usage = if self.resumed { Usage::default() } else { self.usage.unwrap_or_default() };
         let mut metrics: Vec<Metric> = vec![
             ("Requests", "Count", 1.0),
             ("Retries", "Count", f64::from(self.retries)),
@@ -169,7 +170,7 @@ impl RequestSummary {
         if let Some(first) = self.first_text {
             metrics.push(("TimeToFirstText", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
-        if let Some(cost) = self.cost_usd() {
+        if let Some(cost) = self.cost_usd().filter(|_| !self.resumed) {
             metrics.push(("EstimatedCost", "None", cost));
         }
         let kind = match (&self.outcome, &self.error) {
@@ -242,6 +243,13 @@ mod tests {
         let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
         assert!(names.contains(&"TimeToFirstText") && names.contains(&"EstimatedCost"), "{names:?}");
         assert!(!names.iter().any(|n| n.starts_with("Upstream") || *n == "ReadersGone"), "{names:?}");
+        // The same answer read again after a dropped connection is logged, not counted twice.
+        summary.resumed = true;
+        let fields = summary.fields();
+        assert_eq!((fields["resumed"].as_bool(), fields["total_tokens"].as_u64()), (Some(true), Some(600)));
+        let metrics = summary.metrics();
+        assert!(metrics.iter().all(|m| m.0 != "EstimatedCost"), "{metrics:?}");
+        assert_eq!(metrics.iter().find(|m| m.0 == "OutputTokens").map(|m| m.2), Some(0.0));
     }
 
     #[test]

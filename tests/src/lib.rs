@@ -1,10 +1,11 @@
 //! The helpers every test shares: the stand-in upstream with a client pointed at it, requests
-//! built as Lambda would hand them over, an SSE decoder that reads as a browser does, and the
-//! functions running under `cargo lambda watch`.
+//! built as Lambda would hand them over, an SSE decoder that reads as a browser does, the
+//! functions running under `cargo lambda watch`, and a proxy that cuts a stream mid-answer.
 
 mod dynalite;
 pub mod emf;
 mod moto;
+mod proxy;
 pub mod runtime_api;
 mod watch;
 
@@ -19,6 +20,7 @@ use shared::{ApiKey, Config, ResponsesClient};
 
 pub use dynalite::Dynalite;
 pub use moto::MotoServer;
+pub use proxy::CuttingProxy;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 
 /// The key tests use; searched for in every output to prove it never leaks.
