@@ -6,6 +6,32 @@ use serde::Deserialize;
 
 use crate::ApiError;
 
+/// The names the parser reads a request by. The parser uses these constants, never the
+/// literals, so that the OpenAPI drift test (index) can check each one against
+/// `static/openapi.json`: a parameter added here is a parameter the document must describe.
+pub mod names {
+    /// `?message=`: what to ask (GET).
+    pub const MESSAGE: &str = "message";
+    /// `?previous_response_id=`: the answer a message follows (GET).
+    pub const PREVIOUS_RESPONSE_ID: &str = "previous_response_id";
+    /// `?errors=inline` (chat-stream): failures inside the event stream.
+    pub const ERRORS: &str = "errors";
+    /// The one value of [`ERRORS`] that means something.
+    pub const ERRORS_INLINE: &str = "inline";
+    /// `?last_event_id=` (chat-stream): a resume token, for clients that cannot set headers.
+    pub const LAST_EVENT_ID: &str = "last_event_id";
+    /// `?key=`: an access key (`ACCESS=keys`), read by [`crate::limits::presented_key`].
+    pub const KEY: &str = "key";
+    /// The header a reconnecting EventSource sends its last event's id in (lower case, as
+    /// `http` names headers).
+    pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
+    /// The path, after chat-stream's URL, that a `POST` stops an answer at.
+    pub const STOP_PATH: &str = "/stop";
+    /// Every query parameter any function reads: the drift test's list of what must be
+    /// documented. A new constant above that names a query parameter belongs here too.
+    pub const QUERY: [&str; 5] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY];
+}
+
 /// A validated chat request: what the user asked, and the turn it follows, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRequest {
@@ -26,7 +52,7 @@ impl ChatRequest {
     pub fn from_http(request: &Request, max_message_bytes: usize) -> Result<Self, ApiError> {
         let query = QueryString::parse(request.uri().query().unwrap_or(""))?;
         let (message, previous_response_id) = match request.method().as_str() {
-            "GET" => (query.get("message"), query.get("previous_response_id")),
+            "GET" => (query.get(names::MESSAGE), query.get(names::PREVIOUS_RESPONSE_ID)),
             "POST" => {
                 let body = parse_json_body(request)?;
                 (body.message, body.previous_response_id)
@@ -36,7 +62,7 @@ impl ChatRequest {
         let message = validate_message(message, max_message_bytes)?;
         let previous_response_id = previous_response_id
             .filter(|id| !id.trim().is_empty())
-            .map(|id| validate_response_id(id, "previous_response_id"))
+            .map(|id| validate_response_id(id, names::PREVIOUS_RESPONSE_ID))
             .transpose()?;
         Ok(Self { message, previous_response_id, caller: None })
     }
@@ -49,7 +75,8 @@ impl ChatRequest {
         let query = request.uri().query().unwrap_or("");
         query.split('&').any(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            decode_component(name).is_ok_and(|n| n == "errors") && decode_component(value).is_ok_and(|v| v == "inline")
+            decode_component(name).is_ok_and(|n| n == names::ERRORS)
+                && decode_component(value).is_ok_and(|v| v == names::ERRORS_INLINE)
         })
     }
 }
@@ -68,17 +95,18 @@ pub enum StreamAction {
 
 impl StreamAction {
     pub fn of(request: &Request) -> Self {
-        if request.method() == http::Method::POST && request.uri().path().trim_end_matches('/').ends_with("/stop") {
+        // Any method: a GET on the stop path is a wrong method (405), never a new question.
+        if request.uri().path().trim_end_matches('/').ends_with(names::STOP_PATH) {
             return Self::Stop;
         }
         if request.method() != http::Method::GET {
             return Self::Ask;
         }
-        let header = request.headers().get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = request.headers().get(names::LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let query = || {
             request.uri().query().unwrap_or("").split('&').find_map(|pair| {
                 let (name, value) = pair.split_once('=')?;
-                (name == "last_event_id").then(|| decode_component(value).ok()).flatten()
+                (name == names::LAST_EVENT_ID).then(|| decode_component(value).ok()).flatten()
             })
         };
         match header.or_else(query).filter(|token| !token.trim().is_empty()) {

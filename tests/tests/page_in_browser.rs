@@ -1,10 +1,12 @@
 //! The page in a real browser: starts the stand-in and the functions under `cargo lambda
 //! watch`, then runs tests/browser/page.test.mjs (Chromium through playwright-core) against them.
+//! A proxy in front of the watch resets the first answer streamed through it mid-answer, as a
+//! lost network does: the page loaded through it must resume and end with the whole answer.
 
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{LambdaWatch, TEST_KEY, workspace_root};
+use e2e::{CuttingProxy, LambdaWatch, TEST_KEY, workspace_root};
 use openai_stub::{StubServer, StubState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,6 +28,12 @@ async fn the_page_works_in_chromium() {
     ])
     .await;
     watch.warm_up().await;
+    // Armed for the first stream through it, after 10 deltas; everything after passes.
+    let watch_addr = watch.base_url.trim_start_matches("http://").parse().expect("the watch's address");
+    let proxy = CuttingProxy::start(watch_addr, 10).await;
+    let proxy_page = proxy.url("/lambda-url/index/");
+    let drop_prompt = "/stub deltas=100 delay_ms=20 cut-by-proxy";
+    let drop_expected = openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
 
     let root = workspace_root();
     let browser_dir = root.join("tests").join("browser");
@@ -39,6 +47,9 @@ async fn the_page_works_in_chromium() {
             .env("STREAM_URL", watch.url("chat-stream"))
             .env("STUB_URL", format!("http://{}", stub.addr))
             .env("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json"))
+            .env("PROXY_PAGE_URL", proxy_page)
+            .env("DROP_PROMPT", drop_prompt)
+            .env("EXPECTED_DROP", drop_expected)
             .env("ARTIFACTS", root.join("artifacts"))
             .output()
             .map(|output| (output, watch, stub))
@@ -50,4 +61,5 @@ async fn the_page_works_in_chromium() {
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{report}");
     assert!(output.status.success(), "browser tests failed:\n{report}");
+    assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
 }

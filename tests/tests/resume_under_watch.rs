@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use e2e::{BrowserEvent, Dynalite, LambdaWatch, TEST_KEY, browser_events, encode, message_data};
-use futures_util::StreamExt;
 use openai_stub::scenario::Scenario;
 use openai_stub::{StubServer, StubState};
 use serde_json::Value;
@@ -136,6 +135,33 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A reader of a live answer, and what the limits table and the stand-in held before it asked.
+struct Asked {
+    reader: RawGet,
+    events: Vec<BrowserEvent>,
+    prompt: &'static str,
+    creates_before: usize,
+    tokens_before: u64,
+}
+
+/// Asks and reads until `messages` deltas arrived while the answer still streams. The emulator
+/// sends the first answer of a fresh instance whole, at its end; when that happens, the next
+/// prompt is asked (on an instance that now streams), so the cut is always mid-answer.
+async fn ask_mid_answer(setup: &Setup, prompts: [&'static str; 2], messages: usize) -> Asked {
+    for prompt in prompts {
+        let total = openai_stub::reply::deltas(prompt, &Scenario::parse(prompt)).len();
+        let (creates_before, tokens_before) = (setup.stub.requests().len(), setup.tokens_used().await);
+        let mut reader = RawGet::open(&setup.watch.base_url, &format!("/lambda-url/chat-stream?message={}", encode(prompt))).await;
+        let events = reader.read_until(|events| message_data(events).len() >= messages).await;
+        if message_data(&events).len() < total / 2 && !names(&events).contains(&"end") {
+            return Asked { reader, events, prompt, creates_before, tokens_before };
+        }
+        println!("{prompt}: the emulator sent the answer whole (a fresh instance); asking again");
+        reader.read_until(|events| names(events).contains(&"end")).await;
+    }
+    panic!("every answer came whole: the emulator did not stream");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_and_stop_under_cargo_lambda_watch() {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(15), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
@@ -158,26 +184,26 @@ async fn resume_and_stop_under_cargo_lambda_watch() {
     assert_eq!(setup.tokens_used().await, 0);
 
     let started = Instant::now();
-    let (token, first_usage) = timeout(PART_LIMIT, a_reader_reset_mid_answer_gets_exactly_the_rest(&setup)).await.expect("part a in time");
+    let token = timeout(PART_LIMIT, a_reader_reset_mid_answer_gets_exactly_the_rest(&setup)).await.expect("part a in time");
     println!("part a (reset, resume): {:?}", started.elapsed());
     let started = Instant::now();
-    timeout(PART_LIMIT, stop_mid_answer_cancels_upstream_and_settles_what_was_used(&setup, first_usage)).await.expect("part b in time");
+    timeout(PART_LIMIT, stop_mid_answer_cancels_upstream_and_settles_what_was_used(&setup)).await.expect("part b in time");
     println!("part b (stop): {:?}", started.elapsed());
+    let started = Instant::now();
     timeout(PART_LIMIT, forged_and_stale_tokens_are_refused_before_anything_streams(&setup, &token)).await.expect("part c in time");
+    println!("part c (forged, stale): {:?}", started.elapsed());
     let log = setup.watch.log();
     assert!(!log.contains(TEST_KEY), "the key leaked into the log");
 }
 
 /// (a) The connection is reset, not closed, after ~10 deltas; a reconnect with the last id
-/// gets exactly the rest, from the answer already running: one model call in all. Returns a
-/// token of that answer and the total tokens it used.
-async fn a_reader_reset_mid_answer_gets_exactly_the_rest(setup: &Setup) -> (String, u64) {
-    let prompt = "/stub deltas=80 delay_ms=15";
-    let expected = expected_text(prompt);
-    let creates = setup.stub.requests().len();
-    let mut reader = RawGet::open(&setup.watch.base_url, &format!("/lambda-url/chat-stream?message={}", encode(prompt))).await;
-    let events = reader.read_until(|events| message_data(events).len() >= 10).await;
+/// gets exactly the rest, from the answer already running: one model call in all, settled once
+/// to its real usage. Returns a token of that answer.
+async fn a_reader_reset_mid_answer_gets_exactly_the_rest(setup: &Setup) -> String {
+    let Asked { reader, events, prompt, creates_before, tokens_before } =
+        ask_mid_answer(setup, ["/stub deltas=80 delay_ms=15", "/stub deltas=81 delay_ms=15"], 10).await;
     reader.reset();
+    let expected = expected_text(prompt);
     let id = response_id(&events);
     let last = events.iter().rposition(|e| e.event == "message").expect("a message");
     let had = message_data(&events[..=last]).concat();
@@ -192,29 +218,22 @@ async fn a_reader_reset_mid_answer_gets_exactly_the_rest(setup: &Setup) -> (Stri
     assert_eq!((names(&resumed).first(), names(&resumed).last()), (Some(&"start"), Some(&"end")), "{resumed:?}");
     assert!(!names(&resumed).contains(&"error") && !names(&resumed).contains(&"response"), "{resumed:?}");
     assert_eq!(had + &message_data(&resumed).concat(), expected, "before + after is the answer, byte for byte");
-    assert_eq!(setup.stub.requests().len(), creates + 1, "exactly one create: the resume asked no model");
+    assert_eq!(setup.stub.requests().len(), creates_before + 1, "exactly one create: the resume asked no model");
     assert!(setup.stub.retrieves().iter().any(|r| r.id == id && r.stream), "the rest was streamed again from the answer: {:?}", setup.stub.retrieves());
     let usage: Value = serde_json::from_str(&resumed.iter().find(|e| e.event == "usage").expect("usage").data).expect("usage JSON");
     let total = usage["total_tokens"].as_u64().expect("total_tokens");
     // The reset invocation's reservation settles to what the answer really used, once.
-    assert_eq!(setup.tokens_become(total).await, total, "the reader that left settled its answer's usage");
-    (token, total)
+    let settled = tokens_before + total;
+    assert_eq!(setup.tokens_become(settled).await, settled, "the reader that left settled its answer's usage");
+    token
 }
 
 /// (b) `POST /stop` mid-answer: 200 with the usage, the reader's stream ends `stopped`, `end`,
 /// the stand-in was cancelled and generates nothing more, and the counter holds that usage.
-async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setup, used_before: u64) {
-    let prompt = "/stub deltas=400 delay_ms=15";
+async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setup) {
     assert_eq!(setup.stub.cancels(), Vec::<String>::new());
-    let response = setup.http.get(format!("{}?message={}", setup.stream_url(), encode(prompt))).send().await.expect("ask");
-    assert_eq!(response.status(), 200);
-    let mut chunks = response.bytes_stream();
-    let mut read = Vec::new();
-    while message_data(&browser_events(&read).await).len() < 5 {
-        let chunk = timeout(READ_LIMIT, chunks.next()).await.expect("a chunk in time").expect("more body").expect("bytes");
-        read.extend_from_slice(&chunk);
-    }
-    let id = response_id(&browser_events(&read).await);
+    let Asked { mut reader, events, tokens_before, .. } = ask_mid_answer(setup, ["/stub deltas=400 delay_ms=15", "/stub deltas=401 delay_ms=15"], 5).await;
+    let id = response_id(&events);
 
     let stop = setup.http.post(format!("{}/stop", setup.stream_url())).json(&serde_json::json!({ "response_id": id })).send().await.expect("stop");
     assert_eq!(stop.status(), 200);
@@ -222,16 +241,8 @@ async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setu
     assert_eq!(stopped["stopped"].as_str(), Some(id.as_str()), "{stopped}");
     let total = stopped["usage"]["total_tokens"].as_u64().unwrap_or_else(|| panic!("no usage: {stopped}"));
 
-    let rest = timeout(READ_LIMIT, async {
-        let mut rest = Vec::new();
-        while let Some(chunk) = chunks.next().await {
-            rest.extend_from_slice(&chunk.expect("bytes"));
-        }
-        rest
-    })
-    .await
-    .expect("the reader's stream ends soon after the stop");
-    let all = browser_events(&[read, rest].concat()).await;
+    // The reader's stream ends soon after the stop (read_until is bounded in time).
+    let all = reader.read_until(|events| names(events).contains(&"end")).await;
     assert_eq!(names(&all)[names(&all).len() - 2..], ["stopped", "end"], "{:?}", names(&all));
     let event: Value = serde_json::from_str(&all[all.len() - 2].data).expect("stopped JSON");
     assert_eq!(event["response_id"].as_str(), Some(id.as_str()), "{event}");
@@ -243,7 +254,8 @@ async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setu
     assert_eq!(setup.stub.deltas_generated(&id), Some(generated), "nothing is generated after the stop");
     assert_eq!(setup.stub.status(&id).as_deref(), Some("cancelled"));
     assert_eq!(setup.stub.cancels(), vec![id.clone()]);
-    assert_eq!(setup.tokens_become(used_before + total).await, used_before + total, "the stopped answer settled its real usage");
+    let settled = tokens_before + total;
+    assert_eq!(setup.tokens_become(settled).await, settled, "the stopped answer settled its real usage");
 }
 
 /// (c) A forged token is 403, a well-signed one for an answer OpenAI does not have is 404:

@@ -136,6 +136,8 @@ async fn stop_cancels_upstream_and_the_stream_ends_with_stopped_then_end() {
     assert_eq!(whole(&upstream, stop(&format!(r#"{{"response_id":"{id}"}}"#))).await.0, 200);
     assert_eq!(whole(&upstream, stop(r#"{"response_id":"resp_nope"}"#)).await.0, 404);
     assert_eq!(whole(&upstream, stop("{}")).await.0, 400);
+    let get_stop = http::Request::get("https://lambda-url.local/stop?message=hi").body(Body::Empty).unwrap();
+    assert_eq!(whole(&upstream, get_stop).await.0, 405, "a GET on /stop is no question to the model");
 }
 
 #[tokio::test]

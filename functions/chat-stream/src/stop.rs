@@ -19,6 +19,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             let mut response = sse_response(futures_util::stream::once(async move { Bytes::from(body.to_string()) }).boxed());
             response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
             response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response.headers_mut().remove("x-accel-buffering");
             response
         }
         Err(error) => failure(error, false, summary),
@@ -27,10 +28,13 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 
 /// Checks who asks and whose answer it is, then cancels it: `{"stopped", "status", "usage"}`.
 async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary: &mut RequestSummary) -> Result<serde_json::Value, ApiError> {
+    if request.method() != lambda_http::http::Method::POST {
+        return Err(ApiError::MethodNotAllowed(request.method().to_string()));
+    }
+    let caller = gate.identify(request).await?;
     if !client.config().resumable {
         return Err(ApiError::StopUnavailable);
     }
-    let caller = gate.identify(request).await?;
     let id = shared::request::stop_target(request)?;
     summary.response_id = Some(id.clone());
     let deadline = client.deadline(shared::lambda_deadline(request));

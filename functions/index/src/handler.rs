@@ -1,6 +1,7 @@
 use lambda_http::{Body, Error, Request, Response, http::header};
 use tokio::sync::OnceCell;
 
+use crate::docs::Asset;
 use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
@@ -43,16 +44,17 @@ fn render(urls: &Resolved, access: &str) -> Rendered {
 }
 
 /// Only the page's own script and style run (allowed by hash, not `'unsafe-inline'`), it talks
-/// only to the two chat functions, and no other site may frame it.
-fn content_security_policy(html: &str, chat_urls: &[&str]) -> String {
+/// only to the two chat functions (the docs page, given none, to nothing), and no other site
+/// may frame it.
+pub(crate) fn content_security_policy(html: &str, chat_urls: &[&str]) -> String {
     let script = inline_hashes(html, "<script>", "</script>");
     let style = inline_hashes(html, "<style>", "</style>");
     let mut connect: Vec<String> = chat_urls.iter().map(|url| origin(url)).collect();
     connect.dedup();
+    let connect = if connect.is_empty() { "'none'".to_owned() } else { connect.join(" ") };
     format!(
-        "default-src 'none'; script-src {script}; style-src {style}; connect-src {}; img-src data:; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        connect.join(" ")
+        "default-src 'none'; script-src {script}; style-src {style}; connect-src {connect}; img-src data:; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
 
@@ -79,7 +81,8 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{authority}")
 }
 
-/// Serves the page on GET (and HEAD); anything else is 405.
+/// Serves the page on GET (and HEAD), or at `.../openapi.json` and `.../docs` the API's
+/// description ([`crate::docs`]); any other method is 405.
 pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Error> {
     let request_id = shared::request_id(&request);
     let method = request.method().as_str();
@@ -89,6 +92,9 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
             .header(header::ALLOW, "GET, HEAD")
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::Text(serde_json::json!({ "detail": "Only GET is allowed here", "request_id": request_id }).to_string()))?);
+    }
+    if let Some(asset) = Asset::at(request.uri().path()) {
+        return Ok(asset.response(method == "HEAD")?);
     }
     let rendered = match page.rendered().await {
         Ok(rendered) => rendered,
@@ -104,16 +110,21 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
                 .body(Body::Text(body.to_string()))?);
         }
     };
-    let body = if method == "HEAD" { Body::Empty } else { Body::Text(rendered.html.clone()) };
-    Ok(Response::builder()
+    Ok(html_response(&rendered.html, &rendered.csp, method == "HEAD")?)
+}
+
+/// A page of ours with its policy, never framed, sniffed or told where it was linked from.
+pub(crate) fn html_response(html: &str, csp: &str, head: bool) -> Result<Response<Body>, lambda_http::http::Error> {
+    let body = if head { Body::Empty } else { Body::Text(html.to_owned()) };
+    Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
-        .header("content-security-policy", rendered.csp.as_str())
+        .header("content-security-policy", csp)
         .header("x-frame-options", "DENY")
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
-        .body(body)?)
+        .body(body)
 }
 
 #[cfg(test)]

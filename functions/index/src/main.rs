@@ -1,6 +1,12 @@
-//! `index`: serves the chat page, wired to the two chat functions' URLs.
+//! `index`: serves the chat page, wired to the two chat functions' URLs, and the API's
+//! description (`openapi.json`, `docs`).
 
+mod docs;
 mod handler;
+#[cfg(test)]
+mod openapi_drift;
+#[cfg(test)]
+mod openapi_valid;
 mod urls;
 
 use lambda_http::{Error, service_fn};

@@ -34,7 +34,7 @@ pub fn presented_key(request: &lambda_http::Request) -> Option<String> {
     }
     let query = request.uri().query().unwrap_or("");
     query.split('&').find_map(|pair| {
-        let value = pair.strip_prefix("key=")?;
+        let value = pair.strip_prefix(crate::request::names::KEY)?.strip_prefix('=')?;
         let value = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
         (!value.trim().is_empty()).then(|| value.trim().to_owned())
     })

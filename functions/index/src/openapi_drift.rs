@@ -1,0 +1,260 @@
+//! `static/openapi.json` against the code it describes. Each check takes its truth from the code
+//! (every `ApiError` variant, the parser's own name constants, the handlers' routes, the headers
+//! the responses really carry), so a status, code, parameter or path added to the code and not
+//! to the document fails here, and so does a document that promises what the code does not do.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lambda_http::Body;
+use serde_json::Value;
+use shared::request::names;
+use shared::{ApiError, ChatRequest, StreamAction};
+
+use crate::docs::{DOCS_PATH, DOCUMENT, OPENAPI_PATH};
+
+fn document() -> Value {
+    serde_json::from_str(DOCUMENT).expect("static/openapi.json is JSON")
+}
+
+/// Follows local `$ref`s.
+fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("only local references: {reference}"));
+        value = doc.pointer(pointer).unwrap_or_else(|| panic!("{reference} resolves"));
+    }
+    value
+}
+
+/// Every operation as (path, method, operation), `x-other-methods` (what a path answers to any
+/// method it does not list) included as the method `other`.
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if ["get", "post", "put", "patch", "delete", "head", "options", "trace"].contains(&method.as_str()) {
+                found.push((path.clone(), method.clone(), operation));
+            } else if method == "x-other-methods" {
+                found.push((path.clone(), "other".to_owned(), operation));
+            }
+        }
+    }
+    found
+}
+
+/// Every response as (where, status, response): `where` names the operation, for messages.
+fn responses(doc: &Value) -> Vec<(String, u16, &Value)> {
+    let mut found = Vec::new();
+    for (path, method, operation) in operations(doc) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            let status = status.parse().unwrap_or_else(|_| panic!("{method} {path}: status {status}"));
+            found.push((format!("{method} {path} {status}"), status, resolve(doc, response)));
+        }
+    }
+    found
+}
+
+/// The error codes a response lists: its JSON schema's `code` enum, through `allOf`.
+fn listed_codes(doc: &Value, response: &Value) -> Vec<String> {
+    let Some(schema) = response.pointer("/content/application~1json/schema") else { return Vec::new() };
+    let parts = schema.get("allOf").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![schema.clone()]);
+    let codes = parts.iter().filter_map(|part| resolve(doc, part).pointer("/properties/code/enum")).flat_map(|e| e.as_array().expect("enum"));
+    codes.map(|code| code.as_str().expect("code").to_owned()).collect()
+}
+
+/// The header a response declares under `name` (case-insensitive, as HTTP's are).
+fn declared_header<'a>(doc: &'a Value, response: &'a Value, name: &str) -> Option<&'a Value> {
+    let headers = response.get("headers")?.as_object()?;
+    headers.iter().find(|(declared, _)| declared.eq_ignore_ascii_case(name)).map(|(_, header)| resolve(doc, header))
+}
+
+/// Each code's status, from the code.
+fn true_statuses() -> BTreeMap<&'static str, BTreeSet<u16>> {
+    let mut statuses: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+    for error in ApiError::examples() {
+        statuses.entry(error.code()).or_default().insert(error.status().as_u16());
+    }
+    statuses
+}
+
+#[test]
+fn every_error_code_is_in_the_schema_with_its_status() {
+    let doc = document();
+    let truth = true_statuses();
+    let codes = &doc["components"]["schemas"]["ErrorCode"];
+    let listed: BTreeSet<&str> = codes["enum"].as_array().expect("ErrorCode.enum").iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(listed, truth.keys().copied().collect(), "ErrorCode.enum against ApiError::code()");
+    let described = codes["x-codes"].as_object().expect("ErrorCode.x-codes");
+    assert_eq!(described.keys().map(String::as_str).collect::<BTreeSet<_>>(), listed, "x-codes against the enum");
+    for (code, statuses) in &truth {
+        assert_eq!(statuses.len(), 1, "{code} has one status");
+        assert_eq!(described[*code]["status"].as_u64(), statuses.first().map(|s| u64::from(*s)), "x-codes.{code}.status");
+    }
+    // The error body is what `to_json` writes, field for field.
+    let body: Value = serde_json::from_str(&ApiError::BlankMessage.to_json("req")).unwrap();
+    let schema = &doc["components"]["schemas"]["Error"];
+    let fields: BTreeSet<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(fields, schema["properties"].as_object().unwrap().keys().collect(), "Error.properties");
+    let required: BTreeSet<&str> = schema["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(required, fields.iter().map(|f| f.as_str()).collect(), "Error.required");
+}
+
+#[test]
+fn every_error_is_declared_where_it_can_happen_and_only_under_its_status() {
+    let doc = document();
+    let truth = true_statuses();
+    let mut declared: BTreeSet<String> = BTreeSet::new();
+    for (place, status, response) in responses(&doc) {
+        for code in listed_codes(&doc, response) {
+            let statuses = truth.get(code.as_str()).unwrap_or_else(|| panic!("{place}: {code} is no ApiError code"));
+            assert!(statuses.contains(&status), "{place} lists {code}, whose status is {statuses:?}");
+            declared.insert(code);
+        }
+    }
+    // A code never answered as a status says so (`http: false`): exactly those are undeclared.
+    let described = doc["components"]["schemas"]["ErrorCode"]["x-codes"].as_object().unwrap();
+    let not_http: BTreeSet<String> = described.iter().filter(|(_, about)| about["http"] == false).map(|(code, _)| code.clone()).collect();
+    let undeclared: BTreeSet<String> = truth.keys().map(|c| c.to_string()).filter(|c| !declared.contains(c)).collect();
+    assert_eq!(undeclared, not_http, "codes no operation answers with, against those marked `http: false`");
+}
+
+#[test]
+fn every_header_an_error_carries_is_declared_with_its_value() {
+    let doc = document();
+    for error in ApiError::examples() {
+        let response: http::Response<String> = error.to_response("req");
+        for (place, _, declared) in responses(&doc).into_iter().filter(|(_, _, r)| listed_codes(&doc, r).iter().any(|c| c == error.code())) {
+            for (name, value) in response.headers() {
+                if name == http::header::CONTENT_TYPE {
+                    assert!(declared["content"].get(value.to_str().unwrap()).is_some(), "{place}: content type {value:?}");
+                    continue;
+                }
+                let header = declared_header(&doc, declared, name.as_str()).unwrap_or_else(|| panic!("{place} ({}): header {name}", error.code()));
+                if let Some(constant) = header.pointer("/schema/const") {
+                    assert_eq!(constant.as_str(), value.to_str().ok(), "{place}: {name}");
+                }
+            }
+        }
+    }
+}
+
+/// The query parameters of one operation, `?key=` (a security scheme) included.
+fn query_names(doc: &Value, operation: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for parameter in operation["parameters"].as_array().into_iter().flatten().map(|p| resolve(doc, p)) {
+        if parameter["in"] == "query" {
+            found.insert(parameter["name"].as_str().unwrap().to_owned());
+        }
+    }
+    for scheme in operation["security"].as_array().into_iter().flatten().flat_map(|r| r.as_object().unwrap().keys()) {
+        let scheme = &doc["components"]["securitySchemes"][scheme];
+        if scheme["in"] == "query" {
+            found.insert(scheme["name"].as_str().unwrap().to_owned());
+        }
+    }
+    found
+}
+
+fn operation<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+    doc["paths"][path].get(method).unwrap_or_else(|| panic!("{method} {path} is documented"))
+}
+
+#[test]
+fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
+    let doc = document();
+    let all: BTreeSet<String> = operations(&doc).iter().flat_map(|(_, _, op)| query_names(&doc, op)).collect();
+    assert_eq!(all, names::QUERY.iter().map(|n| n.to_string()).collect(), "documented query parameters against request::names::QUERY");
+    let has = |path: &str, method: &str, wanted: &[&str]| {
+        let found = query_names(&doc, operation(&doc, path, method));
+        for name in wanted {
+            assert!(found.contains(*name), "{method} {path} documents ?{name}");
+        }
+    };
+    has("/chat-complete", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::KEY]);
+    has("/chat-complete", "post", &[names::KEY]);
+    has("/chat-stream", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::ERRORS, names::LAST_EVENT_ID, names::KEY]);
+    has("/chat-stream", "post", &[names::ERRORS, names::KEY]);
+    has(&format!("/chat-stream{}", names::STOP_PATH), "post", &[names::KEY]);
+    let errors = doc["components"]["parameters"].as_object().unwrap().values().find(|p| p["name"] == names::ERRORS).unwrap();
+    assert_eq!(errors["schema"]["enum"], serde_json::json!([names::ERRORS_INLINE]));
+    let header = operation(&doc, "/chat-stream", "get")["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p)).find(|p| p["in"] == "header").unwrap();
+    assert!(header["name"].as_str().unwrap().eq_ignore_ascii_case(names::LAST_EVENT_ID_HEADER));
+}
+
+/// What the document's own examples make of a request, read by the real parser: a field or
+/// parameter the document misnames is not read, and the comparison fails.
+#[test]
+fn the_document_s_examples_are_what_the_parser_reads() {
+    let doc = document();
+    let example = |path: &str, method: &str, name: &str| -> String {
+        let parameters = operation(&doc, path, method)["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p));
+        parameters.into_iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}"))["example"].as_str().unwrap().to_owned()
+    };
+    for path in ["/chat-complete", "/chat-stream"] {
+        let (message, previous) = (example(path, "get", names::MESSAGE), example(path, "get", names::PREVIOUS_RESPONSE_ID));
+        let query = format!("{}={}&{}={previous}", names::MESSAGE, message.replace(' ', "+"), names::PREVIOUS_RESPONSE_ID);
+        let chat = ChatRequest::from_http(&http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap(), 32_768).unwrap();
+        assert_eq!((chat.message, chat.previous_response_id), (message, Some(previous)), "GET {path}");
+        let body = resolve(&doc, &operation(&doc, path, "post")["requestBody"])["content"]["application/json"]["example"].to_string();
+        let chat = ChatRequest::from_http(&http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap(), 32_768).unwrap();
+        let expected: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((chat.message.as_str(), chat.previous_response_id.as_deref()), (expected["message"].as_str().unwrap(), expected["previous_response_id"].as_str()), "POST {path}");
+    }
+    let stop_path = format!("/chat-stream{}", names::STOP_PATH);
+    let body = resolve(&doc, &operation(&doc, &stop_path, "post")["requestBody"])["content"]["application/json"]["example"].clone();
+    let request = http::Request::post(format!("https://x{}", names::STOP_PATH)).body(Body::Text(body.to_string())).unwrap();
+    assert_eq!(shared::request::stop_target(&request).ok().as_deref(), body["response_id"].as_str());
+    let token = example("/chat-stream", "get", names::LAST_EVENT_ID);
+    let resume = http::Request::get("https://x/").header(names::LAST_EVENT_ID_HEADER, &token).body(Body::Empty).unwrap();
+    assert_eq!(StreamAction::of(&resume), StreamAction::Resume(token.clone()));
+    let resume = http::Request::get(format!("https://x/?{}={token}", names::LAST_EVENT_ID)).body(Body::Empty).unwrap();
+    assert_eq!(StreamAction::of(&resume), StreamAction::Resume(token));
+}
+
+#[test]
+fn every_path_the_handlers_route_is_documented() {
+    let doc = document();
+    // chat-stream's one route: the documented path, with the function's name taken off as the
+    // convention says, is a stop locally and deployed.
+    let stop = format!("/chat-stream{}", names::STOP_PATH);
+    operation(&doc, &stop, "post");
+    for prefix in ["", "/lambda-url/chat-stream"] {
+        let path = format!("{prefix}{}", stop.trim_start_matches("/chat-stream"));
+        let request = http::Request::post(format!("https://x{path}")).body(Body::Empty).unwrap();
+        assert_eq!(StreamAction::of(&request), StreamAction::Stop, "{path}");
+    }
+    for route in [OPENAPI_PATH, DOCS_PATH] {
+        operation(&doc, &format!("/index{route}"), "get");
+    }
+}
+
+/// index is in this crate: each documented route is called, and what it answers (status,
+/// content type, every header and its value) must be what the document says.
+#[tokio::test]
+async fn index_answers_each_documented_route_as_documented() {
+    let doc = document();
+    let page = crate::handler::Page::new(crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public");
+    let index: Vec<_> = operations(&doc).into_iter().filter(|(path, _, _)| path.starts_with("/index")).collect();
+    assert!(index.len() >= 6, "three routes, each with its other methods");
+    for (path, method, operation) in index {
+        let local = format!("/lambda-url{path}");
+        let request = match method.as_str() {
+            "get" => http::Request::get(&local),
+            "other" => http::Request::put(&local),
+            other => panic!("index documents {other} {path}, which it does not answer"),
+        };
+        let response = crate::handler::handle(&page, request.body(Body::Empty).unwrap()).await.unwrap();
+        let status = response.status().as_str().to_owned();
+        let declared = resolve(&doc, operation["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path} answers {status}")));
+        for (name, value) in response.headers() {
+            if name == http::header::CONTENT_TYPE {
+                let essence = value.to_str().unwrap().split(';').next().unwrap();
+                assert!(declared["content"].get(essence).is_some(), "{method} {path}: {essence}");
+                continue;
+            }
+            let header = declared_header(&doc, declared, name.as_str()).unwrap_or_else(|| panic!("{method} {path} {status}: header {name}"));
+            if let Some(constant) = header.pointer("/schema/const") {
+                assert_eq!(constant.as_str(), value.to_str().ok(), "{method} {path}: {name}");
+            }
+        }
+    }
+}
