@@ -93,7 +93,8 @@ async fn the_functions_work_under_cargo_lambda_watch() {
     let page = reqwest::get(watch.url("index")).await.expect("index").text().await.expect("html");
     assert!(page.contains("\"chatStreamUrl\":\"/lambda-url/chat-stream\""));
 
-    // A reader that goes away stops the upstream request at once: no more tokens are paid for.
+    // A reader that goes away closes the upstream request at once. (In background mode, the
+    // default, the answer itself goes on so it can be resumed; Stop is what cancels it.)
     let response = reqwest::get(stream_url("/stub deltas=100 delay_ms=50")).await.expect("stream");
     let mut chunks = response.bytes_stream();
     let mut seen = 0;
