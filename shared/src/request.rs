@@ -71,14 +71,19 @@ impl ChatRequest {
     /// pages, which cannot read the body of a non-200 answer). Read apart from validation, so
     /// that even a request that fails it gets its error in the form it asked for.
     pub fn wants_inline_errors(request: &Request) -> bool {
-        // Pair by pair, so that broken encoding elsewhere in the query cannot hide the choice.
-        let query = request.uri().query().unwrap_or("");
-        query.split('&').any(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            decode_component(name).is_ok_and(|n| n == names::ERRORS)
-                && decode_component(value).is_ok_and(|v| v == names::ERRORS_INLINE)
-        })
+        query_values(request, names::ERRORS).any(|v| v == names::ERRORS_INLINE)
     }
+}
+
+/// Every value of the query parameter `name`, read pair by pair, so that broken encoding
+/// elsewhere in the query (which the strict parse of `message` refuses) cannot hide it; a
+/// pair that does not decode is skipped.
+pub fn query_values<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    request.uri().query().unwrap_or("").split('&').filter_map(move |pair| {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        decode_component(raw_name).ok().filter(|n| n == name)?;
+        decode_component(raw_value).ok()
+    })
 }
 
 /// What a request to chat-stream asks for, told apart before any validation of a message.
@@ -103,12 +108,7 @@ impl StreamAction {
             return Self::Ask;
         }
         let header = request.headers().get(names::LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let query = || {
-            request.uri().query().unwrap_or("").split('&').find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                (name == names::LAST_EVENT_ID).then(|| decode_component(value).ok()).flatten()
-            })
-        };
+        let query = || query_values(request, names::LAST_EVENT_ID).next();
         match header.or_else(query).filter(|token| !token.trim().is_empty()) {
             Some(token) => Self::Resume(token),
             None => Self::Ask,

@@ -32,11 +32,9 @@ pub fn presented_key(request: &lambda_http::Request) -> Option<String> {
     if let Some(key) = bearer {
         return Some(key.to_owned());
     }
-    let query = request.uri().query().unwrap_or("");
-    query.split('&').find_map(|pair| {
-        let value = pair.strip_prefix(crate::request::names::KEY)?.strip_prefix('=')?;
-        let value = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
-        (!value.trim().is_empty()).then(|| value.trim().to_owned())
+    crate::request::query_values(request, crate::request::names::KEY).find_map(|value| {
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_owned())
     })
 }
 
