@@ -14,17 +14,13 @@ use crate::{ApiError, limits};
 impl ResponsesClient {
     /// The response as it is now (`GET /responses/{id}`).
     pub async fn retrieve(&self, response_id: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {
-        let call = self.call_about(reqwest::Method::GET, response_id, "");
-        let sent = self.send(&call, deadline, None).await?;
-        read_object(sent.response, deadline).await
+        self.object_call(reqwest::Method::GET, response_id, "", deadline).await
     }
 
     /// Stops a background response (`POST /responses/{id}/cancel`); cancelling a finished one
     /// returns it as it ended.
     pub async fn cancel(&self, response_id: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {
-        let call = self.call_about(reqwest::Method::POST, response_id, "/cancel");
-        let sent = self.send(&call, deadline, None).await?;
-        read_object(sent.response, deadline).await
+        self.object_call(reqwest::Method::POST, response_id, "/cancel", deadline).await
     }
 
     /// Streams a background response again, from the event after `after` (from its start
@@ -42,50 +38,39 @@ impl ResponsesClient {
     /// event (or, past OpenAI's resume window, from the stored response when it finishes).
     pub async fn continue_after(&self, position: &Position, deadline: Instant) -> Result<ResponseStream, ApiError> {
         let response = self.retrieve(&position.response_id, deadline).await?;
-        if response.is_finished() {
-            return Ok(ResponseStream::finished(&response, position.offset, &self.key.get().await?));
-        }
-        match self.resume(&position.response_id, Some(position.sequence), deadline).await {
-            Err(ApiError::UpstreamRejected(reason)) => {
-                tracing::info!(%reason, "OpenAI would not stream the answer again; reading the stored one");
-                self.stored_rest(position, deadline).await
+        let response = if response.is_finished() {
+            response
+        } else {
+            match self.resume(&position.response_id, Some(position.sequence), deadline).await {
+                Err(ApiError::UpstreamRejected(reason)) => {
+                    tracing::info!(%reason, "OpenAI would not stream the answer again; reading the stored one");
+                    self.when_finished(&position.response_id, deadline).await?
+                }
+                other => return other,
             }
-            other => other,
-        }
+        };
+        Ok(ResponseStream::finished(&response, position.offset, &self.key.get().await?))
     }
 
-    /// Waits for the stored response to finish, then replays the text after `position.offset`
-    /// and how it ended.
-    async fn stored_rest(&self, position: &Position, deadline: Instant) -> Result<ResponseStream, ApiError> {
+    /// The usage of an answer nobody reads any more, once it has finished (polled for up to
+    /// `patience`), so its reservation can still be settled to the truth.
+    pub async fn usage_when_finished(&self, response_id: &str, patience: Duration) -> Option<Usage> {
+        self.when_finished(response_id, Instant::now() + patience).await.ok()?.usage
+    }
+
+    /// The stored response once it has finished, polled with a growing wait until `deadline`.
+    async fn when_finished(&self, response_id: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {
         let mut wait = Duration::from_millis(250);
         loop {
-            let response = self.retrieve(&position.response_id, deadline).await?;
+            let response = self.retrieve(response_id, deadline).await?;
             if response.is_finished() {
-                return Ok(ResponseStream::finished(&response, position.offset, &self.key.get().await?));
+                return Ok(response);
             }
             if Instant::now() + wait >= deadline {
                 return Err(ApiError::UpstreamTimeout("the overall deadline"));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
-        }
-    }
-
-    /// The usage of an answer nobody reads any more, once it has finished (polled for up to
-    /// `patience`), so its reservation can still be settled to the truth.
-    pub async fn usage_when_finished(&self, response_id: &str, patience: Duration) -> Option<Usage> {
-        let until = Instant::now() + patience;
-        let mut wait = Duration::from_secs(1);
-        loop {
-            let response = self.retrieve(response_id, until).await.ok()?;
-            if response.is_finished() {
-                return response.usage;
-            }
-            if Instant::now() + wait >= until {
-                return None;
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -109,6 +94,11 @@ impl ResponsesClient {
         }
         let key = self.key.get().await?;
         Ok(response.owner() == Some(limits::safety_identifier(caller, &key).as_str()))
+    }
+
+    async fn object_call(&self, method: reqwest::Method, response_id: &str, rest: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {
+        let sent = self.send(&self.call_about(method, response_id, rest), deadline, None).await?;
+        read_object(sent.response, deadline).await
     }
 
     fn call_about(&self, method: reqwest::Method, response_id: &str, rest: &str) -> Call {
