@@ -109,23 +109,24 @@ pub fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Re
     summary.failed(&error, !inline);
     let request_id = summary.request_id.clone();
     drop(summary);
-    let retry_after = error.retry_after_header().and_then(|s| header::HeaderValue::from_str(&s).ok());
-    let mut response = if inline {
-        let sse = SseEncoder;
-        let problem = json!({ "status": error.status().as_u16(), "code": error.code(), "detail": error.detail(), "request_id": request_id });
-        let events = [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()];
-        sse_response(futures_util::stream::iter(events).boxed())
-    } else {
-        let (parts, json) = error.to_response::<String>(&request_id).into_parts();
-        let mut response = sse_response(futures_util::stream::once(async move { Bytes::from(json) }).boxed());
-        *response.status_mut() = parts.status;
-        *response.headers_mut() = parts.headers;
-        response
-    };
-    if let Some(seconds) = retry_after {
+    if !inline {
+        return json_response(error.to_response(&request_id));
+    }
+    let sse = SseEncoder;
+    let problem = json!({ "status": error.status().as_u16(), "code": error.code(), "detail": error.detail(), "request_id": request_id });
+    let events = [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()];
+    let mut response = sse_response(futures_util::stream::iter(events).boxed());
+    if let Some(seconds) = error.retry_after_header().and_then(|s| header::HeaderValue::from_str(&s).ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }
     response
+}
+
+/// A whole JSON answer (an error body, a stop's result) as this function's streamed body type.
+pub fn json_response(response: Response<String>) -> Response<SseBody> {
+    let (parts, json) = response.into_parts();
+    let body = StreamBody::new(futures_util::stream::once(async move { Ok(Frame::data(Bytes::from(json))) }).boxed());
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! `POST /stop` with `{"response_id": "..."}`: cancels a background answer upstream. The
 //! invocation streaming it then ends with `stopped` and `end`, and settles what it used.
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use lambda_http::{Request, Response, http::header};
 use serde_json::json;
 use shared::limits::Gate;
 use shared::{ApiError, Outcome, RequestSummary, ResponsesClient};
 
-use crate::handler::{SseBody, failure, sse_response};
+use crate::handler::{SseBody, failure, json_response};
 
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
@@ -16,11 +14,12 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         Ok(body) => {
             summary.outcome = Outcome::Completed;
             drop(summary);
-            let mut response = sse_response(futures_util::stream::once(async move { Bytes::from(body.to_string()) }).boxed());
-            response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-            response.headers_mut().remove("x-accel-buffering");
-            response
+            let response = Response::builder()
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(body.to_string())
+                .unwrap_or_default();
+            json_response(response)
         }
         Err(error) => failure(error, false, summary),
     }
