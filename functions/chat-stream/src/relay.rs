@@ -61,6 +61,11 @@ impl Drop for Settlement {
     }
 }
 
+/// The `id:` of an event at this position, in background mode.
+fn token(signer: &Option<Signer>, sequence: Option<u64>, offset: usize) -> Option<String> {
+    signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset))
+}
+
 pub fn relay(
     client: &ResponsesClient,
     start: Start,
@@ -87,12 +92,12 @@ pub fn relay(
                 Ok(Some(event)) => event,
             };
             sequence = upstream.last_sequence().or(sequence);
-            let token = |offset: usize| signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset));
-            match event {
+            let failure = match event {
                 Ok(UpstreamEvent::TextDelta(text)) => {
                     offset += text.len();
                     summary.text_sent(&text);
-                    yield sse.text_at(token(offset).as_deref(), &text);
+                    yield sse.text_at(token(&signer, sequence, offset).as_deref(), &text);
+                    continue;
                 }
                 Ok(UpstreamEvent::Created { id }) => {
                     summary.response_id = Some(id.clone());
@@ -100,11 +105,11 @@ pub fn relay(
                         signer = client.signer(&caller, &id).await.ok();
                         settlement.response_id = Some(id.clone());
                     }
-                    let token = signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset));
-                    yield sse.named_at(token.as_deref(), "response", &json!({ "id": id }).to_string());
+                    yield sse.named_at(token(&signer, sequence, offset).as_deref(), "response", &json!({ "id": id }).to_string());
                     if signer.is_some() {
                         yield sse.retry(RECONNECT_AFTER_MS);
                     }
+                    continue;
                 }
                 Ok(UpstreamEvent::Completed { usage }) => {
                     summary.usage = usage;
@@ -112,9 +117,17 @@ pub fn relay(
                     // dropped then would drop the settlement with it.
                     settlement.settle(usage).await;
                     if let Some(usage) = usage {
-                        yield sse.named_at(token(offset).as_deref(), "usage", &json!(usage).to_string());
+                        yield sse.named_at(token(&signer, sequence, offset).as_deref(), "usage", &json!(usage).to_string());
                     }
                     summary.outcome = Outcome::Completed;
+                    break;
+                }
+                Ok(UpstreamEvent::Cancelled { usage }) => {
+                    summary.usage = usage;
+                    settlement.settle(usage).await;
+                    let stopped = json!({ "response_id": summary.response_id, "usage": usage });
+                    yield sse.named_at(token(&signer, sequence, offset).as_deref(), "stopped", &stopped.to_string());
+                    summary.outcome = Outcome::Stopped;
                     break;
                 }
                 Ok(UpstreamEvent::Incomplete { reason, usage }) => {
@@ -122,18 +135,7 @@ pub fn relay(
                     if usage.is_some() {
                         settlement.settle(usage).await;
                     }
-                    let error = ApiError::Incomplete(reason);
-                    yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
-                    summary.failed(&error, false);
-                    break;
-                }
-                Ok(UpstreamEvent::Cancelled { usage }) => {
-                    summary.usage = usage;
-                    settlement.settle(usage).await;
-                    let id = signer.as_ref().map(|s| s.response_id().to_owned()).or_else(|| summary.response_id.clone());
-                    yield sse.named_at(token(offset).as_deref(), "stopped", &json!({ "response_id": id, "usage": usage }).to_string());
-                    summary.outcome = Outcome::Stopped;
-                    break;
+                    ApiError::Incomplete(reason)
                 }
                 // The connection to OpenAI broke, not necessarily the answer: read it again
                 // from the last event, or from the stored response once it is finished.
@@ -143,28 +145,26 @@ pub fn relay(
                     tracing::info!(response_id = %id, how, "the stream from OpenAI was cut; reading the answer again");
                     let position = Position { response_id: id, sequence: sequence.unwrap_or(0), offset };
                     match client.continue_after(&position, deadline).await {
-                        Ok(next) => upstream = next,
-                        Err(error) => {
-                            yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
-                            summary.failed(&error, false);
-                            break;
+                        Ok(next) => {
+                            upstream = next;
+                            continue;
                         }
+                        Err(error) => error,
                     }
                 }
-                Err(error) => {
-                    yield sse.named_at(token(offset).as_deref(), "error", &error.detail());
-                    summary.failed(&error, false);
-                    // Nobody will read the rest: a background answer is stopped, not paid for.
-                    if let Some(signer) = &signer {
-                        let cancel_by = Instant::now() + Duration::from_secs(3);
-                        if let Ok(stopped) = client.cancel(signer.response_id(), cancel_by).await {
-                            summary.usage = stopped.usage;
-                            settlement.settle(stopped.usage).await;
-                        }
-                    }
-                    break;
+                Err(error) => error,
+            };
+            yield sse.named_at(token(&signer, sequence, offset).as_deref(), "error", &failure.detail());
+            summary.failed(&failure, false);
+            // Nobody will read the rest: a background answer that may still run is stopped, not paid for.
+            if let (Some(signer), false) = (&signer, matches!(failure, ApiError::Incomplete(_))) {
+                let cancel_by = Instant::now() + Duration::from_secs(3);
+                if let Ok(stopped) = client.cancel(signer.response_id(), cancel_by).await {
+                    summary.usage = stopped.usage;
+                    settlement.settle(stopped.usage).await;
                 }
             }
+            break;
         }
         yield sse.end();
         drop(summary);
