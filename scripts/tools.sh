@@ -52,3 +52,9 @@ npm_ci_locked() {
 ensure_dynamo_tools() {
   npm_ci_locked dynamo "dynalite" "the DynamoDB emulator"
 }
+
+# The Vercel AI SDK (npm `ai`), whose own chat client the AI SDK tests run against chat-stream,
+# pinned in tests/aisdk/package-lock.json.
+ensure_ai_sdk_tools() {
+  npm_ci_locked aisdk "the AI SDK (ai)" "the AI SDK tests"
+}

@@ -14,6 +14,9 @@ pub enum ApiError {
     BlankMessage,
     #[error("`message` is {actual} bytes long; the limit is {limit} bytes")]
     MessageTooLong { actual: usize, limit: usize },
+    /// The earlier turns of a conversation sent whole (the AI SDK's `messages`).
+    #[error("the conversation before this message is {actual} bytes long; the limit is {limit} bytes: send `previous_response_id` instead of the whole history, or start a new chat")]
+    ConversationTooLong { actual: usize, limit: usize },
     #[error("`message` contains a control character (U+{0:04X}); only tabs and line breaks are allowed")]
     ControlCharacter(u32),
     #[error("the request is malformed: {0}")]
@@ -90,7 +93,7 @@ impl ApiError {
             | Self::StopUnavailable => StatusCode::BAD_REQUEST,
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
-            Self::MessageTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MessageTooLong { .. } | Self::ConversationTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
@@ -155,6 +158,7 @@ impl ApiError {
             Self::MissingMessage => "missing_message",
             Self::BlankMessage => "blank_message",
             Self::MessageTooLong { .. } => "message_too_long",
+            Self::ConversationTooLong { .. } => "conversation_too_long",
             Self::ControlCharacter(_) => "control_character",
             Self::BadRequest(_) => "bad_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -196,6 +200,7 @@ impl ApiError {
             Self::MissingMessage,
             Self::BlankMessage,
             Self::MessageTooLong { actual: 40_000, limit: 32_768 },
+            Self::ConversationTooLong { actual: 300_000, limit: 262_144 },
             Self::ControlCharacter(7),
             Self::BadRequest("the body is not valid JSON".into()),
             Self::MethodNotAllowed("PUT".into()),
@@ -230,8 +235,8 @@ impl ApiError {
         // the list it must join (the test below checks that each variant is listed once).
         for example in &examples {
             match example {
-                Self::MissingMessage | Self::BlankMessage | Self::MessageTooLong { .. } | Self::ControlCharacter(_)
-                | Self::BadRequest(_) | Self::MethodNotAllowed(_) | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
+                Self::MissingMessage | Self::BlankMessage | Self::MessageTooLong { .. } | Self::ConversationTooLong { .. }
+                | Self::ControlCharacter(_) | Self::BadRequest(_) | Self::MethodNotAllowed(_) | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
                 | Self::SecretUnavailable { .. } | Self::OriginNotAllowed | Self::OverLimit { .. } | Self::BudgetExhausted { .. }
                 | Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked | Self::LimitsUnavailable
                 | Self::UpstreamUnauthorized | Self::RateLimited { .. } | Self::QuotaExceeded | Self::UpstreamRejected(_)

@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod sse;
 pub mod summary;
 pub mod tls;
+pub mod ui_chat;
 mod uri_safe;
 
 pub use config::Config;

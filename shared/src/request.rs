@@ -33,12 +33,30 @@ pub mod names {
 }
 
 /// A validated chat request: what the user asked, and the turn it follows, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChatRequest {
     pub message: String,
     pub previous_response_id: Option<String>,
     /// Who asks (set once the request is admitted); OpenAI gets a keyed hash of it.
     pub caller: Option<String>,
+    /// The conversation before `message`, when the client sends it whole (the AI SDK's
+    /// `messages`) rather than as `previous_response_id`; oldest first.
+    pub earlier: Vec<Turn>,
+}
+
+/// One earlier turn of a conversation sent whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+/// Who said a turn, as the Responses API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +82,13 @@ impl ChatRequest {
             .filter(|id| !id.trim().is_empty())
             .map(|id| validate_response_id(id, names::PREVIOUS_RESPONSE_ID))
             .transpose()?;
-        Ok(Self { message, previous_response_id, caller: None })
+        Ok(Self { message, previous_response_id, caller: None, earlier: Vec::new() })
+    }
+
+    /// Bytes of text sent as input (each earlier turn counted with a little framing): a bound on
+    /// the input's tokens, since a token is never shorter than a byte.
+    pub fn input_bytes(&self) -> usize {
+        self.message.len() + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>()
     }
 
     /// `errors=inline`: whether to report every failure inside the event stream (for EventSource
@@ -91,6 +115,8 @@ pub fn query_values<'a>(request: &'a Request, name: &'a str) -> impl Iterator<It
 pub enum StreamAction {
     /// A new answer.
     Ask,
+    /// A new answer asked by the Vercel AI SDK (`POST {"messages": [...]}`), in its protocol.
+    AskUiChat,
     /// The rest of an answer: the token a reconnecting EventSource sends as `Last-Event-ID`
     /// (or a client as `?last_event_id=`).
     Resume(String),
@@ -105,7 +131,7 @@ impl StreamAction {
             return Self::Stop;
         }
         if request.method() != http::Method::GET {
-            return Self::Ask;
+            return if crate::ui_chat::asks(request) { Self::AskUiChat } else { Self::Ask };
         }
         let header = request.headers().get(names::LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let query = || query_values(request, names::LAST_EVENT_ID).next();
@@ -133,7 +159,7 @@ fn parse_json_body(request: &Request) -> Result<JsonBody, ApiError> {
     parse_json(request, || ApiError::MissingMessage)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empty: impl Fn() -> ApiError) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empty: impl Fn() -> ApiError) -> Result<T, ApiError> {
     if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
         let value = content_type.to_str().unwrap_or_default();
         let essence = value.split(';').next().unwrap_or_default().trim();
@@ -160,7 +186,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empty: impl Fn(
     })
 }
 
-fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String, ApiError> {
+pub(crate) fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String, ApiError> {
     let message = message.ok_or(ApiError::MissingMessage)?;
     if message.len() > max_bytes {
         return Err(ApiError::MessageTooLong { actual: message.len(), limit: max_bytes });
@@ -174,7 +200,7 @@ fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String,
     Ok(message)
 }
 
-fn validate_response_id(id: String, field: &str) -> Result<String, ApiError> {
+pub(crate) fn validate_response_id(id: String, field: &str) -> Result<String, ApiError> {
     let valid = id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if valid {
         Ok(id)

@@ -72,7 +72,7 @@ pub fn encode(text: &str) -> String {
 
 /// A validated chat request, as the functions hand it to the client.
 pub fn chat(message: &str) -> shared::ChatRequest {
-    shared::ChatRequest { message: message.into(), previous_response_id: None, caller: None }
+    shared::ChatRequest { message: message.into(), ..Default::default() }
 }
 
 /// `GET ?message=<message>`, encoded as a browser's `encodeURIComponent` would.

@@ -62,11 +62,17 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: ... only this deployment's secret and table", [s.get("Resource") for s in statements] == [the_secret, the_table], statements)
     check(f"{name}: the access mode is a parameter", env.get("ACCESS") == {"Ref": "AccessMode"}, env.get("ACCESS"))
     check(f"{name}: limits on, against the stack's table", env.get("LIMITS_TABLE") == {"Ref": "LimitsTable"}, env.get("LIMITS_TABLE"))
-    check(f"{name}: only the page's origin may call", "IndexFunctionUrl" in str(env.get("ALLOWED_ORIGINS")), env.get("ALLOWED_ORIGINS"))
+    # The page's origin, plus only what the AppOrigins parameter names (an https origin list).
+    allowed = str(env.get("ALLOWED_ORIGINS"))
+    check(f"{name}: only the page's origin and AppOrigins may call", "IndexFunctionUrl" in allowed and "*" not in allowed and allowed.count("${AppOrigins}") == 1, allowed)
     check(f"{name}: reserved concurrency", "ReservedConcurrentExecutions" in props)
     cors = props["FunctionUrlConfig"].get("Cors", {})
     origins = cors.get("AllowOrigins", [])
-    check(f"{name}: CORS allows only the page's origin", len(origins) == 1 and "*" not in str(origins) and "IndexFunctionUrl" in str(origins), origins)
+    check(f"{name}: CORS allows the page's origin and AppOrigins, the same as ALLOWED_ORIGINS", origins.get("Fn::Split") == [",", env.get("ALLOWED_ORIGINS")], origins)
+
+app_origins = re.compile(template["Parameters"]["AppOrigins"]["AllowedPattern"])
+good, bad = ["", "https://chat.example.com,https://b.example:8443"], ["*", "http://a.example", "https://a.example/", "https://*.example", "https://a.example,"]
+check("AppOrigins: https origins only, never a wildcard", all(app_origins.fullmatch(v) for v in good) and not any(app_origins.fullmatch(v) for v in bad))
 
 table = resources.get("LimitsTable", {}).get("Properties", {})
 check("limits table: the contract's key schema", table.get("KeySchema") == [{"AttributeName": "pk", "KeyType": "HASH"}] and table.get("AttributeDefinitions") == [{"AttributeName": "pk", "AttributeType": "S"}], table)

@@ -28,8 +28,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn input(&self) -> &str {
-        self.request["input"].as_str().unwrap_or_default()
+    pub fn input(&self) -> String {
+        wire::question(&self.request).unwrap_or_default()
     }
 
     /// A response object of this answer, marked background when it is.
@@ -41,7 +41,7 @@ impl Answer {
 
     /// Usage after `deltas` deltas, as the terminal events report it.
     pub fn usage(&self, deltas: usize) -> Value {
-        wire::usage(self.input(), deltas, self.scenario.reasoning)
+        wire::usage(&self.input(), deltas, self.scenario.reasoning)
     }
 }
 

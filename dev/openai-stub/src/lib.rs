@@ -23,7 +23,10 @@ pub use server::router;
 /// What the stand-in saw of one request, and how that request ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordedRequest {
+    /// The question: the input string, or the last user message of an input list.
     pub input: String,
+    /// Every input message as `(role, text)`, oldest first (one user message for a string).
+    pub messages: Vec<(String, String)>,
     pub stream: bool,
     pub previous_response_id: Option<String>,
     /// OpenAI's per-end-user id, when the request carried one.

@@ -80,14 +80,16 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     };
     let plain = Scenario::default();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
-    let (Some(model), Some(input)) = (request["model"].as_str(), request["input"].as_str()) else {
+    let (Some(model), Some(question), Some(messages)) = (request["model"].as_str(), wire::question(&request), wire::input_messages(&request)) else {
         return error(400, &plain, None);
     };
+    let input = question.as_str();
     let scenario = Scenario::parse(input);
     let stream = request["stream"].as_bool().unwrap_or(false);
     let background = request["background"].as_bool().unwrap_or(false);
     let index = state.record(RecordedRequest {
         input: input.to_owned(),
+        messages,
         stream,
         previous_response_id: request["previous_response_id"].as_str().map(str::to_owned),
         safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),

@@ -25,6 +25,30 @@ impl Sequence {
     }
 }
 
+/// The `input` of a create request: a string, or messages (`{role, content}`, content a string
+/// or `input_text`/`output_text` parts) as `(role, text)`. The question is the last user text.
+pub fn input_messages(request: &Value) -> Option<Vec<(String, String)>> {
+    if let Some(text) = request["input"].as_str() {
+        return Some(vec![("user".to_owned(), text.to_owned())]);
+    }
+    let mut messages = Vec::new();
+    for item in request["input"].as_array()? {
+        let role = item["role"].as_str().filter(|r| matches!(*r, "user" | "assistant" | "system" | "developer"))?;
+        let text = match &item["content"] {
+            Value::String(text) => text.clone(),
+            Value::Array(parts) => parts.iter().map(|p| p["text"].as_str()).collect::<Option<String>>()?,
+            _ => return None,
+        };
+        messages.push((role.to_owned(), text));
+    }
+    Some(messages)
+}
+
+/// The question a create request asks: its last user message.
+pub fn question(request: &Value) -> Option<String> {
+    input_messages(request)?.into_iter().rev().find(|(role, _)| role == "user").map(|(_, text)| text)
+}
+
 pub struct Ids {
     pub response: String,
     pub message: String,

@@ -5,39 +5,41 @@ use futures_util::{StreamExt, stream::BoxStream};
 use http_body::Frame;
 use http_body_util::StreamBody;
 use lambda_http::{Error, Request, Response, http::header};
-use serde_json::json;
 use shared::limits::Gate;
-use shared::{ApiError, ChatRequest, RequestSummary, ResponsesClient, SseEncoder, StreamAction};
+use shared::{ApiError, ChatRequest, RequestSummary, ResponsesClient, StreamAction};
 
+use crate::dialect::{Dialect, EventSource, UiMessageStream};
 use crate::relay::{Start, relay};
 
 /// The streamed body: each item is written to the client the moment it is produced.
 pub type SseBody = StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
 
 /// Answers `GET ?message=` with `start`, one unnamed event per text delta, and `end`; a
-/// reconnect carrying `Last-Event-ID` with the rest of that answer; `POST /stop` by stopping one.
+/// reconnect carrying `Last-Event-ID` with the rest of that answer; `POST /stop` by stopping one;
+/// the AI SDK's `POST {"messages"}` in its UI message stream.
 ///
 /// Failures before the first byte are JSON errors with a status, unless the caller asked for
 /// `errors=inline`; failures after it are `event: error`, and `end` always closes the stream.
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<SseBody>, Error> {
     match StreamAction::of(&request) {
-        StreamAction::Ask => Ok(ask(client, gate, request).await),
+        StreamAction::Ask => Ok(ask(client, gate, request, Box::new(EventSource)).await),
+        StreamAction::AskUiChat => Ok(ask(client, gate, request, Box::<UiMessageStream>::default()).await),
         StreamAction::Resume(token) => Ok(resume(client, gate, request, &token).await),
         StreamAction::Stop => Ok(crate::stop::handle(client, gate, request).await),
     }
 }
 
 /// A new answer: admit, ask, relay (which settles).
-async fn ask(client: &ResponsesClient, gate: &Gate, request: Request) -> Response<SseBody> {
+async fn ask(client: &ResponsesClient, gate: &Gate, request: Request, mut dialect: Box<dyn Dialect>) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
-    let inline_errors = ChatRequest::wants_inline_errors(&request);
-    let mut chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+    let inline = ChatRequest::wants_inline_errors(&request);
+    let mut chat = match dialect.chat_request(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     let admission = match gate.admit(&request, &chat, client.config()).await {
         Ok(admission) => admission,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     chat.caller = Some(admission.caller.clone());
     let deadline = client.deadline(shared::lambda_deadline(&request));
@@ -47,13 +49,14 @@ async fn ask(client: &ResponsesClient, gate: &Gate, request: Request) -> Respons
             summary.upstream_status = Some(200);
             let caller = admission.caller.clone();
             let start = Start { upstream, caller, signer: None, sequence: None, offset: 0 };
-            sse_response(relay(client, start, summary, Some(admission), deadline))
+            let headers = dialect.headers();
+            sse_response(relay(client, start, summary, Some(admission), deadline, dialect), headers)
         }
         Err(error) => {
             if error.before_the_model() {
                 admission.release().await;
             }
-            failure(error, inline_errors, summary)
+            failure(error, inline.then_some(dialect.as_mut()), summary)
         }
     }
 }
@@ -63,59 +66,62 @@ async fn ask(client: &ResponsesClient, gate: &Gate, request: Request) -> Respons
 async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: &str) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     summary.resumed = true;
-    let inline_errors = ChatRequest::wants_inline_errors(&request);
+    let mut dialect = EventSource;
+    let inline = ChatRequest::wants_inline_errors(&request).then_some(&mut dialect as &mut dyn Dialect);
     if !client.config().resumable {
         let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
-        return failure(error, inline_errors, summary);
+        return failure(error, inline, summary);
     }
     let caller = match gate.identify(&request).await {
         Ok(caller) => caller,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline, summary),
     };
     let position = match client.verify_token(&caller, token).await {
         Ok(position) => position,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline, summary),
     };
     summary.response_id = Some(position.response_id.clone());
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let upstream = match client.continue_after(&position, deadline).await {
         Ok(upstream) => upstream,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline, summary),
     };
     summary.upstream_status = Some(200);
     let signer = match client.signer(&caller, &position.response_id).await {
         Ok(signer) => signer,
-        Err(error) => return failure(error, inline_errors, summary),
+        Err(error) => return failure(error, inline, summary),
     };
     let start = Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
-    sse_response(relay(client, start, summary, None, deadline))
+    sse_response(relay(client, start, summary, None, deadline, Box::new(EventSource)), &[])
 }
 
-pub fn sse_response(events: BoxStream<'static, Bytes>) -> Response<SseBody> {
+/// The streamed answer, with `headers` beyond SSE's own (a dialect's).
+pub fn sse_response(events: BoxStream<'static, Bytes>, headers: &[(&'static str, &'static str)]) -> Response<SseBody> {
     let body = StreamBody::new(events.map(|bytes| Ok(Frame::data(bytes))).boxed());
     let mut response = Response::new(body);
+    let extra = headers;
     let headers = response.headers_mut();
     // Exactly as the contract writes it; SSE is UTF-8 by definition.
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    for (name, value) in extra {
+        headers.insert(*name, header::HeaderValue::from_static(value));
+    }
     response
 }
 
 /// A failure before the answer started: a JSON error with its status, or, for `errors=inline`,
-/// `start`, a `problem` event (`{"status", "code", "detail", "request_id"}`: what a page needs to
-/// act on it), `error` with the sentence, and `end`. `Retry-After` is sent either way.
-pub fn failure(error: ApiError, inline: bool, mut summary: RequestSummary) -> Response<SseBody> {
-    summary.failed(&error, !inline);
+/// the whole stream in the dialect's words (for EventSource: `start`, a `problem` event
+/// (`{"status", "code", "detail", "request_id"}`: what a page needs to act on it), `error` with
+/// the sentence, and `end`). `Retry-After` is sent either way.
+pub fn failure(error: ApiError, inline: Option<&mut dyn Dialect>, mut summary: RequestSummary) -> Response<SseBody> {
+    summary.failed(&error, inline.is_none());
     let request_id = summary.request_id.clone();
     drop(summary);
-    if !inline {
-        return json_response(error.to_response(&request_id));
-    }
-    let sse = SseEncoder;
-    let problem = json!({ "status": error.status().as_u16(), "code": error.code(), "detail": error.detail(), "request_id": request_id });
-    let events = [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()];
-    let mut response = sse_response(futures_util::stream::iter(events).boxed());
+    let Some(dialect) = inline else { return json_response(error.to_response(&request_id)) };
+    let body = dialect.problem(&error, &request_id);
+    let mut response = sse_response(futures_util::stream::once(async move { body }).boxed(), dialect.headers());
     if let Some(seconds) = error.retry_after_header().and_then(|s| header::HeaderValue::from_str(&s).ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }

@@ -1,6 +1,7 @@
 //! `chat-stream`: asks the model and streams the answer as Server-Sent Events, in Lambda's
 //! response streaming mode.
 
+mod dialect;
 mod handler;
 #[cfg(test)]
 mod ownership_tests;
@@ -8,6 +9,8 @@ mod relay;
 #[cfg(test)]
 mod resume_tests;
 mod stop;
+#[cfg(test)]
+mod ui_chat_tests;
 
 use std::sync::Arc;
 

@@ -6,15 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream::BoxStream};
-use serde_json::json;
 use shared::limits::Admission;
 use shared::openai::types::Usage;
 use shared::resume::{Position, Signer};
-use shared::{ApiError, Outcome, RequestSummary, ResponseStream, ResponsesClient, SseEncoder, UpstreamEvent};
+use shared::{ApiError, Outcome, RequestSummary, ResponseStream, ResponsesClient, UpstreamEvent};
 use tokio::time::Instant;
 
-/// How long a browser waits before it reconnects a dropped stream (its default is 3 s).
-const RECONNECT_AFTER_MS: u32 = 1000;
+use crate::dialect::Dialect;
 /// How often one relay reads the answer again after its own connection to OpenAI broke.
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
 /// How long an abandoned answer is followed to settle its reservation.
@@ -72,20 +70,20 @@ pub fn relay(
     mut summary: RequestSummary,
     admission: Option<Admission>,
     deadline: Instant,
+    mut dialect: Box<dyn Dialect>,
 ) -> BoxStream<'static, Bytes> {
     let client = client.clone();
     let heartbeat = client.config().heartbeat;
     let stream = async_stream::stream! {
-        let sse = SseEncoder;
         let Start { upstream, caller, mut signer, mut sequence, mut offset } = start;
         let mut upstream = upstream;
         let mut settlement = Settlement { admission, client: client.clone(), response_id: signer.as_ref().map(|s| s.response_id().to_owned()) };
         let mut reconnects = 0;
-        yield sse.start();
+        yield dialect.start();
         loop {
             let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
                 Err(_) => {
-                    yield sse.ping();
+                    yield dialect.ping();
                     continue;
                 }
                 Ok(None) => break,
@@ -96,7 +94,7 @@ pub fn relay(
                 Ok(UpstreamEvent::TextDelta(text)) => {
                     offset += text.len();
                     summary.text_sent(&text);
-                    yield sse.text_at(token(&signer, sequence, offset).as_deref(), &text);
+                    yield dialect.text(token(&signer, sequence, offset).as_deref(), &text);
                     continue;
                 }
                 Ok(UpstreamEvent::Created { id }) => {
@@ -105,10 +103,7 @@ pub fn relay(
                         signer = client.signer(&caller, &id).await.ok();
                         settlement.response_id = Some(id.clone());
                     }
-                    yield sse.named_at(token(&signer, sequence, offset).as_deref(), "response", &json!({ "id": id }).to_string());
-                    if signer.is_some() {
-                        yield sse.retry(RECONNECT_AFTER_MS);
-                    }
+                    yield dialect.response(token(&signer, sequence, offset).as_deref(), &id);
                     continue;
                 }
                 Ok(UpstreamEvent::Completed { usage }) => {
@@ -116,8 +111,9 @@ pub fn relay(
                     // Settled before `end`: a browser closes the stream on `end`, and a body
                     // dropped then would drop the settlement with it.
                     settlement.settle(usage).await;
-                    if let Some(usage) = usage {
-                        yield sse.named_at(token(&signer, sequence, offset).as_deref(), "usage", &json!(usage).to_string());
+                    let finish = dialect.completed(token(&signer, sequence, offset).as_deref(), usage);
+                    if !finish.is_empty() {
+                        yield finish;
                     }
                     summary.outcome = Outcome::Completed;
                     break;
@@ -125,8 +121,7 @@ pub fn relay(
                 Ok(UpstreamEvent::Cancelled { usage }) => {
                     summary.usage = usage;
                     settlement.settle(usage).await;
-                    let stopped = json!({ "response_id": summary.response_id, "usage": usage });
-                    yield sse.named_at(token(&signer, sequence, offset).as_deref(), "stopped", &stopped.to_string());
+                    yield dialect.stopped(token(&signer, sequence, offset).as_deref(), summary.response_id.as_deref(), usage);
                     summary.outcome = Outcome::Stopped;
                     break;
                 }
@@ -154,7 +149,7 @@ pub fn relay(
                 }
                 Err(error) => error,
             };
-            yield sse.named_at(token(&signer, sequence, offset).as_deref(), "error", &failure.detail());
+            yield dialect.failed(token(&signer, sequence, offset).as_deref(), &failure, summary.usage);
             summary.failed(&failure, false);
             // Nobody will read the rest: a background answer that may still run is stopped, not paid for.
             if let (Some(signer), false) = (&signer, matches!(failure, ApiError::Incomplete(_))) {
@@ -166,7 +161,7 @@ pub fn relay(
             }
             break;
         }
-        yield sse.end();
+        yield dialect.end();
         drop(summary);
     };
     stream.boxed()

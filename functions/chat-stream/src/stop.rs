@@ -21,7 +21,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
                 .unwrap_or_default();
             json_response(response)
         }
-        Err(error) => failure(error, false, summary),
+        Err(error) => failure(error, None, summary),
     }
 }
 

@@ -89,7 +89,7 @@ impl Gate {
         // A token is never shorter than a byte, so bytes bound the input's tokens.
         let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
         let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
-        let tokens = chat.message.len() as u64 + instructions + conversation + 64 + output;
+        let tokens = chat.input_bytes() as u64 + instructions + conversation + 64 + output;
         store.reserve(&caller, tokens, tokens_per_day, limits.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day: store::day_now() }) })
     }

@@ -123,7 +123,7 @@ impl ResponsesClient {
             background,
             safety_identifier,
             model: &self.config.model,
-            input: &request.message,
+            input: types::Input::of(request),
             instructions: self.config.instructions.as_deref(),
             previous_response_id: request.previous_response_id.as_deref(),
             max_output_tokens: self.config.max_output_tokens,

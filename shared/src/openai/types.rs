@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize)]
 pub struct CreateResponse<'a> {
     pub model: &'a str,
-    pub input: &'a str,
+    pub input: Input<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instructions: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,6 +24,33 @@ pub struct CreateResponse<'a> {
     pub background: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+}
+
+/// What the model is asked: one message, or a conversation sent whole (oldest first).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Input<'a> {
+    Text(&'a str),
+    Messages(Vec<InputMessage<'a>>),
+}
+
+/// One message of a conversation sent whole, as the API's short message form.
+#[derive(Debug, Serialize)]
+pub struct InputMessage<'a> {
+    pub role: crate::request::Role,
+    pub content: &'a str,
+}
+
+impl<'a> Input<'a> {
+    /// A bare string when there is no history, so a plain request's wire form is unchanged.
+    pub fn of(request: &'a crate::ChatRequest) -> Self {
+        if request.earlier.is_empty() {
+            return Self::Text(&request.message);
+        }
+        let earlier = request.earlier.iter().map(|turn| InputMessage { role: turn.role, content: &turn.text });
+        let last = InputMessage { role: crate::request::Role::User, content: &request.message };
+        Self::Messages(earlier.chain(std::iter::once(last)).collect())
+    }
 }
 
 /// The response's `metadata`: who owns it (the caller's safety identifier), so that a stop can
