@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 if ! cmp -s "$ROOT/requirements-dev.txt" "$STAMP"; then
-  echo "==> installing tools from requirements-dev.txt into .venv (cargo-lambda, moto, cfn-lint, sam)"
+  echo "==> installing tools from requirements-dev.txt into .venv (cargo-lambda, moto, cfn-lint, sam, schemathesis)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
   cp "$ROOT/requirements-dev.txt" "$STAMP"
 fi

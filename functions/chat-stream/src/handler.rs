@@ -116,6 +116,8 @@ pub fn sse_response(events: BoxStream<'static, Bytes>, headers: &[(&'static str,
 /// (`{"status", "code", "detail", "request_id"}`: what a page needs to act on it), `error` with
 /// the sentence, and `end`). `Retry-After` is sent either way.
 pub fn failure(error: ApiError, inline: Option<&mut dyn Dialect>, mut summary: RequestSummary) -> Response<SseBody> {
+    // A wrong method is no stream request at all: its 405 and `Allow` say what would be one.
+    let inline = inline.filter(|_| !matches!(error, ApiError::MethodNotAllowed(_)));
     summary.failed(&error, inline.is_none());
     let request_id = summary.request_id.clone();
     drop(summary);

@@ -178,3 +178,22 @@ async fn without_background_mode_streams_are_as_before_and_stop_says_why_not() {
     let (_, events, _) = whole(&upstream, ask("/stub drop after=2 echo abcd")).await;
     assert_eq!((message_data(&events), names(&events).contains(&"error")), (vec!["a".to_owned(), "b".to_owned()], true));
 }
+
+#[tokio::test]
+async fn stopping_a_finished_answer_is_harmless_and_wrong_methods_are_405_saying_what_is_right() {
+    let upstream = TestUpstream::start().await;
+    // chat-complete's answers are not background ones: finished, there is nothing to cancel.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let done = upstream.client.create(&e2e::chat("/stub echo hi"), deadline).await.unwrap();
+    let (status, _, body) = whole(&upstream, stop(&format!(r#"{{"response_id":"{}"}}"#, done.id))).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["stopped"].as_str(), body["status"].as_str()), (200, Some(done.id.as_str()), Some("completed")), "{body}");
+    assert!(upstream.stub.state.cancels().is_empty());
+    let response = handle(&upstream.client, &upstream.gate, http::Request::get("https://x/stop").body(Body::Empty).unwrap()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    // `errors=inline` is for stream requests; a wrong method is none, so it stays a 405.
+    let put = http::Request::put("https://x/?message=hi&errors=inline").body(Body::Empty).unwrap();
+    let response = handle(&upstream.client, &upstream.gate, put).await.unwrap();
+    assert_eq!((response.status().as_u16(), response.headers()["allow"].to_str().unwrap()), (405, "GET, POST"));
+    assert_eq!(upstream.stub.requests().len(), 1);
+}

@@ -42,6 +42,11 @@ async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary:
     if !client.owns(&caller, &answer).await? {
         return Err(ApiError::ResponseNotFound);
     }
+    // A finished answer has nothing left to stop (and one not made in background mode, such as
+    // chat-complete's, cannot be cancelled): saying so is the harmless answer.
+    if answer.is_finished() {
+        return Ok(json!({ "stopped": id, "status": answer.status, "usage": answer.usage }));
+    }
     let stopped = client.cancel(&id, deadline).await?;
     summary.upstream_status = Some(200);
     Ok(json!({ "stopped": id, "status": stopped.status, "usage": stopped.usage }))

@@ -175,7 +175,8 @@ fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
     has("/chat-stream", "post", &[names::ERRORS, names::KEY]);
     has(&format!("/chat-stream{}", names::STOP_PATH), "post", &[names::KEY]);
     let errors = doc["components"]["parameters"].as_object().unwrap().values().find(|p| p["name"] == names::ERRORS).unwrap();
-    assert_eq!(errors["schema"]["enum"], serde_json::json!([names::ERRORS_INLINE]));
+    // An open enum: `inline` is the one value that means something, any other is ignored.
+    assert_eq!(errors["schema"]["anyOf"], serde_json::json!([{ "const": names::ERRORS_INLINE }, { "type": "string" }]));
     let header = operation(&doc, "/chat-stream", "get")["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p)).find(|p| p["in"] == "header").unwrap();
     assert!(header["name"].as_str().unwrap().eq_ignore_ascii_case(names::LAST_EVENT_ID_HEADER));
 }
@@ -199,6 +200,17 @@ fn the_document_s_examples_are_what_the_parser_reads() {
         let expected: Value = serde_json::from_str(&body).unwrap();
         assert_eq!((chat.message.as_str(), chat.previous_response_id.as_deref()), (expected["message"].as_str().unwrap(), expected["previous_response_id"].as_str()), "POST {path}");
     }
+    // The AI SDK's body: told apart by its shape, read by its own parser, answered with its header.
+    let body = doc["components"]["schemas"]["UiChatBody"]["examples"][0].to_string();
+    let request = http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap();
+    assert_eq!(StreamAction::of(&request), StreamAction::AskUiChat);
+    let chat = shared::ui_chat::chat_request(&request, 32_768).unwrap();
+    let expected: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(Some(chat.message.as_str()), expected["messages"][2]["parts"][0]["text"].as_str());
+    assert_eq!(chat.earlier.len(), 2);
+    let (name, value) = shared::ui_chat::STREAM_HEADER;
+    let declared = &doc["components"]["responses"]["Stream"]["headers"][name]["schema"]["const"];
+    assert_eq!(declared.as_str(), Some(value), "the UI message stream's header");
     let stop_path = format!("/chat-stream{}", names::STOP_PATH);
     let body = resolve(&doc, &operation(&doc, &stop_path, "post")["requestBody"])["content"]["application/json"]["example"].clone();
     let request = http::Request::post(format!("https://x{}", names::STOP_PATH)).body(Body::Text(body.to_string())).unwrap();
