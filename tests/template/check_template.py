@@ -69,6 +69,7 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     cors = props["FunctionUrlConfig"].get("Cors", {})
     origins = cors.get("AllowOrigins", [])
     check(f"{name}: CORS allows the page's origin and AppOrigins, the same as ALLOWED_ORIGINS", origins.get("Fn::Split") == [",", env.get("ALLOWED_ORIGINS")], origins)
+    check(f"{name}: CORS lets a browser app send a JSON body and an access key", {"content-type", "authorization"} <= set(cors.get("AllowHeaders", [])), cors.get("AllowHeaders"))
 
 app_origins = re.compile(template["Parameters"]["AppOrigins"]["AllowedPattern"])
 good, bad = ["", "https://chat.example.com,https://b.example:8443"], ["*", "http://a.example", "https://a.example/", "https://*.example", "https://a.example,"]
