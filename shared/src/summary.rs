@@ -65,6 +65,8 @@ pub struct RequestSummary {
     pub response_id: Option<String>,
     /// The request continued an answer after a dropped connection (no new model call).
     pub resumed: bool,
+    /// The protocol answered in, when not the contract's EventSource events (`ai_sdk_ui`).
+    pub protocol: Option<&'static str>,
 }
 
 impl RequestSummary {
@@ -85,6 +87,7 @@ impl RequestSummary {
             outcome: Outcome::Cancelled,
             response_id: None,
             resumed: false,
+            protocol: None,
             error: None,
         }
     }
@@ -144,6 +147,7 @@ impl RequestSummary {
         put("estimated_cost_usd", json!(self.cost_usd()));
         put("response_id", json!(self.response_id));
         put("resumed", json!(self.resumed.then_some(true)));
+        put("protocol", json!(self.protocol));
         put("code", json!(self.error.as_ref().map(ApiError::code)));
         put("error", json!(self.error.as_ref().map(ApiError::log_detail)));
         fields
@@ -239,6 +243,9 @@ mod tests {
         summary.outcome = Outcome::Completed;
         let fields = summary.fields();
         assert_eq!((fields["outcome"].as_str(), fields["deltas"].as_u64()), (Some("completed"), Some(1)));
+        assert!(!fields.contains_key("protocol"), "the contract's own protocol goes unsaid");
+        summary.protocol = Some("ai_sdk_ui");
+        assert_eq!(summary.fields()["protocol"].as_str(), Some("ai_sdk_ui"));
         assert!((fields["estimated_cost_usd"].as_f64().unwrap() - 0.00027).abs() < 1e-12);
         let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
         assert!(names.contains(&"TimeToFirstText") && names.contains(&"EstimatedCost"), "{names:?}");

@@ -1,5 +1,6 @@
 //! Property tests (proptest) of the two places that take arbitrary input: the SSE writer, whose
-//! output a browser must read back exactly, and request parsing, which must never panic.
+//! output a browser must read back exactly, and request parsing (the AI SDK's too), which must
+//! never panic.
 
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
@@ -129,6 +130,29 @@ proptest! {
         for body in [Body::Binary(body), Body::Text(json)] {
             let request = lambda_http::http::Request::post("https://x/").body(body).expect("request");
             let _ = ChatRequest::from_http(&request, 32);
+        }
+    }
+
+    #[test]
+    fn any_ai_sdk_body_is_parsed_or_refused_with_a_4xx(
+        roles in prop::collection::vec("(user|assistant|system|tool|)", 0..4),
+        texts in prop::collection::vec("[a-z \u{0}\u{7}\n\u{a0}é]{0,12}", 0..4),
+        kinds in prop::collection::vec("(text|file|reasoning|step-start|data-x)", 0..4),
+        previous in "(resp_1|../x| |)",
+    ) {
+        let messages: Vec<serde_json::Value> = roles.iter().zip(texts.iter().chain(std::iter::repeat(&String::new())))
+            .zip(kinds.iter().chain(std::iter::repeat(&"text".to_owned())))
+            .map(|((role, text), kind)| serde_json::json!({ "role": role, "parts": [{ "type": kind, "text": text }] }))
+            .collect();
+        let body = serde_json::json!({ "messages": messages, "previous_response_id": previous }).to_string();
+        let request = lambda_http::http::Request::post("https://x/").body(Body::Text(body)).expect("request");
+        prop_assert!(shared::ui_chat::asks(&request));
+        match shared::ui_chat::chat_request(&request, 32) {
+            Ok(chat) => {
+                prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32);
+                prop_assert!(chat.earlier.iter().map(|t| t.text.len()).sum::<usize>() <= 32 * shared::ui_chat::HISTORY_MESSAGES);
+            }
+            Err(error) => prop_assert!(error.status().is_client_error(), "{error}"),
         }
     }
 }

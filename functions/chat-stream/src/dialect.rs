@@ -31,6 +31,10 @@ pub trait Dialect: Send + 'static {
     fn headers(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// The summary line's `protocol`, for any dialect but the contract's own.
+    fn protocol(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The contract's events: `start`, `response`, unnamed deltas, `usage` | `stopped` | `error`, `end`.
@@ -132,5 +136,9 @@ impl Dialect for UiMessageStream {
 
     fn headers(&self) -> &'static [(&'static str, &'static str)] {
         &[ui_chat::STREAM_HEADER]
+    }
+
+    fn protocol(&self) -> Option<&'static str> {
+        Some("ai_sdk_ui")
     }
 }

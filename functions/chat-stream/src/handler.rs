@@ -32,6 +32,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 /// A new answer: admit, ask, relay (which settles).
 async fn ask(client: &ResponsesClient, gate: &Gate, request: Request, mut dialect: Box<dyn Dialect>) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
+    summary.protocol = dialect.protocol();
     let inline = ChatRequest::wants_inline_errors(&request);
     let mut chat = match dialect.chat_request(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
