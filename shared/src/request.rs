@@ -78,10 +78,7 @@ impl ChatRequest {
             other => return Err(ApiError::MethodNotAllowed(other.to_owned())),
         };
         let message = validate_message(message, max_message_bytes)?;
-        let previous_response_id = previous_response_id
-            .filter(|id| !id.trim().is_empty())
-            .map(|id| validate_response_id(id, names::PREVIOUS_RESPONSE_ID))
-            .transpose()?;
+        let previous_response_id = validate_previous_response_id(previous_response_id)?;
         Ok(Self { message, previous_response_id, caller: None, earlier: Vec::new() })
     }
 
@@ -167,12 +164,7 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empt
             return Err(ApiError::UnsupportedMediaType(value.to_owned()));
         }
     }
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
+    let bytes = body_bytes(request);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(empty());
     }
@@ -184,6 +176,20 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empt
         };
         ApiError::BadRequest(format!("{what} ({error}); {expected}"))
     })
+}
+
+/// The request body's bytes (none for an empty body).
+pub(crate) fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// `previous_response_id` as sent: blank means a new chat, anything else must be an id.
+pub(crate) fn validate_previous_response_id(id: Option<String>) -> Result<Option<String>, ApiError> {
+    id.filter(|id| !id.trim().is_empty()).map(|id| validate_response_id(id, names::PREVIOUS_RESPONSE_ID)).transpose()
 }
 
 pub(crate) fn validate_message(message: Option<String>, max_bytes: usize) -> Result<String, ApiError> {

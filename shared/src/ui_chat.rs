@@ -7,12 +7,12 @@
 //! usage in the message metadata) or `error`, then `data: [DONE]`.
 
 use bytes::Bytes;
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::openai::types::Usage;
-use crate::request::{Role, Turn, names, parse_json, validate_message, validate_response_id};
+use crate::request::{Role, Turn, body_bytes, parse_json, validate_message, validate_previous_response_id};
 use crate::{ApiError, ChatRequest};
 
 /// How many times `MAX_MESSAGE_BYTES` the turns before the new message may carry in all.
@@ -29,13 +29,8 @@ struct Probe {
 /// Whether this is the AI SDK's request: a `POST` whose JSON body has `messages`. Anything else
 /// (including a body that is not JSON) takes the EventSource path, which reports what is wrong.
 pub fn asks(request: &Request) -> bool {
-    let bytes: &[u8] = match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => return false,
-    };
     request.method() == http::Method::POST
-        && serde_json::from_slice::<Probe>(bytes).is_ok_and(|probe| probe.messages.is_some())
+        && serde_json::from_slice::<Probe>(body_bytes(request)).is_ok_and(|probe| probe.messages.is_some())
 }
 
 #[derive(Deserialize)]
@@ -85,11 +80,7 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
         return Err(ApiError::BadRequest("the last of `messages` must be the user's".into()));
     }
     let message = validate_message(Some(last.text), max_message_bytes)?;
-    let previous_response_id = body
-        .previous_response_id
-        .filter(|id| !id.trim().is_empty())
-        .map(|id| validate_response_id(id, names::PREVIOUS_RESPONSE_ID))
-        .transpose()?;
+    let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
     // OpenAI holds the conversation a previous response id names; sending it again would double it.
     let earlier: Vec<Turn> =
         if previous_response_id.is_some() { Vec::new() } else { turns.into_iter().filter(|t| !t.text.trim().is_empty()).collect() };
@@ -201,6 +192,8 @@ fn chunk(value: &Value) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use lambda_http::Body;
+
     use super::*;
 
     fn post(body: &str) -> Request {

@@ -97,10 +97,9 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
 }
 
 /// The streamed answer, with `headers` beyond SSE's own (a dialect's).
-pub fn sse_response(events: BoxStream<'static, Bytes>, headers: &[(&'static str, &'static str)]) -> Response<SseBody> {
+pub fn sse_response(events: BoxStream<'static, Bytes>, extra: &[(&'static str, &'static str)]) -> Response<SseBody> {
     let body = StreamBody::new(events.map(|bytes| Ok(Frame::data(bytes))).boxed());
     let mut response = Response::new(body);
-    let extra = headers;
     let headers = response.headers_mut();
     // Exactly as the contract writes it; SSE is UTF-8 by definition.
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));

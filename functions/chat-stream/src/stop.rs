@@ -44,10 +44,12 @@ async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary:
     }
     // A finished answer has nothing left to stop (and one not made in background mode, such as
     // chat-complete's, cannot be cancelled): saying so is the harmless answer.
-    if answer.is_finished() {
-        return Ok(json!({ "stopped": id, "status": answer.status, "usage": answer.usage }));
-    }
-    let stopped = client.cancel(&id, deadline).await?;
-    summary.upstream_status = Some(200);
+    let stopped = if answer.is_finished() {
+        answer
+    } else {
+        let stopped = client.cancel(&id, deadline).await?;
+        summary.upstream_status = Some(200);
+        stopped
+    };
     Ok(json!({ "stopped": id, "status": stopped.status, "usage": stopped.usage }))
 }
