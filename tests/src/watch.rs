@@ -19,6 +19,19 @@ impl LambdaWatch {
         Self::start_with_args(&[], env).await
     }
 
+    /// Like [`LambdaWatch::start`], with the limits on in `table` of `dynamo`, as deployed.
+    pub async fn start_with_limits(env: &[(&str, &str)], dynamo: &crate::Dynalite, table: &str) -> Self {
+        let endpoint = dynamo.endpoint();
+        let limits = [
+            ("LIMITS_TABLE", table),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ];
+        Self::start(&[env, &limits].concat()).await
+    }
+
     /// Like [`LambdaWatch::start`], with extra `cargo lambda watch` arguments (`--release`).
     pub async fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> Self {
         shared::tls::install_crypto_provider();

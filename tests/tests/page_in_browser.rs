@@ -16,17 +16,9 @@ async fn the_page_works_in_chromium() {
     // With limits on, as deployed: the page must show a refusal in words (see page.test.mjs).
     let dynamo = e2e::Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
-    let watch = LambdaWatch::start(&[
-        ("OPENAI_BASE_URL", &stub.base_url()),
-        ("OPENAI_API_KEY", TEST_KEY),
-        ("LIMITS_TABLE", "limits"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", &dynamo.endpoint()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RATE_LIMIT_PER_MINUTE", "30"),
-    ])
-    .await;
+    let base_url = stub.base_url();
+    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("RATE_LIMIT_PER_MINUTE", "30")];
+    let watch = LambdaWatch::start_with_limits(&env, &dynamo, "limits").await;
     watch.warm_up().await;
     // Armed for the first stream through it, after 10 deltas; everything after passes.
     let watch_addr = watch.base_url.trim_start_matches("http://").parse().expect("the watch's address");

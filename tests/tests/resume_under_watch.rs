@@ -167,17 +167,9 @@ async fn resume_and_stop_under_cargo_lambda_watch() {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(15), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table(TABLE).await;
-    let watch = LambdaWatch::start(&[
-        ("OPENAI_BASE_URL", &stub.base_url()),
-        ("OPENAI_API_KEY", TEST_KEY),
-        ("LIMITS_TABLE", TABLE),
-        ("AWS_ENDPOINT_URL_DYNAMODB", &dynamo.endpoint()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RATE_LIMIT_PER_MINUTE", "100"),
-    ])
-    .await;
+    let base_url = stub.base_url();
+    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("RATE_LIMIT_PER_MINUTE", "100")];
+    let watch = LambdaWatch::start_with_limits(&env, &dynamo, TABLE).await;
     watch.warm_up().await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
     let setup = Setup { stub, dynamo, watch, http };
