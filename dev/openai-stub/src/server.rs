@@ -80,7 +80,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     };
     let plain = Scenario::default();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
-    let (Some(model), Some(question), Some(messages)) = (request["model"].as_str(), wire::question(&request), wire::input_messages(&request)) else {
+    let messages = wire::input_messages(&request).unwrap_or_default();
+    let (Some(model), Some(question)) = (request["model"].as_str(), wire::last_user_text(&messages).map(str::to_owned)) else {
         return error(400, &plain, None);
     };
     let input = question.as_str();

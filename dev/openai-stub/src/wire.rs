@@ -46,7 +46,12 @@ pub fn input_messages(request: &Value) -> Option<Vec<(String, String)>> {
 
 /// The question a create request asks: its last user message.
 pub fn question(request: &Value) -> Option<String> {
-    input_messages(request)?.into_iter().rev().find(|(role, _)| role == "user").map(|(_, text)| text)
+    last_user_text(&input_messages(request)?).map(str::to_owned)
+}
+
+/// The last user message of `messages`.
+pub fn last_user_text(messages: &[(String, String)]) -> Option<&str> {
+    messages.iter().rev().find(|(role, _)| role == "user").map(|(_, text)| text.as_str())
 }
 
 pub struct Ids {
