@@ -91,7 +91,7 @@ async fn schemathesis_finds_the_api_as_documented() {
         .arg("run")
         .arg(&document)
         .args(["--url", &format!("{}/lambda-url", watch.base_url)])
-        // Every check: the hooks set aside, one by one, the failures that are documented or known.
+        // Every check: the hooks set aside, one by one, the failures the document states in words.
         .args(["--checks", "all"])
         .args(["--max-examples", MAX_EXAMPLES, "--request-timeout", REQUEST_TIMEOUT_S, "--seed", &seed])
         .args(["--generation-database", "none", "--no-color"])
