@@ -43,7 +43,7 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
         ttft_plain.push(millis(plain.stream(http, "hello there").await.first_text));
     }
 
-    let signer = |id: &str| Signer::new("sk-bench", "", id);
+    let signer = |id: &str| Signer::new("sk-bench", "", id, shared::resume::expiry_from_now());
     let (mut finished, mut live) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let done = create_background(http, base_url, "hello there").await;

@@ -6,6 +6,9 @@ pub struct Config {
     pub base_url: String,
     pub model: String,
     pub key: KeyConfig,
+    /// `TOKEN_SIGNING_SECRET_ID` or `TOKEN_SIGNING_SECRET`: the HMAC key of resume tokens and of
+    /// the owner tag on responses; without one they are signed with the OpenAI API key.
+    pub signing: Option<KeyConfig>,
     pub instructions: Option<String>,
     pub max_output_tokens: Option<u32>,
     pub max_message_bytes: usize,
@@ -102,6 +105,11 @@ impl Config {
             (None, Some(key)) => KeyConfig::Plain(key),
             (None, None) => KeyConfig::Missing,
         };
+        let signing = match (get("TOKEN_SIGNING_SECRET_ID"), get("TOKEN_SIGNING_SECRET")) {
+            (Some(secret), _) => Some(KeyConfig::Secret(secret)),
+            (None, Some(key)) => Some(KeyConfig::Plain(key)),
+            (None, None) => None,
+        };
         let base_url = get("OPENAI_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
         let insecure_allowed = get("OPENAI_ALLOW_INSECURE_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         check_base_url(&base_url, insecure_allowed)?;
@@ -115,6 +123,7 @@ impl Config {
             base_url: base_url.trim_end_matches('/').to_owned(),
             model: get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned()),
             key,
+            signing,
             instructions: get("OPENAI_INSTRUCTIONS"),
             max_output_tokens,
             max_message_bytes: number("MAX_MESSAGE_BYTES")?

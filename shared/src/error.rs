@@ -52,6 +52,7 @@ pub enum ApiError {
     RateLimited { retry_after: Option<Duration> },
     #[error("the OpenAI account behind this deployment has run out of quota; check its plan and billing")]
     QuotaExceeded,
+    /// OpenAI's message is for the log only.
     #[error("OpenAI rejected the request: {0}")]
     UpstreamRejected(String),
     #[error("the conversation is too long for the model; start a new chat")]
@@ -64,6 +65,7 @@ pub enum ApiError {
     UpstreamUnreachable,
     #[error("OpenAI took too long to answer ({0}); try again")]
     UpstreamTimeout(&'static str),
+    /// OpenAI's message is for the log only.
     #[error("the answer failed part way: {0}")]
     StreamFailed(String),
     /// The connection to OpenAI `closed`, `broke` or `ended` mid-answer: in background mode the
@@ -125,6 +127,13 @@ impl ApiError {
             Self::Misconfigured(_) => "this deployment is misconfigured; its owner can find the cause in the logs".to_owned(),
             Self::SecretUnavailable { .. } => {
                 "this deployment could not read its OpenAI API key; its owner can find the cause in the logs".to_owned()
+            }
+            // OpenAI's own words can say anything (a parameter, an account detail): the log keeps them.
+            Self::UpstreamRejected(_) => "OpenAI rejected the request; the deployment's owner can find the reason in the logs".to_owned(),
+            Self::StreamFailed(_) => "the answer failed part way: OpenAI reported an error; try again".to_owned(),
+            // A reason is one of OpenAI's names (`max_output_tokens`, `content_filter`), or is not passed on.
+            Self::Incomplete(reason) if !(reason.len() <= 40 && reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) => {
+                "the answer was cut short".to_owned()
             }
             other => other.to_string(),
         };
@@ -356,6 +365,15 @@ mod tests {
             assert_eq!(error.status(), 500);
         }
         assert!(ApiError::SecretUnavailable { secret_id: arn.into(), reason: "x".into() }.log_detail().contains(arn));
+    }
+
+    #[test]
+    fn openai_own_words_reach_the_log_not_the_caller() {
+        let words = "Invalid value for 'input': org-12345 has billing hold";
+        for error in [ApiError::UpstreamRejected(words.into()), ApiError::StreamFailed(words.into())] {
+            assert!(!error.detail().contains("org-12345") && !error.to_json("r").contains("Invalid value"), "{}", error.detail());
+            assert!(error.log_detail().contains(words), "{}", error.log_detail());
+        }
     }
 
     #[test]

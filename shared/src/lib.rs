@@ -1,6 +1,7 @@
 //! What the three chat functions share: configuration, the OpenAI Responses client, request
 //! validation, SSE encoding, errors and the API key.
 
+pub mod admit;
 pub mod config;
 pub mod error;
 pub mod key;

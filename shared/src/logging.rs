@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use tracing_subscriber::filter::LevelFilter;
 
 static JSON: OnceLock<bool> = OnceLock::new();
+static LEVEL: OnceLock<LevelFilter> = OnceLock::new();
 
 /// Whether lines are JSON (Lambda's JSON log format): the request summary then writes itself
 /// as one JSON object carrying CloudWatch metrics (see `metrics`).
@@ -13,12 +14,20 @@ pub fn json() -> bool {
     JSON.get().copied().unwrap_or(false)
 }
 
+/// The level the logs were set to (INFO before `init`).
+pub fn level() -> LevelFilter {
+    LEVEL.get().copied().unwrap_or(LevelFilter::INFO)
+}
+
 /// The level and format from the environment: the level filter, and whether to write JSON.
+/// TRACE is read as DEBUG: at TRACE the Lambda runtime logs every raw event it receives, access
+/// keys in headers and queries included, and nothing of ours needs it.
 pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) {
     let level = lookup("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|| lookup("RUST_LOG"))
         .and_then(|v| v.trim().parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
+        .unwrap_or(LevelFilter::INFO)
+        .min(LevelFilter::DEBUG);
     let json = lookup("AWS_LAMBDA_LOG_FORMAT").is_some_and(|v| v.trim().eq_ignore_ascii_case("json"));
     (level, json)
 }
@@ -31,6 +40,7 @@ pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) 
 pub fn init() {
     let (level, json) = settings(|name| std::env::var(name).ok());
     let _ = JSON.set(json);
+    let _ = LEVEL.set(level);
     if json {
         let _ = tracing::subscriber::set_global_default(json_subscriber(level, std::io::stdout));
     } else {
@@ -78,6 +88,9 @@ mod tests {
         assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "error")])), (LevelFilter::DEBUG, false));
         assert_eq!(settings(vars(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")])), (LevelFilter::WARN, true));
         assert_eq!(settings(vars(&[("RUST_LOG", "info,hyper=warn")])), (LevelFilter::INFO, false));
+        // The runtime's raw events (access keys in them) are never logged, whatever is asked.
+        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")])).0, LevelFilter::DEBUG);
+        assert_eq!(settings(vars(&[("RUST_LOG", "trace")])).0, LevelFilter::DEBUG);
     }
 
     #[test]

@@ -1,16 +1,22 @@
 //! Resume tokens: the `id:` of every event after `response` in a background-mode stream.
 //!
 //! A token names the response, the position in it (the upstream `sequence_number` to resume
-//! after, and how many bytes of text were relayed by then) and carries a tag: HMAC-SHA-256 under
-//! the deployment's API key over the response id and its owner. Nobody without the key can make
-//! one, so a reconnecting browser can continue only an answer it was given; with access keys the
-//! owner is the key, so even a token copied elsewhere is refused without that key.
+//! after, and how many bytes of text were relayed by then), when it expires, and carries a tag:
+//! HMAC-SHA-256 under the deployment's signing secret (`TOKEN_SIGNING_SECRET_ID`; the API key
+//! when there is none) over the response id, its owner and the expiry. Nobody without the secret
+//! can make one, so a reconnecting browser can continue only an answer it was given; with access
+//! keys the owner is the key, so even a token copied elsewhere is refused without that key; and
+//! a token found later in a log or a history is useless after [`TOKEN_LIFETIME`].
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
 use crate::{ApiError, Config};
+
+/// How long a stream's tokens can resume it: far longer than any answer streams (Lambda stops
+/// an invocation after 15 minutes) and a reconnect takes, short enough that an old one is void.
+pub const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Where a resumed stream continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +32,33 @@ pub struct Position {
 #[derive(Debug, Clone)]
 pub struct Signer {
     response_id: String,
+    /// Epoch seconds after which the tokens are refused.
+    expires: u64,
     tag: String,
 }
 
 impl Signer {
-    pub fn new(key: &str, owner: &str, response_id: &str) -> Self {
-        Self { response_id: response_id.to_owned(), tag: tag(key, owner, response_id) }
+    pub fn new(key: &str, owner: &str, response_id: &str, expires: u64) -> Self {
+        Self { response_id: response_id.to_owned(), expires, tag: tag(key, owner, response_id, expires) }
     }
 
     pub fn response_id(&self) -> &str {
         &self.response_id
     }
 
-    /// The `id:` of an event at this position: `<response id>.<sequence>.<offset>.<tag>`.
+    /// The `id:` of an event at this position: `<response id>.<sequence>.<offset>.<expires>.<tag>`.
     pub fn token(&self, sequence: u64, offset: usize) -> String {
-        format!("{}.{sequence}.{offset}.{}", self.response_id, self.tag)
+        format!("{}.{sequence}.{offset}.{}.{}", self.response_id, self.expires, self.tag)
     }
+}
+
+pub fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The expiry of tokens signed now.
+pub fn expiry_from_now() -> u64 {
+    epoch_seconds() + TOKEN_LIFETIME.as_secs()
 }
 
 /// Whom a token is bound to: the access key's caller with `ACCESS=keys`; in public mode nobody
@@ -50,30 +67,36 @@ pub fn owner<'a>(config: &Config, caller: &'a str) -> &'a str {
     if config.limits.keys { caller } else { "" }
 }
 
-/// Reads a token presented as `Last-Event-ID` or `?last_event_id=`, for `owner`.
-pub fn verify(token: &str, key: &str, owner: &str) -> Result<Position, ApiError> {
+/// Reads a token presented as `Last-Event-ID` or `?last_event_id=`, for `owner`, at `now`
+/// (epoch seconds).
+pub fn verify(token: &str, key: &str, owner: &str, now: u64) -> Result<Position, ApiError> {
     let malformed = ApiError::ResumeTokenInvalid("it is not an event id this service wrote");
-    let mut parts = token.trim().rsplitn(4, '.');
-    let (Some(presented), Some(offset), Some(sequence), Some(response_id)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let mut parts = token.trim().rsplitn(5, '.');
+    let (Some(presented), Some(expires), Some(offset), Some(sequence), Some(response_id)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(malformed);
     };
     let id_ok = !response_id.is_empty()
         && response_id.len() <= 128
         && response_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let (Ok(sequence), Ok(offset), true) = (sequence.parse::<u64>(), offset.parse::<usize>(), id_ok) else {
+    let (Ok(sequence), Ok(offset), Ok(expires), true) = (sequence.parse::<u64>(), offset.parse::<usize>(), expires.parse::<u64>(), id_ok) else {
         return Err(malformed);
     };
-    let expected = tag(key, owner, response_id);
+    let expected = tag(key, owner, response_id, expires);
     if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(ApiError::ResumeTokenInvalid("it was not issued to you"));
+    }
+    if now > expires {
+        return Err(ApiError::ResumeTokenInvalid("it has expired: ask again"));
     }
     Ok(Position { response_id: response_id.to_owned(), sequence, offset })
 }
 
-fn tag(key: &str, owner: &str, response_id: &str) -> String {
+fn tag(key: &str, owner: &str, response_id: &str, expires: u64) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
     // Domain-separated from the safety identifier, which signs a bare caller id.
-    let message = format!("resume\n{owner}\n{response_id}");
+    let message = format!("resume\n{owner}\n{response_id}\n{expires}");
     URL_SAFE_NO_PAD.encode(&ring::hmac::sign(&key, message.as_bytes()).as_ref()[..16])
 }
 
@@ -81,28 +104,43 @@ fn tag(key: &str, owner: &str, response_id: &str) -> String {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_800_000_000;
+
     #[test]
     fn a_token_round_trips_and_is_an_sse_safe_id() {
-        let signer = Signer::new("sk-one", "", "resp_abc");
+        let signer = Signer::new("sk-one", "", "resp_abc", NOW + 60);
         let token = signer.token(41, 1234);
         assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{token}");
-        let position = verify(&token, "sk-one", "").unwrap();
+        let position = verify(&token, "sk-one", "", NOW).unwrap();
         assert_eq!(position, Position { response_id: "resp_abc".into(), sequence: 41, offset: 1234 });
     }
 
     #[test]
     fn forged_copied_and_malformed_tokens_are_refused() {
-        let token = Signer::new("sk-one", "key:alice", "resp_abc").token(3, 9);
-        // Another owner, another deployment key, another response with the same tag.
-        assert_eq!(verify(&token, "sk-one", "key:bob").unwrap_err().code(), "resume_token_invalid");
-        assert!(verify(&token, "sk-two", "key:alice").is_err());
+        let token = Signer::new("sk-one", "key:alice", "resp_abc", NOW + 60).token(3, 9);
+        // Another owner, another signing key, another response with the same tag.
+        assert_eq!(verify(&token, "sk-one", "key:bob", NOW).unwrap_err().code(), "resume_token_invalid");
+        assert!(verify(&token, "sk-two", "key:alice", NOW).is_err());
         let tag = token.rsplit('.').next().unwrap();
-        assert!(verify(&format!("resp_xyz.3.9.{tag}"), "sk-one", "key:alice").is_err());
+        let expires = NOW + 60;
+        assert!(verify(&format!("resp_xyz.3.9.{expires}.{tag}"), "sk-one", "key:alice", NOW).is_err());
         // Moving the position within one's own answer is allowed: it only repeats or skips one's own text.
-        assert!(verify(&format!("resp_abc.1.0.{tag}"), "sk-one", "key:alice").is_ok());
-        for bad in ["", "x", "resp.1.2", "resp_abc.-1.0.t", "resp_abc.1.x.t", "../x.1.1.t", "resp abc.1.1.t"] {
-            let error = verify(bad, "sk-one", "").unwrap_err();
+        assert!(verify(&format!("resp_abc.1.0.{expires}.{tag}"), "sk-one", "key:alice", NOW).is_ok());
+        // Moving the expiry is not: it is signed.
+        assert!(verify(&format!("resp_abc.3.9.{}.{tag}", expires + 3600), "sk-one", "key:alice", NOW).is_err());
+        for bad in ["", "x", "resp.1.2", "resp_abc.-1.0.1.t", "resp_abc.1.x.1.t", "resp_abc.1.1.x.t", "../x.1.1.1.t", "resp abc.1.1.1.t", "resp_abc.3.9.t"] {
+            let error = verify(bad, "sk-one", "", NOW).unwrap_err();
             assert_eq!(error.status(), 403, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_token_expires() {
+        let token = Signer::new("sk-one", "", "resp_abc", NOW + 60).token(3, 9);
+        assert!(verify(&token, "sk-one", "", NOW + 60).is_ok());
+        let expired = verify(&token, "sk-one", "", NOW + 61).unwrap_err();
+        assert_eq!(expired.code(), "resume_token_invalid");
+        assert!(expired.detail().contains("expired"), "{}", expired.detail());
+        assert!(expiry_from_now() >= epoch_seconds() + TOKEN_LIFETIME.as_secs());
     }
 }

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::metrics::{self, Metric, Prices};
 use crate::openai::types::Usage;
@@ -67,6 +68,9 @@ pub struct RequestSummary {
     pub resumed: bool,
     /// The protocol answered in, when not the contract's EventSource events (`ai_sdk_ui`).
     pub protocol: Option<&'static str>,
+    /// False for the line of an answer settled after its request ended: its tokens count, it
+    /// is no request of its own.
+    counts_request: bool,
 }
 
 impl RequestSummary {
@@ -89,7 +93,20 @@ impl RequestSummary {
             resumed: false,
             protocol: None,
             error: None,
+            counts_request: true,
         }
+    }
+
+    /// The line of an answer whose reader left, written once it finished and was settled: its
+    /// tokens and cost, which the request's own line (written when the reader left) could not
+    /// know, so the token and spend metrics and alarms see every answer.
+    pub fn settled_later(function: &'static str, request_id: String, config: &Config, response_id: &str, usage: Option<Usage>) -> Self {
+        let mut summary = Self::start(function, request_id, config);
+        summary.counts_request = false;
+        summary.response_id = Some(response_id.to_owned());
+        summary.usage = usage;
+        summary.outcome = Outcome::Completed;
+        summary
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -148,6 +165,7 @@ impl RequestSummary {
         put("response_id", json!(self.response_id));
         put("resumed", json!(self.resumed.then_some(true)));
         put("protocol", json!(self.protocol));
+        put("settled_later", json!((!self.counts_request).then_some(true)));
         put("code", json!(self.error.as_ref().map(ApiError::code)));
         put("error", json!(self.error.as_ref().map(ApiError::log_detail)));
         fields
@@ -161,16 +179,25 @@ impl RequestSummary {
     /// What this request adds to the CloudWatch metrics; a kind of failure is its own metric,
     /// so the dimensions stay `function` and `model`.
     fn metrics(&self) -> Vec<Metric> {
-        // A resumed answer's tokens are counted by the invocation that asked for it.
+        // A resumed answer's tokens are counted by the invocation that asked for it (by its
+        // own line, or by the line written when it settled after its reader left).
         let usage = if self.resumed { Usage::default() } else { self.usage.unwrap_or_default() };
-        let mut metrics: Vec<Metric> = vec![
-            ("Requests", "Count", 1.0),
-            ("Retries", "Count", f64::from(self.retries)),
-            ("TotalTime", "Milliseconds", self.started.elapsed().as_secs_f64() * 1000.0),
+        let tokens: [Metric; 3] = [
             ("InputTokens", "Count", usage.input_tokens as f64),
             ("OutputTokens", "Count", usage.output_tokens as f64),
             ("ReasoningTokens", "Count", usage.reasoning_tokens() as f64),
         ];
+        if !self.counts_request {
+            let mut metrics = tokens.to_vec();
+            metrics.extend(self.cost_usd().map(|cost| ("EstimatedCost", "None", cost)));
+            return metrics;
+        }
+        let mut metrics: Vec<Metric> = vec![
+            ("Requests", "Count", 1.0),
+            ("Retries", "Count", f64::from(self.retries)),
+            ("TotalTime", "Milliseconds", self.started.elapsed().as_secs_f64() * 1000.0),
+        ];
+        metrics.extend(tokens);
         if let Some(first) = self.first_text {
             metrics.push(("TimeToFirstText", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
@@ -200,29 +227,47 @@ impl RequestSummary {
     }
 }
 
+impl RequestSummary {
+    /// The JSON line (with its metrics) at the configured level `floor`: written at least at
+    /// that level, so a deployment logging only warnings still sends every metric to CloudWatch
+    /// (Lambda drops lines below its `ApplicationLogLevel`, metrics and all); none when off.
+    fn json_line(&self, floor: LevelFilter) -> Option<Value> {
+        let warn = matches!(self.outcome, Outcome::Failed | Outcome::Timeout);
+        let level = if floor == LevelFilter::OFF {
+            return None;
+        } else if floor == LevelFilter::ERROR {
+            "ERROR"
+        } else if floor == LevelFilter::WARN || warn {
+            "WARN"
+        } else {
+            "INFO"
+        };
+        let mut line = Map::new();
+        line.insert("timestamp".into(), json!(crate::logging::timestamp()));
+        line.insert("level".into(), json!(level));
+        line.insert("message".into(), json!(if self.counts_request { "request finished" } else { "answer settled" }));
+        line.append(&mut self.fields());
+        metrics::embed(&mut line, &self.metrics(), crate::logging::epoch_millis());
+        Some(Value::Object(line))
+    }
+}
+
 impl Drop for RequestSummary {
     fn drop(&mut self) {
-        // Callers decide how often their own mistakes happen: those stay below warn.
-        let warn = matches!(self.outcome, Outcome::Failed | Outcome::Timeout);
-        let mut fields = self.fields();
         if crate::logging::json() {
-            let enabled = if warn { tracing::enabled!(tracing::Level::WARN) } else { tracing::enabled!(tracing::Level::INFO) };
-            if enabled {
-                let mut line = Map::new();
-                line.insert("timestamp".into(), json!(crate::logging::timestamp()));
-                line.insert("level".into(), json!(if warn { "WARN" } else { "INFO" }));
-                line.insert("message".into(), json!("request finished"));
-                line.append(&mut fields);
-                metrics::embed(&mut line, &self.metrics(), crate::logging::epoch_millis());
-                println!("{}", Value::Object(line));
+            if let Some(line) = self.json_line(crate::logging::level()) {
+                println!("{line}");
             }
             return;
         }
-        let text: Vec<String> = fields.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        // Callers decide how often their own mistakes happen: those stay below warn.
+        let warn = matches!(self.outcome, Outcome::Failed | Outcome::Timeout);
+        let text: Vec<String> = self.fields().iter().map(|(name, value)| format!("{name}={value}")).collect();
+        let message = if self.counts_request { "request finished" } else { "answer settled" };
         if warn {
-            tracing::warn!("request finished {}", text.join(" "));
+            tracing::warn!("{message} {}", text.join(" "));
         } else {
-            tracing::info!("request finished {}", text.join(" "));
+            tracing::info!("{message} {}", text.join(" "));
         }
     }
 }
@@ -257,6 +302,33 @@ mod tests {
         let metrics = summary.metrics();
         assert!(metrics.iter().all(|m| m.0 != "EstimatedCost"), "{metrics:?}");
         assert_eq!(metrics.iter().find(|m| m.0 == "OutputTokens").map(|m| m.2), Some(0.0));
+    }
+
+    #[test]
+    fn metrics_reach_cloudwatch_whatever_the_log_level() {
+        let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
+        summary.usage = Some(Usage { input_tokens: 20, output_tokens: 40, total_tokens: 60, output_tokens_details: None });
+        summary.outcome = Outcome::Completed;
+        for (floor, level) in [(LevelFilter::TRACE, "INFO"), (LevelFilter::INFO, "INFO"), (LevelFilter::WARN, "WARN"), (LevelFilter::ERROR, "ERROR")] {
+            let line = summary.json_line(floor).expect("a line");
+            assert_eq!(line["level"], level, "{floor}");
+            assert_eq!((line["Requests"].as_f64(), line["OutputTokens"].as_f64()), (Some(1.0), Some(40.0)), "{floor}: {line}");
+            assert!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().is_some_and(|m| !m.is_empty()));
+        }
+        assert!(summary.json_line(LevelFilter::OFF).is_none());
+        summary.outcome = Outcome::Failed;
+        assert_eq!(summary.json_line(LevelFilter::INFO).unwrap()["level"], "WARN");
+    }
+
+    #[test]
+    fn an_answer_settled_after_its_reader_left_counts_its_tokens_not_a_request() {
+        let usage = Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None };
+        let summary = RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage));
+        let line = summary.json_line(LevelFilter::INFO).unwrap();
+        assert_eq!((line["message"].as_str(), line["settled_later"].as_bool()), (Some("answer settled"), Some(true)));
+        let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
+        assert_eq!(names, ["InputTokens", "OutputTokens", "ReasoningTokens", "EstimatedCost"]);
+        assert_eq!(line["OutputTokens"].as_f64(), Some(400.0));
     }
 
     #[test]

@@ -35,15 +35,24 @@ impl Dynalite {
         Self { child, port }
     }
 
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// A client on the project's TLS stack, with test credentials.
     pub fn client(&self) -> Client {
+        Self::client_at(&self.endpoint())
+    }
+
+    /// The same client, pointed at `endpoint` (a proxy in front of the emulator).
+    pub fn client_at(endpoint: &str) -> Client {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
+            .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .http_client(shared::tls::aws_https_client())

@@ -4,6 +4,7 @@
 
 mod dynalite;
 pub mod emf;
+mod losing_proxy;
 mod moto;
 mod proxy;
 pub mod runtime_api;
@@ -19,6 +20,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use shared::{ApiKey, Config, ResponsesClient};
 
 pub use dynalite::Dynalite;
+pub use losing_proxy::LosingProxy;
 pub use moto::MotoServer;
 pub use proxy::CuttingProxy;
 pub use watch::{LambdaWatch, free_port, workspace_root};

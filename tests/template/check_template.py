@@ -49,6 +49,16 @@ for name, mode in expected_modes.items():
     statements = [s for p in f["Properties"].get("Policies", []) for s in p["Statement"]]
     check(f"{name}: no wildcard in its policy", "*" not in str([(s.get("Action"), s.get("Resource")) for s in statements]), statements)
 
+# Resume tokens and the owner tag of responses are signed with a key of their own, generated at
+# deploy time, so rotating the OpenAI key breaks neither.
+signing_secret = {"Ref": "TokenSigningSecret"}
+signing = resources.get("TokenSigningSecret", {})
+generated = signing.get("Properties", {}).get("GenerateSecretString", {})
+check("TokenSigningSecret: a Secrets Manager secret, always created", signing.get("Type") == "AWS::SecretsManager::Secret" and "Condition" not in signing, signing)
+check("TokenSigningSecret: generated, never written in the template", generated and "SecretString" not in signing.get("Properties", {}), signing)
+check("TokenSigningSecret: 64 alphanumeric characters", int(generated.get("PasswordLength", 0)) >= 64 and generated.get("ExcludePunctuation") is True, generated)
+check("outputs: the signing secret", template.get("Outputs", {}).get("TokenSigningSecret", {}).get("Value") == signing_secret)
+
 for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     props = functions[name]["Properties"]
     env = props["Environment"]["Variables"]
@@ -56,10 +66,13 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
-    check(f"{name}: may only read the secret and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", ["dynamodb:UpdateItem", "dynamodb:GetItem"]], statements)
+    check(f"{name}: may only read the secrets and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "secretsmanager:GetSecretValue", ["dynamodb:UpdateItem", "dynamodb:GetItem"]], statements)
     the_secret = {"Fn::If": ["CreateSecret", {"Ref": "OpenAIApiKeySecret"}, {"Ref": "OpenAIApiKeySecretArn"}]}
     the_table = {"Fn::GetAtt": ["LimitsTable", "Arn"]}
-    check(f"{name}: ... only this deployment's secret and table", [s.get("Resource") for s in statements] == [the_secret, the_table], statements)
+    check(f"{name}: ... only this deployment's secrets and table", [s.get("Resource") for s in statements] == [the_secret, signing_secret, the_table], statements)
+    check(f"{name}: signing key from its own secret", env.get("TOKEN_SIGNING_SECRET_ID") == signing_secret, env.get("TOKEN_SIGNING_SECRET_ID"))
+    naming_it = [s for s in statements if "TokenSigningSecret" in str(s)]
+    check(f"{name}: may read the signing secret, and do nothing else with it", naming_it == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": signing_secret}], naming_it)
     check(f"{name}: the access mode is a parameter", env.get("ACCESS") == {"Ref": "AccessMode"}, env.get("ACCESS"))
     check(f"{name}: limits on, against the stack's table", env.get("LIMITS_TABLE") == {"Ref": "LimitsTable"}, env.get("LIMITS_TABLE"))
     # The page's origin, plus only what the AppOrigins parameter names (an https origin list).
@@ -86,6 +99,7 @@ for name, binary in (("ChatCompleteFunction", "chat-complete"), ("ChatStreamFunc
 check("IndexFunction: ... of the two chat functions only", [s.get("Resource") for s in index_statements] == [chat_arns], index_statements)
 index_env = functions["IndexFunction"]["Properties"]["Environment"]["Variables"]
 check("index finds the chat URLs by function name", {"CHAT_COMPLETE_FUNCTION", "CHAT_STREAM_FUNCTION"} <= set(index_env))
+check("index does not get the signing key", "TokenSigningSecret" not in str(functions["IndexFunction"]["Properties"]), index_env)
 for group in ("ChatCompleteLogs", "ChatStreamLogs", "IndexLogs"):
     check(f"{group}: retention set", "RetentionInDays" in resources[group]["Properties"])
 outputs = template.get("Outputs", {})
@@ -112,12 +126,61 @@ titles = " ".join(w["properties"].get("title", "") for w in widgets).lower()
 for topic in ("first text", "requests", "errors", "tokens", "cost", "duration", "throttles"):
     check(f"dashboard shows {topic}", topic in titles)
 alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-check("alarms: spend, error rate, throttling", {"SpendAlarm", "ErrorRateAlarm", "ThrottleAlarm"} <= set(alarms), sorted(alarms))
+error_rate_alarms = ("ErrorRateAlarm", "CompleteErrorRateAlarm")
+check("alarms: spend, tokens, error rate of each chat function, throttling", {"SpendAlarm", "TokenAlarm", *error_rate_alarms, "ThrottleAlarm"} <= set(alarms), sorted(alarms))
+
+
+def alarm_stats(name):
+    """(id, metric name, function dimension, period) of each metric the alarm reads."""
+    rows = []
+    for m in alarms.get(name, {}).get("Properties", {}).get("Metrics", []):
+        if "MetricStat" in m:
+            metric = m["MetricStat"]["Metric"]
+            function = next((d["Value"] for d in metric.get("Dimensions", []) if d["Name"] == "function"), None)
+            rows.append((m["Id"], metric["MetricName"], function, m["MetricStat"]["Period"]))
+    return rows
+
+
+def alarm_expression(name):
+    watched = [m for m in alarms.get(name, {}).get("Properties", {}).get("Metrics", []) if "Expression" in m and m.get("ReturnData", True)]
+    return watched[0]["Expression"] if len(watched) == 1 else None
+
+
 for name, alarm in alarms.items():
     stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"].get("Metrics", []) if "MetricStat" in m]
     ours = {f"{m['Namespace']}/{m['MetricName']}" for m in stats if m["Namespace"] == NAMESPACE}
     check(f"{name}: uses only emitted metrics", ours <= emitted, sorted(ours - emitted))
     check(f"{name}: notifies the optional topic", "AlarmActions" in alarm["Properties"])
+    # A hard limit of CloudWatch: an alarm's metric math reads at most 10 metrics.
+    check(f"{name}: at most 10 metrics", len(stats) <= 10, len(stats))
+    check(f"{name}: one period for all its metrics", len({row[3] for row in alarm_stats(name)}) <= 1, alarm_stats(name))
+
+# Every kind of failure that is not the caller's, on both chat functions, as a share of the
+# requests of the same function; never a division by zero.
+failures = ("UpstreamError", "UpstreamTimeout", "UpstreamRateLimited", "Misconfigured", "LimitsUnavailable")
+covered = {(row[1], row[2]) for name in error_rate_alarms for row in alarm_stats(name)}
+for function in ("chat-stream", "chat-complete"):
+    missing = [kind for kind in failures if (kind, function) not in covered]
+    check(f"error-rate alarms count every failure of {function}", not missing, missing)
+for name in error_rate_alarms:
+    rows, expression = alarm_stats(name), str(alarm_expression(name))
+    check(f"{name}: one function's requests and failures", len({row[2] for row in rows}) == 1 and [row[1] for row in rows].count("Requests") == 1, rows)
+    requests = next((row[0] for row in rows if row[1] == "Requests"), "requests")
+    check(f"{name}: divides only when there were requests", re.search(rf"IF\(\s*{requests}\s*>\s*0\s*,", expression), expression)
+    check(f"{name}: a failure metric without data counts as 0", all(f"FILL({row[0]}, 0)" in expression for row in rows if row[1] in failures), expression)
+    check(f"{name}: threshold ErrorRateAlarmPercent", alarms.get(name, {}).get("Properties", {}).get("Threshold") == {"Ref": "ErrorRateAlarmPercent"})
+
+# Tokens of the last 24 hours against DailyTokenBudget: sees the models SpendAlarm cannot price.
+token_rows = alarm_stats("TokenAlarm")
+token_expression = alarm_expression("TokenAlarm")
+token_text = token_expression.get("Fn::Sub", "") if isinstance(token_expression, dict) else ""
+wanted = {(kind, function) for kind in ("InputTokens", "OutputTokens") for function in ("chat-stream", "chat-complete")}
+check("TokenAlarm: input and output tokens of both chat functions", {(row[1], row[2]) for row in token_rows} == wanted, token_rows)
+check("TokenAlarm: summed over 24 hours", {row[3] for row in token_rows} == {86400}, token_rows)
+check("TokenAlarm: a share of DailyTokenBudget", "/ ${DailyTokenBudget}" in token_text and all(f"FILL({row[0]}, 0)" in token_text for row in token_rows), token_expression)
+check("TokenAlarm: threshold DailyTokenAlarmPercent", alarms.get("TokenAlarm", {}).get("Properties", {}).get("Threshold") == {"Ref": "DailyTokenAlarmPercent"})
+token_percent = template["Parameters"].get("DailyTokenAlarmPercent", {})
+check("DailyTokenAlarmPercent: a percentage", token_percent.get("Type") == "Number" and (token_percent.get("MinValue"), token_percent.get("MaxValue")) == (1, 100), token_percent)
 check("SNS topic only with an address", resources.get("AlarmTopic", {}).get("Condition") == "NotifyByEmail")
 check("outputs: the dashboard's URL", "DashboardUrl" in template.get("Outputs", {}))
 

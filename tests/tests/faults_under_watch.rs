@@ -85,12 +85,12 @@ async fn every_fault_under_cargo_lambda_watch() {
     let complete_cases: &[(&str, u16, &str)] = &[
         ("/stub error=flat leak echo abcd", 502, "OpenAI failed to answer (HTTP 500)"),
         ("/stub error=nested leak echo abcd", 502, "OpenAI failed to answer (HTTP 500)"),
-        ("/stub failed echo abcd", 502, "The model failed to generate a response"),
+        ("/stub failed echo abcd", 502, "failed part way"),
         ("/stub incomplete echo abcd", 200, "abcd"),
         ("/stub drop echo abcd", 502, "could not reach OpenAI"),
         ("/stub malformed echo abcd", 502, "could not be understood"),
         ("/stub hang", 504, "took too long"),
-        ("/stub status=400 leak", 502, "Invalid value for 'input'"),
+        ("/stub status=400 leak", 502, "OpenAI rejected the request"),
         ("/stub status=400 code=context_length_exceeded", 400, "start a new chat"),
         ("/stub status=401", 500, "rejected this deployment's API key"),
         ("/stub status=429 code=insufficient_quota", 503, "run out of quota"),
@@ -162,7 +162,7 @@ async fn every_fault_under_cargo_lambda_watch() {
         let declared = e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
         emitted.extend(declared);
     }
-    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured"] {
+    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured", "UpstreamRateLimited", "InputTokens", "OutputTokens"] {
         assert!(emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)), "{expected} never emitted: {emitted:?}");
     }
     let list = e2e::workspace_root().join("target").join("emf-metrics.json");

@@ -311,7 +311,7 @@ mod tests {
     fn answer(n: u64) -> Arc<Answer> {
         let request = json!({"model": "gpt-4o-mini", "input": "hi"});
         let (scenario, deltas, failure_message) = (Scenario::default(), Vec::new(), String::new());
-        Arc::new(Answer { ids: Ids::new(n), request, scenario, deltas, failure_message, pause: Duration::ZERO, background: true })
+        Arc::new(Answer { ids: Ids::new(n), request, scenario, deltas, failure_message, pause: Duration::ZERO, background: true, earlier_tokens: 0 })
     }
 
     fn event(n: u64) -> Frame {

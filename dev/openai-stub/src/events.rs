@@ -25,13 +25,11 @@ pub struct Answer {
     /// The pause between deltas.
     pub pause: Duration,
     pub background: bool,
+    /// The conversation a follow-up continues, in tokens, billed again as input.
+    pub earlier_tokens: u64,
 }
 
 impl Answer {
-    pub fn input(&self) -> String {
-        wire::question(&self.request).unwrap_or_default()
-    }
-
     /// A response object of this answer, marked background when it is.
     pub fn response(&self, status: &str, output: Vec<Value>, usage: Option<Value>) -> Value {
         let mut response = wire::response(&self.ids, &self.request, status, output, usage);
@@ -41,7 +39,8 @@ impl Answer {
 
     /// Usage after `deltas` deltas, as the terminal events report it.
     pub fn usage(&self, deltas: usize) -> Value {
-        wire::usage(&self.input(), deltas, self.scenario.reasoning)
+        let messages = wire::input_messages(&self.request).unwrap_or_default();
+        wire::usage(&messages, self.earlier_tokens, deltas, self.scenario.reasoning)
     }
 }
 

@@ -85,6 +85,14 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         return error(400, &plain, None);
     };
     let input = question.as_str();
+    // A follow-up is billed for the whole conversation it continues, as OpenAI bills it.
+    let earlier_tokens = match request["previous_response_id"].as_str() {
+        None => 0,
+        Some(id) => match state.responses.get(id).and_then(|entry| wire::conversation_tokens(&entry.snapshot())) {
+            Some(tokens) => tokens,
+            None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
+        },
+    };
     let scenario = Scenario::parse(input);
     let stream = request["stream"].as_bool().unwrap_or(false);
     let background = request["background"].as_bool().unwrap_or(false);
@@ -117,6 +125,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         pause: scenario.delay.unwrap_or(state.delta_delay),
         scenario,
         background,
+        earlier_tokens,
         request,
     });
     match (background, stream) {

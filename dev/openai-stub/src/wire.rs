@@ -70,8 +70,12 @@ impl Ids {
     }
 }
 
-pub fn usage(input: &str, output_deltas: usize, reasoning: bool) -> Value {
-    let input_tokens = input.split_whitespace().count() as u64 + 8;
+/// Usage as OpenAI bills it: a word a token for every input message plus 8, and, for a
+/// follow-up, the whole conversation it continues (`earlier`: the previous response's input and
+/// output tokens) billed again as input.
+pub fn usage(input: &[(String, String)], earlier: u64, output_deltas: usize, reasoning: bool) -> Value {
+    let words: usize = input.iter().map(|(_, text)| text.split_whitespace().count()).sum();
+    let input_tokens = words as u64 + 8 + earlier;
     let output_tokens = output_deltas as u64;
     let reasoning_tokens = if reasoning { 64 } else { 0 };
     json!({
@@ -136,6 +140,18 @@ pub fn model_failure() -> Value {
 /// OpenAI's body for a request about a response id it does not know.
 pub fn response_not_found(id: &str) -> Value {
     json!({"error": {"message": format!("Response with id '{id}' not found."), "type": "invalid_request_error", "param": null, "code": null}})
+}
+
+/// OpenAI's 400 for a `previous_response_id` it does not have.
+pub fn previous_response_not_found(id: &str) -> Value {
+    json!({"error": {"message": format!("Previous response with id '{id}' not found."), "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}})
+}
+
+/// What a conversation continued from `previous` (a response object) adds to the input: its
+/// own input and output, which OpenAI sends to the model again. `None` while it has no usage.
+pub fn conversation_tokens(previous: &Value) -> Option<u64> {
+    let usage = previous.get("usage").filter(|u| u.is_object())?;
+    Some(usage["input_tokens"].as_u64()? + usage["output_tokens"].as_u64()?)
 }
 
 /// OpenAI's body for a request it refuses as invalid, with its `code` when it has one.

@@ -10,12 +10,11 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         Ok(chat) => chat,
         Err(error) => return Ok(failure(&error, summary)),
     };
-    let admission = match gate.admit(&request, &chat, client.config()).await {
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    let admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
         Ok(admission) => admission,
         Err(error) => return Ok(failure(&error, summary)),
     };
-    chat.caller = Some(admission.caller.clone());
-    let deadline = client.deadline(shared::lambda_deadline(&request));
     let completion = match client.create(&chat, deadline).await {
         Ok(completion) => completion,
         Err(error) => {
@@ -92,7 +91,9 @@ mod tests {
         let upstream = TestUpstream::start().await;
         let (status, body) = call(&upstream, get_request("/stub status=400")).await;
         assert_eq!(status, 502);
-        assert!(body["detail"].as_str().unwrap().contains("Invalid value"), "{body}");
+        // OpenAI's own words stay in the log.
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("OpenAI rejected the request") && !detail.contains("Invalid value"), "{body}");
         let (status, _) = call(&upstream, get_request("/stub status=429 code=insufficient_quota")).await;
         assert_eq!(status, 503);
         let (status, body) = call(&upstream, get_request("/stub incomplete")).await;

@@ -49,7 +49,7 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled() {
     let dynamo = Dynalite::start().await;
-    // Each request reserves its message bytes + 64 + 100 output tokens: 191 tokens.
+    // Each request reserves its message bytes + 8 for its framing + 64 + 100 output tokens: 199.
     let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "budget"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await);
     let limits = LimitsConfig { daily_budget: 1_000, ..LimitsConfig::default() };
     let gate = Arc::new(gate_on(&dynamo, "budget", limits).await);
@@ -63,7 +63,7 @@ async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled()
     let answers = join_all(calls).await;
     let admitted = answers.iter().filter(|(status, _, _)| *status == 200).count();
     // Answers take 2 s, so every reservation is still held when the last request asks.
-    assert_eq!(admitted, 5, "a 1,000-token budget holds five 191-token reservations, never six");
+    assert_eq!(admitted, 5, "a 1,000-token budget holds five 199-token reservations, never six");
     for (status, _, body) in answers.iter().filter(|(status, _, _)| *status != 200) {
         assert_eq!((*status, body["code"].as_str()), (429, Some("daily_budget_reached")), "{body}");
     }

@@ -3,6 +3,8 @@
 mod handler;
 #[cfg(test)]
 mod limits_tests;
+#[cfg(test)]
+mod spend_tests;
 
 use std::sync::Arc;
 

@@ -38,12 +38,11 @@ async fn ask(client: &ResponsesClient, gate: &Gate, request: Request, mut dialec
         Ok(chat) => chat,
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
-    let admission = match gate.admit(&request, &chat, client.config()).await {
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    let admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
         Ok(admission) => admission,
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
-    chat.caller = Some(admission.caller.clone());
-    let deadline = client.deadline(shared::lambda_deadline(&request));
     match client.stream(&chat, deadline).await {
         Ok(upstream) => {
             summary.retries = upstream.retries;
@@ -73,8 +72,9 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
         return failure(error, inline, summary);
     }
-    let caller = match gate.identify(&request).await {
-        Ok(caller) => caller,
+    // A resume spends no tokens but takes a request slot: it holds an invocation and polls OpenAI.
+    let caller = match gate.enter(&request).await {
+        Ok(pass) => pass.caller,
         Err(error) => return failure(error, inline, summary),
     };
     let position = match client.verify_token(&caller, token).await {

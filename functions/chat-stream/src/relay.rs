@@ -17,6 +17,8 @@ use crate::dialect::Dialect;
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
 /// How long an abandoned answer is followed to settle its reservation.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
+/// How long a failed answer's cancel may take: within `shared::openai::DEADLINE_MARGIN`.
+const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Where the relay starts: a new answer, or a resumed one at a known position.
 pub struct Start {
@@ -36,6 +38,8 @@ struct Settlement {
     admission: Option<Admission>,
     client: ResponsesClient,
     response_id: Option<String>,
+    /// The request's id, for the line that counts the answer's tokens once it is settled.
+    request_id: String,
 }
 
 impl Settlement {
@@ -51,10 +55,12 @@ impl Drop for Settlement {
         let (Some(admission), Some(id)) = (self.admission.take(), self.response_id.take()) else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let client = self.client.clone();
+        let request_id = std::mem::take(&mut self.request_id);
         runtime.spawn(async move {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
-            tracing::info!(response_id = %id, settled = usage.is_some(), "settled an answer whose reader left");
             admission.settle(usage).await;
+            // The request's own line was written when its reader left: this one counts the tokens.
+            drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
         });
     }
 }
@@ -77,7 +83,8 @@ pub fn relay(
     let stream = async_stream::stream! {
         let Start { upstream, caller, mut signer, mut sequence, mut offset } = start;
         let mut upstream = upstream;
-        let mut settlement = Settlement { admission, client: client.clone(), response_id: signer.as_ref().map(|s| s.response_id().to_owned()) };
+        let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
+        let mut settlement = Settlement { admission, client: client.clone(), response_id, request_id: summary.request_id.clone() };
         let mut reconnects = 0;
         yield dialect.start();
         loop {
@@ -149,16 +156,17 @@ pub fn relay(
                 }
                 Err(error) => error,
             };
-            yield dialect.failed(token(&signer, sequence, offset).as_deref(), &failure, summary.usage);
             summary.failed(&failure, false);
-            // Nobody will read the rest: a background answer that may still run is stopped, not paid for.
+            // Nobody will read the rest: a background answer that may still run is stopped, not
+            // paid for, before the reader is told (a reader may close on `error`, and the body then).
             if let (Some(signer), false) = (&signer, matches!(failure, ApiError::Incomplete(_))) {
-                let cancel_by = Instant::now() + Duration::from_secs(3);
+                let cancel_by = Instant::now() + CANCEL_PATIENCE;
                 if let Ok(stopped) = client.cancel(signer.response_id(), cancel_by).await {
                     summary.usage = stopped.usage;
                     settlement.settle(stopped.usage).await;
                 }
             }
+            yield dialect.failed(token(&signer, sequence, offset).as_deref(), &failure, summary.usage);
             break;
         }
         yield dialect.end();

@@ -30,7 +30,8 @@ async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary:
     if request.method() != lambda_http::http::Method::POST {
         return Err(ApiError::MethodNotAllowed(request.method().to_string()));
     }
-    let caller = gate.identify(request).await?;
+    // A stop takes a request slot like any other: each one costs calls to OpenAI.
+    let caller = gate.enter(request).await?.caller;
     if !client.config().resumable {
         return Err(ApiError::StopUnavailable);
     }

@@ -74,15 +74,16 @@ async fn the_conversation_goes_upstream_as_history_or_as_a_previous_response() {
     let turns = [("user", "Capital of France?"), ("assistant", "Paris."), ("user", "/stub echo And Spain?")];
     assert_eq!(sent.messages, turns.map(|(r, t)| (r.to_owned(), t.to_owned())));
     assert_eq!(sent.previous_response_id, None);
-    chunks_with_previous(&upstream, history).await;
+    let earlier = chunks[1]["messageMetadata"]["responseId"].as_str().unwrap().to_owned();
+    chunks_with_previous(&upstream, history, &earlier).await;
 }
 
-async fn chunks_with_previous(upstream: &TestUpstream, history: Value) {
-    let (status, _, _, _) = read_chunks(upstream, chat(history, json!({ "previous_response_id": "resp_earlier" }))).await;
+async fn chunks_with_previous(upstream: &TestUpstream, history: Value, earlier: &str) {
+    let (status, _, _, _) = read_chunks(upstream, chat(history, json!({ "previous_response_id": earlier }))).await;
     assert_eq!(status, 200);
     let sent = &upstream.stub.requests()[1];
     assert_eq!(sent.messages, [("user".to_owned(), "/stub echo And Spain?".to_owned())], "OpenAI holds the rest");
-    assert_eq!(sent.previous_response_id.as_deref(), Some("resp_earlier"));
+    assert_eq!(sent.previous_response_id.as_deref(), Some(earlier));
 }
 
 #[tokio::test]

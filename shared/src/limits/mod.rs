@@ -1,16 +1,20 @@
 //! Who may spend how much: the gate every chat request passes before anything goes upstream.
 //!
-//! - Other websites: a request whose `Origin` is present and not in `ALLOWED_ORIGINS` is refused
-//!   (403). CORS stops a foreign page from reading an answer, not from asking for one.
-//! - The caller is the Function URL's `sourceIp` (IPv6 grouped by /64), which it cannot forge.
-//! - With `LIMITS_TABLE` set, each request takes one slot of its caller's requests per minute
-//!   and reserves a safe upper bound of the tokens it can use against the caller's and the
-//!   deployment's daily tokens, atomically in DynamoDB (conditional writes: concurrent requests
-//!   can never push a counter past its limit). The answer's real usage settles the reservation;
-//!   a request that never reached the model releases it. The store unreachable or slow: 503.
+//! - Other websites: a browser request made by a page not in `ALLOWED_ORIGINS` is refused
+//!   (403), by its `Origin` or, when it carries none, its `Sec-Fetch-Site` (see `origin`).
+//! - The caller is the Function URL's `sourceIp` (IPv6 grouped by /64), which it cannot forge,
+//!   or its access key.
+//! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
+//!   caller's requests per minute ([`Gate::enter`]); a question then reserves a safe upper bound
+//!   of the tokens it can use, the conversation it continues included, against the caller's and
+//!   the deployment's daily tokens ([`Gate::reserve`]), atomically in DynamoDB (conditional
+//!   writes: concurrent requests can never push a counter past its limit). The answer's real
+//!   usage settles the reservation on the day it was made, at most once; a request that never
+//!   reached the model releases it. The store unreachable or slow: 503.
 
 mod caller;
 mod keys;
+mod origin;
 mod store;
 
 use std::time::Duration;
@@ -20,7 +24,7 @@ use crate::{ApiError, ChatRequest, Config};
 
 pub use caller::{caller_id, safety_identifier};
 pub use keys::{KeyRecord, generate as generate_key, hash as key_hash, presented_key};
-pub use store::{Store, day_now};
+pub use store::{Clock, Store, day_now};
 
 /// The limits a deployment sets (`RATE_LIMIT_PER_MINUTE`, `CALLER_TOKENS_PER_DAY`,
 /// `DAILY_TOKEN_BUDGET`); read with the rest of the configuration.
@@ -44,9 +48,8 @@ impl Default for LimitsConfig {
 /// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
 /// (`Config` then sends it upstream), so a reservation always bounds the answer.
 pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
-/// What a follow-up's earlier turns may add to the input: unknown until OpenAI reports usage,
-/// so a fixed allowance, settled to the truth afterwards.
-const CONVERSATION_RESERVE: u64 = 8192;
+/// Tokens a message's framing may add beyond its text (role and separators), with room to spare.
+const TOKENS_PER_MESSAGE: u64 = 8;
 
 /// The gate, built once per execution environment.
 pub struct Gate {
@@ -71,54 +74,66 @@ impl Gate {
         Self { config, store }
     }
 
+    /// A gate on a given store (tests that set its clock).
+    pub fn with_store(config: LimitsConfig, store: Store) -> Self {
+        Self { config, store: Some(store) }
+    }
+
     /// No origin check and no limits: handler tests that are about something else.
     pub fn open() -> Self {
         Self { config: LimitsConfig::default(), store: None }
     }
 
-    /// Admits the request or says why not, before anything goes upstream.
-    pub async fn admit(&self, request: &lambda_http::Request, chat: &ChatRequest, config: &Config) -> Result<Admission, ApiError> {
-        let (caller, record) = self.identify_with_record(request).await?;
-        let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
-        let limits = &self.config;
-        // A key's own limits override the per-caller ones.
-        let rate_per_minute = record.as_ref().and_then(|r| r.rate_per_minute).unwrap_or(limits.rate_per_minute);
-        let tokens_per_day = record.as_ref().and_then(|r| r.tokens_per_day).unwrap_or(limits.caller_tokens_per_day);
-        store.take_request_slot(&caller, rate_per_minute).await?;
-        let conversation = if chat.previous_response_id.is_some() { CONVERSATION_RESERVE } else { 0 };
-        // A token is never shorter than a byte, so bytes bound the input's tokens.
-        let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
-        let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
-        let tokens = chat.input_bytes() as u64 + instructions + conversation + 64 + output;
-        store.reserve(&caller, tokens, tokens_per_day, limits.daily_budget).await?;
-        Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day: store::day_now() }) })
-    }
-
-    /// Who is asking, for a request that spends nothing (a resume, a stop): the origin check
-    /// and, with access keys, a valid key; no slot and no reservation.
-    pub async fn identify(&self, request: &lambda_http::Request) -> Result<String, ApiError> {
-        self.identify_with_record(request).await.map(|(caller, _)| caller)
-    }
-
-    async fn identify_with_record(&self, request: &lambda_http::Request) -> Result<(String, Option<KeyRecord>), ApiError> {
-        if let Some(origin) = request.headers().get(http::header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-            if !self.config.allowed_origins.is_empty() && !self.config.allowed_origins.iter().any(|o| o == origin) {
-                return Err(ApiError::OriginNotAllowed);
-            }
-        }
-        match &self.store {
+    /// Who is asking, and one of their requests this minute: the origin check, the access key
+    /// (with `ACCESS=keys`), then the rate slot. Every chat request passes here first, the ones
+    /// that spend no tokens (a resume, a stop) too, since each still costs upstream calls.
+    pub async fn enter(&self, request: &lambda_http::Request) -> Result<Pass, ApiError> {
+        origin::check(request, &self.config.allowed_origins)?;
+        let (caller, record) = match &self.store {
             Some(store) if self.config.keys => {
                 let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
                 let record = store.key(&keys::hash(&key)).await?.ok_or(ApiError::AccessKeyUnknown)?;
                 if record.revoked {
                     return Err(ApiError::AccessKeyRevoked);
                 }
-                Ok((format!("key:{}", record.id), Some(record)))
+                (format!("key:{}", record.id), Some(record))
             }
-            _ => Ok((caller_id(request), None)),
+            _ => (caller_id(request), None),
+        };
+        if let Some(store) = &self.store {
+            let rate_per_minute = record.as_ref().and_then(|r| r.rate_per_minute).unwrap_or(self.config.rate_per_minute);
+            store.take_request_slot(&caller, rate_per_minute).await?;
         }
+        Ok(Pass { caller, record })
     }
+
+    /// Reserves the most tokens `chat` can use (see [`reservation`]) against the deployment's
+    /// budget and the caller's tokens of the day, before it is sent.
+    pub async fn reserve(&self, pass: Pass, chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> Result<Admission, ApiError> {
+        let Pass { caller, record } = pass;
+        let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
+        let tokens = reservation(chat, config, earlier_tokens);
+        let tokens_per_day = record.as_ref().and_then(|r| r.tokens_per_day).unwrap_or(self.config.caller_tokens_per_day);
+        let day = store.reserve(&caller, tokens, tokens_per_day, self.config.daily_budget).await?;
+        Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day }) })
+    }
+}
+
+/// The most `chat` can be billed, in tokens: its input's bytes (a token is never shorter than a
+/// byte), each message's framing, the instructions, `earlier_tokens` (the conversation it
+/// continues, as OpenAI reported it, which OpenAI bills again as input) and the output cap
+/// (reasoning tokens count within it).
+pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> u64 {
+    let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
+    let messages = chat.earlier.len() as u64 + 1;
+    let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
+    (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output).saturating_add(earlier_tokens)
+}
+
+/// A request let in: who it is, with their key's own limits when they have one.
+pub struct Pass {
+    pub caller: String,
+    record: Option<KeyRecord>,
 }
 
 /// An admitted request: who it is, and the tokens it holds until it is settled.
@@ -130,17 +145,22 @@ pub struct Admission {
 struct Held {
     store: Store,
     tokens: u64,
+    /// The day the reservation was made on: it is settled there, whenever that happens.
     day: u64,
 }
 
 impl Admission {
-    /// The answer's real usage replaces the reservation. Without usage (a failure or a cut part
-    /// way) the reservation stands: the model may have generated what nobody read.
+    /// The answer's real usage replaces the reservation, on the day it was made. Without usage
+    /// (a failure or a cut part way) the reservation stands: the model may have generated what
+    /// nobody read. Usage beyond the reservation (which bounds it) is counted all the same.
     pub async fn settle(self, usage: Option<Usage>) {
         let Some(held) = self.held else { return };
         if let Some(usage) = usage {
-            let change = usage.total_tokens as i64 - held.tokens as i64;
-            held.store.adjust(&self.caller, held.day, change).await;
+            let used = usage.input_tokens.saturating_add(usage.output_tokens).max(usage.total_tokens);
+            if used > held.tokens {
+                tracing::warn!(reserved = held.tokens, used, "an answer used more tokens than its reservation allowed for");
+            }
+            held.store.adjust(&self.caller, held.day, used as i64 - held.tokens as i64).await;
         }
     }
 

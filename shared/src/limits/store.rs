@@ -3,6 +3,9 @@
 //! `rate#<caller>#<minute>` (`count`), `tokens#<caller>#<day>` and `budget#<day>` (`used`).
 //! Every limit is one conditional write, so concurrent requests never pass a limit; the
 //! deployment's budget is reserved before the caller's and given back if the caller's fails.
+//! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
+//! was lost would give back twice), and never takes a counter below zero: when in doubt, the
+//! counters count too much, never too little.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,10 +22,14 @@ const STORE_DEADLINE: Duration = Duration::from_millis(1000);
 const MINUTE: u64 = 60;
 const DAY: u64 = 86_400;
 
+/// Epoch seconds: the system clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Store {
     table: Arc<str>,
     client: Arc<OnceCell<Client>>,
+    clock: Clock,
 }
 
 enum Write {
@@ -32,11 +39,16 @@ enum Write {
 
 impl Store {
     pub fn from_env(table: String) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new()) }
+        Self { table: table.into(), client: Arc::new(OnceCell::new()), clock: Arc::new(epoch_seconds) }
     }
 
     pub fn with_client(table: String, client: Client) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))) }
+        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))), clock: Arc::new(epoch_seconds) }
+    }
+
+    /// The same store reading time from `clock` (tests of what happens at midnight).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     async fn client(&self) -> &Client {
@@ -56,7 +68,7 @@ impl Store {
 
     /// One of `caller`'s `per_minute` requests this minute.
     pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
-        let now = epoch_seconds();
+        let now = (self.clock)();
         let minute = now / MINUTE;
         let pk = format!("rate#{caller}#{minute}");
         match self.add(&pk, "count", 1, Some(per_minute), (minute + 2) * MINUTE).await? {
@@ -68,9 +80,10 @@ impl Store {
         }
     }
 
-    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens.
-    pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<(), ApiError> {
-        let now = epoch_seconds();
+    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens; returns
+    /// the day they were reserved on, read once, which is where they are settled.
+    pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
+        let now = (self.clock)();
         let day = now / DAY;
         let expires = (day + 2) * DAY;
         let budget_pk = format!("budget#{day}");
@@ -83,7 +96,7 @@ impl Store {
             let _ = self.add(&budget_pk, "used", -(tokens as i64), None, expires).await;
         }
         match outcome? {
-            Write::Done => Ok(()),
+            Write::Done => Ok(day),
             Write::OverLimit => Err(ApiError::OverLimit {
                 limit: format!("{caller_per_day} tokens per day"),
                 retry_after: until_next(DAY, now),
@@ -98,13 +111,16 @@ impl Store {
         }
         let expires = (day + 2) * DAY;
         for pk in [format!("budget#{day}"), format!("tokens#{caller}#{day}")] {
-            if let Err(error) = self.add(&pk, "used", change, None, expires).await {
-                tracing::warn!(error = %error.log_detail(), "a reservation could not be settled");
+            match self.add(&pk, "used", change, None, expires).await {
+                Ok(Write::Done) => {}
+                Ok(Write::OverLimit) => tracing::warn!(change, "a give-back larger than its counter was not applied"),
+                Err(error) => tracing::warn!(error = %error.log_detail(), "a reservation could not be settled"),
             }
         }
     }
 
-    /// `ADD field :n`, only while the field stays within `limit` when one is given.
+    /// `ADD field :n`, only while the field stays within `limit` when one is given. A negative
+    /// `n` (a give-back) is sent once, and only while the field stays at or above zero.
     async fn add(&self, pk: &str, field: &str, n: i64, limit: Option<u64>, expires_at: u64) -> Result<Write, ApiError> {
         let mut update = self
             .client()
@@ -122,8 +138,20 @@ impl Store {
             update = update
                 .condition_expression("attribute_not_exists(#f) OR #f <= :room")
                 .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
+        } else if n < 0 {
+            update = update
+                .condition_expression("#f >= :back")
+                .expression_attribute_values(":back", AttributeValue::N(n.unsigned_abs().to_string()));
         }
-        match tokio::time::timeout(STORE_DEADLINE, update.send()).await {
+        let send = async {
+            if n < 0 {
+                let once = aws_sdk_dynamodb::config::Builder::default().retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+                update.customize().config_override(once).send().await
+            } else {
+                update.send().await
+            }
+        };
+        match tokio::time::timeout(STORE_DEADLINE, send).await {
             Ok(Ok(_)) => Ok(Write::Done),
             Ok(Err(error)) => {
                 let error = error.into_service_error();

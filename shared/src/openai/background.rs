@@ -1,5 +1,6 @@
-//! Calls about a response that already exists (background mode): read it, stream it again
-//! after an event, cancel it, and the resume tokens and ownership that guard those calls.
+//! Calls about a response that already exists: read it, stream it again after an event, cancel
+//! it (background mode), the conversation a follow-up continues, and the resume tokens and
+//! ownership that guard those calls.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use super::retry::Call;
 use super::types::{ResponseObject, Usage};
 use super::{ResponseStream, ResponsesClient, Sent, read_object};
 use crate::resume::{self, Position, Signer};
-use crate::{ApiError, limits};
+use crate::{ApiError, ChatRequest, limits};
 
 impl ResponsesClient {
     /// The response as it is now (`GET /responses/{id}`).
@@ -74,16 +75,37 @@ impl ResponsesClient {
         }
     }
 
-    /// Signs the event ids of `response_id` for `caller`.
+    /// The tokens of the conversation `request` continues (`previous_response_id`), which
+    /// OpenAI bills again as the new answer's input: the previous answer's own input and output,
+    /// as OpenAI reported them (it keeps them with the response, whichever function or day made
+    /// it). 0 for a new conversation. Only the caller whose answer it is may continue it: anyone
+    /// else is told it does not exist, so ids can be neither used nor probed.
+    pub async fn earlier_tokens(&self, request: &ChatRequest, caller: &str, deadline: Instant) -> Result<u64, ApiError> {
+        let Some(id) = request.previous_response_id.as_deref() else { return Ok(0) };
+        let previous = match self.retrieve(id, deadline).await {
+            Err(ApiError::ResponseNotFound) => return Err(ApiError::PreviousResponseNotFound),
+            other => other?,
+        };
+        if !self.is_owner(caller, &previous).await? {
+            return Err(ApiError::PreviousResponseNotFound);
+        }
+        if !previous.is_finished() {
+            return Err(ApiError::BadRequest("the answer this message follows is still being written: send it once that answer has finished".into()));
+        }
+        let usage = previous.usage.ok_or(ApiError::PreviousResponseNotFound)?;
+        Ok(usage.input_tokens.saturating_add(usage.output_tokens))
+    }
+
+    /// Signs the event ids of `response_id` for `caller`, valid for [`resume::TOKEN_LIFETIME`].
     pub async fn signer(&self, caller: &str, response_id: &str) -> Result<Signer, ApiError> {
-        let key = self.key.get().await?;
-        Ok(Signer::new(&key, resume::owner(&self.config, caller), response_id))
+        let key = self.signing_key().await?;
+        Ok(Signer::new(&key, resume::owner(&self.config, caller), response_id, resume::expiry_from_now()))
     }
 
     /// Reads a resume token presented by `caller`.
     pub async fn verify_token(&self, caller: &str, token: &str) -> Result<Position, ApiError> {
-        let key = self.key.get().await?;
-        resume::verify(token, &key, resume::owner(&self.config, caller))
+        let key = self.signing_key().await?;
+        resume::verify(token, &key, resume::owner(&self.config, caller), resume::epoch_seconds())
     }
 
     /// Whether `caller` may stop `response`: with access keys, only the key that asked for it;
@@ -92,8 +114,14 @@ impl ResponsesClient {
         if !self.config.limits.keys {
             return Ok(true);
         }
-        let key = self.key.get().await?;
-        Ok(response.owner() == Some(limits::safety_identifier(caller, &key).as_str()))
+        self.is_owner(caller, response).await
+    }
+
+    /// Whether `response` was made for `caller` (its `metadata.owner`, a keyed hash of them).
+    async fn is_owner(&self, caller: &str, response: &ResponseObject) -> Result<bool, ApiError> {
+        let key = self.signing_key().await?;
+        let expected = limits::safety_identifier(caller, &key);
+        Ok(response.owner().is_some_and(|owner| bool::from(subtle::ConstantTimeEq::ct_eq(owner.as_bytes(), expected.as_bytes()))))
     }
 
     async fn object_call(&self, method: reqwest::Method, response_id: &str, rest: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {

@@ -17,6 +17,11 @@ use types::{CreateResponse, ResponseObject, Usage};
 
 use crate::{ApiError, ApiKey, ChatRequest, Config, redact};
 
+/// What a request keeps free before the Lambda deadline, for what comes after its upstream
+/// deadline: cancelling a background answer (up to 3 s) and settling its reservation (two
+/// writes of up to 1 s each), with a second to spare.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
+
 /// A whole answer from a buffered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
@@ -36,6 +41,8 @@ pub struct ResponsesClient {
     endpoint: String,
     config: Arc<Config>,
     key: ApiKey,
+    /// The HMAC key of resume tokens and owner tags, when it is not the API key.
+    signing: Option<ApiKey>,
 }
 
 /// The HTTPS client, built on a blocking thread beside init: building it reads and parses every
@@ -56,7 +63,11 @@ impl ResponsesClient {
             Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
         };
         let endpoint = format!("{}/responses", config.base_url);
-        Ok(Self { http: http.shared(), endpoint, config, key })
+        let signing = config.signing.as_ref().map(ApiKey::from_config);
+        if signing.is_none() {
+            tracing::warn!("TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them");
+        }
+        Ok(Self { http: http.shared(), endpoint, config, key, signing })
     }
 
     /// Waits until the API key has been read (tests, and callers that want to fail early).
@@ -69,18 +80,27 @@ impl ResponsesClient {
     }
 
     /// When a request started now must be finished: the configured total, or the Lambda
-    /// invocation's own deadline less a margin to answer in, whichever comes first.
+    /// invocation's own deadline less [`DEADLINE_MARGIN`], whichever comes first.
     pub fn deadline(&self, lambda_deadline: Option<Instant>) -> Instant {
         let configured = Instant::now() + self.config.timeouts.total;
         match lambda_deadline {
-            Some(lambda) => configured.min(lambda.checked_sub(Duration::from_secs(2)).unwrap_or(lambda)),
+            Some(lambda) => configured.min(lambda.checked_sub(DEADLINE_MARGIN).unwrap_or(lambda)),
             None => configured,
+        }
+    }
+
+    /// The key resume tokens, owner tags and safety identifiers are signed with: their own
+    /// secret when the deployment has one, else the API key.
+    pub(crate) async fn signing_key(&self) -> Result<Arc<str>, ApiError> {
+        match &self.signing {
+            Some(signing) => signing.get().await,
+            None => self.key.get().await,
         }
     }
 
     /// Asks for the whole answer and waits for it.
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
-        let body = self.body(request, false, &self.key.get().await?);
+        let body = self.body(request, false, &self.signing_key().await?);
         let sent = self.send(&self.create_call(body), deadline, None).await?;
         let Sent { response, key, retries, .. } = sent;
         let response = read_object(response, deadline).await?;
@@ -102,7 +122,7 @@ impl ResponsesClient {
     /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
     /// before that when it is safe), so a failure here can still become an HTTP error status.
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
-        let body = self.body(request, true, &self.key.get().await?);
+        let body = self.body(request, true, &self.signing_key().await?);
         let first_token = self.config.timeouts.first_event;
         let sent = self.send(&self.create_call(body), deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
@@ -114,12 +134,13 @@ impl ResponsesClient {
         retry::Call { method: reqwest::Method::POST, url: self.endpoint.clone(), body: Some(body), names_a_response: false }
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool, key: &str) -> bytes::Bytes {
-        let safety_identifier = request.caller.as_deref().map(|caller| crate::limits::safety_identifier(caller, key));
+    fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str) -> bytes::Bytes {
+        let safety_identifier = request.caller.as_deref().map(|caller| crate::limits::safety_identifier(caller, signing_key));
         // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
         let background = stream && self.config.resumable;
         let body = CreateResponse {
-            metadata: background.then(|| types::Metadata { owner: safety_identifier.clone() }),
+            // Every answer names its owner, so that only they may continue the conversation.
+            metadata: safety_identifier.clone().map(|owner| types::Metadata { owner: Some(owner) }),
             background,
             safety_identifier,
             model: &self.config.model,

@@ -21,6 +21,13 @@ pub(super) struct Call {
     /// Its URL names a response: a 404 then means that response is gone.
     pub names_a_response: bool,
 }
+
+impl Call {
+    /// `POST /responses`: each one that arrives is an answer, generated and billed.
+    fn creates_an_answer(&self) -> bool {
+        self.method == reqwest::Method::POST && !self.names_a_response
+    }
+}
 use crate::{ApiError, redact};
 
 /// The longest wait a `retry-after` header may impose on us.
@@ -91,6 +98,11 @@ impl ResponsesClient {
             Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout("no answer in time"))),
             Ok(Err(error)) => {
                 tracing::warn!(error = %redact(&error.to_string(), key), "OpenAI request failed to send");
+                // A create that may have arrived is not sent again: OpenAI may be generating (and
+                // billing) that answer, which a second one would not settle. Its reservation stands.
+                if call.creates_an_answer() && !error.is_connect() {
+                    return Err(Outcome::Fail(ApiError::UpstreamUnreachable));
+                }
                 return Err(Outcome::Retry { error: ApiError::UpstreamUnreachable, wait: None });
             }
             Ok(Ok(response)) => response,

@@ -1,0 +1,17 @@
+//! Admitting a question, in the order that keeps every promise: who is asking and one of their
+//! requests this minute (nothing upstream before that), the size of the conversation it
+//! continues (one read of the previous answer, which must be theirs), then the reservation of
+//! everything it can cost.
+
+use tokio::time::Instant;
+
+use crate::limits::{Admission, Gate};
+use crate::{ApiError, ChatRequest, ResponsesClient};
+
+/// Admits `chat`, marking it with its caller (for the safety identifier and the owner tag).
+pub async fn admit(gate: &Gate, client: &ResponsesClient, request: &lambda_http::Request, chat: &mut ChatRequest, deadline: Instant) -> Result<Admission, ApiError> {
+    let pass = gate.enter(request).await?;
+    let earlier_tokens = client.earlier_tokens(chat, &pass.caller, deadline).await?;
+    chat.caller = Some(pass.caller.clone());
+    gate.reserve(pass, chat, client.config(), earlier_tokens).await
+}
