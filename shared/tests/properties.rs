@@ -135,9 +135,9 @@ proptest! {
 
     #[test]
     fn any_ai_sdk_body_is_parsed_or_refused_with_a_4xx(
-        roles in prop::collection::vec("(user|assistant|system|tool|)", 0..4),
-        texts in prop::collection::vec("[a-z \u{0}\u{7}\n\u{a0}é]{0,12}", 0..4),
-        kinds in prop::collection::vec("(text|file|reasoning|step-start|data-x)", 0..4),
+        roles in prop::collection::vec("(user|assistant|user|assistant|system|tool|)", 0..7),
+        texts in prop::collection::vec("[a-z \u{0}\u{7}\n\u{a0}é]{0,16}", 0..7),
+        kinds in prop::collection::vec("(text|text|text|file|reasoning|step-start|data-x)", 0..7),
         previous in "(resp_1|../x| |)",
     ) {
         let messages: Vec<serde_json::Value> = roles.iter().zip(texts.iter().chain(std::iter::repeat(&String::new())))
@@ -147,10 +147,11 @@ proptest! {
         let body = serde_json::json!({ "messages": messages, "previous_response_id": previous }).to_string();
         let request = lambda_http::http::Request::post("https://x/").body(Body::Text(body)).expect("request");
         prop_assert!(shared::ui_chat::asks(&request));
-        match shared::ui_chat::chat_request(&request, 32) {
+        // A message of at most 4 bytes and a history of at most 32: bounds these bodies often pass.
+        match shared::ui_chat::chat_request(&request, 4) {
             Ok(chat) => {
-                prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32);
-                prop_assert!(chat.earlier.iter().map(|t| t.text.len()).sum::<usize>() <= 32 * shared::ui_chat::HISTORY_MESSAGES);
+                prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 4);
+                prop_assert!(chat.earlier.iter().map(|t| t.text.len()).sum::<usize>() <= 4 * shared::ui_chat::HISTORY_MESSAGES);
             }
             Err(error) => prop_assert!(error.status().is_client_error(), "{error}"),
         }

@@ -126,12 +126,41 @@ async fn every_fault_under_cargo_lambda_watch() {
     }
     drop(leaving);
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Its tokens are counted once the answer it left has finished, on a line of their own.
+    let waited = std::time::Instant::now();
+    while !watch.log().contains(r#""message":"answer settled""#) && waited.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A limits table that cannot be reached: both functions refuse with a 503, and count it.
+    let unreachable = LambdaWatch::start(&[
+        ("OPENAI_BASE_URL", &stub.base_url()),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("LIMITS_TABLE", "limits"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ])
+    .await;
+    for function in ["chat-stream", "chat-complete"] {
+        let response = http.get(format!("{}?message=hello", unreachable.url(function))).send().await.expect(function);
+        assert_eq!(response.status(), 503, "{function}: an unreachable limits table");
+    }
 
     for body in &bodies {
         assert!(!String::from_utf8_lossy(body).contains(TEST_KEY), "the key leaked into a response");
     }
-    let log = watch.log();
+    let log = watch.log() + &unreachable.log();
     assert!(!log.contains(TEST_KEY), "the key leaked into the log");
+    let settled = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
+        .find(|line| line["message"] == "answer settled")
+        .unwrap_or_else(|| panic!("the answer whose reader left was never counted:\n{log}"));
+    assert!(settled["OutputTokens"].as_f64().is_some_and(|n| n >= 40.0) && settled.get("Requests").is_none(), "{settled}");
+    e2e::emf::declared_metrics(&settled).unwrap_or_else(|error| panic!("not valid EMF ({error}): {settled}"));
 
     // One structured JSON line per request, with the fields an operator needs at the top level
     // beside `timestamp`, `level` and `message`, each field once.
@@ -162,7 +191,7 @@ async fn every_fault_under_cargo_lambda_watch() {
         let declared = e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
         emitted.extend(declared);
     }
-    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured", "UpstreamRateLimited", "InputTokens", "OutputTokens"] {
+    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured", "UpstreamRateLimited", "InputTokens", "OutputTokens", "LimitsUnavailable"] {
         assert!(emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)), "{expected} never emitted: {emitted:?}");
     }
     let list = e2e::workspace_root().join("target").join("emf-metrics.json");

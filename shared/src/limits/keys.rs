@@ -143,10 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_random_and_stored_as_hashes() {
+    fn keys_are_random_and_stored_as_their_sha256() {
         let (a, b) = (generate().unwrap(), generate().unwrap());
         assert!(a.starts_with("chat_") && a.len() > 40 && a != b);
-        assert_eq!(hash("chat_x").len(), 64);
-        assert!(!hash(&a).contains(&a[5..]));
+        // FIPS 180-2's test vector: the stored hash is SHA-256 itself, hex, and nothing of the key.
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_ne!(hash(&a), hash(&b));
+        assert!(hash(&a).bytes().all(|c| c.is_ascii_hexdigit()) && hash(&a).len() == 64);
     }
 }

@@ -63,6 +63,9 @@ impl ResponsesClient {
             Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
         };
         let endpoint = format!("{}/responses", config.base_url);
+        if crate::metrics::Prices::for_model(&config.model, config.prices).is_none() {
+            tracing::warn!(model = %config.model, "no price is known for this model: set OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK, or EstimatedCost (and the spend alarm) will miss it; the token alarm still counts it");
+        }
         let signing = config.signing.as_ref().map(ApiKey::from_config);
         if signing.is_none() {
             tracing::warn!("TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them");
