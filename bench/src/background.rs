@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::runtime_api::RuntimeApi;
-use shared::resume::Signer;
+use openai_client::resume::Signer;
 
 use crate::measure::{Server, function_query, millis, quantile};
 
@@ -43,7 +43,7 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
         ttft_plain.push(millis(plain.stream(http, "hello there").await.first_text));
     }
 
-    let signer = |id: &str| Signer::new("sk-bench", "", id, shared::resume::expiry_from_now());
+    let signer = |id: &str| Signer::new("sk-bench", "", id, openai_client::resume::expiry_from_now());
     let (mut finished, mut live) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let done = create_background(http, base_url, "hello there").await;

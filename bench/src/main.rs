@@ -41,7 +41,7 @@ const INIT_RUNS: usize = 30;
 
 #[tokio::main]
 async fn main() {
-    shared::tls::install_crypto_provider();
+    chat_core::tls::install_crypto_provider();
     let root = workspace_root();
     let stub = StubServer::start_with(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"))
         .await

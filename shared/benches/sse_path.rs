@@ -5,7 +5,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use shared::SseEncoder;
-use shared::openai::{UpstreamEvent, parse_event};
+use openai_client::{UpstreamEvent, parse_event};
 
 const DELTAS: usize = 1000;
 

@@ -5,8 +5,9 @@
 
 use tokio::time::Instant;
 
-use crate::limits::{Admission, Gate};
-use crate::{ApiError, ChatRequest, ResponsesClient};
+use chat_core::{ApiError, ChatRequest};
+use openai_client::ResponsesClient;
+use spend::{Admission, Gate};
 
 /// Admits `chat`, marking it with its caller (for the safety identifier and the owner tag).
 pub async fn admit(gate: &Gate, client: &ResponsesClient, request: &lambda_http::Request, chat: &mut ChatRequest, deadline: Instant) -> Result<Admission, ApiError> {

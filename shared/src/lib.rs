@@ -1,29 +1,21 @@
-//! What the three chat functions share: configuration, the OpenAI Responses client, request
-//! validation, SSE encoding, errors and the API key.
+//! The HTTP face of the chat functions: reading a request (the query, a JSON body, the AI SDK's
+//! body), telling what it asks for, admitting it in order (`admit`), writing the answer as SSE or
+//! as the AI SDK's stream, the one summary line each request logs with its metrics, the logs, and
+//! the glue to the Lambda runtime. It builds on `chat-core`, `openai-client` and `spend`.
 
+pub mod action;
 pub mod admit;
-pub mod config;
-pub mod error;
-pub mod key;
-pub mod limits;
 pub mod logging;
 pub mod metrics;
 mod nodelay;
-pub mod openai;
 pub mod request;
-pub mod resume;
 pub mod runtime;
 pub mod sse;
 pub mod summary;
-pub mod tls;
 pub mod ui_chat;
 mod uri_safe;
 
-pub use config::Config;
-pub use error::ApiError;
-pub use key::{ApiKey, redact};
-pub use openai::{Completion, ResponseStream, ResponsesClient, UpstreamEvent};
-pub use request::{ChatRequest, StreamAction};
+pub use action::StreamAction;
 pub use sse::SseEncoder;
 pub use summary::{Outcome, RequestSummary};
 

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 use tracing_subscriber::filter::LevelFilter;
 
-use crate::metrics::{self, Metric, Prices};
-use crate::openai::types::Usage;
-use crate::{ApiError, Config};
+use chat_core::prices::Prices;
+use chat_core::{ApiError, Config};
+use openai_client::types::Usage;
+
+use crate::metrics::{self, Metric};
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

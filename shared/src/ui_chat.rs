@@ -11,9 +11,10 @@ use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::openai::types::Usage;
-use crate::request::{Role, Turn, body_bytes, parse_json, validate_message, validate_previous_response_id};
-use crate::{ApiError, ChatRequest};
+use chat_core::{ApiError, ChatRequest, Role, Turn};
+use openai_client::types::Usage;
+
+use crate::request::{body_bytes, parse_json, validate_message, validate_previous_response_id};
 
 /// How many times `MAX_MESSAGE_BYTES` the turns before the new message may carry in all.
 pub const HISTORY_MESSAGES: usize = 8;

@@ -6,7 +6,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use lambda_http::Body;
 use proptest::prelude::*;
-use shared::{ChatRequest, SseEncoder};
+use shared::SseEncoder;
 
 /// Reads SSE bytes the way a browser's EventSource does, chunked at arbitrary points.
 fn browser_read(bytes: Vec<u8>, chunk: usize) -> Vec<(String, String)> {
@@ -90,7 +90,7 @@ proptest! {
         let query: Vec<String> = pairs.iter().map(|(name, value)| format!("{name}={}", form_encode(value))).collect();
         let request = lambda_http::http::Request::get(format!("https://x/?{}", query.join("&"))).body(Body::Empty).expect("a valid URI");
         let first = pairs.iter().find(|(name, _)| *name == "message").map(|(_, value)| value.clone());
-        match (ChatRequest::from_http(&request, 32), first) {
+        match (shared::request::chat_request(&request, 32), first) {
             (Ok(chat), Some(expected)) => prop_assert_eq!(chat.message, expected),
             (Err(error), Some(expected)) => {
                 let refused = expected.len() > 32 || expected.trim().is_empty()
@@ -98,7 +98,7 @@ proptest! {
                 prop_assert!(refused, "{expected:?} refused: {error}");
                 prop_assert!(error.status().is_client_error());
             }
-            (outcome, None) => prop_assert_eq!(outcome.map(|c| c.message), Err(shared::ApiError::MissingMessage)),
+            (outcome, None) => prop_assert_eq!(outcome.map(|c| c.message), Err(chat_core::ApiError::MissingMessage)),
         }
     }
 
@@ -114,7 +114,7 @@ proptest! {
         }).to_string();
         let safe = shared::runtime::event_with_safe_uri(event.as_bytes()).map_or(event.clone(), |b| String::from_utf8(b.to_vec()).expect("UTF-8"));
         let request = lambda_http::request::from_str(&safe).expect("a Function URL event");
-        match ChatRequest::from_http(&request, 32) {
+        match shared::request::chat_request(&request, 32) {
             Ok(chat) => {
                 prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32);
                 if !raw.contains(['%', '+', '&', '#']) {
@@ -129,7 +129,7 @@ proptest! {
     fn any_post_body_is_parsed_or_refused_without_panicking(body in prop::collection::vec(any::<u8>(), 0..96), json in "\\{\"message\": ?(\"[^\"]{0,20}\"|[0-9]+|null|\\[\\]|\\{\\})\\}") {
         for body in [Body::Binary(body), Body::Text(json)] {
             let request = lambda_http::http::Request::post("https://x/").body(body).expect("request");
-            let _ = ChatRequest::from_http(&request, 32);
+            let _ = shared::request::chat_request(&request, 32);
         }
     }
 

@@ -55,7 +55,7 @@ impl Dynalite {
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(shared::tls::aws_https_client())
+            .http_client(chat_core::tls::aws_https_client())
             .build();
         Client::from_conf(config)
     }

@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use lambda_http::{Body, Request};
 use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use shared::{ApiKey, Config, ResponsesClient};
+use chat_core::Config;
+use openai_client::{ApiKey, ResponsesClient};
 
 pub use dynalite::Dynalite;
 pub use losing_proxy::LosingProxy;
@@ -33,7 +34,7 @@ pub struct TestUpstream {
     pub stub: StubServer,
     pub client: ResponsesClient,
     /// No origin check, no limits: the limits tests build their own gate.
-    pub gate: shared::limits::Gate,
+    pub gate: spend::Gate,
 }
 
 impl TestUpstream {
@@ -45,7 +46,7 @@ impl TestUpstream {
     pub async fn start_with(vars: &[(&str, &str)]) -> Self {
         let stub = StubServer::start().await.expect("start the stand-in");
         let client = client_for(&stub, vars);
-        Self { stub, client, gate: shared::limits::Gate::open() }
+        Self { stub, client, gate: spend::Gate::open() }
     }
 }
 
@@ -73,8 +74,8 @@ pub fn encode(text: &str) -> String {
 }
 
 /// A validated chat request, as the functions hand it to the client.
-pub fn chat(message: &str) -> shared::ChatRequest {
-    shared::ChatRequest { message: message.into(), ..Default::default() }
+pub fn chat(message: &str) -> chat_core::ChatRequest {
+    chat_core::ChatRequest { message: message.into(), ..Default::default() }
 }
 
 /// `GET ?message=<message>`, encoded as a browser's `encodeURIComponent` would.

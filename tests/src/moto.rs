@@ -14,7 +14,7 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts moto on `port` and waits until it answers.
     pub async fn start(port: u16) -> Self {
-        shared::tls::install_crypto_provider();
+        chat_core::tls::install_crypto_provider();
         let binary = workspace_root().join(".venv").join("bin").join("moto_server");
         let child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

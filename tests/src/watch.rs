@@ -34,7 +34,7 @@ impl LambdaWatch {
 
     /// Like [`LambdaWatch::start`], with extra `cargo lambda watch` arguments (`--release`).
     pub async fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> Self {
-        shared::tls::install_crypto_provider();
+        chat_core::tls::install_crypto_provider();
         let root = workspace_root();
         let port = free_port();
         let log_path = root.join("target").join(format!("lambda-watch-{port}.log"));

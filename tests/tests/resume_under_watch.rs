@@ -36,8 +36,8 @@ impl Setup {
 
     /// The caller's tokens today, as the limits table holds them.
     async fn tokens_used(&self) -> u64 {
-        let store = shared::limits::Store::with_client(TABLE.into(), self.dynamo.client());
-        store.used(&format!("tokens#{CALLER}#{}", shared::limits::day_now())).await.expect("read the limits table")
+        let store = spend::Store::with_client(TABLE.into(), self.dynamo.client());
+        store.used(&format!("tokens#{CALLER}#{}", spend::day_now())).await.expect("read the limits table")
     }
 
     /// Waits (bounded) until the caller's tokens are `expected`: a settlement may land just

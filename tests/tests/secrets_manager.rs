@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use e2e::{MotoServer, TEST_KEY, chat as request, free_port};
 use openai_stub::{StubServer, StubState};
-use shared::{ApiError, ApiKey, Config, ResponsesClient};
+use chat_core::{ApiError, Config};
+use openai_client::{ApiKey, ResponsesClient};
 
 fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
     let base = stub.base_url();
@@ -21,7 +22,7 @@ fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
 
 /// An admin client for the emulator, on the same SDK configuration the functions use.
 async fn secrets(_moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(&shared::tls::aws_sdk_config().await)
+    aws_sdk_secretsmanager::Client::new(&chat_core::tls::aws_sdk_config().await)
 }
 
 async fn put(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {

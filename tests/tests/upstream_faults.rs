@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use e2e::{TestUpstream, chat as request};
 use futures_util::StreamExt;
-use shared::{ApiError, UpstreamEvent};
+use chat_core::ApiError;
+use openai_client::UpstreamEvent;
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(20)

@@ -9,13 +9,13 @@
 //! keys revoke <id>                             the key stops working at once
 //! ```
 
-use shared::limits::{KeyRecord, Store, day_now, generate_key};
+use spend::{KeyRecord, Store, day_now, generate_key};
 
 const USAGE: &str = "usage: keys [--table T] create <name> [--rate N] [--tokens N] | list | limits <id> [--rate N] [--tokens N] | revoke <id>";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    shared::tls::install_crypto_provider();
+    chat_core::tls::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args).await {
         Ok(output) => println!("{output}"),
@@ -46,7 +46,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         .map(|(_, a)| a.as_str())
         .collect();
     let store = Store::from_env(table);
-    let failed = |e: shared::ApiError| e.log_detail();
+    let failed = |e: chat_core::ApiError| e.log_detail();
     match words.as_slice() {
         ["create", name] => {
             let key = generate_key().map_err(failed)?;
@@ -100,11 +100,11 @@ mod tests {
             std::env::set_var("AWS_ACCESS_KEY_ID", "test");
             std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
         }
-        shared::tls::install_crypto_provider();
+        chat_core::tls::install_crypto_provider();
         let created = run(&args("--table keys create alice --rate 3")).await.unwrap();
         let key = created.lines().next().unwrap().to_owned();
         assert!(key.starts_with("chat_"), "{created}");
-        let id = &shared::limits::key_hash(&key)[..16];
+        let id = &spend::key_hash(&key)[..16];
         let listed = run(&args("--table keys list")).await.unwrap();
         assert!(listed.contains(id) && listed.contains("alice") && listed.contains("rate/min: 3"), "{listed}");
         assert!(!listed.contains(&key), "the key is shown only when created");

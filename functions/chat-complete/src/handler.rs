@@ -1,12 +1,14 @@
 use lambda_http::{Body, Error, Request, Response, http::header};
 use serde_json::json;
-use shared::limits::Gate;
-use shared::{ApiError, ChatRequest, Outcome, RequestSummary, ResponsesClient};
+use spend::Gate;
+use chat_core::ApiError;
+use openai_client::ResponsesClient;
+use shared::{Outcome, RequestSummary};
 
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<Body>, Error> {
     let mut summary = RequestSummary::start("chat-complete", shared::request_id(&request), client.config());
-    let mut chat = match ChatRequest::from_http(&request, client.config().max_message_bytes) {
+    let mut chat = match shared::request::chat_request(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
         Err(error) => return Ok(failure(&error, summary)),
     };
@@ -24,7 +26,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             return Ok(failure(&error, summary));
         }
     };
-    admission.settle(completion.usage).await;
+    admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed_tokens)).await;
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;
     summary.usage = completion.usage;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use e2e::{Dynalite, TestUpstream, encode, request_from};
 use futures_util::future::join_all;
 use lambda_http::Body;
-use shared::limits::{Gate, LimitsConfig};
+use spend::{Gate, LimitsConfig};
 
 use crate::handler::handle;
 
@@ -53,8 +53,8 @@ async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled()
     let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "budget"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await);
     let limits = LimitsConfig { daily_budget: 1_000, ..LimitsConfig::default() };
     let gate = Arc::new(gate_on(&dynamo, "budget", limits).await);
-    let store = shared::limits::Store::with_client("budget".into(), dynamo.client());
-    let day = shared::limits::day_now();
+    let store = spend::Store::with_client("budget".into(), dynamo.client());
+    let day = spend::day_now();
     let calls = (0..30).map(|i| {
         let (upstream, gate) = (upstream.clone(), gate.clone());
         // Slow answers keep every reservation held while the others arrive.
@@ -103,7 +103,7 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     assert_eq!(handle(&upstream.client, &gate, request).await.unwrap().status(), 200);
     let sent = upstream.stub.requests();
     let id = sent[0].safety_identifier.as_deref().expect("a safety_identifier");
-    assert_eq!(id, shared::limits::safety_identifier("ip:192.0.2.7", e2e::TEST_KEY));
+    assert_eq!(id, openai_client::safety_identifier("ip:192.0.2.7", e2e::TEST_KEY));
     assert!(!id.contains("192.0.2.7"));
 }
 
@@ -112,8 +112,8 @@ async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_appl
     let dynamo = Dynalite::start().await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "keys")]).await;
     let gate = gate_on(&dynamo, "keys", LimitsConfig { keys: true, rate_per_minute: 100, ..LimitsConfig::default() }).await;
-    let store = shared::limits::Store::with_client("keys".into(), dynamo.client());
-    let key = shared::limits::generate_key().unwrap();
+    let store = spend::Store::with_client("keys".into(), dynamo.client());
+    let key = spend::generate_key().unwrap();
     let record = store.put_key(&key, "alice").await.unwrap();
     store.update_key(&record.id, Some(2), None, false).await.unwrap();
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{Dynalite, LosingProxy, TestUpstream, encode, request_from};
 use lambda_http::Body;
-use shared::limits::{Gate, LimitsConfig, Store};
+use spend::{Gate, LimitsConfig, Store};
 
 use crate::handler::handle;
 
@@ -35,7 +35,7 @@ async fn a_follow_up_reserves_the_conversation_it_continues_and_the_budget_holds
     dynamo.create_limits_table("conversation").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "conversation"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await;
     let store = Store::with_client("conversation".into(), dynamo.client());
-    let day = shared::limits::day_now();
+    let day = spend::day_now();
     // A long first turn: 9,002 words, which the stand-in bills as 9,010 input tokens, and which
     // OpenAI bills again as input on every follow-up (more than the old fixed allowance of 8,192).
     let long = format!("/stub deltas=2 {}", "w ".repeat(9_000));
@@ -154,7 +154,7 @@ async fn a_create_that_may_have_reached_openai_is_not_sent_again_and_keeps_its_r
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!((proxy.lost(), upstream.stub.requests().len()), (1, 1), "it arrived once and was not sent again");
     let store = Store::with_client("maybe".into(), dynamo.client());
-    let held = store.used(&format!("budget#{}", shared::limits::day_now())).await.unwrap();
+    let held = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
     assert!(held > 100, "the reservation stands for an answer OpenAI may be billing: {held}");
 }
 

@@ -5,9 +5,10 @@
 use bytes::Bytes;
 use lambda_http::Request;
 use serde_json::json;
-use shared::openai::types::Usage;
+use openai_client::types::Usage;
 use shared::ui_chat::{self, UiStreamEncoder};
-use shared::{ApiError, ChatRequest, SseEncoder};
+use chat_core::{ApiError, ChatRequest};
+use shared::SseEncoder;
 
 /// `token` is the resume token of the event (background mode), for dialects that carry ids.
 pub trait Dialect: Send + 'static {
@@ -45,7 +46,7 @@ const RECONNECT_AFTER_MS: u32 = 1000;
 
 impl Dialect for EventSource {
     fn chat_request(&self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
-        ChatRequest::from_http(request, max_message_bytes)
+        shared::request::chat_request(request, max_message_bytes)
     }
 
     fn start(&mut self) -> Bytes {

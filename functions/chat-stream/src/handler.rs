@@ -5,8 +5,10 @@ use futures_util::{StreamExt, stream::BoxStream};
 use http_body::Frame;
 use http_body_util::StreamBody;
 use lambda_http::{Error, Request, Response, http::header};
-use shared::limits::Gate;
-use shared::{ApiError, ChatRequest, RequestSummary, ResponsesClient, StreamAction};
+use spend::Gate;
+use chat_core::ApiError;
+use openai_client::ResponsesClient;
+use shared::{RequestSummary, StreamAction};
 
 use crate::dialect::{Dialect, EventSource, UiMessageStream};
 use crate::relay::{Start, relay};
@@ -33,7 +35,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 async fn ask(client: &ResponsesClient, gate: &Gate, request: Request, mut dialect: Box<dyn Dialect>) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     summary.protocol = dialect.protocol();
-    let inline = ChatRequest::wants_inline_errors(&request);
+    let inline = shared::request::wants_inline_errors(&request);
     let mut chat = match dialect.chat_request(&request, client.config().max_message_bytes) {
         Ok(chat) => chat,
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
@@ -67,7 +69,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     summary.resumed = true;
     let mut dialect = EventSource;
-    let inline = ChatRequest::wants_inline_errors(&request).then_some(&mut dialect as &mut dyn Dialect);
+    let inline = shared::request::wants_inline_errors(&request).then_some(&mut dialect as &mut dyn Dialect);
     if !client.config().resumable {
         let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
         return failure(error, inline, summary);
@@ -250,15 +252,15 @@ mod tests {
         let dynamo = e2e::Dynalite::start().await;
         dynamo.create_limits_table("stream").await;
         let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "stream")]).await;
-        let limits = shared::limits::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
-        let gate = shared::limits::Gate::with_client(limits, dynamo.client());
+        let limits = spend::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
+        let gate = spend::Gate::with_client(limits, dynamo.client());
         let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
         let response = handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
         let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert_eq!(message_data(&browser_events(&body).await).concat(), "ok");
         // The settled usage is what the upstream reported (input words + 8, one token a delta).
-        let store = shared::limits::Store::with_client("stream".into(), dynamo.client());
-        let used = store.used(&format!("tokens#ip:203.0.113.50#{}", shared::limits::day_now())).await.unwrap();
+        let store = spend::Store::with_client("stream".into(), dynamo.client());
+        let used = store.used(&format!("tokens#ip:203.0.113.50#{}", spend::day_now())).await.unwrap();
         assert_eq!(used, 3 + 8 + 2);
         // Over the limit, as an EventSource page asks: words and a code before any model call.
         let response = handle(&upstream.client, &gate, ask("message=again&errors=inline")).await.unwrap();

@@ -15,8 +15,9 @@ mod ui_chat_tests;
 use std::sync::Arc;
 
 use lambda_http::{Error, service_fn};
-use shared::limits::Gate;
-use shared::{ApiKey, Config, ResponsesClient};
+use spend::Gate;
+use chat_core::Config;
+use openai_client::{ApiKey, ResponsesClient};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

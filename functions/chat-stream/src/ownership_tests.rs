@@ -6,7 +6,7 @@ use std::time::Duration;
 use e2e::{BrowserEvent, Dynalite, TestUpstream, browser_events, message_data};
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
-use shared::limits::{Gate, LimitsConfig, Store};
+use spend::{Gate, LimitsConfig, Store};
 
 use crate::handler::handle;
 
@@ -67,7 +67,7 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     let limits = LimitsConfig { table: Some("owners".into()), keys: true, rate_per_minute: 100, ..LimitsConfig::default() };
     let gate = Gate::with_client(limits, dynamo.client());
     let store = Store::with_client("owners".into(), dynamo.client());
-    let (alice, bob) = (shared::limits::generate_key().unwrap(), shared::limits::generate_key().unwrap());
+    let (alice, bob) = (spend::generate_key().unwrap(), spend::generate_key().unwrap());
     let alice_id = store.put_key(&alice, "alice").await.unwrap().id;
     store.put_key(&bob, "bob").await.unwrap();
 
@@ -98,7 +98,7 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     assert_eq!(tail.iter().rev().take(2).map(|e| e.event.as_str()).collect::<Vec<_>>(), ["end", "stopped"], "{tail:?}");
     let stopped_usage: serde_json::Value = serde_json::from_str(&tail[tail.len() - 2].data).unwrap();
     let total = stopped_usage["usage"]["total_tokens"].as_u64().unwrap();
-    let used = store.used(&format!("tokens#key:{alice_id}#{}", shared::limits::day_now())).await.unwrap();
+    let used = store.used(&format!("tokens#key:{alice_id}#{}", spend::day_now())).await.unwrap();
     assert_eq!(used, total, "the reservation settled to what the stopped answer used");
     assert_eq!(upstream.stub.requests().len(), 1);
 }
@@ -114,7 +114,7 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     assert!(message_data(&events).len() >= 3);
     drop(body);
     // Three words of input + 8, one token a delta: what the stand-in reports once it finished.
-    let counter = format!("tokens#ip:203.0.113.2#{}", shared::limits::day_now());
+    let counter = format!("tokens#ip:203.0.113.2#{}", spend::day_now());
     let mut used = 0;
     for _ in 0..50 {
         used = store.used(&counter).await.unwrap();

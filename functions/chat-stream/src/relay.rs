@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream::BoxStream};
-use shared::limits::Admission;
-use shared::openai::types::Usage;
-use shared::resume::{Position, Signer};
-use shared::{ApiError, Outcome, RequestSummary, ResponseStream, ResponsesClient, UpstreamEvent};
+use spend::Admission;
+use openai_client::types::Usage;
+use openai_client::resume::{Position, Signer};
+use chat_core::ApiError;
+use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
+use shared::{Outcome, RequestSummary};
 use tokio::time::Instant;
 
 use crate::dialect::Dialect;
@@ -17,7 +19,7 @@ use crate::dialect::Dialect;
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
 /// How long an abandoned answer is followed to settle its reservation.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
-/// How long a failed answer's cancel may take: within `shared::openai::DEADLINE_MARGIN`.
+/// How long a failed answer's cancel may take: within `openai_client::DEADLINE_MARGIN`.
 const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Where the relay starts: a new answer, or a resumed one at a known position.
@@ -45,7 +47,7 @@ struct Settlement {
 impl Settlement {
     async fn settle(&mut self, usage: Option<Usage>) {
         if let Some(admission) = self.admission.take() {
-            admission.settle(usage).await;
+            admission.settle(usage.as_ref().map(Usage::billed_tokens)).await;
         }
     }
 }
@@ -58,7 +60,7 @@ impl Drop for Settlement {
         let request_id = std::mem::take(&mut self.request_id);
         runtime.spawn(async move {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
-            admission.settle(usage).await;
+            admission.settle(usage.as_ref().map(Usage::billed_tokens)).await;
             // The request's own line was written when its reader left: this one counts the tokens.
             drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
         });

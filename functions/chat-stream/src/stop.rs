@@ -3,8 +3,10 @@
 
 use lambda_http::{Request, Response, http::header};
 use serde_json::json;
-use shared::limits::Gate;
-use shared::{ApiError, Outcome, RequestSummary, ResponsesClient};
+use spend::Gate;
+use chat_core::ApiError;
+use openai_client::ResponsesClient;
+use shared::{Outcome, RequestSummary};
 
 use crate::handler::{SseBody, failure, json_response};
 

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use lambda_http::Body;
 use serde_json::Value;
 use shared::request::names;
-use shared::{ApiError, ChatRequest, StreamAction};
+use chat_core::ApiError;
+use shared::StreamAction;
 
 use crate::docs::{DOCS_PATH, DOCUMENT, OPENAPI_PATH};
 
@@ -193,10 +194,10 @@ fn the_document_s_examples_are_what_the_parser_reads() {
     for path in ["/chat-complete", "/chat-stream"] {
         let (message, previous) = (example(path, "get", names::MESSAGE), example(path, "get", names::PREVIOUS_RESPONSE_ID));
         let query = format!("{}={}&{}={previous}", names::MESSAGE, message.replace(' ', "+"), names::PREVIOUS_RESPONSE_ID);
-        let chat = ChatRequest::from_http(&http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap(), 32_768).unwrap();
+        let chat = shared::request::chat_request(&http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap(), 32_768).unwrap();
         assert_eq!((chat.message, chat.previous_response_id), (message, Some(previous)), "GET {path}");
         let body = resolve(&doc, &operation(&doc, path, "post")["requestBody"])["content"]["application/json"]["example"].to_string();
-        let chat = ChatRequest::from_http(&http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap(), 32_768).unwrap();
+        let chat = shared::request::chat_request(&http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap(), 32_768).unwrap();
         let expected: Value = serde_json::from_str(&body).unwrap();
         assert_eq!((chat.message.as_str(), chat.previous_response_id.as_deref()), (expected["message"].as_str().unwrap(), expected["previous_response_id"].as_str()), "POST {path}");
     }

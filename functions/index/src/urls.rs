@@ -57,7 +57,7 @@ impl ChatUrls {
         };
         let client = self
             .lambda
-            .get_or_init(|| async { LambdaClient::new(&shared::tls::aws_sdk_config().await) })
+            .get_or_init(|| async { LambdaClient::new(&chat_core::tls::aws_sdk_config().await) })
             .await;
         let output = client
             .get_function_url_config()
@@ -80,7 +80,7 @@ mod tests {
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .http_client(shared::tls::aws_https_client())
+            .http_client(chat_core::tls::aws_https_client())
             .build();
         LambdaClient::from_conf(config)
     }

@@ -1,5 +1,4 @@
-//! Who is asking: the address the Function URL saw (not a header the caller writes), and the
-//! pseudonymous id OpenAI gets for it.
+//! Who is asking: the address the Function URL saw (not a header the caller writes).
 
 use std::net::IpAddr;
 
@@ -23,15 +22,6 @@ pub fn caller_id(request: &lambda_http::Request) -> String {
     }
 }
 
-/// OpenAI's `safety_identifier` for `caller`: a keyed hash (HMAC-SHA-256 under the deployment's
-/// API key), stable across requests and execution environments, and never the address itself,
-/// so one abuser can be told apart without the whole organisation being flagged.
-pub fn safety_identifier(caller: &str, key: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
-    let tag = ring::hmac::sign(&key, caller.as_bytes());
-    tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,14 +42,5 @@ mod tests {
         assert_eq!(caller_id(&from("2001:db8:1:2:aaaa::1")), caller_id(&from("2001:db8:1:2:bbbb::9")));
         assert_ne!(caller_id(&from("2001:db8:1:2::1")), caller_id(&from("2001:db8:1:3::1")));
         assert_eq!(caller_id(&from("not an ip")), "ip:unknown");
-    }
-
-    #[test]
-    fn the_safety_identifier_is_stable_keyed_and_not_the_address() {
-        let id = safety_identifier("ip:203.0.113.7", "sk-one");
-        assert_eq!(id, safety_identifier("ip:203.0.113.7", "sk-one"));
-        assert_ne!(id, safety_identifier("ip:203.0.113.8", "sk-one"));
-        assert_ne!(id, safety_identifier("ip:203.0.113.7", "sk-two"));
-        assert!(!id.contains("ip:") && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     }
 }

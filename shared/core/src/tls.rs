@@ -18,6 +18,6 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 }
 
 /// The AWS SDK's HTTPS client on rustls + ring.
-pub fn aws_https_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
+pub fn aws_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }

@@ -16,8 +16,8 @@ pub struct Config {
     pub max_retries: u32,
     pub heartbeat: Duration,
     /// `OPENAI_PRICE_INPUT_PER_MTOK` and `OPENAI_PRICE_OUTPUT_PER_MTOK`, for the cost estimate.
-    pub prices: Option<crate::metrics::Prices>,
-    pub limits: crate::limits::LimitsConfig,
+    pub prices: Option<crate::prices::Prices>,
+    pub limits: LimitsConfig,
     /// `RESUMABLE_STREAMS`: streamed answers run in OpenAI's background mode, so a dropped
     /// connection resumes and Stop cancels them upstream.
     pub resumable: bool,
@@ -118,7 +118,7 @@ impl Config {
         // With limits on, every request asks for at most what its reservation assumed.
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-            .or(limits.table.as_ref().map(|_| crate::limits::DEFAULT_OUTPUT_RESERVE));
+            .or(limits.table.as_ref().map(|_| DEFAULT_OUTPUT_RESERVE));
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             model: get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned()),
@@ -148,8 +148,8 @@ impl Config {
     }
 }
 
-fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<crate::limits::LimitsConfig, ConfigError> {
-    let defaults = crate::limits::LimitsConfig::default();
+fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigError> {
+    let defaults = LimitsConfig::default();
     let count = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
         get(name).map_or(Ok(default), |v| {
             v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, expected: "a positive whole number" })
@@ -165,7 +165,7 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<crate::limits::Limits
         }
     };
     let origins = get("ALLOWED_ORIGINS").unwrap_or_default();
-    Ok(crate::limits::LimitsConfig {
+    Ok(LimitsConfig {
         table,
         keys,
         rate_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.rate_per_minute)?,
@@ -176,7 +176,7 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<crate::limits::Limits
 }
 
 /// Both prices or neither: half an override would silently price the other half at zero.
-fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::metrics::Prices>, ConfigError> {
+fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices::Prices>, ConfigError> {
     let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
         get(name)
             .map(|v| {
@@ -189,7 +189,7 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::metrics
             .transpose()
     };
     match (price("OPENAI_PRICE_INPUT_PER_MTOK")?, price("OPENAI_PRICE_OUTPUT_PER_MTOK")?) {
-        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::metrics::Prices { input_per_million, output_per_million })),
+        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices { input_per_million, output_per_million })),
         (None, None) => Ok(None),
         (input, _) => Err(ConfigError::Invalid {
             name: if input.is_some() { "OPENAI_PRICE_OUTPUT_PER_MTOK" } else { "OPENAI_PRICE_INPUT_PER_MTOK" },
@@ -220,6 +220,28 @@ fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The limits a deployment sets (`RATE_LIMIT_PER_MINUTE`, `CALLER_TOKENS_PER_DAY`,
+/// `DAILY_TOKEN_BUDGET`); read with the rest of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    pub table: Option<String>,
+    pub rate_per_minute: u64,
+    pub caller_tokens_per_day: u64,
+    pub daily_budget: u64,
+    pub allowed_origins: Vec<String>,
+    /// `ACCESS=keys`: callers are access keys, not addresses.
+    pub keys: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false }
+    }
+}
+
+/// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
+/// (`Config` then sends it upstream), so a reservation always bounds the answer.
+pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {name}={value:?} is not valid: expected {expected}")]

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::retry::Call;
-use super::types::{ResponseObject, Usage};
-use super::{ResponseStream, ResponsesClient, Sent, read_object};
+use chat_core::{ApiError, ChatRequest};
+
+use crate::client::ResponsesClient;
+use crate::owner::safety_identifier;
 use crate::resume::{self, Position, Signer};
-use crate::{ApiError, ChatRequest, limits};
+use crate::retry::{Call, Sent, read_object};
+use crate::stream::ResponseStream;
+use crate::types::{ResponseObject, Usage};
 
 impl ResponsesClient {
     /// The response as it is now (`GET /responses/{id}`).
@@ -120,7 +123,7 @@ impl ResponsesClient {
     /// Whether `response` was made for `caller` (its `metadata.owner`, a keyed hash of them).
     async fn is_owner(&self, caller: &str, response: &ResponseObject) -> Result<bool, ApiError> {
         let key = self.signing_key().await?;
-        let expected = limits::safety_identifier(caller, &key);
+        let expected = safety_identifier(caller, &key);
         Ok(response.owner().is_some_and(|owner| bool::from(subtle::ConstantTimeEq::ct_eq(owner.as_bytes(), expected.as_bytes()))))
     }
 

@@ -37,18 +37,18 @@ pub enum Input<'a> {
 /// One message of a conversation sent whole, as the API's short message form.
 #[derive(Debug, Serialize)]
 pub struct InputMessage<'a> {
-    pub role: crate::request::Role,
+    pub role: chat_core::Role,
     pub content: &'a str,
 }
 
 impl<'a> Input<'a> {
     /// A bare string when there is no history, so a plain request's wire form is unchanged.
-    pub fn of(request: &'a crate::ChatRequest) -> Self {
+    pub fn of(request: &'a chat_core::ChatRequest) -> Self {
         if request.earlier.is_empty() {
             return Self::Text(&request.message);
         }
         let earlier = request.earlier.iter().map(|turn| InputMessage { role: turn.role, content: &turn.text });
-        let last = InputMessage { role: crate::request::Role::User, content: &request.message };
+        let last = InputMessage { role: chat_core::Role::User, content: &request.message };
         Self::Messages(earlier.chain(std::iter::once(last)).collect())
     }
 }
@@ -149,6 +149,12 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// What OpenAI bills, in tokens: input and output (reasoning included), or the total it
+    /// reports when that is more.
+    pub fn billed_tokens(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens).max(self.total_tokens)
+    }
+
     pub fn reasoning_tokens(&self) -> u64 {
         self.output_tokens_details.map_or(0, |d| d.reasoning_tokens)
     }

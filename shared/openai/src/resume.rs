@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
-use crate::{ApiError, Config};
+use chat_core::{ApiError, Config};
 
 /// How long a stream's tokens can resume it: far longer than any answer streams (Lambda stops
 /// an invocation after 15 minutes) and a reconnect takes, short enough that an old one is void.

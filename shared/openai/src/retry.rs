@@ -10,11 +10,11 @@ use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tokio::time::Instant;
 
-use super::types::ErrorBody;
-use super::{ResponsesClient, Sent};
+use crate::client::ResponsesClient;
+use crate::types::{ErrorBody, ResponseObject};
 
 /// One request to OpenAI: a create, or a call about an existing response (retrieve, cancel).
-pub(super) struct Call {
+pub(crate) struct Call {
     pub method: reqwest::Method,
     pub url: String,
     pub body: Option<Bytes>,
@@ -28,7 +28,7 @@ impl Call {
         self.method == reqwest::Method::POST && !self.names_a_response
     }
 }
-use crate::{ApiError, redact};
+use chat_core::{ApiError, redact};
 
 /// The longest wait a `retry-after` header may impose on us.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
@@ -42,7 +42,7 @@ impl ResponsesClient {
     /// Sends `body` until an attempt is accepted. Each attempt has its own `window` for the
     /// response headers (all of them within `deadline`), so a retry late in the request is not
     /// cut short by a window that closed before it began.
-    pub(super) async fn send(&self, call: &Call, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
+    pub(crate) async fn send(&self, call: &Call, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(250))
@@ -151,6 +151,23 @@ fn truncate(mut text: String, max: usize) -> String {
         text.push('…');
     }
     text
+}
+
+/// Reads a response object from a JSON answer, within the deadline.
+pub(crate) async fn read_object(response: reqwest::Response, deadline: Instant) -> Result<ResponseObject, ApiError> {
+    let bytes = tokio::time::timeout_at(deadline, response.bytes())
+        .await
+        .map_err(|_| ApiError::UpstreamTimeout("the overall deadline"))?
+        .map_err(|_| ApiError::UpstreamUnreachable)?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)
+}
+
+pub(crate) struct Sent {
+    pub response: reqwest::Response,
+    pub key: Arc<str>,
+    pub retries: u32,
+    /// When the accepted attempt went out.
+    pub sent_at: Instant,
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 
-use super::Store;
-use crate::ApiError;
+use chat_core::ApiError;
+
+use crate::store::Store;
 
 /// What the table holds of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,9 @@ pub struct KeyRecord {
     pub rate_per_minute: Option<u64>,
     pub tokens_per_day: Option<u64>,
 }
+
+/// `?key=`: the query parameter an access key may come in (an EventSource cannot set headers).
+pub const KEY_PARAMETER: &str = "key";
 
 /// The key the request presents, if any.
 pub fn presented_key(request: &lambda_http::Request) -> Option<String> {
@@ -32,7 +36,7 @@ pub fn presented_key(request: &lambda_http::Request) -> Option<String> {
     if let Some(key) = bearer {
         return Some(key.to_owned());
     }
-    crate::request::query_values(request, crate::request::names::KEY).find_map(|value| {
+    chat_core::query::values(request.uri().query().unwrap_or(""), KEY_PARAMETER).find_map(|value| {
         let value = value.trim();
         (!value.is_empty()).then(|| value.to_owned())
     })

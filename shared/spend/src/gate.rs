@@ -1,53 +1,13 @@
-//! Who may spend how much: the gate every chat request passes before anything goes upstream.
-//!
-//! - Other websites: a browser request made by a page not in `ALLOWED_ORIGINS` is refused
-//!   (403), by its `Origin` or, when it carries none, its `Sec-Fetch-Site` (see `origin`).
-//! - The caller is the Function URL's `sourceIp` (IPv6 grouped by /64), which it cannot forge,
-//!   or its access key.
-//! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
-//!   caller's requests per minute ([`Gate::enter`]); a question then reserves a safe upper bound
-//!   of the tokens it can use, the conversation it continues included, against the caller's and
-//!   the deployment's daily tokens ([`Gate::reserve`]), atomically in DynamoDB (conditional
-//!   writes: concurrent requests can never push a counter past its limit). The answer's real
-//!   usage settles the reservation on the day it was made, at most once; a request that never
-//!   reached the model releases it. The store unreachable or slow: 503.
+//! The gate: [`Gate::enter`], then [`Gate::reserve`], and the [`Admission`] that settles.
 
-mod caller;
-mod keys;
-mod origin;
-mod store;
+use chat_core::config::DEFAULT_OUTPUT_RESERVE;
+use chat_core::{ApiError, ChatRequest, Config, LimitsConfig};
 
-use std::time::Duration;
+use crate::caller::caller_id;
+use crate::keys::{self, KeyRecord, presented_key};
+use crate::origin;
+use crate::store::Store;
 
-use crate::openai::types::Usage;
-use crate::{ApiError, ChatRequest, Config};
-
-pub use caller::{caller_id, safety_identifier};
-pub use keys::{KeyRecord, generate as generate_key, hash as key_hash, presented_key};
-pub use store::{Clock, Store, day_now};
-
-/// The limits a deployment sets (`RATE_LIMIT_PER_MINUTE`, `CALLER_TOKENS_PER_DAY`,
-/// `DAILY_TOKEN_BUDGET`); read with the rest of the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitsConfig {
-    pub table: Option<String>,
-    pub rate_per_minute: u64,
-    pub caller_tokens_per_day: u64,
-    pub daily_budget: u64,
-    pub allowed_origins: Vec<String>,
-    /// `ACCESS=keys`: callers are access keys, not addresses.
-    pub keys: bool,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false }
-    }
-}
-
-/// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
-/// (`Config` then sends it upstream), so a reservation always bounds the answer.
-pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
 /// Tokens a message's framing may add beyond its text (role and separators), with room to spare.
 const TOKENS_PER_MESSAGE: u64 = 8;
 
@@ -150,13 +110,12 @@ struct Held {
 }
 
 impl Admission {
-    /// The answer's real usage replaces the reservation, on the day it was made. Without usage
+    /// The tokens OpenAI billed replace the reservation, on the day it was made. Without them
     /// (a failure or a cut part way) the reservation stands: the model may have generated what
     /// nobody read. Usage beyond the reservation (which bounds it) is counted all the same.
-    pub async fn settle(self, usage: Option<Usage>) {
+    pub async fn settle(self, billed: Option<u64>) {
         let Some(held) = self.held else { return };
-        if let Some(usage) = usage {
-            let used = usage.input_tokens.saturating_add(usage.output_tokens).max(usage.total_tokens);
+        if let Some(used) = billed {
             if used > held.tokens {
                 tracing::warn!(reserved = held.tokens, used, "an answer used more tokens than its reservation allowed for");
             }
@@ -171,7 +130,3 @@ impl Admission {
     }
 }
 
-/// Seconds until the next minute and the next UTC day, for `Retry-After`.
-pub(crate) fn until_next(period: u64, now: u64) -> Duration {
-    Duration::from_secs(period - now % period)
-}

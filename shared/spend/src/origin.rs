@@ -2,7 +2,7 @@
 //! POST, and, for the requests that carry none (`<img>`, an iframe or a link's navigation, a
 //! `no-cors` GET), the `Sec-Fetch-Site` every current browser sends on every request.
 
-use crate::ApiError;
+use chat_core::ApiError;
 
 /// Refuses a browser request made by a page that is not allowed; terminals and tools (which
 /// send neither header) and an address typed or bookmarked (`Sec-Fetch-Site: none`) pass.

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::OnceCell;
 
-use crate::{ApiError, config::KeyConfig};
+use chat_core::{ApiError, KeyConfig};
 
 #[derive(Clone)]
 pub struct ApiKey(Arc<Inner>);
@@ -121,7 +121,7 @@ fn read_in_background(id: String) -> Read {
 async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {
     let failed = |reason: String| ApiError::SecretUnavailable { secret_id: id.clone(), reason };
     let client = client
-        .get_or_init(|| async { SecretsClient::new(&crate::tls::aws_sdk_config().await) })
+        .get_or_init(|| async { SecretsClient::new(&chat_core::tls::aws_sdk_config().await) })
         .await;
     let output = client.get_secret_value().secret_id(&id).send().await.map_err(|error| {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
@@ -148,35 +148,9 @@ async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result
     Ok(key.into())
 }
 
-/// Removes the key, and anything shaped like an OpenAI key, from text bound for a user or a log.
-pub fn redact(text: &str, key: &str) -> String {
-    let mut out = if key.len() >= 4 { text.replace(key, "[redacted]") } else { text.to_owned() };
-    let mut from = 0;
-    while let Some(at) = out[from..].find("sk-").map(|i| i + from) {
-        if out[..at].ends_with(|c: char| c.is_ascii_alphanumeric()) {
-            from = at + 3;
-            continue;
-        }
-        let end = out[at..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*'))
-            .map_or(out.len(), |i| i + at);
-        out.replace_range(at..end, "[redacted]");
-        from = at + "[redacted]".len();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_removes_the_key_and_key_shaped_text() {
-        let text = "Incorrect API key provided: sk-proj-abc***xyz. Key mykey-123456 was used";
-        let redacted = redact(text, "mykey-123456");
-        assert_eq!(redacted, "Incorrect API key provided: [redacted]. Key [redacted] was used");
-        assert_eq!(redact("ask-me sk-", ""), "ask-me [redacted]");
-    }
 
     #[tokio::test]
     async fn plain_key_is_ready_and_missing_key_is_a_500() {

@@ -14,8 +14,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::sync::OnceCell;
 
-use super::until_next;
-use crate::ApiError;
+use chat_core::ApiError;
+
+use crate::until_next;
 
 /// The store unreachable or slow for this long: the request is refused (fail closed).
 const STORE_DEADLINE: Duration = Duration::from_millis(1000);
@@ -54,7 +55,7 @@ impl Store {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let sdk = crate::tls::aws_sdk_config().await;
+                let sdk = chat_core::tls::aws_sdk_config().await;
                 let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_millis(500))
                     .operation_timeout(STORE_DEADLINE)

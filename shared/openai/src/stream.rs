@@ -10,8 +10,8 @@ use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, stream::BoxStream};
 use tokio::time::Instant;
 
-use super::types::{ErrorObject, ResponseObject, Usage, WireEvent};
-use crate::{ApiError, config::Timeouts, redact};
+use crate::types::{ErrorObject, ResponseObject, Usage, WireEvent};
+use chat_core::{ApiError, Timeouts, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]

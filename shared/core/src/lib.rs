@@ -1,0 +1,17 @@
+//! What every crate of the chat functions speaks: the configuration, read once at init; the one
+//! error type, whose variants know their status and message; the question being asked; and the
+//! care of secrets (redaction of key-shaped text, one TLS stack). It depends on no crate of ours
+//! and knows nothing of Lambda or of OpenAI's wire format.
+
+pub mod config;
+pub mod error;
+pub mod prices;
+pub mod query;
+mod question;
+mod redact;
+pub mod tls;
+
+pub use config::{Config, KeyConfig, LimitsConfig, Timeouts};
+pub use error::ApiError;
+pub use question::{ChatRequest, Role, Turn};
+pub use redact::redact;

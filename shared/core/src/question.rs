@@ -1,0 +1,37 @@
+//! The question a chat request asks, once it is read and checked: what the user asked, the
+//! conversation it continues or carries, and who asks.
+
+/// A validated chat request: what the user asked, and the turn it follows, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChatRequest {
+    pub message: String,
+    pub previous_response_id: Option<String>,
+    /// Who asks (set once the request is admitted); OpenAI gets a keyed hash of it.
+    pub caller: Option<String>,
+    /// The conversation before `message`, when the client sends it whole (the AI SDK's
+    /// `messages`) rather than as `previous_response_id`; oldest first.
+    pub earlier: Vec<Turn>,
+}
+
+/// One earlier turn of a conversation sent whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+/// Who said a turn, as the Responses API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl ChatRequest {
+    /// Bytes of text sent as input (each earlier turn counted with a little framing): a bound on
+    /// the input's tokens, since a token is never shorter than a byte.
+    pub fn input_bytes(&self) -> usize {
+        self.message.len() + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>()
+    }
+}

@@ -1,0 +1,100 @@
+//! `ResponsesClient`: one per execution environment, shared by every request; its calls live in
+//! `create` (new answers), `stored` (answers that exist) and `retry` (sending any of them).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::time::Instant;
+
+use chat_core::{ApiError, Config};
+
+use crate::key::ApiKey;
+
+/// What a request keeps free before the Lambda deadline, for what comes after its upstream
+/// deadline: cancelling a background answer (up to 3 s) and settling its reservation (two
+/// writes of up to 1 s each), with a second to spare.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
+
+/// Talks to `POST {OPENAI_BASE_URL}/responses`. Built once per execution environment; a clone
+/// shares it (for work that outlives one request, such as settling an abandoned answer).
+#[derive(Clone)]
+pub struct ResponsesClient {
+    pub(crate) http: HttpClient,
+    pub(crate) endpoint: String,
+    pub(crate) config: Arc<Config>,
+    pub(crate) key: ApiKey,
+    /// The HMAC key of resume tokens and owner tags, when it is not the API key.
+    signing: Option<ApiKey>,
+}
+
+/// The HTTPS client, built on a blocking thread beside init: building it reads and parses every
+/// certificate under /etc/ssl/certs (the platform's roots, which verify OpenAI exactly as
+/// before), ~7 ms that would otherwise come before the first Runtime API poll.
+pub(crate) type HttpClient = Shared<BoxFuture<'static, Result<reqwest::Client, ApiError>>>;
+
+impl ResponsesClient {
+    pub fn new(config: Arc<Config>, key: ApiKey) -> Result<Self, ApiError> {
+        chat_core::tls::install_crypto_provider();
+        let timeout = config.timeouts.connect;
+        let http = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let building = runtime.spawn_blocking(move || build_http_client(timeout));
+                let interrupted = || ApiError::Misconfigured("building the HTTP client was interrupted".into());
+                async move { building.await.unwrap_or_else(|_| Err(interrupted())) }.boxed()
+            }
+            Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
+        };
+        let endpoint = format!("{}/responses", config.base_url);
+        if chat_core::prices::Prices::for_model(&config.model, config.prices).is_none() {
+            tracing::warn!(model = %config.model, "no price is known for this model: set OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK, or EstimatedCost (and the spend alarm) will miss it; the token alarm still counts it");
+        }
+        let signing = config.signing.as_ref().map(ApiKey::from_config);
+        if signing.is_none() {
+            tracing::warn!("TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them");
+        }
+        Ok(Self { http: http.shared(), endpoint, config, key, signing })
+    }
+
+    /// Waits until the API key has been read (tests, and callers that want to fail early).
+    pub async fn key_ready(&self) -> Result<(), ApiError> {
+        self.key.get().await.map(drop)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// When a request started now must be finished: the configured total, or the Lambda
+    /// invocation's own deadline less [`DEADLINE_MARGIN`], whichever comes first.
+    pub fn deadline(&self, lambda_deadline: Option<Instant>) -> Instant {
+        let configured = Instant::now() + self.config.timeouts.total;
+        match lambda_deadline {
+            Some(lambda) => configured.min(lambda.checked_sub(DEADLINE_MARGIN).unwrap_or(lambda)),
+            None => configured,
+        }
+    }
+
+    /// The key resume tokens, owner tags and safety identifiers are signed with: their own
+    /// secret when the deployment has one, else the API key.
+    pub(crate) async fn signing_key(&self) -> Result<Arc<str>, ApiError> {
+        match &self.signing {
+            Some(signing) => signing.get().await,
+            None => self.key.get().await,
+        }
+    }
+
+}
+
+fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(50))
+        // A redirect would carry the key to wherever it points: OpenAI sends none.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ApiError::Misconfigured(format!("could not build the HTTP client: {e}")))
+}

@@ -1,0 +1,78 @@
+//! New answers: `POST /responses`, buffered (the whole answer) or streamed, with the body built
+//! from the question (its owner tag and safety identifier included).
+
+use chat_core::{ApiError, ChatRequest, redact};
+use tokio::time::Instant;
+
+use crate::client::ResponsesClient;
+use crate::retry::{Call, Sent, read_object};
+use crate::stream::ResponseStream;
+use crate::types::{self, CreateResponse, Usage};
+
+/// A whole answer from a buffered call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub id: String,
+    pub text: String,
+    pub usage: Option<Usage>,
+    /// Why the answer stops early (`max_output_tokens`, `content_filter`), when it does.
+    pub incomplete_reason: Option<String>,
+    pub retries: u32,
+}
+
+impl ResponsesClient {
+    /// Asks for the whole answer and waits for it.
+    pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
+        let body = self.body(request, false, &self.signing_key().await?);
+        let sent = self.send(&self.create_call(body), deadline, None).await?;
+        let Sent { response, key, retries, .. } = sent;
+        let response = read_object(response, deadline).await?;
+        match response.status.as_deref() {
+            Some("failed") => {
+                let message = response.error.and_then(|e| e.message).unwrap_or_else(|| "no reason given".into());
+                Err(ApiError::StreamFailed(redact(&message, &key)))
+            }
+            _ => Ok(Completion {
+                text: response.output_text(),
+                incomplete_reason: response.incomplete_reason().map(str::to_owned),
+                id: response.id,
+                usage: response.usage,
+                retries,
+            }),
+        }
+    }
+
+    /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
+    /// before that when it is safe), so a failure here can still become an HTTP error status.
+    pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
+        let body = self.body(request, true, &self.signing_key().await?);
+        let first_token = self.config.timeouts.first_event;
+        let sent = self.send(&self.create_call(body), deadline, Some(first_token)).await?;
+        // The first token is due a window after the attempt that was accepted was sent.
+        let first_token_by = (sent.sent_at + first_token).min(deadline);
+        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
+    }
+
+    fn create_call(&self, body: bytes::Bytes) -> Call {
+        Call { method: reqwest::Method::POST, url: self.endpoint.clone(), body: Some(body), names_a_response: false }
+    }
+
+    fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str) -> bytes::Bytes {
+        let safety_identifier = request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
+        // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
+        let background = stream && self.config.resumable;
+        let body = CreateResponse {
+            // Every answer names its owner, so that only they may continue the conversation.
+            metadata: safety_identifier.clone().map(|owner| types::Metadata { owner: Some(owner) }),
+            background,
+            safety_identifier,
+            model: &self.config.model,
+            input: types::Input::of(request),
+            instructions: self.config.instructions.as_deref(),
+            previous_response_id: request.previous_response_id.as_deref(),
+            max_output_tokens: self.config.max_output_tokens,
+            stream,
+        };
+        serde_json::to_vec(&body).unwrap_or_default().into()
+    }
+}

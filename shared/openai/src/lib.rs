@@ -1,0 +1,21 @@
+//! The OpenAI Responses API, as the chat functions use it: the wire types; a client that creates
+//! answers, buffered or streamed, with retries and timeouts; calls about a stored answer
+//! (retrieve, stream again, cancel, the size of the conversation it ends); resume tokens and
+//! the owner tag of every answer; and the API key, read from Secrets Manager. It knows nothing of
+//! Lambda, of HTTP requests from callers, or of limits.
+
+mod client;
+mod create;
+mod key;
+mod owner;
+pub mod resume;
+mod retry;
+mod stored;
+mod stream;
+pub mod types;
+
+pub use client::{DEADLINE_MARGIN, ResponsesClient};
+pub use create::Completion;
+pub use key::ApiKey;
+pub use owner::safety_identifier;
+pub use stream::{ResponseStream, UpstreamEvent, parse as parse_event};

@@ -1,0 +1,34 @@
+//! Who may spend how much: the gate every chat request passes before anything goes upstream.
+//!
+//! - Other websites: a browser request made by a page not in `ALLOWED_ORIGINS` is refused
+//!   (403), by its `Origin` or, when it carries none, its `Sec-Fetch-Site` (see `origin`).
+//! - The caller is the Function URL's `sourceIp` (IPv6 grouped by /64), which it cannot forge,
+//!   or its access key.
+//! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
+//!   caller's requests per minute ([`Gate::enter`]); a question then reserves a safe upper bound
+//!   of the tokens it can use, the conversation it continues included, against the caller's and
+//!   the deployment's daily tokens ([`Gate::reserve`]), atomically in DynamoDB (conditional
+//!   writes: concurrent requests can never push a counter past its limit). The answer's real
+//!   usage settles the reservation on the day it was made, at most once; a request that never
+//!   reached the model releases it. The store unreachable or slow: 503.
+//!
+//! It knows nothing of OpenAI's wire format: it counts the tokens it is handed.
+
+mod caller;
+mod gate;
+mod keys;
+mod origin;
+mod store;
+
+use std::time::Duration;
+
+pub use caller::caller_id;
+pub use chat_core::LimitsConfig;
+pub use gate::{Admission, Gate, Pass, reservation};
+pub use keys::{KEY_PARAMETER, KeyRecord, generate as generate_key, hash as key_hash, presented_key};
+pub use store::{Clock, Store, day_now};
+
+/// Seconds until the next minute and the next UTC day, for `Retry-After`.
+pub(crate) fn until_next(period: u64, now: u64) -> Duration {
+    Duration::from_secs(period - now % period)
+}
