@@ -1,6 +1,9 @@
 //! The per-delta hot path, upstream SSE in to browser SSE out: `eventsource-stream` parsing,
 //! the typed event, and `SseEncoder`. Run with `cargo bench -p shared`.
 
+// Test code: a failed unwrap is a failed test, which is the point of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;

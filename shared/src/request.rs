@@ -45,7 +45,7 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
             let body = parse_json_body(request)?;
             (body.message, body.previous_response_id)
         }
-        other => return Err(ApiError::MethodNotAllowed(other.to_owned())),
+        other => return Err(ApiError::MethodNotAllowed { method: other.to_owned(), allow: ApiError::ALLOW_ASK }),
     };
     let message = validate_message(message, max_message_bytes)?;
     let previous_response_id = validate_previous_response_id(previous_response_id)?;

@@ -91,10 +91,11 @@ fn write_data(out: &mut BytesMut, text: &str) {
                 return;
             }
             Some(at) => {
-                out.put_slice(&rest.as_bytes()[..at]);
+                let (line, tail) = rest.split_at(at);
+                out.put_slice(line.as_bytes());
                 out.put_u8(b'\n');
-                let skip = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
-                rest = &rest[at + skip..];
+                // A CRLF is one line break; a lone CR or LF is one too (each is one byte).
+                rest = tail.strip_prefix("\r\n").or_else(|| tail.get(1..)).unwrap_or_default();
             }
         }
     }

@@ -144,17 +144,19 @@ impl UiStreamEncoder {
     /// `finish` with the AI SDK's reason (`stop`, `length`, `content-filter`, `other`) and the
     /// usage as message metadata; `stopped` is set when the answer was cancelled.
     pub fn finish(&mut self, reason: &str, usage: Option<Usage>, stopped: bool) -> Bytes {
-        let mut metadata = json!({ "responseId": self.response_id });
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("responseId".into(), json!(self.response_id));
         if let Some(usage) = usage {
-            metadata["usage"] = json!({
+            let usage = json!({
                 "inputTokens": usage.input_tokens,
                 "outputTokens": usage.output_tokens,
                 "totalTokens": usage.total_tokens,
                 "reasoningTokens": usage.reasoning_tokens(),
             });
+            metadata.insert("usage".into(), usage);
         }
         if stopped {
-            metadata["stopped"] = Value::Bool(true);
+            metadata.insert("stopped".into(), Value::Bool(true));
         }
         let finish = chunk(&json!({ "type": "finish", "finishReason": reason, "messageMetadata": metadata }));
         [self.close_text(), finish].concat().into()

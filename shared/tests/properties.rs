@@ -2,6 +2,9 @@
 //! output a browser must read back exactly, and request parsing (the AI SDK's too), which must
 //! never panic.
 
+// Test code: a failed unwrap is a failed test, which is the point of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use lambda_http::Body;

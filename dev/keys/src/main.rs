@@ -42,7 +42,7 @@ async fn run(args: &[String]) -> Result<String, String> {
     let words: Vec<&str> = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| !(a.starts_with("--") || *i > 0 && args[i - 1].starts_with("--")))
+        .filter(|(i, a)| !(a.starts_with("--") || i.checked_sub(1).and_then(|p| args.get(p)).is_some_and(|flag| flag.starts_with("--"))))
         .map(|(_, a)| a.as_str())
         .collect();
     let store = Store::from_env(table);

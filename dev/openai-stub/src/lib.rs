@@ -8,6 +8,7 @@ mod events;
 pub mod reply;
 mod responses;
 pub mod scenario;
+mod http;
 mod server;
 pub mod wire;
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::background::{self, Entry};
 use crate::events::Answer;
-use crate::server::{CloseGuard, authorize, sse_response};
+use crate::http::{CloseGuard, authorize, sse_response};
 use crate::{RecordedRetrieve, StubState, wire};
 
 /// Registers a background response and starts generating it apart from any connection; the

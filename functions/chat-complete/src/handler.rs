@@ -32,10 +32,13 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
     summary.usage = completion.usage;
     summary.text_sent(&completion.text);
     summary.outcome = if completion.incomplete_reason.is_some() { Outcome::Incomplete } else { Outcome::Completed };
-    let mut body = json!({ "data": completion.text, "response_id": completion.id });
+    let mut body = serde_json::Map::new();
+    body.insert("data".into(), json!(completion.text));
+    body.insert("response_id".into(), json!(completion.id));
     if let Some(reason) = completion.incomplete_reason {
-        body["incomplete_reason"] = json!(reason);
+        body.insert("incomplete_reason".into(), json!(reason));
     }
+    let body = serde_json::Value::Object(body);
     Ok(Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")

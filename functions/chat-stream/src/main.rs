@@ -6,6 +6,7 @@ mod handler;
 #[cfg(test)]
 mod ownership_tests;
 mod relay;
+mod response;
 #[cfg(test)]
 mod resume_tests;
 mod stop;

@@ -38,12 +38,12 @@ async fn status_and_body(upstream: &TestUpstream, gate: &Gate, request: Request)
 }
 
 /// Starts an answer and reads until a few deltas arrived: the events so far, and the body.
-async fn started(upstream: &TestUpstream, gate: &Gate, request: Request) -> (Vec<BrowserEvent>, crate::handler::SseBody) {
+async fn started(upstream: &TestUpstream, gate: &Gate, request: Request) -> (Vec<BrowserEvent>, crate::response::SseBody) {
     read_deltas(handle(&upstream.client, gate, request).await.unwrap().into_body(), 3).await
 }
 
 /// Reads `body` until `deltas` deltas arrived: the events so far, and the rest of the body.
-async fn read_deltas(mut body: crate::handler::SseBody, deltas: usize) -> (Vec<BrowserEvent>, crate::handler::SseBody) {
+async fn read_deltas(mut body: crate::response::SseBody, deltas: usize) -> (Vec<BrowserEvent>, crate::response::SseBody) {
     let mut read = Vec::new();
     while let Some(frame) = body.frame().await {
         read.extend_from_slice(frame.unwrap().data_ref().unwrap());

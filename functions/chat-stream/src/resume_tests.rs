@@ -6,7 +6,8 @@ use e2e::{BrowserEvent, TestUpstream, browser_events, message_data};
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
 
-use crate::handler::{SseBody, handle};
+use crate::handler::handle;
+use crate::response::SseBody;
 
 fn ask(message: &str) -> Request {
     e2e::request_from("203.0.113.9", &format!("message={}", e2e::encode(message)), &[])
@@ -190,7 +191,7 @@ async fn stopping_a_finished_answer_is_harmless_and_wrong_methods_are_405_saying
     assert_eq!((status, body["stopped"].as_str(), body["status"].as_str()), (200, Some(done.id.as_str()), Some("completed")), "{body}");
     assert!(upstream.stub.state.cancels().is_empty());
     let response = handle(&upstream.client, &upstream.gate, http::Request::get("https://x/stop").body(Body::Empty).unwrap()).await.unwrap();
-    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!((response.status().as_u16(), response.headers()["allow"].to_str().unwrap()), (405, "POST"), "only a POST stops");
     // `errors=inline` is for stream requests; a wrong method is none, so it stays a 405.
     let put = http::Request::put("https://x/?message=hi&errors=inline").body(Body::Empty).unwrap();
     let response = handle(&upstream.client, &upstream.gate, put).await.unwrap();

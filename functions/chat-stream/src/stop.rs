@@ -8,7 +8,7 @@ use chat_core::ApiError;
 use openai_client::ResponsesClient;
 use shared::{Outcome, RequestSummary};
 
-use crate::handler::{SseBody, failure, json_response};
+use crate::response::{SseBody, failure, json_response};
 
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
@@ -30,7 +30,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 /// Checks who asks and whose answer it is, then cancels it: `{"stopped", "status", "usage"}`.
 async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary: &mut RequestSummary) -> Result<serde_json::Value, ApiError> {
     if request.method() != lambda_http::http::Method::POST {
-        return Err(ApiError::MethodNotAllowed(request.method().to_string()));
+        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), allow: ApiError::ALLOW_STOP });
     }
     // A stop takes a request slot like any other: each one costs calls to OpenAI.
     let caller = gate.enter(request).await?.caller;

@@ -47,7 +47,7 @@ impl Asset {
                 .header(header::CACHE_CONTROL, "no-cache")
                 .header("x-content-type-options", "nosniff")
                 .body(if head { Body::Empty } else { Body::Text(DOCUMENT.to_owned()) }),
-            Self::Docs => crate::handler::html_response(&DOCS_PAGE.html, &DOCS_PAGE.csp, head),
+            Self::Docs => crate::html::html_response(&DOCS_PAGE.html, &DOCS_PAGE.csp, head),
         }
     }
 }
@@ -65,7 +65,7 @@ static DOCS_PAGE: LazyLock<DocsPage> = LazyLock::new(|| {
     let data = DOCUMENT.trim().replace('<', "\\u003c");
     let block = DOCUMENT_MARKER.replacen("{}", &data, 1);
     let html = DOCS_TEMPLATE.replacen(DOCUMENT_MARKER, &block, 1);
-    let csp = crate::handler::content_security_policy(&html, &[]);
+    let csp = crate::html::content_security_policy(&html, &[]);
     DocsPage { html, csp }
 });
 

@@ -2,6 +2,7 @@ use lambda_http::{Body, Error, Request, Response, http::header};
 use tokio::sync::OnceCell;
 
 use crate::docs::Asset;
+use crate::html::{content_security_policy, html_response};
 use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
@@ -43,44 +44,6 @@ fn render(urls: &Resolved, access: &str) -> Rendered {
     Rendered { html, csp }
 }
 
-/// Only the page's own script and style run (allowed by hash, not `'unsafe-inline'`), it talks
-/// only to the two chat functions (the docs page, given none, to nothing), and no other site
-/// may frame it.
-pub(crate) fn content_security_policy(html: &str, chat_urls: &[&str]) -> String {
-    let script = inline_hashes(html, "<script>", "</script>");
-    let style = inline_hashes(html, "<style>", "</style>");
-    let mut connect: Vec<String> = chat_urls.iter().map(|url| origin(url)).collect();
-    connect.dedup();
-    let connect = if connect.is_empty() { "'none'".to_owned() } else { connect.join(" ") };
-    format!(
-        "default-src 'none'; script-src {script}; style-src {style}; connect-src {connect}; img-src data:; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-}
-
-/// `'sha256-…'` of each inline element opened by `open` (exactly: data blocks such as
-/// `<script type="application/json">` are not scripts and need no hash).
-fn inline_hashes(html: &str, open: &str, close: &str) -> String {
-    use base64::Engine;
-    let mut hashes = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find(open) {
-        let body = &rest[start + open.len()..];
-        let Some(end) = body.find(close) else { break };
-        let digest = ring::digest::digest(&ring::digest::SHA256, &body.as_bytes()[..end]);
-        hashes.push(format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest.as_ref())));
-        rest = &body[end..];
-    }
-    if hashes.is_empty() { "'none'".to_owned() } else { hashes.join(" ") }
-}
-
-/// The origin of an absolute URL; a relative one (local runs) is the page's own.
-fn origin(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "'self'".to_owned() };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    format!("{scheme}://{authority}")
-}
-
 /// Serves the page on GET (and HEAD), or at `.../openapi.json` and `.../docs` the API's
 /// description ([`crate::docs`]); any other method is 405.
 pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Error> {
@@ -111,20 +74,6 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
         }
     };
     Ok(html_response(&rendered.html, &rendered.csp, method == "HEAD")?)
-}
-
-/// A page of ours with its policy, never framed, sniffed or told where it was linked from.
-pub(crate) fn html_response(html: &str, csp: &str, head: bool) -> Result<Response<Body>, lambda_http::http::Error> {
-    let body = if head { Body::Empty } else { Body::Text(html.to_owned()) };
-    Response::builder()
-        .status(200)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header("content-security-policy", csp)
-        .header("x-frame-options", "DENY")
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
-        .body(body)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod docs;
 mod handler;
+mod html;
 #[cfg(test)]
 mod openapi_drift;
 #[cfg(test)]

@@ -21,8 +21,9 @@ pub enum ApiError {
     ControlCharacter(u32),
     #[error("the request is malformed: {0}")]
     BadRequest(String),
-    #[error("method {0} is not allowed: use GET ?message=... or POST with a JSON body")]
-    MethodNotAllowed(String),
+    /// `allow` is what the path answers: [`ApiError::ALLOW_ASK`], or `POST` alone on `/stop`.
+    #[error("method {method} is not allowed here: use {}", if *allow == Self::ALLOW_ASK { "GET ?message=... or POST with a JSON body" } else { allow })]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("unsupported Content-Type {0:?}: send application/json")]
     UnsupportedMediaType(String),
     /// The cause is for the log only: it may name variables, ARNs or SDK errors.
@@ -85,6 +86,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The methods a question may be asked with.
+    pub const ALLOW_ASK: &'static str = "GET, POST";
+    /// The one method that stops an answer (`POST /stop`).
+    pub const ALLOW_STOP: &'static str = "POST";
+
     /// The HTTP status that says whose fault this is.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -96,7 +102,7 @@ impl ApiError {
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
             Self::MessageTooLong { .. } | Self::ConversationTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
             Self::OverLimit { .. } | Self::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -170,7 +176,7 @@ impl ApiError {
             Self::ConversationTooLong { .. } => "conversation_too_long",
             Self::ControlCharacter(_) => "control_character",
             Self::BadRequest(_) => "bad_request",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::AccessKeyMissing => "access_key_missing",
@@ -212,7 +218,7 @@ impl ApiError {
             Self::ConversationTooLong { actual: 300_000, limit: 262_144 },
             Self::ControlCharacter(7),
             Self::BadRequest("the body is not valid JSON".into()),
-            Self::MethodNotAllowed("PUT".into()),
+            Self::MethodNotAllowed { method: "PUT".into(), allow: Self::ALLOW_ASK },
             Self::UnsupportedMediaType("text/plain".into()),
             Self::Misconfigured("no OpenAI API key".into()),
             Self::SecretUnavailable { secret_id: "openai".into(), reason: "AccessDenied".into() },
@@ -245,7 +251,7 @@ impl ApiError {
         for example in &examples {
             match example {
                 Self::MissingMessage | Self::BlankMessage | Self::MessageTooLong { .. } | Self::ConversationTooLong { .. }
-                | Self::ControlCharacter(_) | Self::BadRequest(_) | Self::MethodNotAllowed(_) | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
+                | Self::ControlCharacter(_) | Self::BadRequest(_) | Self::MethodNotAllowed { .. } | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
                 | Self::SecretUnavailable { .. } | Self::OriginNotAllowed | Self::OverLimit { .. } | Self::BudgetExhausted { .. }
                 | Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked | Self::LimitsUnavailable
                 | Self::UpstreamUnauthorized | Self::RateLimited { .. } | Self::QuotaExceeded | Self::UpstreamRejected(_)
@@ -301,8 +307,8 @@ impl ApiError {
         if let Some(seconds) = self.retry_after_header() {
             builder = builder.header(http::header::RETRY_AFTER, seconds);
         }
-        if let Self::MethodNotAllowed(_) = self {
-            builder = builder.header(http::header::ALLOW, "GET, POST");
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            builder = builder.header(http::header::ALLOW, *allow);
         }
         builder
             .body(B::from(self.to_json(request_id)))

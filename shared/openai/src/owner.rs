@@ -7,7 +7,7 @@
 pub fn safety_identifier(caller: &str, key: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
     let tag = ring::hmac::sign(&key, caller.as_bytes());
-    tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    tag.as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
