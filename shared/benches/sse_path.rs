@@ -7,8 +7,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use shared::SseEncoder;
 use openai_client::{UpstreamEvent, parse_event};
+use shared::SseEncoder;
 
 const DELTAS: usize = 1000;
 

@@ -12,13 +12,13 @@ mod watch;
 
 use std::sync::Arc;
 
+use chat_core::Config;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use lambda_http::{Body, Request};
+use openai_client::{ApiKey, ResponsesClient};
 use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use chat_core::Config;
-use openai_client::{ApiKey, ResponsesClient};
 
 pub use dynalite::Dynalite;
 pub use losing_proxy::LosingProxy;

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use chat_core::ApiError;
 use e2e::{TestUpstream, chat as request};
 use futures_util::StreamExt;
-use chat_core::ApiError;
 use openai_client::UpstreamEvent;
 
 fn soon() -> tokio::time::Instant {

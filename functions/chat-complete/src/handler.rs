@@ -1,9 +1,9 @@
-use lambda_http::{Body, Error, Request, Response, http::header};
-use serde_json::json;
-use spend::Gate;
 use chat_core::ApiError;
+use lambda_http::{Body, Error, Request, Response, http::header};
 use openai_client::ResponsesClient;
+use serde_json::json;
 use shared::{Outcome, RequestSummary};
+use spend::Gate;
 
 /// Answers `GET ?message=` or `POST {"message"}` with `{"data": "<the whole answer>"}`.
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<Body>, Error> {

@@ -8,10 +8,10 @@ mod spend_tests;
 
 use std::sync::Arc;
 
-use lambda_http::{Error, service_fn};
-use spend::Gate;
 use chat_core::Config;
+use lambda_http::{Error, service_fn};
 use openai_client::{ApiKey, ResponsesClient};
+use spend::Gate;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -3,12 +3,12 @@
 //! the answer; a dialect says it in its own words.
 
 use bytes::Bytes;
-use lambda_http::Request;
-use serde_json::json;
-use openai_client::types::Usage;
-use shared::ui_chat::{self, UiStreamEncoder};
 use chat_core::{ApiError, ChatRequest};
+use lambda_http::Request;
+use openai_client::types::Usage;
+use serde_json::json;
 use shared::SseEncoder;
+use shared::ui_chat::{self, UiStreamEncoder};
 
 /// `token` is the resume token of the event (background mode), for dialects that carry ids.
 pub trait Dialect: Send + 'static {

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, stream::BoxStream};
-use spend::Admission;
-use openai_client::types::Usage;
-use openai_client::resume::{Position, Signer};
 use chat_core::ApiError;
+use futures_util::{StreamExt, stream::BoxStream};
+use openai_client::resume::{Position, Signer};
+use openai_client::types::Usage;
 use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
 use shared::{Outcome, RequestSummary};
+use spend::Admission;
 use tokio::time::Instant;
 
 use crate::dialect::Dialect;

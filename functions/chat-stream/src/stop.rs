@@ -1,12 +1,12 @@
 //! `POST /stop` with `{"response_id": "..."}`: cancels a background answer upstream. The
 //! invocation streaming it then ends with `stopped` and `end`, and settles what it used.
 
-use lambda_http::{Request, Response, http::header};
-use serde_json::json;
-use spend::Gate;
 use chat_core::ApiError;
+use lambda_http::{Request, Response, http::header};
 use openai_client::ResponsesClient;
+use serde_json::json;
 use shared::{Outcome, RequestSummary};
+use spend::Gate;
 
 use crate::response::{SseBody, failure, json_response};
 

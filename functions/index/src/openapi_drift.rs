@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chat_core::ApiError;
 use lambda_http::Body;
 use serde_json::Value;
 use shared::request::names;
-use chat_core::ApiError;
 use shared::StreamAction;
 
 use crate::docs::{DOCS_PATH, DOCUMENT, OPENAPI_PATH};

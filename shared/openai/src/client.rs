@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use chat_core::{ApiError, Config};

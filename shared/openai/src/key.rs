@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use futures_util::FutureExt;
 use tokio::sync::OnceCell;
 
 use chat_core::{ApiError, KeyConfig};

@@ -8,8 +8,8 @@
 //! keys the owner is the key, so even a token copied elsewhere is refused without that key; and
 //! a token found later in a log or a history is useless after [`TOKEN_LIFETIME`].
 
-use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use chat_core::{ApiError, Config};
