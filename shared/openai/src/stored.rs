@@ -95,8 +95,7 @@ impl ResponsesClient {
         if !previous.is_finished() {
             return Err(ApiError::BadRequest("the answer this message follows is still being written: send it once that answer has finished".into()));
         }
-        let usage = previous.usage.ok_or(ApiError::PreviousResponseNotFound)?;
-        Ok(usage.input_tokens.saturating_add(usage.output_tokens))
+        previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)
     }
 
     /// Signs the event ids of `response_id` for `caller`, valid for [`resume::TOKEN_LIFETIME`].
