@@ -156,11 +156,12 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
         })
     };
     let table = get("LIMITS_TABLE");
-    let keys = match get("ACCESS").as_deref() {
-        None | Some("public") => false,
-        Some("keys") if table.is_some() => true,
+    let (keys, jwt) = match get("ACCESS").as_deref() {
+        None | Some("public") => (false, None),
+        Some("keys") if table.is_some() => (true, None),
+        Some("jwt") => (false, Some(crate::access::JwtConfig::from_lookup(get)?)),
         Some(other) => {
-            let expected = if other == "keys" { "public, or keys together with LIMITS_TABLE (the keys live there)" } else { "public or keys" };
+            let expected = if other == "keys" { "public, or keys together with LIMITS_TABLE (the keys live there)" } else { "public, keys or jwt" };
             return Err(ConfigError::Invalid { name: "ACCESS", value: other.to_owned(), expected });
         }
     };
@@ -168,6 +169,7 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
     Ok(LimitsConfig {
         table,
         keys,
+        jwt,
         rate_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.rate_per_minute)?,
         caller_tokens_per_day: count("CALLER_TOKENS_PER_DAY", defaults.caller_tokens_per_day)?,
         daily_budget: count("DAILY_TOKEN_BUDGET", defaults.daily_budget)?,
@@ -215,7 +217,7 @@ fn check_base_url(base_url: &str, insecure_allowed: bool) -> Result<(), ConfigEr
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -231,11 +233,13 @@ pub struct LimitsConfig {
     pub allowed_origins: Vec<String>,
     /// `ACCESS=keys`: callers are access keys, not addresses.
     pub keys: bool,
+    /// `ACCESS=jwt`: callers are the users an identity provider signed in.
+    pub jwt: Option<crate::access::JwtConfig>,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false }
+        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false, jwt: None }
     }
 }
 

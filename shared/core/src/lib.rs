@@ -3,14 +3,17 @@
 //! care of secrets (redaction of key-shaped text, one TLS stack). It depends on no crate of ours
 //! and knows nothing of Lambda or of OpenAI's wire format.
 
+pub mod access;
 pub mod config;
 pub mod error;
+mod error_examples;
 pub mod prices;
 pub mod query;
 mod question;
 mod redact;
 pub mod tls;
 
+pub use access::{JwtConfig, PlanLimits};
 pub use config::{Config, KeyConfig, LimitsConfig, Timeouts};
 pub use error::ApiError;
 pub use question::{ChatRequest, Role, Turn};
