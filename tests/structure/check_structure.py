@@ -22,11 +22,12 @@ def dependencies(crate_dir):
     return set(manifest.get("dependencies", {}))
 
 
-OURS = {"chat-core", "openai-client", "spend", "shared"}
+OURS = {"chat-core", "openai-client", "identity", "spend", "shared"}
 allowed = {
     "shared/core": set(),
     "shared/openai": {"chat-core"},
-    "shared/spend": {"chat-core"},
+    "shared/identity": {"chat-core"},
+    "shared/spend": {"chat-core", "identity"},
     "shared": {"chat-core", "openai-client", "spend"},
 }
 for crate, may in allowed.items():
@@ -35,6 +36,7 @@ for crate, may in allowed.items():
 forbidden = {
     "shared/core": {"lambda_http", "reqwest", "aws-sdk-dynamodb", "aws-sdk-secretsmanager"},
     "shared/openai": {"lambda_http", "aws-sdk-dynamodb"},
+    "shared/identity": {"lambda_http", "aws-sdk-dynamodb", "aws-sdk-secretsmanager", "eventsource-stream"},
     "shared/spend": {"reqwest", "eventsource-stream", "aws-sdk-secretsmanager"},
 }
 for crate, never in forbidden.items():
@@ -80,7 +82,7 @@ def cycles(crate_dir):
     return sorted(found)
 
 
-crates = ["shared/core", "shared/openai", "shared/spend", "shared", "functions/chat-complete",
+crates = ["shared/core", "shared/openai", "shared/identity", "shared/spend", "shared", "functions/chat-complete",
           "functions/chat-stream", "functions/index", "dev/openai-stub", "dev/keys", "tests", "bench"]
 for crate in crates:
     circles = cycles(crate)

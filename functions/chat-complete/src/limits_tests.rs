@@ -12,7 +12,7 @@ use crate::handler::handle;
 
 async fn gate_on(dynamo: &Dynalite, table: &str, limits: LimitsConfig) -> Gate {
     dynamo.create_limits_table(table).await;
-    Gate::with_client(LimitsConfig { table: Some(table.to_owned()), ..limits }, dynamo.client())
+    Gate::with_client(LimitsConfig { table: Some(table.to_owned()), ..limits }, dynamo.client()).unwrap()
 }
 
 async fn ask(upstream: &TestUpstream, gate: &Gate, ip: &str, message: &str) -> (u16, Option<String>, serde_json::Value) {
@@ -94,7 +94,7 @@ async fn the_store_down_means_503_and_nothing_upstream() {
 async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     let upstream = TestUpstream::start().await;
     let limits = LimitsConfig { allowed_origins: vec!["https://page.example".into()], ..LimitsConfig::default() };
-    let gate = Gate::from_config(limits);
+    let gate = Gate::from_config(limits).unwrap();
     let request = request_from("192.0.2.7", "message=hi", &[("origin", "https://evil.example")]);
     let response = handle(&upstream.client, &gate, request).await.unwrap();
     assert_eq!(response.status(), 403);

@@ -39,7 +39,7 @@ async fn a_follow_up_reserves_the_conversation_it_continues_and_the_budget_holds
     // A long first turn: 9,002 words, which the stand-in bills as 9,010 input tokens, and which
     // OpenAI bills again as input on every follow-up (more than the old fixed allowance of 8,192).
     let long = format!("/stub deltas=2 {}", "w ".repeat(9_000));
-    let open = |budget| Gate::with_client(LimitsConfig { table: Some("conversation".into()), daily_budget: budget, ..LimitsConfig::default() }, dynamo.client());
+    let open = |budget| Gate::with_client(LimitsConfig { table: Some("conversation".into()), daily_budget: budget, ..LimitsConfig::default() }, dynamo.client()).unwrap();
     let (status, first) = ask(&upstream, &open(1_000_000), "198.51.100.1", &message(&long), &[]).await;
     assert_eq!(status, 200, "{first}");
     let spent = store.used(&format!("budget#{day}")).await.unwrap();
@@ -79,7 +79,7 @@ async fn only_the_caller_whose_answer_it_is_may_continue_it() {
 #[tokio::test]
 async fn a_page_of_another_site_cannot_make_its_visitors_ask() {
     let upstream = TestUpstream::start().await;
-    let gate = Gate::from_config(LimitsConfig { allowed_origins: vec!["https://page.example".into()], ..LimitsConfig::default() });
+    let gate = Gate::from_config(LimitsConfig { allowed_origins: vec!["https://page.example".into()], ..LimitsConfig::default() }).unwrap();
     // An <img src> or an iframe of a foreign page: no Origin, but the browser says it is cross-site.
     for (site, dest) in [("cross-site", "image"), ("same-site", "iframe")] {
         let headers = [("sec-fetch-site", site), ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", dest)];
@@ -102,7 +102,7 @@ async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_g
     let now = Arc::new(AtomicU64::new(day * DAY - 2));
     let ticking = now.clone();
     let store = Store::with_client("midnight".into(), dynamo.client()).with_clock(Arc::new(move || ticking.fetch_add(1, Ordering::SeqCst)));
-    let gate = Gate::with_store(LimitsConfig { table: Some("midnight".into()), ..LimitsConfig::default() }, store.clone());
+    let gate = Gate::with_store(LimitsConfig { table: Some("midnight".into()), ..LimitsConfig::default() }, store.clone()).unwrap();
     // OpenAI refuses it (a 400 never reaches the model), so the reservation is given back.
     let (status, _) = ask(&upstream, &gate, "192.0.2.9", &message("/stub status=400"), &[]).await;
     assert_eq!(status, 502);
@@ -144,7 +144,7 @@ async fn a_create_that_may_have_reached_openai_is_not_sent_again_and_keeps_its_r
     let proxy = LosingProxy::start(stub.addr, is_create, 1).await;
     let client = e2e::client_for(&stub, &[("OPENAI_BASE_URL", &format!("{}/v1", proxy.url())), ("LIMITS_TABLE", "maybe"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]);
     let upstream = TestUpstream { stub, client, gate: Gate::open() };
-    let gate = Gate::with_client(LimitsConfig { table: Some("maybe".into()), ..LimitsConfig::default() }, dynamo.client());
+    let gate = Gate::with_client(LimitsConfig { table: Some("maybe".into()), ..LimitsConfig::default() }, dynamo.client()).unwrap();
     let (status, body) = ask(&upstream, &gate, "192.0.2.11", &message("/stub echo billed"), &[]).await;
     assert_eq!((status, body["code"].as_str()), (502, Some("upstream_unreachable")), "{body}");
     let started = Instant::now();
@@ -170,7 +170,7 @@ async fn a_slow_store_means_503_within_its_deadline_and_nothing_upstream() {
         }
     });
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slow")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("slow".into()), ..LimitsConfig::default() }, Dynalite::client_at(&format!("http://{addr}")));
+    let gate = Gate::with_client(LimitsConfig { table: Some("slow".into()), ..LimitsConfig::default() }, Dynalite::client_at(&format!("http://{addr}"))).unwrap();
     let started = Instant::now();
     let (status, body) = ask(&upstream, &gate, "192.0.2.12", &message("/stub echo slow"), &[]).await;
     assert_eq!((status, body["code"].as_str()), (503, Some("limits_unavailable")), "{body}");

@@ -205,7 +205,7 @@ mod tests {
         dynamo.create_limits_table("stream").await;
         let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "stream")]).await;
         let limits = spend::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
-        let gate = spend::Gate::with_client(limits, dynamo.client());
+        let gate = spend::Gate::with_client(limits, dynamo.client()).unwrap();
         let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
         let response = handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
         let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();

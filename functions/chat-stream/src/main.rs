@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
     let config = Arc::new(Config::from_env()?);
     let key = ApiKey::from_config(&config.key);
     // Lives as long as the execution environment; the runtime wants handlers that are 'static.
-    let gate: &'static Gate = Box::leak(Box::new(Gate::from_config(config.limits.clone())));
+    let gate: &'static Gate = Box::leak(Box::new(Gate::from_config(config.limits.clone())?));
     let client: &'static ResponsesClient = Box::leak(Box::new(ResponsesClient::new(config, key)?));
     shared::runtime::run_streaming(service_fn(move |request| handler::handle(client, gate, request))).await
 }

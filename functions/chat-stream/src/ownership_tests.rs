@@ -65,7 +65,7 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     dynamo.create_limits_table("owners").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "owners"), ("ACCESS", "keys")]).await;
     let limits = LimitsConfig { table: Some("owners".into()), keys: true, rate_per_minute: 100, ..LimitsConfig::default() };
-    let gate = Gate::with_client(limits, dynamo.client());
+    let gate = Gate::with_client(limits, dynamo.client()).unwrap();
     let store = Store::with_client("owners".into(), dynamo.client());
     let (alice, bob) = (spend::generate_key().unwrap(), spend::generate_key().unwrap());
     let alice_id = store.put_key(&alice, "alice").await.unwrap().id;
@@ -108,7 +108,7 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("left").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "left")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("left".into()), ..LimitsConfig::default() }, dynamo.client());
+    let gate = Gate::with_client(LimitsConfig { table: Some("left".into()), ..LimitsConfig::default() }, dynamo.client()).unwrap();
     let store = Store::with_client("left".into(), dynamo.client());
     let (events, body) = started(&upstream, &gate, from("203.0.113.2", &format!("message={}", e2e::encode("/stub deltas=30 delay_ms=5")), None, None)).await;
     assert!(message_data(&events).len() >= 3);
@@ -131,7 +131,7 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("slots").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slots")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("slots".into()), rate_per_minute: 2, ..LimitsConfig::default() }, dynamo.client());
+    let gate = Gate::with_client(LimitsConfig { table: Some("slots".into()), rate_per_minute: 2, ..LimitsConfig::default() }, dynamo.client()).unwrap();
     let ask = format!("message={}", e2e::encode("/stub deltas=400 delay_ms=10"));
     let (events, body) = started(&upstream, &gate, from("203.0.113.3", &ask, None, None)).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());

@@ -1,6 +1,6 @@
 //! `ACCESS=jwt`: the identity provider whose signed-in users may call, read once at init.
 
-use crate::config::ConfigError;
+use crate::setting::{ConfigError, is_loopback};
 
 /// `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_JWKS_URL`, `JWT_LIMITS_CLAIM`, `JWT_PLAN_LIMITS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ fn check_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
     let host = uri.host().ok_or_else(|| invalid("an https URL"))?;
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if crate::config::is_loopback(host) => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
         _ => Err(invalid("an https URL, or http only to a loopback address (keys fetched in clear could be forged)")),
     }
 }

@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+pub use crate::setting::ConfigError;
+use crate::setting::is_loopback;
+
 /// Everything the functions read from the environment, once, at init.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -217,11 +220,6 @@ fn check_base_url(base_url: &str, insecure_allowed: bool) -> Result<(), ConfigEr
     }
 }
 
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The limits a deployment sets (`RATE_LIMIT_PER_MINUTE`, `CALLER_TOKENS_PER_DAY`,
 /// `DAILY_TOKEN_BUDGET`); read with the rest of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,11 +244,6 @@ impl Default for LimitsConfig {
 /// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
 /// (`Config` then sends it upstream), so a reservation always bounds the answer.
 pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
-    Invalid { name: &'static str, value: String, expected: &'static str },
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod prices;
 pub mod query;
 mod question;
 mod redact;
+mod setting;
 pub mod tls;
 
 pub use access::{JwtConfig, PlanLimits};

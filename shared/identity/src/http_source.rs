@@ -38,10 +38,11 @@ impl HttpKeySource {
         self.jwks_url
             .get_or_try_init(|| async {
                 let (document, _) = self.get_json(&self.discovery_url).await?;
-                if document["issuer"].as_str() != Some(self.issuer.as_str()) {
-                    return Err(format!("the discovery document names another issuer ({:?})", document["issuer"]));
+                let named_issuer = document.get("issuer").and_then(|v| v.as_str());
+                if named_issuer != Some(self.issuer.as_str()) {
+                    return Err(format!("the discovery document names another issuer ({named_issuer:?})"));
                 }
-                let url = document["jwks_uri"].as_str().ok_or("the discovery document has no jwks_uri")?;
+                let url = document.get("jwks_uri").and_then(|v| v.as_str()).ok_or("the discovery document has no jwks_uri")?;
                 if !trusted_url(url) {
                     return Err("the discovery document's jwks_uri is not https".to_owned());
                 }

@@ -3,8 +3,10 @@
 use chat_core::config::DEFAULT_OUTPUT_RESERVE;
 use chat_core::{ApiError, ChatRequest, Config, LimitsConfig};
 
+use identity::Verifier;
+
 use crate::caller::caller_id;
-use crate::keys::{self, KeyRecord, presented_key};
+use crate::keys::{self, presented_key, presented_token};
 use crate::origin;
 use crate::store::Store;
 
@@ -15,65 +17,80 @@ const TOKENS_PER_MESSAGE: u64 = 8;
 pub struct Gate {
     config: LimitsConfig,
     store: Option<Store>,
+    /// `ACCESS=jwt`: the users' tokens are checked here, with or without a limits table.
+    users: Option<Verifier>,
 }
 
 impl Gate {
     /// With `LIMITS_TABLE` set, a store on the AWS SDK's own configuration (built on first use,
     /// so nothing is added before the first Runtime API poll); without it, no limits, said once.
-    pub fn from_config(config: LimitsConfig) -> Self {
+    pub fn from_config(config: LimitsConfig) -> Result<Self, ApiError> {
         let store = config.table.clone().map(Store::from_env);
         if store.is_none() {
-            tracing::warn!("LIMITS_TABLE is not set: this deployment runs WITHOUT per-caller limits or a daily budget; anyone with its URL can spend its OpenAI key");
+            let who = if config.jwt.is_some() { "any signed-in user" } else { "anyone with its URL" };
+            tracing::warn!("LIMITS_TABLE is not set: this deployment runs WITHOUT per-caller limits or a daily budget; {who} can spend its OpenAI key");
         }
-        Self { config, store }
+        Self::with(config, store)
     }
 
     /// A gate on a given DynamoDB client (tests, tools).
-    pub fn with_client(config: LimitsConfig, client: aws_sdk_dynamodb::Client) -> Self {
+    pub fn with_client(config: LimitsConfig, client: aws_sdk_dynamodb::Client) -> Result<Self, ApiError> {
         let store = config.table.clone().map(|table| Store::with_client(table, client));
-        Self { config, store }
+        Self::with(config, store)
     }
 
     /// A gate on a given store (tests that set its clock).
-    pub fn with_store(config: LimitsConfig, store: Store) -> Self {
-        Self { config, store: Some(store) }
+    pub fn with_store(config: LimitsConfig, store: Store) -> Result<Self, ApiError> {
+        Self::with(config, Some(store))
+    }
+
+    fn with(config: LimitsConfig, store: Option<Store>) -> Result<Self, ApiError> {
+        let users = config.jwt.clone().map(Verifier::from_config).transpose()?;
+        Ok(Self { config, store, users })
     }
 
     /// No origin check and no limits: handler tests that are about something else.
     pub fn open() -> Self {
-        Self { config: LimitsConfig::default(), store: None }
+        Self { config: LimitsConfig::default(), store: None, users: None }
     }
 
-    /// Who is asking, and one of their requests this minute: the origin check, the access key
-    /// (with `ACCESS=keys`), then the rate slot. Every chat request passes here first, the ones
-    /// that spend no tokens (a resume, a stop) too, since each still costs upstream calls.
+    /// Who is asking, and one of their requests this minute: the origin check, the caller (an
+    /// access key with `ACCESS=keys`, a signed-in user with `ACCESS=jwt`, else the address),
+    /// then the rate slot. Every chat request passes here first, the ones that spend no tokens
+    /// (a resume, a stop) too, since each still costs upstream calls.
     pub async fn enter(&self, request: &lambda_http::Request) -> Result<Pass, ApiError> {
         origin::check(request, &self.config.allowed_origins)?;
-        let (caller, record) = match &self.store {
-            Some(store) if self.config.keys => {
+        let (caller, own) = match (&self.store, &self.users) {
+            (_, Some(users)) => {
+                let token = presented_token(request).ok_or(ApiError::TokenMissing)?;
+                let user = users.verify(&token).await?;
+                let plan = user.plan.as_deref().and_then(|plan| self.config.jwt.as_ref()?.plan(plan));
+                let own = OwnLimits { rate_per_minute: plan.map(|p| p.rate_per_minute), tokens_per_day: plan.map(|p| p.tokens_per_day) };
+                (user.caller_id(), own)
+            }
+            (Some(store), None) if self.config.keys => {
                 let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
                 let record = store.key(&keys::hash(&key)).await?.ok_or(ApiError::AccessKeyUnknown)?;
                 if record.revoked {
                     return Err(ApiError::AccessKeyRevoked);
                 }
-                (format!("key:{}", record.id), Some(record))
+                (format!("key:{}", record.id), OwnLimits { rate_per_minute: record.rate_per_minute, tokens_per_day: record.tokens_per_day })
             }
-            _ => (caller_id(request), None),
+            _ => (caller_id(request), OwnLimits::default()),
         };
         if let Some(store) = &self.store {
-            let rate_per_minute = record.as_ref().and_then(|r| r.rate_per_minute).unwrap_or(self.config.rate_per_minute);
-            store.take_request_slot(&caller, rate_per_minute).await?;
+            store.take_request_slot(&caller, own.rate_per_minute.unwrap_or(self.config.rate_per_minute)).await?;
         }
-        Ok(Pass { caller, record })
+        Ok(Pass { caller, own })
     }
 
     /// Reserves the most tokens `chat` can use (see [`reservation`]) against the deployment's
     /// budget and the caller's tokens of the day, before it is sent.
     pub async fn reserve(&self, pass: Pass, chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> Result<Admission, ApiError> {
-        let Pass { caller, record } = pass;
+        let Pass { caller, own } = pass;
         let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
         let tokens = reservation(chat, config, earlier_tokens);
-        let tokens_per_day = record.as_ref().and_then(|r| r.tokens_per_day).unwrap_or(self.config.caller_tokens_per_day);
+        let tokens_per_day = own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
         let day = store.reserve(&caller, tokens, tokens_per_day, self.config.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day }) })
     }
@@ -90,10 +107,17 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
     (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output).saturating_add(earlier_tokens)
 }
 
-/// A request let in: who it is, with their key's own limits when they have one.
+/// A request let in: who it is, with their own limits when their key or plan sets them.
 pub struct Pass {
     pub caller: String,
-    record: Option<KeyRecord>,
+    own: OwnLimits,
+}
+
+/// Limits of one caller that override the per-caller defaults.
+#[derive(Default)]
+struct OwnLimits {
+    rate_per_minute: Option<u64>,
+    tokens_per_day: Option<u64>,
 }
 
 /// An admitted request: who it is, and the tokens it holds until it is settled.

@@ -26,17 +26,31 @@ pub const KEY_PARAMETER: &str = "key";
 
 /// The key the request presents, if any.
 pub fn presented_key(request: &lambda_http::Request) -> Option<String> {
+    bearer_or(request, KEY_PARAMETER)
+}
+
+/// `?access_token=`: where a signed-in user's token may come (`ACCESS=jwt`), for EventSource.
+pub const TOKEN_PARAMETER: &str = "access_token";
+
+/// The sign-in token the request presents, if any (`ACCESS=jwt`).
+pub fn presented_token(request: &lambda_http::Request) -> Option<String> {
+    bearer_or(request, TOKEN_PARAMETER)
+}
+
+/// `Authorization: Bearer <value>` (the scheme in any case, RFC 7235), else `?<parameter>=`.
+fn bearer_or(request: &lambda_http::Request, parameter: &str) -> Option<String> {
     let bearer = request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, value)| value.trim())
         .filter(|k| !k.is_empty());
     if let Some(key) = bearer {
         return Some(key.to_owned());
     }
-    chat_core::query::values(request.uri().query().unwrap_or(""), KEY_PARAMETER).find_map(|value| {
+    chat_core::query::values(request.uri().query().unwrap_or(""), parameter).find_map(|value| {
         let value = value.trim();
         (!value.is_empty()).then(|| value.to_owned())
     })
@@ -144,6 +158,9 @@ mod tests {
         assert_eq!(presented_key(&request("https://x/?message=hi&key=chat_%41b", None)).as_deref(), Some("chat_Ab"));
         assert_eq!(presented_key(&request("https://x/?message=hi&key=", Some("Basic x"))), None);
         assert_eq!(presented_key(&request("https://x/?monkey=1", None)), None);
+        assert_eq!(presented_token(&request("https://x/?access_token=a.b.c", None)).as_deref(), Some("a.b.c"));
+        assert_eq!(presented_token(&request("https://x/?key=k", Some("bearer a.b.c"))).as_deref(), Some("a.b.c"));
+        assert_eq!(presented_token(&request("https://x/?key=k", None)), None);
     }
 
     #[test]

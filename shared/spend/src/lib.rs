@@ -3,7 +3,8 @@
 //! - Other websites: a browser request made by a page not in `ALLOWED_ORIGINS` is refused
 //!   (403), by its `Origin` or, when it carries none, its `Sec-Fetch-Site` (see `origin`).
 //! - The caller is the Function URL's `sourceIp` (IPv6 grouped by /64), which it cannot forge,
-//!   or its access key.
+//!   its access key (`ACCESS=keys`), or the user its identity provider signed in (`ACCESS=jwt`,
+//!   verified by the `identity` crate; a plan claim may name the user's own limits).
 //! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
 //!   caller's requests per minute ([`Gate::enter`]); a question then reserves a safe upper bound
 //!   of the tokens it can use, the conversation it continues included, against the caller's and
@@ -25,7 +26,7 @@ use std::time::Duration;
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
 pub use gate::{Admission, Gate, Pass, reservation};
-pub use keys::{KEY_PARAMETER, KeyRecord, generate as generate_key, hash as key_hash, presented_key};
+pub use keys::{KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key, presented_token};
 pub use store::{Clock, Store, day_now};
 
 /// Seconds until the next minute and the next UTC day, for `Retry-After`.
