@@ -20,6 +20,8 @@ pub mod names {
     pub const LAST_EVENT_ID: &str = "last_event_id";
     /// `?key=`: an access key (`ACCESS=keys`), read by [`spend::presented_key`].
     pub const KEY: &str = spend::KEY_PARAMETER;
+    /// `?access_token=`: a signed-in user's token (`ACCESS=jwt`), read by [`spend::presented_token`].
+    pub const ACCESS_TOKEN: &str = spend::TOKEN_PARAMETER;
     /// The header a reconnecting EventSource sends its last event's id in (lower case, as
     /// `http` names headers).
     pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
@@ -27,7 +29,7 @@ pub mod names {
     pub const STOP_PATH: &str = "/stop";
     /// Every query parameter any function reads: the drift test's list of what must be
     /// documented. A new constant above that names a query parameter belongs here too.
-    pub const QUERY: [&str; 5] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY];
+    pub const QUERY: [&str; 6] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY, ACCESS_TOKEN];
 }
 
 #[derive(Deserialize)]

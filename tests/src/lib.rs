@@ -6,6 +6,7 @@ mod dynalite;
 pub mod emf;
 mod losing_proxy;
 mod moto;
+pub mod oidc;
 mod proxy;
 pub mod runtime_api;
 mod watch;
@@ -23,6 +24,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 pub use dynalite::Dynalite;
 pub use losing_proxy::LosingProxy;
 pub use moto::MotoServer;
+pub use oidc::OidcProvider;
 pub use proxy::CuttingProxy;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 

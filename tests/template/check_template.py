@@ -84,6 +84,38 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: CORS allows the page's origin and AppOrigins, the same as ALLOWED_ORIGINS", origins.get("Fn::Split") == [",", env.get("ALLOWED_ORIGINS")], origins)
     check(f"{name}: CORS lets a browser app send a JSON body and an access key", {"content-type", "authorization"} <= set(cors.get("AllowHeaders", [])), cors.get("AllowHeaders"))
 
+# ACCESS=jwt: each provider setting is a parameter that reaches both chat functions, and is left
+# out when empty (an empty JWT_ISSUER would be "set" to the function).
+parameters = template["Parameters"]
+jwt_settings = {"JwtIssuer": "JWT_ISSUER", "JwtAudience": "JWT_AUDIENCE", "JwtJwksUrl": "JWT_JWKS_URL", "JwtLimitsClaim": "JWT_LIMITS_CLAIM", "JwtPlanLimits": "JWT_PLAN_LIMITS"}
+check("AccessMode: public, keys or jwt", parameters["AccessMode"].get("AllowedValues") == ["public", "keys", "jwt"], parameters["AccessMode"].get("AllowedValues"))
+conditions = template.get("Conditions", {})
+for parameter, variable in jwt_settings.items():
+    p = parameters.get(parameter, {})
+    check(f"{parameter}: an optional string parameter", p.get("Type") == "String" and p.get("Default") == "" and p.get("Description"), p)
+    condition = next((name for name, c in conditions.items() if c == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}), None)
+    check(f"{parameter}: a condition that it is set", condition, sorted(conditions))
+    for name in ("ChatCompleteFunction", "ChatStreamFunction"):
+        env = functions[name]["Properties"]["Environment"]["Variables"]
+        wanted = {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+        check(f"{name}: {variable} from {parameter}, absent when empty", env.get(variable) == wanted, env.get(variable))
+jwt_rules = [r for r in template.get("Rules", {}).values() if r.get("RuleCondition") == {"Fn::Equals": [{"Ref": "AccessMode"}, "jwt"]}]
+asserted = [a.get("Assert") for r in jwt_rules for a in r.get("Assertions", [])]
+for parameter in ("JwtIssuer", "JwtAudience"):
+    check(f"AccessMode jwt refuses to deploy without {parameter}", {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in asserted, asserted)
+for parameter in ("JwtIssuer", "JwtJwksUrl"):
+    pattern = re.compile(parameters[parameter]["AllowedPattern"])
+    good, bad = ["", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123", "https://tenant.auth0.com/"], ["http://id.example", "id.example", "https://a b", "https://a,https://b"]
+    check(f"{parameter}: https only", all(pattern.fullmatch(v) for v in good) and not any(pattern.fullmatch(v) for v in bad))
+plan_limits = re.compile(parameters["JwtPlanLimits"]["AllowedPattern"])
+good, bad = ["", "free=5/20000", "free=5/20000,pro=60/1000000"], ["free", "free=5", "free=0/100", "=5/100", "free=5/20000,"]
+check("JwtPlanLimits: <plan>=<per minute>/<per day>, comma-separated", all(plan_limits.fullmatch(v) for v in good) and not any(plan_limits.fullmatch(v) for v in bad))
+# The page is framed only by the apps that hand it tokens: AppOrigins, never a wildcard (its own
+# origin would be a reference to itself, a cycle).
+index_origins = functions["IndexFunction"]["Properties"]["Environment"]["Variables"].get("ALLOWED_ORIGINS")
+check("IndexFunction: ALLOWED_ORIGINS is AppOrigins, absent when empty", index_origins == {"Fn::If": ["HasAppOrigins", {"Ref": "AppOrigins"}, {"Ref": "AWS::NoValue"}]}, index_origins)
+check("index gets no provider settings (the chat functions verify tokens)", not set(jwt_settings.values()) & set(functions["IndexFunction"]["Properties"]["Environment"]["Variables"]))
+
 app_origins = re.compile(template["Parameters"]["AppOrigins"]["AllowedPattern"])
 good, bad = ["", "https://chat.example.com,https://b.example:8443"], ["*", "http://a.example", "https://a.example/", "https://*.example", "https://a.example,"]
 check("AppOrigins: https origins only, never a wildcard", all(app_origins.fullmatch(v) for v in good) and not any(app_origins.fullmatch(v) for v in bad))

@@ -2,6 +2,8 @@
 //! watch`, then runs tests/browser/page.test.mjs (Chromium through playwright-core) against them.
 //! A proxy in front of the watch resets the first answer streamed through it mid-answer, as a
 //! lost network does: the page loaded through it must resume and end with the whole answer.
+//! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
+//! from a local OpenID provider, by link fragment and by an embedding app's postMessage.
 
 use std::process::Command;
 use std::time::Duration;
@@ -9,8 +11,57 @@ use std::time::Duration;
 use e2e::{CuttingProxy, LambdaWatch, TEST_KEY, workspace_root};
 use openai_stub::{StubServer, StubState};
 
+/// One browser and one watch at a time on two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs `script` in tests/browser with `env`; its report, and whether it passed.
+async fn node_test(script: &'static str, env: Vec<(&'static str, String)>) -> (String, bool) {
+    let browser_dir = workspace_root().join("tests").join("browser");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node").args(["--test", "--test-reporter=spec", script]).current_dir(&browser_dir).envs(env).output()
+    })
+    .await
+    .expect("join")
+    .expect("run node (installed by scripts/test)");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{report}");
+    (report, output.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let state = StubState::new(Duration::from_millis(10), None);
+    let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let provider = e2e::OidcProvider::start();
+    let embed_port = e2e::free_port();
+    let embedder = format!("http://127.0.0.1:{embed_port}");
+    let base_url = stub.base_url();
+    let env = [
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("ACCESS", "jwt"),
+        ("JWT_ISSUER", provider.issuer()),
+        ("JWT_AUDIENCE", e2e::oidc::AUDIENCE),
+        ("ALLOWED_ORIGINS", embedder.as_str()),
+    ];
+    let watch = LambdaWatch::start(&env).await;
+    watch.warm_up().await;
+    let env = vec![
+        ("PAGE_URL", format!("{}/", watch.url("index"))),
+        ("STUB_URL", format!("http://{}", stub.addr)),
+        ("OIDC_URL", provider.issuer().to_owned()),
+        ("EMBED_PORT", embed_port.to_string()),
+        ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
+    ];
+    let (report, passed) = node_test("page_jwt.test.mjs", env).await;
+    assert!(passed, "browser tests of the page in jwt mode failed:\n{report}");
+    assert!(!watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]), "a token's header reached the log");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_works_in_chromium() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let state = StubState::new(Duration::from_millis(30), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
     // With limits on, as deployed: the page must show a refusal in words (see page.test.mjs).
@@ -27,31 +78,19 @@ async fn the_page_works_in_chromium() {
     let drop_prompt = "/stub deltas=100 delay_ms=20 cut-by-proxy";
     let drop_expected = openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
 
-    let root = workspace_root();
-    let browser_dir = root.join("tests").join("browser");
     let expected: Vec<&str> = openai_stub::reply::TRICKY_DELTAS.to_vec();
     let expected: Vec<String> = expected.iter().map(|d| e2e::as_browser_sees(d)).collect();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec", "page.test.mjs"])
-            .current_dir(&browser_dir)
-            .env("PAGE_URL", format!("{}/", watch.url("index")))
-            .env("STREAM_URL", watch.url("chat-stream"))
-            .env("STUB_URL", format!("http://{}", stub.addr))
-            .env("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json"))
-            .env("PROXY_PAGE_URL", proxy_page)
-            .env("DROP_PROMPT", drop_prompt)
-            .env("EXPECTED_DROP", drop_expected)
-            .env("ARTIFACTS", root.join("artifacts"))
-            .output()
-            .map(|output| (output, watch, stub))
-    })
-    .await
-    .expect("join")
-    .expect("run node (installed by scripts/test)");
-    let (output, _watch, _stub) = output;
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{report}");
-    assert!(output.status.success(), "browser tests failed:\n{report}");
+    let env = vec![
+        ("PAGE_URL", format!("{}/", watch.url("index"))),
+        ("STREAM_URL", watch.url("chat-stream")),
+        ("STUB_URL", format!("http://{}", stub.addr)),
+        ("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json")),
+        ("PROXY_PAGE_URL", proxy_page),
+        ("DROP_PROMPT", drop_prompt.to_owned()),
+        ("EXPECTED_DROP", drop_expected),
+        ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
+    ];
+    let (report, passed) = node_test("page.test.mjs", env).await;
+    assert!(passed, "browser tests failed:\n{report}");
     assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
 }

@@ -47,7 +47,7 @@ impl Asset {
                 .header(header::CACHE_CONTROL, "no-cache")
                 .header("x-content-type-options", "nosniff")
                 .body(if head { Body::Empty } else { Body::Text(DOCUMENT.to_owned()) }),
-            Self::Docs => crate::html::html_response(&DOCS_PAGE.html, &DOCS_PAGE.csp, head),
+            Self::Docs => crate::html::html_response(&DOCS_PAGE.html, &DOCS_PAGE.csp, head, false),
         }
     }
 }
@@ -65,7 +65,7 @@ static DOCS_PAGE: LazyLock<DocsPage> = LazyLock::new(|| {
     let data = DOCUMENT.trim().replace('<', "\\u003c");
     let block = DOCUMENT_MARKER.replacen("{}", &data, 1);
     let html = DOCS_TEMPLATE.replacen(DOCUMENT_MARKER, &block, 1);
-    let csp = crate::html::content_security_policy(&html, &[]);
+    let csp = crate::html::content_security_policy(&html, &[], &[]);
     DocsPage { html, csp }
 });
 
@@ -76,7 +76,7 @@ mod tests {
     use crate::urls::ChatUrls;
 
     async fn get(path: &str) -> Response<Body> {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/"), "public");
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/"), "public", "");
         handle(&page, http::Request::get(path).body(Body::Empty).unwrap()).await.unwrap()
     }
 
@@ -107,9 +107,9 @@ mod tests {
                 assert!(text(&page).contains("chatCompleteUrl"), "{prefix}{other} is the page");
             }
         }
-        let head = handle(&Page::new(ChatUrls::fixed("a", "b"), "public"), http::Request::head("/docs").body(Body::Empty).unwrap()).await.unwrap();
+        let head = handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), http::Request::head("/docs").body(Body::Empty).unwrap()).await.unwrap();
         assert!(matches!(head.body(), Body::Empty) && head.headers().contains_key("content-security-policy"));
-        let post = handle(&Page::new(ChatUrls::fixed("a", "b"), "public"), http::Request::post("/openapi.json").body(Body::Empty).unwrap()).await.unwrap();
+        let post = handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), http::Request::post("/openapi.json").body(Body::Empty).unwrap()).await.unwrap();
         assert_eq!(post.status(), 405);
     }
 

@@ -13,8 +13,11 @@ const CONFIG_MARKER: &str =
 /// failed look-up is tried again).
 pub struct Page {
     urls: ChatUrls,
-    /// `ACCESS`: in `keys` mode the page asks for an access key.
+    /// `ACCESS`: in `keys` mode the page asks for an access key, in `jwt` mode it waits for a
+    /// signed-in user's token.
     access: &'static str,
+    /// `ACCESS=jwt`: the apps (`ALLOWED_ORIGINS`) that may frame the page and hand it a token.
+    token_origins: Vec<String>,
     rendered: OnceCell<Rendered>,
 }
 
@@ -24,24 +27,41 @@ struct Rendered {
 }
 
 impl Page {
-    pub fn new(urls: ChatUrls, access: &str) -> Self {
-        let access = if access.trim() == "keys" { "keys" } else { "public" };
-        Self { urls, access, rendered: OnceCell::new() }
+    /// `allowed_origins` is `ALLOWED_ORIGINS` as written; only well-formed origins are kept,
+    /// since they go into the page's policy.
+    pub fn new(urls: ChatUrls, access: &str, allowed_origins: &str) -> Self {
+        let access = match access.trim() {
+            "keys" => "keys",
+            "jwt" => "jwt",
+            _ => "public",
+        };
+        let token_origins = if access == "jwt" { allowed_origins.split(',').filter_map(well_formed_origin).collect() } else { Vec::new() };
+        Self { urls, access, token_origins, rendered: OnceCell::new() }
     }
 
     async fn rendered(&self) -> Result<&Rendered, String> {
-        self.rendered.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| render(&urls, self.access)) }).await
+        self.rendered.get_or_try_init(|| async { self.urls.resolve().await.map(|urls| self.render(&urls)) }).await
+    }
+
+    fn render(&self, urls: &Resolved) -> Rendered {
+        let mut config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream, "access": self.access });
+        if let (Some(fields), "jwt") = (config.as_object_mut(), self.access) {
+            fields.insert("tokenOrigins".into(), serde_json::json!(self.token_origins));
+        }
+        // Inside <script>, `<` could close the element: JSON allows escaping it.
+        let config = config.to_string().replace('<', "\\u003c");
+        let html = TEMPLATE.replacen(CONFIG_MARKER, &config, 1);
+        let csp = content_security_policy(&html, &[&urls.complete, &urls.stream], &self.token_origins);
+        Rendered { html, csp }
     }
 }
 
-fn render(urls: &Resolved, access: &str) -> Rendered {
-    let config = serde_json::json!({ "chatCompleteUrl": urls.complete, "chatStreamUrl": urls.stream, "access": access })
-        .to_string()
-        // Inside <script>, `<` could close the element: JSON allows escaping it.
-        .replace('<', "\\u003c");
-    let html = TEMPLATE.replacen(CONFIG_MARKER, &config, 1);
-    let csp = content_security_policy(&html, &[&urls.complete, &urls.stream]);
-    Rendered { html, csp }
+/// `scheme://host[:port]`, http(s) only, with nothing that could end a policy directive.
+fn well_formed_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim().trim_end_matches('/');
+    let (scheme, authority) = origin.split_once("://")?;
+    let safe = !authority.is_empty() && authority.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    (matches!(scheme, "http" | "https") && safe).then(|| origin.to_owned())
 }
 
 /// Serves the page on GET (and HEAD), or at `.../openapi.json` and `.../docs` the API's
@@ -73,7 +93,7 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
                 .body(Body::Text(body.to_string()))?);
         }
     };
-    Ok(html_response(&rendered.html, &rendered.csp, method == "HEAD")?)
+    Ok(html_response(&rendered.html, &rendered.csp, method == "HEAD", !page.token_origins.is_empty())?)
 }
 
 #[cfg(test)]
@@ -89,7 +109,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_page_with_the_urls_injected() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"), "public");
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"), "public", "");
         let request = http::Request::get("/").body(Body::Empty).unwrap();
         let response = handle(&page, request).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -107,7 +127,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_policy_allows_only_this_page_s_script_and_style_and_the_chat_origins() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"), "public");
+        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"), "public", "");
         let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(!csp.contains("unsafe-inline") && !csp.contains('*'), "{csp}");
@@ -119,22 +139,39 @@ mod tests {
             let hash = csp.split(directive).nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
             assert_eq!(hash.len(), 44, "{directive} in {csp}");
         }
-        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public"), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public", ""), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         assert!(local.headers()["content-security-policy"].to_str().unwrap().contains("connect-src 'self';"));
     }
 
     #[tokio::test]
     async fn in_keys_mode_the_page_is_told_to_ask_for_a_key() {
         for (access, expected) in [("keys", r#""access":"keys""#), ("public", r#""access":"public""#), ("bogus", r#""access":"public""#)] {
-            let page = Page::new(ChatUrls::fixed("a", "b"), access);
+            let page = Page::new(ChatUrls::fixed("a", "b"), access, "");
             let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
             assert!(html(&response).contains(expected), "{access}");
         }
     }
 
     #[tokio::test]
+    async fn in_jwt_mode_only_the_allowed_apps_may_frame_the_page_and_hand_it_a_token() {
+        let origins = "https://app.example, http://127.0.0.1:5173/,javascript:alert(1),https://x; script-src *";
+        let page = Page::new(ChatUrls::fixed("a", "b"), "jwt", origins);
+        let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        assert!(html(&response).contains(r#""access":"jwt""#));
+        assert!(html(&response).contains(r#""tokenOrigins":["https://app.example","http://127.0.0.1:5173"]"#), "{}", html(&response));
+        let csp = response.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.ends_with("frame-ancestors https://app.example http://127.0.0.1:5173"), "{csp}");
+        assert!(response.headers().get("x-frame-options").is_none());
+        // Keys mode ignores ALLOWED_ORIGINS for framing: no token is handed over there.
+        let keys = handle(&Page::new(ChatUrls::fixed("a", "b"), "keys", origins), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        assert_eq!(keys.headers()["x-frame-options"], "DENY");
+        assert!(keys.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert!(!html(&keys).contains(r#""tokenOrigins":"#));
+    }
+
+    #[tokio::test]
     async fn other_methods_are_405() {
         let request = http::Request::post("/").body(Body::Empty).unwrap();
-        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b"), "public"), request).await.unwrap().status(), 405);
+        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), request).await.unwrap().status(), 405);
     }
 }

@@ -4,17 +4,18 @@
 use lambda_http::{Body, Response, http::header};
 
 /// Only the page's own script and style run (allowed by hash, not `'unsafe-inline'`), it talks
-/// only to the two chat functions (the docs page, given none, to nothing), and no other site
-/// may frame it.
-pub fn content_security_policy(html: &str, chat_urls: &[&str]) -> String {
+/// only to the two chat functions (the docs page, given none, to nothing), and only the apps
+/// in `frame_ancestors` (`ACCESS=jwt`, which hand it their users' tokens) may frame it.
+pub fn content_security_policy(html: &str, chat_urls: &[&str], frame_ancestors: &[String]) -> String {
     let script = inline_hashes(html, "<script>", "</script>");
     let style = inline_hashes(html, "<style>", "</style>");
     let mut connect: Vec<String> = chat_urls.iter().map(|url| origin(url)).collect();
     connect.dedup();
     let connect = if connect.is_empty() { "'none'".to_owned() } else { connect.join(" ") };
+    let ancestors = if frame_ancestors.is_empty() { "'none'".to_owned() } else { frame_ancestors.join(" ") };
     format!(
         "default-src 'none'; script-src {script}; style-src {style}; connect-src {connect}; img-src data:; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+         base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
     )
 }
 
@@ -42,15 +43,17 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{authority}")
 }
 
-/// A page of ours with its policy, never framed, sniffed or told where it was linked from.
-pub fn html_response(html: &str, csp: &str, head: bool) -> Result<Response<Body>, lambda_http::http::Error> {
+/// A page of ours with its policy, never sniffed or told where it was linked from, and never
+/// framed unless `framable` (its policy's `frame-ancestors` then says by whom).
+pub fn html_response(html: &str, csp: &str, head: bool, framable: bool) -> Result<Response<Body>, lambda_http::http::Error> {
     let body = if head { Body::Empty } else { Body::Text(html.to_owned()) };
-    Response::builder()
-        .status(200)
+    let builder = Response::builder().status(200);
+    // X-Frame-Options has no allow-list: with one, only frame-ancestors speaks.
+    let builder = if framable { builder } else { builder.header("x-frame-options", "DENY") };
+    builder
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
         .header("content-security-policy", csp)
-        .header("x-frame-options", "DENY")
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
         .body(body)

@@ -16,6 +16,10 @@ use lambda_http::{Error, service_fn};
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     // Lives as long as the execution environment; the runtime wants handlers that are 'static.
-    let page: &'static handler::Page = Box::leak(Box::new(handler::Page::new(urls::ChatUrls::from_env(), &std::env::var("ACCESS").unwrap_or_default())));
+    let page: &'static handler::Page = Box::leak(Box::new(handler::Page::new(
+        urls::ChatUrls::from_env(),
+        &std::env::var("ACCESS").unwrap_or_default(),
+        &std::env::var("ALLOWED_ORIGINS").unwrap_or_default(),
+    )));
     shared::runtime::run(service_fn(move |request| handler::handle(page, request))).await
 }

@@ -177,11 +177,11 @@ fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
             assert!(found.contains(*name), "{method} {path} documents ?{name}");
         }
     };
-    has("/chat-complete", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::KEY]);
-    has("/chat-complete", "post", &[names::KEY]);
-    has("/chat-stream", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::ERRORS, names::LAST_EVENT_ID, names::KEY]);
-    has("/chat-stream", "post", &[names::ERRORS, names::KEY]);
-    has(&format!("/chat-stream{}", names::STOP_PATH), "post", &[names::KEY]);
+    has("/chat-complete", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::KEY, names::ACCESS_TOKEN]);
+    has("/chat-complete", "post", &[names::KEY, names::ACCESS_TOKEN]);
+    has("/chat-stream", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::ERRORS, names::LAST_EVENT_ID, names::KEY, names::ACCESS_TOKEN]);
+    has("/chat-stream", "post", &[names::ERRORS, names::KEY, names::ACCESS_TOKEN]);
+    has(&format!("/chat-stream{}", names::STOP_PATH), "post", &[names::KEY, names::ACCESS_TOKEN]);
     let errors = doc["components"]["parameters"].as_object().unwrap().values().find(|p| p["name"] == names::ERRORS).unwrap();
     // An open enum: `inline` is the one value that means something, any other is ignored.
     assert_eq!(errors["schema"]["anyOf"], serde_json::json!([{ "const": names::ERRORS_INLINE }, { "type": "string" }]));
@@ -252,7 +252,7 @@ fn every_path_the_handlers_route_is_documented() {
 #[tokio::test]
 async fn index_answers_each_documented_route_as_documented() {
     let doc = document();
-    let page = crate::handler::Page::new(crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public");
+    let page = crate::handler::Page::new(crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public", "");
     let index: Vec<_> = operations(&doc).into_iter().filter(|(path, _, _)| path.starts_with("/index")).collect();
     assert!(index.len() >= 6, "three routes, each with its other methods");
     for (path, method, operation) in index {

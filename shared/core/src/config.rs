@@ -235,6 +235,14 @@ pub struct LimitsConfig {
     pub jwt: Option<crate::access::JwtConfig>,
 }
 
+impl LimitsConfig {
+    /// Whether callers prove who they are (an access key, or a signed-in user's token), so that
+    /// resume tokens and stops can be bound to them; an address proves nothing.
+    pub fn callers_are_identified(&self) -> bool {
+        self.keys || self.jwt.is_some()
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false, jwt: None }

@@ -61,10 +61,10 @@ pub fn expiry_from_now() -> u64 {
     epoch_seconds() + TOKEN_LIFETIME.as_secs()
 }
 
-/// Whom a token is bound to: the access key's caller with `ACCESS=keys`; in public mode nobody
+/// Whom a token is bound to: the key's or the user's caller with `ACCESS=keys` or `jwt`; in public mode nobody
 /// in particular (addresses change when a phone changes network), so the token is the proof.
 pub fn owner<'a>(config: &Config, caller: &'a str) -> &'a str {
-    if config.limits.keys { caller } else { "" }
+    if config.limits.callers_are_identified() { caller } else { "" }
 }
 
 /// Reads a token presented as `Last-Event-ID` or `?last_event_id=`, for `owner`, at `now`

@@ -110,10 +110,10 @@ impl ResponsesClient {
         resume::verify(token, &key, resume::owner(&self.config, caller), resume::epoch_seconds())
     }
 
-    /// Whether `caller` may stop `response`: with access keys, only the key that asked for it;
+    /// Whether `caller` may stop `response`: with access keys or users, only whoever asked for it;
     /// in public mode whoever holds its id, which only ever went to the stream that carried it.
     pub async fn owns(&self, caller: &str, response: &ResponseObject) -> Result<bool, ApiError> {
-        if !self.config.limits.keys {
+        if !self.config.limits.callers_are_identified() {
             return Ok(true);
         }
         self.is_owner(caller, response).await
