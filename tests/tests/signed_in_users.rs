@@ -167,6 +167,25 @@ async fn a_tampered_signature_or_payload_is_refused() {
     assert_refused(&setup, Some(&swapped), 401, "token_invalid").await;
 }
 
+/// EventSource's way, refused: the token in the query is not repeated, inline or as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_in_the_query_is_never_echoed() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let setup = Setup::start().await;
+    let function = setup.launch("chat-stream", &[]).await;
+    let now = now();
+    let token = setup.provider.mint(json!({ "iat": now - 7200, "exp": now - 3600 })).await;
+    for errors in ["", "&errors=inline"] {
+        let event = function_url_event("GET", "/", &format!("message=hi&access_token={token}{errors}"), &[], None);
+        let answer = function.invoke(event).await;
+        let expected = if errors.is_empty() { 401 } else { 200 };
+        assert_eq!(answer.status, Some(expected), "{}", answer.text());
+        assert!(answer.text().contains("token_expired"), "{}", answer.text());
+        assert_nothing_of(Some(&token), &answer, &function);
+    }
+    assert!(setup.stub.requests().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_token_is_refused_before_it_is_read() {
     let _serial = ONE_AT_A_TIME.lock().await;
