@@ -60,6 +60,9 @@ pub struct RequestSummary {
     pub deltas: u64,
     pub streamed_bytes: u64,
     pub first_text: Option<Duration>,
+    /// When the first piece of the reasoning summary went out, and how many.
+    pub first_reasoning: Option<Duration>,
+    pub reasoning_deltas: u64,
     pub usage: Option<Usage>,
     /// Until the request says otherwise it was cancelled: a body dropped mid-answer never does.
     pub outcome: Outcome,
@@ -89,6 +92,8 @@ impl RequestSummary {
             deltas: 0,
             streamed_bytes: 0,
             first_text: None,
+            first_reasoning: None,
+            reasoning_deltas: 0,
             usage: None,
             outcome: Outcome::Cancelled,
             response_id: None,
@@ -120,6 +125,12 @@ impl RequestSummary {
         self.first_text.get_or_insert_with(|| self.started.elapsed());
         self.deltas += 1;
         self.streamed_bytes += text.len() as u64;
+    }
+
+    /// Notes a piece of the reasoning summary sent to the caller.
+    pub fn reasoning_sent(&mut self, _text: &str) {
+        self.first_reasoning.get_or_insert_with(|| self.started.elapsed());
+        self.reasoning_deltas += 1;
     }
 
     /// Notes the error the request ended with, and the outcome and statuses it implies.
@@ -158,8 +169,11 @@ impl RequestSummary {
         put("deltas", json!(self.deltas));
         put("streamed_bytes", json!(self.streamed_bytes));
         put("first_text_ms", json!(self.first_text.map(|d| d.as_millis() as u64)));
+        put("first_reasoning_ms", json!(self.first_reasoning.map(|d| d.as_millis() as u64)));
+        put("reasoning_deltas", json!((self.reasoning_deltas > 0).then_some(self.reasoning_deltas)));
         put("total_ms", json!(self.started.elapsed().as_millis() as u64));
         put("input_tokens", json!(usage.input_tokens));
+        put("cached_input_tokens", json!(usage.cached_tokens()));
         put("output_tokens", json!(usage.output_tokens));
         put("reasoning_tokens", json!(usage.reasoning_tokens()));
         put("total_tokens", json!(usage.total_tokens));
@@ -175,7 +189,7 @@ impl RequestSummary {
 
     fn cost_usd(&self) -> Option<f64> {
         let usage = self.usage?;
-        Some(self.prices?.cost_usd(usage.input_tokens, usage.output_tokens))
+        Some(self.prices?.cost_usd(usage.input_tokens, usage.cached_tokens(), usage.output_tokens))
     }
 
     /// What this request adds to the CloudWatch metrics; a kind of failure is its own metric,
@@ -203,15 +217,28 @@ impl RequestSummary {
         if let Some(first) = self.first_text {
             metrics.push(("TimeToFirstText", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
+        if let Some(first) = self.first_reasoning {
+            metrics.push(("TimeToFirstReasoning", "Milliseconds", first.as_secs_f64() * 1000.0));
+        }
         if let Some(cost) = self.cost_usd().filter(|_| !self.resumed) {
             metrics.push(("EstimatedCost", "None", cost));
         }
         let kind = match (&self.outcome, &self.error) {
             (_, Some(ApiError::OverLimit { .. } | ApiError::BudgetExhausted { .. })) => Some("RefusedOverLimit"),
-            (_, Some(ApiError::OriginNotAllowed | ApiError::AccessKeyMissing | ApiError::AccessKeyUnknown | ApiError::AccessKeyRevoked)) => {
-                Some("RefusedUnauthorized")
-            }
+            (
+                _,
+                Some(
+                    ApiError::OriginNotAllowed
+                    | ApiError::AccessKeyMissing
+                    | ApiError::AccessKeyUnknown
+                    | ApiError::AccessKeyRevoked
+                    | ApiError::TokenMissing
+                    | ApiError::TokenInvalid(_)
+                    | ApiError::TokenExpired,
+                ),
+            ) => Some("RefusedUnauthorized"),
             (_, Some(ApiError::LimitsUnavailable)) => Some("LimitsUnavailable"),
+            (_, Some(ApiError::AuthUnavailable)) => Some("AuthUnavailable"),
             (Outcome::Rejected, _) => Some("RefusedBadInput"),
             (Outcome::Cancelled, _) => Some("ReadersGone"),
             (Outcome::Stopped, _) => Some("Stopped"),
@@ -286,7 +313,7 @@ mod tests {
     fn a_completed_stream_reports_tokens_cost_and_time_to_first_text() {
         let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
         summary.text_sent("Hi");
-        summary.usage = Some(Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None });
+        summary.usage = Some(Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None, input_tokens_details: None });
         summary.outcome = Outcome::Completed;
         let fields = summary.fields();
         assert_eq!((fields["outcome"].as_str(), fields["deltas"].as_u64()), (Some("completed"), Some(1)));
@@ -309,7 +336,7 @@ mod tests {
     #[test]
     fn metrics_reach_cloudwatch_whatever_the_log_level() {
         let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
-        summary.usage = Some(Usage { input_tokens: 20, output_tokens: 40, total_tokens: 60, output_tokens_details: None });
+        summary.usage = Some(Usage { input_tokens: 20, output_tokens: 40, total_tokens: 60, output_tokens_details: None, input_tokens_details: None });
         summary.outcome = Outcome::Completed;
         for (floor, level) in [(LevelFilter::TRACE, "INFO"), (LevelFilter::INFO, "INFO"), (LevelFilter::WARN, "WARN"), (LevelFilter::ERROR, "ERROR")] {
             let line = summary.json_line(floor).expect("a line");
@@ -324,7 +351,7 @@ mod tests {
 
     #[test]
     fn an_answer_settled_after_its_reader_left_counts_its_tokens_not_a_request() {
-        let usage = Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None };
+        let usage = Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None, input_tokens_details: None };
         let summary = RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage));
         let line = summary.json_line(LevelFilter::INFO).unwrap();
         assert_eq!((line["message"].as_str(), line["settled_later"].as_bool()), (Some("answer settled"), Some(true)));

@@ -107,16 +107,19 @@ fn text_of(parts: Vec<UiPart>) -> Result<String, ApiError> {
     Ok(text)
 }
 
-/// Writes one answer as a UI message stream. It remembers whether a text part is open, so
-/// that every `text-start` gets its `text-end` however the answer ends.
+/// Writes one answer as a UI message stream. It remembers whether a text or reasoning part is
+/// open, so that every `*-start` gets its `*-end` however the answer ends.
 #[derive(Debug, Default)]
 pub struct UiStreamEncoder {
     text_open: bool,
+    reasoning_open: bool,
     response_id: Option<String>,
 }
 
 /// The one text part of an answer.
 const TEXT_ID: &str = "text-0";
+/// The one reasoning part: the summary, before the text (`useChat` shows a `reasoning` part).
+const REASONING_ID: &str = "reasoning-0";
 
 impl UiStreamEncoder {
     pub const DONE: &'static [u8] = b"data: [DONE]\n\n";
@@ -138,7 +141,17 @@ impl UiStreamEncoder {
             return delta;
         }
         self.text_open = true;
-        [chunk(&json!({ "type": "text-start", "id": TEXT_ID })), delta].concat().into()
+        [self.close_reasoning(), chunk(&json!({ "type": "text-start", "id": TEXT_ID })), delta].concat().into()
+    }
+
+    /// A piece of the reasoning summary; the part ends when the text begins, or with the answer.
+    pub fn reasoning(&mut self, delta: &str) -> Bytes {
+        let delta = chunk(&json!({ "type": "reasoning-delta", "id": REASONING_ID, "delta": delta }));
+        if self.reasoning_open {
+            return delta;
+        }
+        self.reasoning_open = true;
+        [chunk(&json!({ "type": "reasoning-start", "id": REASONING_ID })), delta].concat().into()
     }
 
     /// `finish` with the AI SDK's reason (`stop`, `length`, `content-filter`, `other`) and the
@@ -159,16 +172,23 @@ impl UiStreamEncoder {
             metadata.insert("stopped".into(), Value::Bool(true));
         }
         let finish = chunk(&json!({ "type": "finish", "finishReason": reason, "messageMetadata": metadata }));
-        [self.close_text(), finish].concat().into()
+        [self.close_reasoning(), self.close_text(), finish].concat().into()
     }
 
     /// An error part: the SDK's `useChat` shows `errorText` as its `error.message`.
     pub fn error(&mut self, detail: &str) -> Bytes {
-        [self.close_text(), chunk(&json!({ "type": "error", "errorText": detail }))].concat().into()
+        [self.close_reasoning(), self.close_text(), chunk(&json!({ "type": "error", "errorText": detail }))].concat().into()
     }
 
     pub fn done(&self) -> Bytes {
         Bytes::from_static(Self::DONE)
+    }
+
+    fn close_reasoning(&mut self) -> Bytes {
+        if !std::mem::take(&mut self.reasoning_open) {
+            return Bytes::new();
+        }
+        chunk(&json!({ "type": "reasoning-end", "id": REASONING_ID }))
     }
 
     fn close_text(&mut self) -> Bytes {

@@ -270,7 +270,7 @@ impl Progress {
         let ended = !matches!(self.status.as_str(), "queued" | "in_progress");
         let mut output = Vec::new();
         if self.reasoning_done {
-            output.push(wire::reasoning_item(&answer.ids));
+            output.push(wire::reasoning_item(&answer.ids, &answer.summary_texts()));
         }
         if self.message_started {
             let mut message = wire::message_item(&answer.ids, Some(&self.text));
@@ -311,7 +311,7 @@ mod tests {
     fn answer(n: u64) -> Arc<Answer> {
         let request = json!({"model": "gpt-4o-mini", "input": "hi"});
         let (scenario, deltas, failure_message) = (Scenario::default(), Vec::new(), String::new());
-        Arc::new(Answer { ids: Ids::new(n), request, scenario, deltas, failure_message, pause: Duration::ZERO, background: true, earlier_tokens: 0 })
+        Arc::new(Answer { ids: Ids::new(n), request, scenario, deltas, failure_message, pause: Duration::ZERO, background: true, earlier_tokens: 0, summary: Vec::new() })
     }
 
     fn event(n: u64) -> Frame {

@@ -27,6 +27,8 @@ pub struct Answer {
     pub background: bool,
     /// The conversation a follow-up continues, in tokens, billed again as input.
     pub earlier_tokens: u64,
+    /// The reasoning summary's parts, as deltas: empty unless the request asked for a summary.
+    pub summary: Vec<Vec<String>>,
 }
 
 impl Answer {
@@ -40,7 +42,17 @@ impl Answer {
     /// Usage after `deltas` deltas, as the terminal events report it.
     pub fn usage(&self, deltas: usize) -> Value {
         let messages = wire::input_messages(&self.request).unwrap_or_default();
-        wire::usage(&messages, self.earlier_tokens, deltas, self.scenario.reasoning)
+        wire::usage(&messages, self.earlier_tokens, deltas, self.reasons())
+    }
+
+    /// Whether the answer has a reasoning item.
+    pub fn reasons(&self) -> bool {
+        self.scenario.reasoning || !self.summary.is_empty()
+    }
+
+    /// The summary's parts, whole.
+    pub fn summary_texts(&self) -> Vec<String> {
+        self.summary.iter().map(|part| part.concat()).collect()
     }
 }
 
@@ -104,12 +116,38 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
         if scenario.hang {
             std::future::pending::<()>().await;
         }
+        if let Some(think) = scenario.think {
+            tokio::time::sleep(think).await;
+        }
         let mut output_index = 0;
         let mut output = Vec::new();
-        if scenario.reasoning {
-            let item = wire::reasoning_item(&a.ids);
-            yield vec![event("response.output_item.added", json!({"output_index": 0, "item": item}))];
+        if a.reasons() {
+            let rs = a.ids.reasoning.clone();
+            yield vec![event("response.output_item.added", json!({"output_index": 0, "item": wire::reasoning_item(&a.ids, &[])}))];
+            for (summary_index, part) in a.summary.iter().enumerate() {
+                let at = json!({"item_id": rs, "output_index": 0, "summary_index": summary_index});
+                let with = |extra: Value| {
+                    let mut fields = at.clone();
+                    for (k, v) in extra.as_object().into_iter().flatten() {
+                        fields[k] = v.clone();
+                    }
+                    fields
+                };
+                yield vec![event("response.reasoning_summary_part.added", with(json!({"part": {"type": "summary_text", "text": ""}})))];
+                for delta in part {
+                    if !a.pause.is_zero() {
+                        tokio::time::sleep(a.pause).await;
+                    }
+                    yield vec![event("response.reasoning_summary_text.delta", with(json!({"delta": delta, "obfuscation": "stub"})))];
+                }
+                let text = part.concat();
+                yield vec![
+                    event("response.reasoning_summary_text.done", with(json!({"text": text}))),
+                    event("response.reasoning_summary_part.done", with(json!({"part": {"type": "summary_text", "text": text}}))),
+                ];
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
+            let item = wire::reasoning_item(&a.ids, &a.summary_texts());
             yield vec![event("response.output_item.done", json!({"output_index": 0, "item": item}))];
             output.push(item);
             output_index = 1;

@@ -32,6 +32,9 @@ pub struct RecordedRequest {
     pub previous_response_id: Option<String>,
     /// OpenAI's per-end-user id, when the request carried one.
     pub safety_identifier: Option<String>,
+    /// `reasoning.effort` and `reasoning.summary`, when the request carried them.
+    pub reasoning_effort: Option<String>,
+    pub reasoning_summary: Option<String>,
     pub model: String,
     /// Whether it asked for a background response.
     pub background: bool,

@@ -1,6 +1,6 @@
 //! The text the stand-in answers with, split into deltas the way the model streams tokens.
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Summary};
 
 /// Text full of line breaks of every kind and of things that look like SSE framing.
 pub const TRICKY_DELTAS: &[&str] = &[
@@ -19,6 +19,27 @@ pub const TRICKY_DELTAS: &[&str] = &[
     "trailing\n",
     "data:",
 ];
+
+/// A reasoning summary of two parts, each in deltas, with line breaks of every kind, SSE
+/// look-alikes, an empty delta and HTML that must be shown as text.
+pub const TRICKY_SUMMARY: &[&[&str]] = &[
+    &["**Reading", " the question**\n\nLine\r\nbreaks", "\rof every kind", ""],
+    &["event: end\ndata: [END]\n", "\n\n: comment", "id: 9\nretry: 1", " <img src=x onerror=alert(1)> <script>alert(2)</script> ✓"],
+];
+
+/// The reasoning summary's parts under `scenario`, each as its deltas; empty when it has none.
+pub fn summary_parts(scenario: &Scenario) -> Vec<Vec<String>> {
+    match scenario.summary {
+        None => Vec::new(),
+        Some(Summary::Tricky) => TRICKY_SUMMARY.iter().map(|part| part.iter().map(|d| (*d).to_owned()).collect()).collect(),
+        Some(Summary::Parts(n)) => (1..=n).map(|i| split_words(&format!("**Step {i}** Weighing the question, part {i}."))).collect(),
+    }
+}
+
+/// The whole summary as a reader gets it: the parts, a blank line between two.
+pub fn summary_text(scenario: &Scenario) -> String {
+    summary_parts(scenario).iter().map(|part| part.concat()).collect::<Vec<_>>().join("\n\n")
+}
 
 const OPENERS: &[&str] = &[
     "Good question.",

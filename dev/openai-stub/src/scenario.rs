@@ -18,6 +18,8 @@
 //! | `text=tricky` | line breaks of every kind and text that looks like SSE |
 //! | `echo` | answer with the rest of the prompt, one character per delta |
 //! | `reasoning` | put a `reasoning` output item before the message |
+//! | `summary=N` / `summary=tricky` | when the request asks for `reasoning.summary`: a summary of N parts (or of tricky text) streamed before the text |
+//! | `think_ms=N` | think silently for N ms (nothing streamed, `in_progress` when asked) before any output |
 //! | `done` | end the stream with `data: [DONE]` |
 //! | `leak` | a careless upstream: put the presented API key in error messages |
 
@@ -42,8 +44,18 @@ pub struct Scenario {
     pub tricky: bool,
     pub echo: Option<String>,
     pub reasoning: bool,
+    /// `summary=N` parts, or `summary=tricky`.
+    pub summary: Option<Summary>,
+    /// Silent thinking before any output.
+    pub think: Option<Duration>,
     pub done: bool,
     pub leak: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    Parts(usize),
+    Tricky,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +98,9 @@ impl Scenario {
                 "deltas" => scenario.deltas = value.parse().ok(),
                 "text" => scenario.tricky = value == "tricky",
                 "reasoning" => scenario.reasoning = true,
+                "summary" if value == "tricky" => scenario.summary = Some(Summary::Tricky),
+                "summary" => scenario.summary = value.parse().ok().map(Summary::Parts),
+                "think_ms" => scenario.think = millis(),
                 "done" => scenario.done = true,
                 "leak" => scenario.leak = true,
                 "echo" => {
@@ -112,6 +127,9 @@ mod tests {
         assert_eq!(s.delay, Some(Duration::ZERO));
         assert!(s.done);
         assert_eq!(Scenario::parse("/stub queue_ms=250").queue, Some(Duration::from_millis(250)));
+        let thinking = Scenario::parse("/stub think_ms=1500 summary=3");
+        assert_eq!((thinking.think, thinking.summary), (Some(Duration::from_millis(1500)), Some(Summary::Parts(3))));
+        assert_eq!(Scenario::parse("/stub summary=tricky").summary, Some(Summary::Tricky));
         assert_eq!(Scenario::parse("/stub error=flat after=3").failure, Some(Failure::ErrorFlat));
         assert_eq!(Scenario::parse("/stub echo a  b").echo.as_deref(), Some("a  b"));
         assert_eq!(Scenario::parse("hello"), Scenario { after: 2, ..Scenario::default() });

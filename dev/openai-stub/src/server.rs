@@ -64,6 +64,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         stream,
         previous_response_id: request["previous_response_id"].as_str().map(str::to_owned),
         safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),
+        reasoning_effort: request["reasoning"]["effort"].as_str().map(str::to_owned),
+        reasoning_summary: request["reasoning"]["summary"].as_str().map(str::to_owned),
         model: model.to_owned(),
         background,
         started_ms: state.now_ms(),
@@ -74,6 +76,13 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     if scenario.hang_headers {
         std::future::pending::<()>().await;
     }
+    let asked_reasoning = ["effort", "summary"].into_iter().find(|field| !request["reasoning"][*field].is_null());
+    if let (Some(field), false) = (asked_reasoning, wire::takes_reasoning(model)) {
+        state.update(index, |r| r.closed_ms = Some(state.now_ms()));
+        return (StatusCode::BAD_REQUEST, Json(wire::unsupported_reasoning(&format!("reasoning.{field}")))).into_response();
+    }
+    // A summary comes only when one is asked for, as upstream.
+    let summary = if request["reasoning"]["summary"].is_string() { reply::summary_parts(&scenario) } else { Vec::new() };
     if let Some(status) = scenario.status
         && state.should_fail(input, scenario.times)
     {
@@ -88,6 +97,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         scenario,
         background,
         earlier_tokens,
+        summary,
         request,
     });
     match (background, stream) {
@@ -99,14 +109,14 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
 
 async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
     let (scenario, deltas) = (&answer.scenario, &answer.deltas);
-    tokio::time::sleep(scenario.first_delay.unwrap_or_default() + answer.pause * deltas.len() as u32).await;
+    tokio::time::sleep(scenario.think.unwrap_or_default() + scenario.first_delay.unwrap_or_default() + answer.pause * deltas.len() as u32).await;
     if scenario.hang {
         std::future::pending::<()>().await;
     }
     let text = deltas.concat();
     let mut output = Vec::new();
-    if scenario.reasoning {
-        output.push(wire::reasoning_item(&answer.ids));
+    if answer.reasons() {
+        output.push(wire::reasoning_item(&answer.ids, &answer.summary_texts()));
     }
     output.push(wire::message_item(&answer.ids, Some(&text)));
     let mut response = answer.response("completed", output, Some(answer.usage(deltas.len())));

@@ -95,8 +95,22 @@ pub fn message_item(ids: &Ids, text: Option<&str>) -> Value {
     json!({"id": ids.message, "type": "message", "status": status, "content": content, "role": "assistant"})
 }
 
-pub fn reasoning_item(ids: &Ids) -> Value {
-    json!({"id": ids.reasoning, "type": "reasoning", "summary": []})
+/// A reasoning item with the summary parts given (none unless a summary was asked for).
+pub fn reasoning_item(ids: &Ids, summary: &[String]) -> Value {
+    let summary: Vec<Value> = summary.iter().map(|text| json!({"type": "summary_text", "text": text})).collect();
+    json!({"id": ids.reasoning, "type": "reasoning", "summary": summary})
+}
+
+/// Whether `model` takes the `reasoning` parameter: OpenAI refuses it for the GPT-4 family
+/// and `gpt-5-chat`.
+pub fn takes_reasoning(model: &str) -> bool {
+    !(model.starts_with("gpt-4") || model.starts_with("gpt-3.5") || model.starts_with("gpt-5-chat"))
+}
+
+/// OpenAI's 400 for a `reasoning` parameter the model does not take.
+pub fn unsupported_reasoning(param: &str) -> Value {
+    let message = format!("Unsupported parameter: '{param}' is not supported with this model.");
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": "unsupported_parameter"}})
 }
 
 /// A response object; `output` and `usage` are filled in once the answer is known.

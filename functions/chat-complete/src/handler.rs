@@ -35,6 +35,9 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
     let mut body = serde_json::Map::new();
     body.insert("data".into(), json!(completion.text));
     body.insert("response_id".into(), json!(completion.id));
+    if let Some(reasoning) = completion.reasoning {
+        body.insert("reasoning".into(), json!(reasoning));
+    }
     if let Some(reason) = completion.incomplete_reason {
         body.insert("incomplete_reason".into(), json!(reason));
     }
@@ -77,6 +80,21 @@ mod tests {
         assert_eq!((status, body["data"].as_str()), (200, Some("posted")));
         assert_eq!(upstream.stub.requests().len(), 2);
         assert!(upstream.stub.requests().iter().all(|r| !r.stream));
+    }
+
+    #[tokio::test]
+    async fn a_reasoning_model_s_summary_comes_beside_the_answer() {
+        let upstream = TestUpstream::start_with(&[("OPENAI_MODEL", "gpt-5-mini")]).await;
+        let (status, body) = call(&upstream, get_request("/stub summary=tricky echo The answer")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], "The answer");
+        assert_eq!(body["reasoning"], openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky")));
+        assert_eq!(upstream.stub.requests()[0].reasoning_summary.as_deref(), Some("auto"));
+        // No summary asked for, none given: the field is absent, not empty.
+        let plain = TestUpstream::start().await;
+        let (status, body) = call(&plain, get_request("/stub summary=tricky echo The answer")).await;
+        assert_eq!((status, body.get("reasoning")), (200, None), "{body}");
+        assert_eq!(plain.stub.requests()[0].reasoning_summary, None, "gpt-4o-mini is sent no reasoning parameter");
     }
 
     #[tokio::test]

@@ -21,6 +21,8 @@ pub trait Dialect: Send + 'static {
     /// OpenAI named the answer.
     fn response(&mut self, token: Option<&str>, response_id: &str) -> Bytes;
     fn text(&mut self, token: Option<&str>, delta: &str) -> Bytes;
+    /// A piece of the reasoning summary, before the text.
+    fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes;
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes;
     fn stopped(&mut self, token: Option<&str>, response_id: Option<&str>, usage: Option<Usage>) -> Bytes;
     /// The answer ended early (an incomplete answer, a failure); the text sent stays sent.
@@ -66,6 +68,11 @@ impl Dialect for EventSource {
         SseEncoder.text_at(token, delta)
     }
 
+    /// `event: reasoning`, framed as text deltas are: `event.data` is exactly the delta.
+    fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes {
+        SseEncoder.named_at(token, "reasoning", delta)
+    }
+
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes {
         usage.map(|usage| SseEncoder.named_at(token, "usage", &json!(usage).to_string())).unwrap_or_default()
     }
@@ -109,6 +116,10 @@ impl Dialect for UiMessageStream {
 
     fn text(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
         self.0.text(delta)
+    }
+
+    fn reasoning(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
+        self.0.reasoning(delta)
     }
 
     fn completed(&mut self, _token: Option<&str>, usage: Option<Usage>) -> Bytes {

@@ -5,6 +5,8 @@ mod dialect;
 mod handler;
 #[cfg(test)]
 mod ownership_tests;
+#[cfg(test)]
+mod reasoning_tests;
 mod relay;
 mod response;
 #[cfg(test)]

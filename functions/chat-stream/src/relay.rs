@@ -106,6 +106,14 @@ pub fn relay(
                     yield dialect.text(token(&signer, sequence, offset).as_deref(), &text);
                     continue;
                 }
+                // The offset counts the summary's bytes, then the text's, so a resume from a
+                // stored answer continues inside the reasoning too.
+                Ok(UpstreamEvent::ReasoningDelta(text)) => {
+                    offset += text.len();
+                    summary.reasoning_sent(&text);
+                    yield dialect.reasoning(token(&signer, sequence, offset).as_deref(), &text);
+                    continue;
+                }
                 Ok(UpstreamEvent::Created { id }) => {
                     summary.response_id = Some(id.clone());
                     if client.config().resumable {

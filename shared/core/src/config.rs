@@ -24,6 +24,11 @@ pub struct Config {
     /// `RESUMABLE_STREAMS`: streamed answers run in OpenAI's background mode, so a dropped
     /// connection resumes and Stop cancels them upstream.
     pub resumable: bool,
+    /// `OPENAI_REASONING_EFFORT`, `OPENAI_REASONING_SUMMARY`.
+    pub reasoning: crate::reasoning::ReasoningConfig,
+    /// `OPENAI_MAX_THINK_MS`: how long a background answer may stay silent while OpenAI says
+    /// it is still working, before it counts as stuck.
+    pub max_think: Duration,
 }
 
 /// Where the OpenAI API key comes from.
@@ -75,6 +80,7 @@ impl Config {
     pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
     pub const DEFAULT_MODEL: &'static str = "gpt-4o-mini";
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024;
+    pub const DEFAULT_MAX_THINK: Duration = Duration::from_secs(10 * 60);
 
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -147,6 +153,8 @@ impl Config {
                 Some(v) if v.eq_ignore_ascii_case("false") => false,
                 Some(value) => return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" }),
             },
+            reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?,
+            max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
         })
     }
 }
@@ -193,8 +201,14 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices:
             })
             .transpose()
     };
+    let cached = price("OPENAI_PRICE_CACHED_INPUT_PER_MTOK")?;
     match (price("OPENAI_PRICE_INPUT_PER_MTOK")?, price("OPENAI_PRICE_OUTPUT_PER_MTOK")?) {
-        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices { input_per_million, output_per_million })),
+        // Without a cached price, cached input is priced as input: an estimate never too low.
+        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices {
+            input_per_million,
+            cached_input_per_million: cached.unwrap_or(input_per_million),
+            output_per_million,
+        })),
         (None, None) => Ok(None),
         (input, _) => Err(ConfigError::Invalid {
             name: if input.is_some() { "OPENAI_PRICE_OUTPUT_PER_MTOK" } else { "OPENAI_PRICE_INPUT_PER_MTOK" },
@@ -291,7 +305,9 @@ mod tests {
     #[test]
     fn prices_are_overridden_together_or_not_at_all() {
         let prices = config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6")]).unwrap().prices.unwrap();
-        assert_eq!((prices.input_per_million, prices.output_per_million), (1.5, 6.0));
+        assert_eq!((prices.input_per_million, prices.cached_input_per_million, prices.output_per_million), (1.5, 1.5, 6.0));
+        let cached = [("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6"), ("OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "0.15")];
+        assert_eq!(config(&cached).unwrap().prices.unwrap().cached_input_per_million, 0.15);
         assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5")]).unwrap_err().to_string().contains("OPENAI_PRICE_OUTPUT_PER_MTOK"));
         assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "-1"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "1")]).is_err());
         assert_eq!(config(&[]).unwrap().prices, None);

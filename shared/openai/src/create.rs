@@ -14,6 +14,8 @@ use crate::types::{self, CreateResponse, Usage};
 pub struct Completion {
     pub id: String,
     pub text: String,
+    /// The reasoning summary, when the model reasoned and one was asked for.
+    pub reasoning: Option<String>,
     pub usage: Option<Usage>,
     /// Why the answer stops early (`max_output_tokens`, `content_filter`), when it does.
     pub incomplete_reason: Option<String>,
@@ -34,6 +36,7 @@ impl ResponsesClient {
             }
             _ => Ok(Completion {
                 text: response.output_text(),
+                reasoning: response.reasoning_summary(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),
                 id: response.id,
                 usage: response.usage,
@@ -72,6 +75,7 @@ impl ResponsesClient {
             previous_response_id: request.previous_response_id.as_deref(),
             max_output_tokens: self.config.max_output_tokens,
             stream,
+            reasoning: self.config.reasoning.request(&self.config.model).map(|r| types::ReasoningParam { effort: r.effort, summary: r.summary }),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()
     }

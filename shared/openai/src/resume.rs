@@ -24,7 +24,8 @@ pub struct Position {
     pub response_id: String,
     /// The last upstream event the reader got; a resumed stream starts after it.
     pub sequence: u64,
-    /// Bytes of answer text the reader got: what a stored answer's text is cut after.
+    /// Bytes the reader got of the reasoning summary and then of the text: where a stored
+    /// answer is cut.
     pub offset: usize,
 }
 

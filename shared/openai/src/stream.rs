@@ -10,7 +10,7 @@ use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, stream::BoxStream};
 use tokio::time::Instant;
 
-use crate::types::{ErrorObject, ResponseObject, Usage, WireEvent};
+use crate::types::{ErrorObject, ResponseObject, SUMMARY_PART_SEPARATOR, Usage, WireEvent};
 use chat_core::{ApiError, Timeouts, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
@@ -18,6 +18,8 @@ use chat_core::{ApiError, Timeouts, redact};
 pub enum UpstreamEvent {
     /// The response exists upstream; its id continues the conversation.
     Created { id: String },
+    /// A piece of the reasoning summary (a new part starts with [`SUMMARY_PART_SEPARATOR`]).
+    ReasoningDelta(String),
     TextDelta(String),
     Completed { usage: Option<Usage> },
     /// The answer stopped early; the text so far stands.
@@ -50,8 +52,9 @@ impl ResponseStream {
         let last_sequence = sequence.clone();
         let inner = async_stream::stream! {
             let mut source = response.bytes_stream().eventsource();
-            // Until the first text, only `first_token_by` counts: `response.created`, progress
-            // and reasoning events do not move it. After it, each event opens an idle window.
+            // Until the first text (or reasoning summary), only `first_token_by` counts:
+            // `response.created` and progress events do not move it. After it, each event
+            // opens an idle window.
             let mut seen_text = false;
             let mut limit = first_token_by;
             loop {
@@ -90,7 +93,7 @@ impl ResponseStream {
                     }
                     event
                 });
-                seen_text |= matches!(parsed, Ok(Some(UpstreamEvent::TextDelta(_))));
+                seen_text |= matches!(parsed, Ok(Some(UpstreamEvent::TextDelta(_) | UpstreamEvent::ReasoningDelta(_))));
                 if seen_text {
                     limit = Instant::now() + timeouts.idle;
                 }
@@ -113,11 +116,14 @@ impl ResponseStream {
         Self { inner: inner.boxed(), retries, sequence }
     }
 
-    /// A finished response told as a stream: the text after `offset` bytes (what a reader has
-    /// not had yet), then how the answer ended.
+    /// A finished response told as a stream: what a reader has not had of it after `offset`
+    /// bytes of the reasoning summary and then the text (as a relay counts them), then how the
+    /// answer ended.
     pub fn finished(response: &ResponseObject, offset: usize, key: &str) -> Self {
+        let summary = response.reasoning_summary().unwrap_or_default();
         let text = response.output_text();
-        let rest = text.get(offset..).unwrap_or_default().to_owned();
+        let reasoning_rest = summary.get(offset..).unwrap_or_default().to_owned();
+        let rest = text.get(offset.saturating_sub(summary.len())..).unwrap_or_default().to_owned();
         let usage = response.usage;
         let end = match response.status.as_deref() {
             Some("cancelled") => Ok(UpstreamEvent::Cancelled { usage }),
@@ -128,7 +134,8 @@ impl ResponseStream {
             }
             _ => Ok(UpstreamEvent::Completed { usage }),
         };
-        let events = (!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest))).into_iter().chain([end]);
+        let reasoning = (!reasoning_rest.is_empty()).then_some(Ok(UpstreamEvent::ReasoningDelta(reasoning_rest)));
+        let events = reasoning.into_iter().chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest)))).chain([end]);
         Self { inner: futures_util::stream::iter(events.collect::<Vec<_>>()).boxed(), retries: 0, sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)) }
     }
 
@@ -159,7 +166,7 @@ fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Upstre
         ApiError::MalformedUpstream
     })?;
     let failure = |error: Option<ErrorObject>, code: Option<String>, message: Option<String>| {
-        let error = error.unwrap_or(ErrorObject { message, code, kind: None });
+        let error = error.unwrap_or(ErrorObject { message, code, kind: None, param: None });
         let text = match (error.message, error.code) {
             (Some(message), _) => message,
             (None, Some(code)) => code,
@@ -176,6 +183,13 @@ fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Upstre
         }
         "response.output_text.delta" | "response.refusal.delta" => {
             Some(UpstreamEvent::TextDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
+        }
+        "response.reasoning_summary_text.delta" => {
+            Some(UpstreamEvent::ReasoningDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
+        }
+        // Parts after the first are paragraphs of their own, as OpenAI's own apps show them.
+        "response.reasoning_summary_part.added" if event.summary_index.unwrap_or(0) > 0 => {
+            Some(UpstreamEvent::ReasoningDelta(SUMMARY_PART_SEPARATOR.to_owned()))
         }
         "response.created" => Some(UpstreamEvent::Created { id: event.response.unwrap_or_default().id }),
         "response.completed" => Some(UpstreamEvent::Completed { usage: event.response.and_then(|r| r.usage) }),
@@ -203,7 +217,7 @@ mod tests {
         let delta = parse(r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","logprobs":[]}"#, "k");
         assert_eq!(delta, Ok(Some(UpstreamEvent::TextDelta("Hi".into()))));
         let done = parse(r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#, "k");
-        assert_eq!(done, Ok(Some(UpstreamEvent::Completed { usage: Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, output_tokens_details: None }) })));
+        assert_eq!(done, Ok(Some(UpstreamEvent::Completed { usage: Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, output_tokens_details: None, input_tokens_details: None }) })));
         let cut = parse(r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}}"#, "k");
         assert_eq!(cut, Ok(Some(UpstreamEvent::Incomplete { reason: "max_output_tokens".into(), usage: None })));
         assert_eq!(parse(r#"{"type":"response.in_progress"}"#, "k"), Ok(None));
@@ -213,6 +227,20 @@ mod tests {
         let failed_as_cancelled = parse(r#"{"type":"response.failed","response":{"status":"cancelled"}}"#, "k");
         assert_eq!(failed_as_cancelled, Ok(Some(UpstreamEvent::Cancelled { usage: None })));
         assert_eq!(parse_positioned(r#"{"type":"response.in_progress","sequence_number":7}"#, "k"), Ok((Some(7), None)));
+    }
+
+    #[test]
+    fn reasoning_summaries_are_typed_with_their_parts_apart() {
+        let delta = r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","output_index":0,"summary_index":0,"delta":"**Plan**","sequence_number":3,"obfuscation":"x"}"#;
+        assert_eq!(parse(delta, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("**Plan**".into()))));
+        let first = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":""}}"#;
+        assert_eq!(parse(first, "k"), Ok(None));
+        let second = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":1,"part":{"type":"summary_text","text":""}}"#;
+        assert_eq!(parse(second, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("\n\n".into()))));
+        for done in ["response.reasoning_summary_text.done", "response.reasoning_summary_part.done"] {
+            assert_eq!(parse(&format!(r#"{{"type":"{done}","summary_index":0,"text":"all"}}"#), "k"), Ok(None), "{done}");
+        }
+        assert_eq!(parse(r#"{"type":"response.reasoning_summary_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
     }
 
     #[test]

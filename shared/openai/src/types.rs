@@ -24,6 +24,18 @@ pub struct CreateResponse<'a> {
     pub background: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// Sent by [`chat_core::ReasoningConfig::request`]'s rule only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<ReasoningParam>,
+}
+
+/// `{"effort", "summary"}`, each only when set.
+#[derive(Debug, Serialize)]
+pub struct ReasoningParam {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<&'static str>,
 }
 
 /// What the model is asked: one message, or a conversation sent whole (oldest first).
@@ -96,7 +108,7 @@ impl ResponseObject {
     pub fn output_text(&self) -> String {
         let parts = self.output.iter().filter_map(|item| match item {
             OutputItem::Message { content } => Some(content),
-            OutputItem::Other => None,
+            OutputItem::Reasoning { .. } | OutputItem::Other => None,
         });
         let mut text = String::new();
         let mut refusal = String::new();
@@ -108,6 +120,22 @@ impl ResponseObject {
             }
         }
         if text.is_empty() { refusal } else { text }
+    }
+
+    /// The reasoning summary: every summary part of every `reasoning` item, parts separated by
+    /// a blank line as they are streamed; `None` when there is none.
+    pub fn reasoning_summary(&self) -> Option<String> {
+        let parts: Vec<&str> = self
+            .output
+            .iter()
+            .flat_map(|item| match item {
+                OutputItem::Reasoning { summary } => summary.as_slice(),
+                _ => &[],
+            })
+            .map(|part| part.text.as_str())
+            .collect();
+        let summary = parts.join(SUMMARY_PART_SEPARATOR);
+        (!summary.is_empty()).then_some(summary)
     }
 
     pub fn incomplete_reason(&self) -> Option<&str> {
@@ -122,8 +150,23 @@ pub enum OutputItem {
         #[serde(default)]
         content: Vec<ContentPart>,
     },
+    Reasoning {
+        #[serde(default)]
+        summary: Vec<SummaryPart>,
+    },
     #[serde(other)]
     Other,
+}
+
+/// What goes between two parts of a reasoning summary, streamed or stored: OpenAI sends them
+/// as separate paragraphs (`summary_index` 0, 1, …).
+pub const SUMMARY_PART_SEPARATOR: &str = "\n\n";
+
+/// One `summary_text` part of a reasoning item.
+#[derive(Debug, Deserialize)]
+pub struct SummaryPart {
+    #[serde(default)]
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +189,9 @@ pub struct Usage {
     /// Reasoning tokens are billed as output and counted in `output_tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_details: Option<OutputTokensDetails>,
+    /// Cached input is billed at the cached price, and counted in `input_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens_details: Option<InputTokensDetails>,
 }
 
 impl Usage {
@@ -158,6 +204,17 @@ impl Usage {
     pub fn reasoning_tokens(&self) -> u64 {
         self.output_tokens_details.map_or(0, |d| d.reasoning_tokens)
     }
+
+    /// The input tokens read from OpenAI's prompt cache (part of `input_tokens`).
+    pub fn cached_tokens(&self) -> u64 {
+        self.input_tokens_details.map_or(0, |d| d.cached_tokens).min(self.input_tokens)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputTokensDetails {
+    #[serde(default)]
+    pub cached_tokens: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +239,9 @@ pub struct ErrorObject {
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "string_or_number")]
     pub code: Option<String>,
+    /// The request parameter OpenAI refused, e.g. `reasoning.summary`.
+    #[serde(default)]
+    pub param: Option<String>,
 }
 
 /// `{"error": {...}}`: the body of an HTTP error answer.
@@ -200,6 +260,9 @@ pub struct WireEvent {
     pub sequence_number: Option<u64>,
     #[serde(default)]
     pub delta: Option<String>,
+    /// Which part of a reasoning summary a `response.reasoning_summary_*` event is about.
+    #[serde(default)]
+    pub summary_index: Option<u64>,
     #[serde(default)]
     pub response: Option<ResponseObject>,
     /// The `error` event, flat as documented: `{"type":"error","code","message"}`.
@@ -237,6 +300,19 @@ mod tests {
         let response: ResponseObject = serde_json::from_str(json).unwrap();
         assert_eq!(response.output_text(), "Hello, world!");
         assert_eq!(response.usage.unwrap().total_tokens, 7);
+        assert_eq!(response.reasoning_summary(), None);
+    }
+
+    #[test]
+    fn the_reasoning_summary_joins_its_parts_as_paragraphs() {
+        let json = r#"{"output":[{"type":"reasoning","id":"rs_1","summary":[
+            {"type":"summary_text","text":"**Plan**\nFirst"},{"type":"summary_text","text":"Then"}]},
+            {"type":"message","content":[{"type":"output_text","text":"Done"}]}],
+            "usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":5,"total_tokens":15}}"#;
+        let response: ResponseObject = serde_json::from_str(json).unwrap();
+        assert_eq!(response.reasoning_summary().as_deref(), Some("**Plan**\nFirst\n\nThen"));
+        assert_eq!(response.output_text(), "Done");
+        assert_eq!(response.usage.unwrap().cached_tokens(), 4);
     }
 
     #[test]

@@ -1,0 +1,98 @@
+//! A reasoning model's summary, streamed before the text: `event: reasoning` for EventSource
+//! (framed as text is, with resume ids), `reasoning-*` parts for the AI SDK, through `handle`
+//! against the stand-in.
+
+use bytes::Bytes;
+use e2e::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, message_data};
+use http_body_util::BodyExt;
+use lambda_http::Request;
+use openai_stub::reply::{TRICKY_SUMMARY, summary_text};
+use openai_stub::scenario::Scenario;
+use serde_json::{Value, json};
+
+use crate::handler::handle;
+
+const REASONING_MODEL: (&str, &str) = ("OPENAI_MODEL", "gpt-5-mini");
+
+fn ask(message: &str) -> Request {
+    e2e::request_from("203.0.113.9", &format!("message={}", e2e::encode(message)), &[])
+}
+
+async fn whole(upstream: &TestUpstream, request: Request) -> (Vec<BrowserEvent>, Bytes) {
+    let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
+    let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    (browser_events(&body).await, body)
+}
+
+fn reasoning_data(events: &[BrowserEvent]) -> Vec<String> {
+    events.iter().filter(|e| e.event == "reasoning").map(|e| e.data.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_summary_streams_before_the_text_exactly_as_written_with_its_parts_apart() {
+    let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
+    let (events, body) = whole(&upstream, ask("/stub summary=tricky echo Answer")).await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let (first_reasoning, first_text) = (names.iter().position(|n| *n == "reasoning"), names.iter().position(|n| *n == "message"));
+    assert!(first_reasoning.is_some() && first_reasoning < first_text, "{names:?}");
+    // Each delta as a browser sees it, the second part opened by its blank line.
+    let mut expected: Vec<String> = TRICKY_SUMMARY[0].iter().map(|d| as_browser_sees(d)).collect();
+    expected.push("\n\n".into());
+    expected.extend(TRICKY_SUMMARY[1].iter().map(|d| as_browser_sees(d)));
+    assert_eq!(reasoning_data(&events), expected);
+    assert_eq!(reasoning_data(&events).concat(), as_browser_sees(&summary_text(&Scenario::parse("/stub summary=tricky"))));
+    assert_eq!(message_data(&events).concat(), "Answer");
+    // Nothing the model wrote named an event or ended the stream.
+    assert_eq!(names.iter().filter(|n| **n == "end").count(), 1);
+    assert!(names.iter().all(|n| ["start", "response", "reasoning", "message", "usage", "end"].contains(n)), "{names:?}");
+    assert!(events.iter().filter(|e| e.event == "reasoning").all(|e| !e.id.is_empty()), "reasoning events carry resume ids");
+    let usage: Value = serde_json::from_str(&events.iter().find(|e| e.event == "usage").unwrap().data).unwrap();
+    assert!(usage["output_tokens_details"]["reasoning_tokens"].as_u64().unwrap() > 0, "{usage}");
+    assert!(!String::from_utf8_lossy(&body).contains("event: end\ndata: [END]\n\nid"), "no forged end");
+    assert_eq!(upstream.stub.requests()[0].reasoning_summary.as_deref(), Some("auto"));
+}
+
+#[tokio::test]
+async fn a_resume_from_inside_the_reasoning_sends_exactly_the_rest() {
+    let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
+    let (events, _) = whole(&upstream, ask("/stub summary=3 deltas=4")).await;
+    let reasoning: Vec<&BrowserEvent> = events.iter().filter(|e| e.event == "reasoning").collect();
+    let cut = 4;
+    let had: String = reasoning[..=cut].iter().map(|e| e.data.as_str()).collect();
+    let request = e2e::request_from("198.51.100.4", "message=ignored", &[("last-event-id", reasoning[cut].id.as_str())]);
+    let (rest, _) = whole(&upstream, request).await;
+    assert_eq!(format!("{had}{}", reasoning_data(&rest).concat()), reasoning_data(&events).concat());
+    assert_eq!(message_data(&rest).concat(), "w0 w1 w2 w3");
+    assert_eq!(upstream.stub.requests().len(), 1, "a resume asks the model nothing");
+}
+
+#[tokio::test]
+async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_the_owner_s_choice() {
+    let plain = TestUpstream::start().await;
+    let (events, _) = whole(&plain, ask("/stub summary=2 echo ok")).await;
+    assert_eq!((reasoning_data(&events).len(), message_data(&events).concat()), (0, "ok".to_owned()));
+    assert_eq!((plain.stub.requests()[0].reasoning_summary.clone(), plain.stub.requests()[0].reasoning_effort.clone()), (None, None));
+    // Set explicitly for a model that takes none: OpenAI's 400, told as its rejection.
+    let forced = TestUpstream::start_with(&[("OPENAI_REASONING_SUMMARY", "detailed")]).await;
+    let response = handle(&forced.client, &forced.gate, ask("hello")).await.unwrap();
+    assert_eq!(response.status(), 502);
+    let effort = TestUpstream::start_with(&[REASONING_MODEL, ("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "off")]).await;
+    let (events, _) = whole(&effort, ask("/stub summary=2 echo ok")).await;
+    assert!(reasoning_data(&events).is_empty(), "summary off: none asked, none streamed");
+    let sent = &effort.stub.requests()[0];
+    assert_eq!((sent.reasoning_effort.as_deref(), sent.reasoning_summary.as_deref()), (Some("high"), None));
+}
+
+#[tokio::test]
+async fn the_ai_sdk_gets_one_reasoning_part_closed_before_the_text() {
+    let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
+    let body = json!({ "id": "chat-1", "trigger": "submit-message", "messages": [{ "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "/stub summary=2 echo ok" }] }] });
+    let (events, _) = whole(&upstream, e2e::post_request(&body.to_string())).await;
+    let chunks: Vec<Value> = events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    let types: Vec<&str> = chunks.iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let at = |t: &str| types.iter().position(|x| *x == t).unwrap_or_else(|| panic!("no {t} in {types:?}"));
+    assert!(at("reasoning-start") < at("reasoning-delta") && at("reasoning-end") < at("text-start"), "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "reasoning-start").count(), 1);
+    let summary: String = chunks.iter().filter(|c| c["type"] == "reasoning-delta").map(|c| c["delta"].as_str().unwrap()).collect();
+    assert_eq!(summary, summary_text(&Scenario::parse("/stub summary=2")));
+}
