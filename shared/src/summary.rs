@@ -63,6 +63,8 @@ pub struct RequestSummary {
     /// When the first piece of the reasoning summary went out, and how many.
     pub first_reasoning: Option<Duration>,
     pub reasoning_deltas: u64,
+    /// How often a silent model was asked about (background mode), and found still working.
+    pub silences_checked: u32,
     pub usage: Option<Usage>,
     /// Until the request says otherwise it was cancelled: a body dropped mid-answer never does.
     pub outcome: Outcome,
@@ -94,6 +96,7 @@ impl RequestSummary {
             first_text: None,
             first_reasoning: None,
             reasoning_deltas: 0,
+            silences_checked: 0,
             usage: None,
             outcome: Outcome::Cancelled,
             response_id: None,
@@ -171,6 +174,7 @@ impl RequestSummary {
         put("first_text_ms", json!(self.first_text.map(|d| d.as_millis() as u64)));
         put("first_reasoning_ms", json!(self.first_reasoning.map(|d| d.as_millis() as u64)));
         put("reasoning_deltas", json!((self.reasoning_deltas > 0).then_some(self.reasoning_deltas)));
+        put("silences_checked", json!((self.silences_checked > 0).then_some(self.silences_checked)));
         put("total_ms", json!(self.started.elapsed().as_millis() as u64));
         put("input_tokens", json!(usage.input_tokens));
         put("cached_input_tokens", json!(usage.cached_tokens()));

@@ -36,6 +36,17 @@ impl Registry {
         self.lock().by_id.get(id).cloned()
     }
 
+    /// Forgets (and stops) every response, as if OpenAI had lost them: tests of a response
+    /// that disappears.
+    pub fn clear(&self) {
+        let mut entries = self.lock();
+        for entry in entries.by_id.values() {
+            entry.stop_generator();
+        }
+        entries.by_id.clear();
+        entries.order.clear();
+    }
+
     /// Keeps `entry`, forgetting (and stopping) the ones too old or too many.
     pub fn insert(&self, entry: Arc<Entry>) {
         let mut entries = self.lock();

@@ -113,6 +113,11 @@ impl StubState {
         self.responses.get(id).map(|entry| entry.status())
     }
 
+    /// Every response is gone from now on (404), the ones being generated stopped.
+    pub fn forget_responses(&self) {
+        self.responses.clear();
+    }
+
     /// How long after its creation a background response can still be streamed again.
     pub fn set_resume_window(&self, window: Duration) {
         *self.resume_window.lock().unwrap_or_else(|e| e.into_inner()) = window;
@@ -211,6 +216,10 @@ impl StubServer {
 
     pub fn set_resume_window(&self, window: Duration) {
         self.state.set_resume_window(window);
+    }
+
+    pub fn forget_responses(&self) {
+        self.state.forget_responses();
     }
 }
 

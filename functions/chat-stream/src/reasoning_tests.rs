@@ -96,3 +96,60 @@ async fn the_ai_sdk_gets_one_reasoning_part_closed_before_the_text() {
     let summary: String = chunks.iter().filter(|c| c["type"] == "reasoning-delta").map(|c| c["delta"].as_str().unwrap()).collect();
     assert_eq!(summary, summary_text(&Scenario::parse("/stub summary=2")));
 }
+
+/// Timeouts far shorter than the thinking, so only asking OpenAI can keep the answer alive.
+const SHORT_TIMERS: [(&str, &str); 3] = [("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "300"), ("HEARTBEAT_INTERVAL_MS", "200")];
+
+#[tokio::test]
+async fn a_model_thinking_silently_past_both_timeouts_is_waited_on_and_its_answer_arrives() {
+    let upstream = TestUpstream::start_with(&SHORT_TIMERS).await;
+    // Silent for four first-text windows before the first text.
+    let (events, body) = whole(&upstream, ask("/stub think_ms=1200 deltas=3")).await;
+    assert_eq!(message_data(&events).concat(), "w0 w1 w2", "{events:?}");
+    assert!(events.iter().all(|e| e.event != "error"), "{events:?}");
+    assert!(String::from_utf8_lossy(&body).matches(": ping").count() >= 3, "pings while it thought");
+    assert_eq!(upstream.stub.requests().len(), 1, "one model call");
+    assert!(upstream.stub.retrieves().iter().filter(|r| !r.stream).count() >= 2, "OpenAI was asked about the silent answer");
+    // Silent past the idle timeout between deltas, once the text has begun.
+    let (events, _) = whole(&upstream, ask("/stub delay_ms=700 deltas=3")).await;
+    assert_eq!(message_data(&events).concat(), "w0 w1 w2", "{events:?}");
+    assert_eq!(upstream.stub.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_response_that_fails_or_disappears_during_the_silence_ends_with_error_then_end() {
+    let upstream = TestUpstream::start_with(&SHORT_TIMERS).await;
+    let (events, _) = whole(&upstream, ask("/stub think_ms=900 failed after=0 deltas=3")).await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(&names[names.len() - 2..], ["error", "end"], "{names:?}");
+
+    let vanishing = TestUpstream::start_with(&SHORT_TIMERS).await;
+    let state = vanishing.stub.state.clone();
+    let forget = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        state.forget_responses();
+    });
+    let (events, _) = whole(&vanishing, ask("/stub think_ms=5000 deltas=3")).await;
+    forget.await.unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(&names[names.len() - 2..], ["error", "end"], "{names:?}");
+    assert!(message_data(&events).is_empty());
+}
+
+#[tokio::test]
+async fn a_silence_longer_than_the_think_limit_fails_and_the_answer_is_cancelled() {
+    let upstream = TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("OPENAI_MAX_THINK_MS", "700")]).await;
+    let (events, _) = whole(&upstream, ask("/stub think_ms=5000 deltas=3")).await;
+    let error = events.iter().find(|e| e.event == "error").unwrap_or_else(|| panic!("{events:?}"));
+    assert!(error.data.contains(crate::relay::THOUGHT_TOO_LONG), "{}", error.data);
+    assert_eq!(events.last().map(|e| e.event.as_str()), Some("end"));
+    assert_eq!(upstream.stub.cancels().len(), 1, "the stuck answer is cancelled, not paid for");
+}
+
+#[tokio::test]
+async fn plain_mode_keeps_its_timers() {
+    let upstream = TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("RESUMABLE_STREAMS", "false")]).await;
+    let (events, _) = whole(&upstream, ask("/stub think_ms=1200 deltas=3")).await;
+    assert!(events.iter().any(|e| e.event == "error"), "{events:?}");
+    assert!(upstream.stub.retrieves().is_empty());
+}

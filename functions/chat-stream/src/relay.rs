@@ -9,7 +9,7 @@ use chat_core::ApiError;
 use futures_util::{StreamExt, stream::BoxStream};
 use openai_client::resume::{Position, Signer};
 use openai_client::types::Usage;
-use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
+use openai_client::{OVERALL_DEADLINE, ResponseStream, ResponsesClient, UpstreamEvent};
 use shared::{Outcome, RequestSummary};
 use spend::Admission;
 use tokio::time::Instant;
@@ -19,6 +19,8 @@ use crate::dialect::Dialect;
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
 /// How long an abandoned answer is followed to settle its reservation.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
+/// Why a silent model is given up on: silent past `OPENAI_MAX_THINK_MS` although working.
+pub const THOUGHT_TOO_LONG: &str = "it thought for longer than this service waits";
 /// How long a failed answer's cancel may take: within `openai_client::DEADLINE_MARGIN`.
 const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
 
@@ -67,6 +69,13 @@ impl Drop for Settlement {
     }
 }
 
+/// A background answer read again after the reader's last event, with no new model call:
+/// streamed again while it runs, from the stored answer once it has finished.
+async fn read_again(client: &ResponsesClient, signer: &Option<Signer>, sequence: Option<u64>, offset: usize, deadline: Instant) -> Result<ResponseStream, ApiError> {
+    let response_id = signer.as_ref().map(|s| s.response_id().to_owned()).unwrap_or_default();
+    client.continue_after(&Position { response_id, sequence: sequence.unwrap_or(0), offset }, deadline).await
+}
+
 /// The `id:` of an event at this position, in background mode.
 fn token(signer: &Option<Signer>, sequence: Option<u64>, offset: usize) -> Option<String> {
     signer.as_ref().map(|s| s.token(sequence.unwrap_or(0), offset))
@@ -88,6 +97,8 @@ pub fn relay(
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let mut settlement = Settlement { admission, client: client.clone(), response_id, request_id: summary.request_id.clone() };
         let mut reconnects = 0;
+        // When the model last showed it was working: a silence is judged from here.
+        let mut heard_at = Instant::now();
         yield dialect.start();
         loop {
             let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
@@ -99,6 +110,9 @@ pub fn relay(
                 Ok(Some(event)) => event,
             };
             sequence = upstream.last_sequence().or(sequence);
+            if matches!(event, Ok(UpstreamEvent::TextDelta(_) | UpstreamEvent::ReasoningDelta(_))) {
+                heard_at = Instant::now();
+            }
             let failure = match event {
                 Ok(UpstreamEvent::TextDelta(text)) => {
                     offset += text.len();
@@ -153,16 +167,26 @@ pub fn relay(
                 // from the last event, or from the stored response once it is finished.
                 Err(ApiError::StreamCut(how)) if signer.is_some() && reconnects < MAX_UPSTREAM_RECONNECTS => {
                     reconnects += 1;
-                    let id = signer.as_ref().map(|s| s.response_id().to_owned()).unwrap_or_default();
-                    tracing::info!(response_id = %id, how, "the stream from OpenAI was cut; reading the answer again");
-                    let position = Position { response_id: id, sequence: sequence.unwrap_or(0), offset };
-                    match client.continue_after(&position, deadline).await {
-                        Ok(next) => {
-                            upstream = next;
-                            continue;
-                        }
+                    tracing::info!(how, "the stream from OpenAI was cut; reading the answer again");
+                    match read_again(&client, &signer, sequence, offset, deadline).await {
+                        Ok(next) => { upstream = next; continue; }
                         Err(error) => error,
                     }
+                }
+                // Silent past the first-text or idle timeout: a reasoning model may think for
+                // minutes. Background mode can ask OpenAI: the answer is read again after the
+                // last event (from the stored answer if it finished), so a response still
+                // `queued` or `in_progress` is waited on, one gone or failed ends here.
+                Err(ApiError::UpstreamTimeout(why)) if signer.is_some() && why != OVERALL_DEADLINE && heard_at.elapsed() < client.config().max_think => {
+                    tracing::info!(why, silent_s = heard_at.elapsed().as_secs(), "the model is silent; asking OpenAI whether it is still working");
+                    summary.silences_checked += 1;
+                    match read_again(&client, &signer, sequence, offset, deadline).await {
+                        Ok(next) => { upstream = next; continue; }
+                        Err(error) => error,
+                    }
+                }
+                Err(ApiError::UpstreamTimeout(why)) if signer.is_some() && why != OVERALL_DEADLINE => {
+                    ApiError::UpstreamTimeout(THOUGHT_TOO_LONG)
                 }
                 Err(error) => error,
             };

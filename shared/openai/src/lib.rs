@@ -18,4 +18,4 @@ pub use client::{DEADLINE_MARGIN, ResponsesClient};
 pub use create::Completion;
 pub use key::ApiKey;
 pub use owner::safety_identifier;
-pub use stream::{ResponseStream, UpstreamEvent, parse as parse_event};
+pub use stream::{OVERALL_DEADLINE, ResponseStream, UpstreamEvent, parse as parse_event};

@@ -157,7 +157,7 @@ fn truncate(mut text: String, max: usize) -> String {
 pub(crate) async fn read_object(response: reqwest::Response, deadline: Instant) -> Result<ResponseObject, ApiError> {
     let bytes = tokio::time::timeout_at(deadline, response.bytes())
         .await
-        .map_err(|_| ApiError::UpstreamTimeout("the overall deadline"))?
+        .map_err(|_| ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE))?
         .map_err(|_| ApiError::UpstreamUnreachable)?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)
 }

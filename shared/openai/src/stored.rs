@@ -71,7 +71,7 @@ impl ResponsesClient {
                 return Ok(response);
             }
             if Instant::now() + wait >= deadline {
-                return Err(ApiError::UpstreamTimeout("the overall deadline"));
+                return Err(ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));

@@ -39,6 +39,10 @@ pub struct ResponseStream {
 
 const NO_SEQUENCE: u64 = u64::MAX;
 
+/// The [`ApiError::UpstreamTimeout`] of a request that ran out of time (its invocation's
+/// deadline), as opposed to a model that was silent for too long.
+pub const OVERALL_DEADLINE: &str = "the overall deadline";
+
 impl ResponseStream {
     pub(super) fn new(
         response: reqwest::Response,
@@ -62,7 +66,7 @@ impl ResponseStream {
                 let event = match next {
                     Err(_) => {
                         let what = if Instant::now() >= deadline {
-                            "the overall deadline"
+                            OVERALL_DEADLINE
                         } else if !seen_text {
                             "no first token in time"
                         } else {
