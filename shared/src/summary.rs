@@ -31,6 +31,9 @@ pub enum Outcome {
     Cancelled,
     /// The caller stopped the answer (`POST /stop`); the text so far stands.
     Stopped,
+    /// The invocation's time ran out while the answer went on: the reader reconnects and the
+    /// next invocation streams the rest.
+    HandedOver,
 }
 
 impl Outcome {
@@ -43,6 +46,7 @@ impl Outcome {
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
             Self::Stopped => "stopped",
+            Self::HandedOver => "handed_over",
         }
     }
 }
@@ -73,6 +77,9 @@ pub struct RequestSummary {
     pub response_id: Option<String>,
     /// The request continued an answer after a dropped connection (no new model call).
     pub resumed: bool,
+    /// A resume that took over the answer's reservation (a hand-over): it settles the answer,
+    /// so its tokens count here.
+    pub settles_answer: bool,
     /// The protocol answered in, when not the contract's EventSource events (`ai_sdk_ui`).
     pub protocol: Option<&'static str>,
     /// False for the line of an answer settled after its request ended: its tokens count, it
@@ -101,6 +108,7 @@ impl RequestSummary {
             outcome: Outcome::Cancelled,
             response_id: None,
             resumed: false,
+            settles_answer: false,
             protocol: None,
             error: None,
             counts_request: true,
@@ -201,7 +209,8 @@ impl RequestSummary {
     fn metrics(&self) -> Vec<Metric> {
         // A resumed answer's tokens are counted by the invocation that asked for it (by its
         // own line, or by the line written when it settled after its reader left).
-        let usage = if self.resumed { Usage::default() } else { self.usage.unwrap_or_default() };
+        let counts_tokens = !self.resumed || self.settles_answer;
+        let usage = if counts_tokens { self.usage.unwrap_or_default() } else { Usage::default() };
         let tokens: [Metric; 3] = [
             ("InputTokens", "Count", usage.input_tokens as f64),
             ("OutputTokens", "Count", usage.output_tokens as f64),
@@ -224,7 +233,7 @@ impl RequestSummary {
         if let Some(first) = self.first_reasoning {
             metrics.push(("TimeToFirstReasoning", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
-        if let Some(cost) = self.cost_usd().filter(|_| !self.resumed) {
+        if let Some(cost) = self.cost_usd().filter(|_| counts_tokens) {
             metrics.push(("EstimatedCost", "None", cost));
         }
         let kind = match (&self.outcome, &self.error) {
@@ -246,6 +255,7 @@ impl RequestSummary {
             (Outcome::Rejected, _) => Some("RefusedBadInput"),
             (Outcome::Cancelled, _) => Some("ReadersGone"),
             (Outcome::Stopped, _) => Some("Stopped"),
+            (Outcome::HandedOver, _) => Some("HandOvers"),
             (Outcome::Incomplete, _) => Some("Incomplete"),
             (Outcome::Timeout, _) => Some("UpstreamTimeout"),
             (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),

@@ -171,6 +171,11 @@ impl RuntimeApi {
         api
     }
 
+    /// Gives every invocation from now on `deadline` to run, as a function's timeout does.
+    pub fn set_deadline(&self, deadline: Duration) {
+        *server::lock(&self.shared.deadline) = deadline;
+    }
+
     /// The value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> SocketAddr {
         self.addr

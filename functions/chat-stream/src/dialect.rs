@@ -28,6 +28,12 @@ pub trait Dialect: Send + 'static {
     /// The answer ended early (an incomplete answer, a failure); the text sent stays sent.
     fn failed(&mut self, token: Option<&str>, error: &ApiError, usage: Option<Usage>) -> Bytes;
     fn end(&mut self) -> Bytes;
+    /// The invocation's time is up while the answer goes on: the last bytes of a stream that
+    /// ends without `end`, so the reader reconnects at `token`. `None`: this dialect's client
+    /// cannot follow, and the answer fails instead.
+    fn hand_over(&mut self, _token: Option<&str>) -> Option<Bytes> {
+        None
+    }
     /// A failure before the answer started, in the stream (`errors=inline`): the whole body.
     fn problem(&mut self, error: &ApiError, request_id: &str) -> Bytes;
     /// Response headers beyond SSE's own.
@@ -87,6 +93,12 @@ impl Dialect for EventSource {
 
     fn end(&mut self) -> Bytes {
         SseEncoder.end()
+    }
+
+    /// The position once more as the last `id:`, then the stream closes: the browser's
+    /// EventSource reconnects by itself (`retry:`) with it as `Last-Event-ID`.
+    fn hand_over(&mut self, token: Option<&str>) -> Option<Bytes> {
+        token.map(|token| SseEncoder.id_only(token))
     }
 
     fn problem(&mut self, error: &ApiError, request_id: &str) -> Bytes {

@@ -86,8 +86,11 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         Ok(signer) => signer,
         Err(error) => return failure(error, inline, summary),
     };
+    // After a hand-over, this invocation settles the answer: it takes the reservation over.
+    let admission = gate.take_handed_over(&caller, &position.response_id).await;
+    summary.settles_answer = admission.is_some();
     let start = Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
-    sse_response(relay(client, start, summary, None, deadline, Box::new(EventSource)), &[])
+    sse_response(relay(client, start, summary, admission, deadline, Box::new(EventSource)), &[])
 }
 
 #[cfg(test)]

@@ -52,6 +52,13 @@ impl Settlement {
             admission.settle(usage.as_ref().map(Usage::billed_tokens)).await;
         }
     }
+
+    /// The reservation goes to the invocation that continues the answer.
+    async fn hand_over(&mut self) {
+        if let (Some(admission), Some(id)) = (self.admission.take(), self.response_id.as_deref()) {
+            admission.hand_over(id).await;
+        }
+    }
 }
 
 impl Drop for Settlement {
@@ -190,6 +197,18 @@ pub fn relay(
                 }
                 Err(error) => error,
             };
+            // Out of time, not out of answer: the next invocation streams the rest.
+            if matches!(failure, ApiError::UpstreamTimeout(why) if why == OVERALL_DEADLINE)
+                && signer.is_some()
+                && let Some(last) = dialect.hand_over(token(&signer, sequence, offset).as_deref())
+            {
+                settlement.hand_over().await;
+                summary.outcome = Outcome::HandedOver;
+                tracing::info!(response_id = summary.response_id.as_deref().unwrap_or_default(), "the invocation's time is up; handing the answer over to the reader's reconnect");
+                yield last;
+                drop(summary);
+                return;
+            }
             summary.failed(&failure, false);
             // Nobody will read the rest: a background answer that may still run is stopped, not
             // paid for, before the reader is told (a reader may close on `error`, and the body then).

@@ -49,6 +49,10 @@ impl Gate {
         Ok(Self { config, store, users })
     }
 
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
     /// No origin check and no limits: handler tests that are about something else.
     pub fn open() -> Self {
         Self { config: LimitsConfig::default(), store: None, users: None }
@@ -123,14 +127,14 @@ struct OwnLimits {
 /// An admitted request: who it is, and the tokens it holds until it is settled.
 pub struct Admission {
     pub caller: String,
-    held: Option<Held>,
+    pub(crate) held: Option<Held>,
 }
 
-struct Held {
-    store: Store,
-    tokens: u64,
+pub(crate) struct Held {
+    pub(crate) store: Store,
+    pub(crate) tokens: u64,
     /// The day the reservation was made on: it is settled there, whenever that happens.
-    day: u64,
+    pub(crate) day: u64,
 }
 
 impl Admission {

@@ -17,6 +17,7 @@
 
 mod caller;
 mod gate;
+mod handover;
 mod keys;
 mod origin;
 mod store;

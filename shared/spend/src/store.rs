@@ -21,7 +21,7 @@ use crate::until_next;
 /// The store unreachable or slow for this long: the request is refused (fail closed).
 const STORE_DEADLINE: Duration = Duration::from_millis(1000);
 const MINUTE: u64 = 60;
-const DAY: u64 = 86_400;
+pub(crate) const DAY: u64 = 86_400;
 
 /// Epoch seconds: the system clock, or a test's.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -52,7 +52,11 @@ impl Store {
         Self { clock, ..self }
     }
 
-    async fn client(&self) -> &Client {
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(crate) async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
                 let sdk = chat_core::tls::aws_sdk_config().await;

@@ -54,6 +54,8 @@ pub(super) struct Shared {
     pub polled: Notify,
     pub init_error: Mutex<Option<String>>,
     counter: AtomicU64,
+    /// How long each invocation may run (`Lambda-Runtime-Deadline-Ms`).
+    pub deadline: Mutex<Duration>,
 }
 
 /// A poisoned lock only means a test assertion failed elsewhere; the data is still usable.
@@ -69,6 +71,7 @@ impl Shared {
             queued: Notify::new(),
             pending: Mutex::default(),
             first_poll: Mutex::default(),
+            deadline: Mutex::new(DEADLINE),
             polled: Notify::new(),
             init_error: Mutex::default(),
             counter: AtomicU64::new(1),
@@ -137,7 +140,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         pending.handed_out_at = Some(Instant::now());
     }
     let name = lock(&shared.function_name).clone();
-    let deadline = (SystemTime::now() + DEADLINE).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let deadline = (SystemTime::now() + *lock(&shared.deadline)).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let mut response = Response::new(Body::from(queued.event.to_string()));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {

@@ -1,0 +1,78 @@
+//! An answer longer than one invocation, as it ships: the release chat-stream behind the
+//! Runtime API stand-in with a short function timeout, limits on dynalite. Each invocation hands
+//! the answer over before its deadline (a stream closed without `end` after the position's
+//! `id:`); a client that follows the SSE spec reconnects with `Last-Event-ID` until `end`.
+
+use std::time::Duration;
+
+use e2e::runtime_api::{RuntimeApi, function_url_event, release_binary};
+use e2e::{Dynalite, TEST_KEY, browser_events, encode, message_data};
+use openai_stub::{StubServer, StubState};
+
+/// The function's timeout here: 9 s, so each invocation streams for about 3 s (the upstream
+/// deadline keeps `DEADLINE_MARGIN`, 6 s, before Lambda's).
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(9);
+
+/// The browser's last event id after reading `body`: the value of its last `id:` line.
+fn last_event_id(body: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(body).lines().rev().find_map(|line| line.strip_prefix("id:").map(|id| id.trim_start_matches(' ').to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_settled_once() {
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("limits").await;
+    let (base, endpoint) = (stub.base_url(), dynamo.endpoint());
+    let env = [
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("LIMITS_TABLE", "limits"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let binary = tokio::task::block_in_place(|| release_binary("chat-stream"));
+    let function = RuntimeApi::launch(&binary, &env).await;
+    function.set_deadline(FUNCTION_TIMEOUT);
+
+    // 40 deltas 200 ms apart: about 8 s of answer.
+    let query = format!("message={}", encode("/stub deltas=40"));
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let mut last_id: Option<String> = None;
+    for _ in 0..8 {
+        let headers: Vec<(&str, &str)> = last_id.iter().map(|id| ("last-event-id", id.as_str())).collect();
+        let answer = function.invoke(function_url_event("GET", "/", &query, &headers, None)).await;
+        assert!(answer.error.is_none() && answer.status == Some(200), "{:?} {:?}\n{}", answer.error, answer.status, function.log());
+        let ran = answer.finished_at.duration_since(answer.handed_out_at.expect("handed out"));
+        assert!(ran < FUNCTION_TIMEOUT, "an invocation ran {ran:?}, past its {FUNCTION_TIMEOUT:?} deadline");
+        println!("invocation {}: {ran:.1?}, {:.1?} before its deadline", bodies.len() + 1, FUNCTION_TIMEOUT.saturating_sub(ran));
+        let ended = browser_events(&answer.body).await.iter().any(|e| e.event == "end");
+        last_id = last_event_id(&answer.body).or(last_id);
+        bodies.push(answer.body);
+        if ended {
+            break;
+        }
+    }
+    let all: Vec<u8> = bodies.concat();
+    let events: Vec<_> = futures_util::future::join_all(bodies.iter().map(|b| browser_events(b))).await.into_iter().flatten().collect();
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert!(bodies.len() >= 3, "the answer took {} invocations", bodies.len());
+    let expected: String = (0..40).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect();
+    assert_eq!(message_data(&events).concat(), expected, "nothing repeated or lost");
+    assert_eq!(names.iter().filter(|n| **n == "usage").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "end").count(), 1, "{names:?}");
+    assert_eq!(names.last(), Some(&"end"));
+    assert!(!names.contains(&"error"), "{names:?}");
+    assert_eq!(stub.requests().len(), 1, "one model call");
+    assert!(stub.cancels().is_empty());
+    // The reservation was handed from invocation to invocation and settled once, to what OpenAI billed.
+    let usage: serde_json::Value = serde_json::from_str(&events.iter().find(|e| e.event == "usage").unwrap().data).unwrap();
+    let store = spend::Store::with_client("limits".into(), dynamo.client());
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
+    assert_eq!(used, usage["total_tokens"].as_u64().unwrap(), "the budget counts exactly what was billed");
+    let log = function.log();
+    assert!(log.matches("outcome=\"handed_over\"").count() >= 2, "each hand-over is counted:\n{log}");
+    assert!(!String::from_utf8_lossy(&all).contains(TEST_KEY));
+}
