@@ -1,7 +1,8 @@
 // The chat page as a person uses it: Debian's Chromium driven by playwright-core, against the
 // functions under `cargo lambda watch` and the stand-in upstream. Started by
 // tests/tests/page_in_browser.rs, which passes PAGE_URL, STREAM_URL, STUB_URL, EXPECTED_TRICKY,
-// PROXY_PAGE_URL (the page through a proxy that resets the first answer streamed through it),
+// EXPECTED_REASONING (the tricky reasoning summary as a browser gets it; the functions run a
+// reasoning model, so `summary=` asks the stand-in for one), PROXY_PAGE_URL (the page through a proxy that resets the first answer streamed through it),
 // DROP_PROMPT and EXPECTED_DROP (what to ask through it, and the whole answer) and ARTIFACTS in
 // the environment.
 import { test, before, after } from "node:test";
@@ -11,8 +12,10 @@ import { chromium } from "playwright-core";
 
 const { PAGE_URL, STREAM_URL, STUB_URL, ARTIFACTS, PROXY_PAGE_URL, DROP_PROMPT, EXPECTED_DROP } = process.env;
 const EXPECTED_TRICKY = JSON.parse(process.env.EXPECTED_TRICKY);
+const EXPECTED_REASONING = JSON.parse(process.env.EXPECTED_REASONING);
 let browser, context, page;
 const scriptErrors = [];
+const dialogs = [];
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -25,6 +28,7 @@ before(async () => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(PAGE_URL).origin });
   page = await context.newPage();
   page.on("pageerror", (error) => scriptErrors.push(String(error)));
+  page.on("dialog", (dialog) => { dialogs.push(`${dialog.type()}: ${dialog.message()}`); dialog.dismiss().catch(() => {}); });
   page.on("console", (message) => { if (message.type() === "error") scriptErrors.push(message.text()); });
   page.on("request", (request) => {
     const url = new URL(request.url());
@@ -90,6 +94,62 @@ test("markdown is rendered, code keeps its whitespace, and no HTML from the mode
   assert.equal(await answer.locator("img, script, a").count(), 0);
   assert.match(await answer.innerText(), /<img src=x onerror=/);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
+});
+
+test("a reasoning summary: Thinking… at once, then shown as it grows, collapsed at the text, only ever text", async () => {
+  const dialogsBefore = dialogs.length;
+  const sample = () => page.evaluate(() => {
+    const turn = [...document.querySelectorAll(".turn.bot")].at(-1);
+    const block = turn?.querySelector("details.reasoning");
+    return {
+      busy: document.querySelector("#send").disabled,
+      raw: turn?.dataset.raw || "",
+      status: turn?.querySelector(".status")?.textContent ?? null,
+      label: block ? block.querySelector("summary").textContent : null,
+      open: block ? block.open : null,
+      reasoning: block ? block.dataset.raw : null,
+    };
+  });
+  await ask("/stub summary=tricky delay_ms=40 deltas=5");
+  const samples = [];
+  for (const deadline = Date.now() + 30000; Date.now() < deadline;) {
+    const now = await sample();
+    samples.push(now);
+    if (!now.busy) break;
+    await page.waitForTimeout(15);
+  }
+  const seen = JSON.stringify(samples);
+  assert.equal(samples.at(-1).busy, false, `the answer did not finish: ${seen}`);
+  // Before any text: "Thinking…", first as the status, then as the open block's label.
+  const first = samples[0];
+  assert.ok(!first.raw && (first.status === "Thinking…" || first.label === "Thinking…"), `no Thinking… at once: ${seen}`);
+  const thinking = samples.filter((s) => !s.raw && s.label !== null);
+  assert.ok(thinking.length > 0, `no reasoning block before the text: ${seen}`);
+  assert.ok(thinking.every((s) => s.open && s.label === "Thinking…" && s.status === null), `the block was not open, or the status stayed: ${seen}`);
+  assert.ok(new Set(thinking.map((s) => s.reasoning.length)).size >= 2, `the summary did not grow while streaming: ${seen}`);
+  // Once the text has begun, the block is closed, and the status is gone.
+  const answering = samples.filter((s) => s.raw);
+  assert.ok(answering.length > 0 && answering.every((s) => s.open === false && s.status === null), `not closed at the text: ${seen}`);
+  const answer = lastAnswer();
+  const block = answer.locator("details.reasoning");
+  assert.equal(await block.count(), 1);
+  assert.equal(await block.getAttribute("data-raw"), EXPECTED_REASONING);
+  assert.equal(await answer.getAttribute("data-raw"), "w0 w1 w2 w3 w4");
+  assert.equal((await answer.locator(".text").innerText()).trim(), "w0 w1 w2 w3 w4");
+  assert.equal(await answer.locator(".status").count(), 0);
+  assert.equal(await block.locator("summary").innerText(), "Thought process");
+  assert.equal(await block.evaluate((node) => node.open), false);
+  // Collapsed, not gone: its summary opens it, and it is Markdown made only of text.
+  await block.locator("summary").click();
+  await page.waitForFunction(() => [...document.querySelectorAll(".turn.bot")].at(-1).querySelector("details.reasoning").open, null, { timeout: 5000 });
+  const shown = await block.innerText();
+  assert.ok(shown.includes("<script>alert(2)</script>"), `the HTML is not shown as text: ${shown}`);
+  assert.ok(shown.includes("<img src=x onerror=alert(1)>"), `the HTML is not shown as text: ${shown}`);
+  assert.deepEqual(await block.locator("strong").allInnerTexts(), ["Reading the question"]);
+  assert.equal(await answer.locator("img, script").count(), 0);
+  await page.waitForTimeout(200); // time for an onerror, had an img been made
+  assert.deepEqual(dialogs.slice(dialogsBefore), [], "a dialog fired");
+  await page.screenshot({ path: `${ARTIFACTS}/page-reasoning.png`, fullPage: true });
 });
 
 test("an upstream failure is shown in words, with no second request, and the box takes the next prompt", async () => {
@@ -267,6 +327,7 @@ test("a limit refusal is shown in words, from exactly one request, with nothing 
   await page.screenshot({ path: `${ARTIFACTS}/page-limit.png`, fullPage: true });
 });
 
-test("no script errors and no external requests", () => {
+test("no script errors, no dialogs and no external requests", () => {
   assert.deepEqual(scriptErrors, []);
+  assert.deepEqual(dialogs, []);
 });

@@ -66,7 +66,9 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
-    check(f"{name}: may only read the secrets and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "secretsmanager:GetSecretValue", ["dynamodb:UpdateItem", "dynamodb:GetItem"]], statements)
+    # chat-stream also parks the reservation of an answer it hands over (handover#<id>).
+    table_actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if name == "ChatStreamFunction" else [])
+    check(f"{name}: may only read the secrets and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "secretsmanager:GetSecretValue", table_actions], statements)
     the_secret = {"Fn::If": ["CreateSecret", {"Ref": "OpenAIApiKeySecret"}, {"Ref": "OpenAIApiKeySecretArn"}]}
     the_table = {"Fn::GetAtt": ["LimitsTable", "Arn"]}
     check(f"{name}: ... only this deployment's secrets and table", [s.get("Resource") for s in statements] == [the_secret, signing_secret, the_table], statements)
@@ -90,15 +92,34 @@ parameters = template["Parameters"]
 jwt_settings = {"JwtIssuer": "JWT_ISSUER", "JwtAudience": "JWT_AUDIENCE", "JwtJwksUrl": "JWT_JWKS_URL", "JwtLimitsClaim": "JWT_LIMITS_CLAIM", "JwtPlanLimits": "JWT_PLAN_LIMITS"}
 check("AccessMode: public, keys or jwt", parameters["AccessMode"].get("AllowedValues") == ["public", "keys", "jwt"], parameters["AccessMode"].get("AllowedValues"))
 conditions = template.get("Conditions", {})
-for parameter, variable in jwt_settings.items():
-    p = parameters.get(parameter, {})
-    check(f"{parameter}: an optional string parameter", p.get("Type") == "String" and p.get("Default") == "" and p.get("Description"), p)
-    condition = next((name for name, c in conditions.items() if c == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}), None)
-    check(f"{parameter}: a condition that it is set", condition, sorted(conditions))
-    for name in ("ChatCompleteFunction", "ChatStreamFunction"):
-        env = functions[name]["Properties"]["Environment"]["Variables"]
-        wanted = {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
-        check(f"{name}: {variable} from {parameter}, absent when empty", env.get(variable) == wanted, env.get(variable))
+
+
+def optional_settings_reach_the_chat_functions(settings):
+    """Each parameter an optional string whose variable both chat functions get only when set."""
+    for parameter, variable in settings.items():
+        p = parameters.get(parameter, {})
+        check(f"{parameter}: an optional string parameter", p.get("Type") == "String" and p.get("Default") == "" and p.get("Description"), p)
+        condition = next((name for name, c in conditions.items() if c == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}), None)
+        check(f"{parameter}: a condition that it is set", condition, sorted(conditions))
+        for name in ("ChatCompleteFunction", "ChatStreamFunction"):
+            env = functions[name]["Properties"]["Environment"]["Variables"]
+            wanted = {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+            check(f"{name}: {variable} from {parameter}, absent when empty", env.get(variable) == wanted, env.get(variable))
+
+
+optional_settings_reach_the_chat_functions(jwt_settings)
+# Reasoning models: each setting is a parameter that reaches both chat functions, left out when
+# empty (the functions' own default: an empty OPENAI_REASONING_SUMMARY would be refused at init),
+# and only ever one of the values the functions accept.
+reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
+optional_settings_reach_the_chat_functions(reasoning_settings)
+check("index gets no reasoning settings", not set(reasoning_settings.values()) & set(functions["IndexFunction"]["Properties"]["Environment"]["Variables"]))
+check("ReasoningEffort: the efforts OpenAI takes, or empty", parameters["ReasoningEffort"].get("AllowedValues") == ["", "minimal", "low", "medium", "high"], parameters["ReasoningEffort"].get("AllowedValues"))
+# "off" quoted in the YAML: unquoted, YAML 1.1 would read it as false.
+check("ReasoningSummary: auto, concise, detailed, off, or empty", parameters["ReasoningSummary"].get("AllowedValues") == ["", "auto", "concise", "detailed", "off"], parameters["ReasoningSummary"].get("AllowedValues"))
+think = re.compile(parameters["MaxThinkMs"]["AllowedPattern"])
+good, bad = ["", "600000", "1"], ["0", "-1", "10m", "600000 ", "1.5"]
+check("MaxThinkMs: a positive number of milliseconds, or empty", all(think.fullmatch(v) for v in good) and not any(think.fullmatch(v) for v in bad))
 jwt_rules = [r for r in template.get("Rules", {}).values() if r.get("RuleCondition") == {"Fn::Equals": [{"Ref": "AccessMode"}, "jwt"]}]
 asserted = [a.get("Assert") for r in jwt_rules for a in r.get("Assertions", [])]
 for parameter in ("JwtIssuer", "JwtAudience"):

@@ -68,7 +68,8 @@ async fn the_page_works_in_chromium() {
     let dynamo = e2e::Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
     let base_url = stub.base_url();
-    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("RATE_LIMIT_PER_MINUTE", "30")];
+    // A reasoning model, so the stand-in streams a summary when a prompt asks for one.
+    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("RATE_LIMIT_PER_MINUTE", "30"), ("OPENAI_MODEL", "gpt-5-mini")];
     let watch = LambdaWatch::start_with_limits(&env, &dynamo, "limits").await;
     watch.warm_up().await;
     // Armed for the first stream through it, after 10 deltas; everything after passes.
@@ -85,6 +86,7 @@ async fn the_page_works_in_chromium() {
         ("STREAM_URL", watch.url("chat-stream")),
         ("STUB_URL", format!("http://{}", stub.addr)),
         ("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json")),
+        ("EXPECTED_REASONING", serde_json::to_string(&e2e::as_browser_sees(&openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky")))).expect("json")),
         ("PROXY_PAGE_URL", proxy_page),
         ("DROP_PROMPT", drop_prompt.to_owned()),
         ("EXPECTED_DROP", drop_expected),

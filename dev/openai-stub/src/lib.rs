@@ -71,6 +71,8 @@ pub struct StubState {
     failures: Mutex<std::collections::HashMap<String, usize>>,
     responses: background::Registry,
     resume_window: Mutex<Duration>,
+    /// Refuse `reasoning.summary`, as OpenAI does for an organization not verified for it.
+    pub refuse_summaries: std::sync::atomic::AtomicBool,
     cancels: Mutex<Vec<String>>,
     retrieves: Mutex<Vec<RecordedRetrieve>>,
 }
@@ -85,6 +87,7 @@ impl StubState {
             failures: Mutex::default(),
             responses: background::Registry::default(),
             resume_window: Mutex::new(DEFAULT_RESUME_WINDOW),
+            refuse_summaries: Default::default(),
             cancels: Mutex::default(),
             retrieves: Mutex::default(),
         })

@@ -81,6 +81,10 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
         return (StatusCode::BAD_REQUEST, Json(wire::unsupported_reasoning(&format!("reasoning.{field}")))).into_response();
     }
+    if !request["reasoning"]["summary"].is_null() && state.refuse_summaries.load(std::sync::atomic::Ordering::Relaxed) {
+        state.update(index, |r| r.closed_ms = Some(state.now_ms()));
+        return (StatusCode::BAD_REQUEST, Json(wire::summary_needs_verification())).into_response();
+    }
     // A summary comes only when one is asked for, as upstream.
     let summary = if request["reasoning"]["summary"].is_string() { reply::summary_parts(&scenario) } else { Vec::new() };
     if let Some(status) = scenario.status

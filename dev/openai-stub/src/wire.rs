@@ -107,6 +107,12 @@ pub fn takes_reasoning(model: &str) -> bool {
     !(model.starts_with("gpt-4") || model.starts_with("gpt-3.5") || model.starts_with("gpt-5-chat"))
 }
 
+/// OpenAI's 400 for a reasoning summary asked by an organization not verified for them.
+pub fn summary_needs_verification() -> Value {
+    let message = "Your organization must be verified to generate reasoning summaries. Please go to: https://platform.openai.com/settings/organization/general and click on Verify Organization.";
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": "reasoning.summary", "code": "unsupported_value"}})
+}
+
 /// OpenAI's 400 for a `reasoning` parameter the model does not take.
 pub fn unsupported_reasoning(param: &str) -> Value {
     let message = format!("Unsupported parameter: '{param}' is not supported with this model.");

@@ -72,9 +72,16 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
     let (events, _) = whole(&plain, ask("/stub summary=2 echo ok")).await;
     assert_eq!((reasoning_data(&events).len(), message_data(&events).concat()), (0, "ok".to_owned()));
     assert_eq!((plain.stub.requests()[0].reasoning_summary.clone(), plain.stub.requests()[0].reasoning_effort.clone()), (None, None));
-    // Set explicitly for a model that takes none: OpenAI's 400, told as its rejection.
+    // Set explicitly for a model that takes none: OpenAI's 400 for `reasoning.summary`, and
+    // the question asked again without it (a 400 generated nothing), not a broken chat.
     let forced = TestUpstream::start_with(&[("OPENAI_REASONING_SUMMARY", "detailed")]).await;
-    let response = handle(&forced.client, &forced.gate, ask("hello")).await.unwrap();
+    let (events, _) = whole(&forced, ask("/stub echo fine")).await;
+    assert_eq!(message_data(&events).concat(), "fine", "{events:?}");
+    let asked: Vec<Option<String>> = forced.stub.requests().iter().map(|r| r.reasoning_summary.clone()).collect();
+    assert_eq!(asked, [Some("detailed".to_owned()), None]);
+    // An effort a model refuses is the owner's explicit choice: OpenAI's rejection, told as such.
+    let refused = TestUpstream::start_with(&[("OPENAI_REASONING_EFFORT", "high")]).await;
+    let response = handle(&refused.client, &refused.gate, ask("hello")).await.unwrap();
     assert_eq!(response.status(), 502);
     let effort = TestUpstream::start_with(&[REASONING_MODEL, ("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "off")]).await;
     let (events, _) = whole(&effort, ask("/stub summary=2 echo ok")).await;
@@ -152,4 +159,17 @@ async fn plain_mode_keeps_its_timers() {
     let (events, _) = whole(&upstream, ask("/stub think_ms=1200 deltas=3")).await;
     assert!(events.iter().any(|e| e.event == "error"), "{events:?}");
     assert!(upstream.stub.retrieves().is_empty());
+}
+
+#[tokio::test]
+async fn an_organization_refused_summaries_still_gets_its_answers_and_is_not_asked_again() {
+    let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
+    upstream.stub.state.refuse_summaries.store(true, std::sync::atomic::Ordering::Relaxed);
+    for round in 0..2 {
+        let (events, _) = whole(&upstream, ask("/stub summary=2 echo ok")).await;
+        assert_eq!(message_data(&events).concat(), "ok", "round {round}: {events:?}");
+        assert!(reasoning_data(&events).is_empty());
+    }
+    let asked: Vec<Option<String>> = upstream.stub.requests().iter().map(|r| r.reasoning_summary.clone()).collect();
+    assert_eq!(asked, [Some("auto".to_owned()), None, None], "refused once, then never asked for again");
 }

@@ -5,7 +5,7 @@ use chat_core::{ApiError, ChatRequest, redact};
 use tokio::time::Instant;
 
 use crate::client::ResponsesClient;
-use crate::retry::{Call, Sent, read_object};
+use crate::retry::{Call, SUMMARY_REFUSED, Sent, read_object};
 use crate::stream::ResponseStream;
 use crate::types::{self, CreateResponse, Usage};
 
@@ -25,8 +25,7 @@ pub struct Completion {
 impl ResponsesClient {
     /// Asks for the whole answer and waits for it.
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
-        let body = self.body(request, false, &self.signing_key().await?);
-        let sent = self.send(&self.create_call(body), deadline, None).await?;
+        let sent = self.send_create(request, false, deadline, None).await?;
         let Sent { response, key, retries, .. } = sent;
         let response = read_object(response, deadline).await?;
         match response.status.as_deref() {
@@ -48,19 +47,35 @@ impl ResponsesClient {
     /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
     /// before that when it is safe), so a failure here can still become an HTTP error status.
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
-        let body = self.body(request, true, &self.signing_key().await?);
         let first_token = self.config.timeouts.first_event;
-        let sent = self.send(&self.create_call(body), deadline, Some(first_token)).await?;
+        let sent = self.send_create(request, true, deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
         let first_token_by = (sent.sent_at + first_token).min(deadline);
         Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
+    }
+
+    /// Sends a create; refused for its `reasoning.summary` (OpenAI gives summaries only to
+    /// verified organizations), sends it once more without, and asks for none from then on. A
+    /// 400 generated nothing, so sending again cannot pay twice.
+    async fn send_create(&self, request: &ChatRequest, stream: bool, deadline: Instant, first: Option<std::time::Duration>) -> Result<Sent, ApiError> {
+        use std::sync::atomic::Ordering;
+        let key = self.signing_key().await?;
+        let summary = !self.summaries_refused.load(Ordering::Relaxed);
+        match self.send(&self.create_call(self.body(request, stream, &key, summary)), deadline, first).await {
+            Err(ApiError::UpstreamRejected(why)) if summary && why.starts_with(SUMMARY_REFUSED) => {
+                self.summaries_refused.store(true, Ordering::Relaxed);
+                tracing::warn!(%why, "OpenAI refuses reasoning summaries for this organization (verify it on platform.openai.com to get them, or set OPENAI_REASONING_SUMMARY=off); answering without them");
+                self.send(&self.create_call(self.body(request, stream, &key, false)), deadline, first).await
+            }
+            other => other,
+        }
     }
 
     fn create_call(&self, body: bytes::Bytes) -> Call {
         Call { method: reqwest::Method::POST, url: self.endpoint.clone(), body: Some(body), names_a_response: false }
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str) -> bytes::Bytes {
+    fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str, summary: bool) -> bytes::Bytes {
         let safety_identifier = request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
         // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
         let background = stream && self.config.resumable;
@@ -75,7 +90,12 @@ impl ResponsesClient {
             previous_response_id: request.previous_response_id.as_deref(),
             max_output_tokens: self.config.max_output_tokens,
             stream,
-            reasoning: self.config.reasoning.request(&self.config.model).map(|r| types::ReasoningParam { effort: r.effort, summary: r.summary }),
+            reasoning: self
+                .config
+                .reasoning
+                .request(&self.config.model)
+                .map(|r| types::ReasoningParam { effort: r.effort, summary: r.summary.filter(|_| summary) })
+                .filter(|r| r.effort.is_some() || r.summary.is_some()),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()
     }

@@ -131,10 +131,16 @@ impl ResponsesClient {
                 Outcome::Retry { error: ApiError::UpstreamServerError(status.as_u16()), wait }
             }
             s if s.is_server_error() => Outcome::Retry { error: ApiError::UpstreamServerError(s.as_u16()), wait },
+            _ if error.param.as_deref() == Some("reasoning.summary") => {
+                Outcome::Fail(ApiError::UpstreamRejected(format!("{SUMMARY_REFUSED}{}", truncate(message, 300))))
+            }
             _ => Outcome::Fail(ApiError::UpstreamRejected(truncate(message, 300))),
         })
     }
 }
+
+/// How a rejection of `reasoning.summary` starts, so that a create can be sent again without it.
+pub(crate) const SUMMARY_REFUSED: &str = "reasoning.summary refused: ";
 
 /// `retry-after-ms` (OpenAI's own) or `retry-after` in seconds, capped before it becomes a
 /// `Duration`: any server at `OPENAI_BASE_URL` may send `1e20`, which would not fit in one.
