@@ -7,6 +7,7 @@ import { AbstractChat, DefaultChatTransport } from 'ai';
 
 const STREAM_URL = process.env.STREAM_URL; // chat-stream's URL, ending in '/'
 const EXPECTED_TRICKY = process.env.EXPECTED_TRICKY;
+const EXPECTED_REASONING = process.env.EXPECTED_REASONING; // the stand-in's tricky summary, whole
 const LIMIT_MS = 20_000;
 
 // The state React keeps for useChat, kept in plain arrays instead.
@@ -64,6 +65,17 @@ test('the text the SDK assembles is the answer, tricky text included, and a conv
   assert.equal(chat.status, 'ready', String(chat.error));
   assert.equal(textOf(lastAnswer(chat)), 'second turn');
   assert.equal(chat.messages.length, 4);
+});
+
+test('a reasoning summary becomes one reasoning part, before the text, as the SDK reads it', async () => {
+  const chat = newChat();
+  await within(chat.sendMessage({ text: '/stub summary=tricky echo thought through' }), 'reasoning');
+  assert.equal(chat.status, 'ready', String(chat.error));
+  const parts = lastAnswer(chat).parts.filter((p) => p.type === 'reasoning' || p.type === 'text');
+  assert.deepEqual(parts.map((p) => p.type), ['reasoning', 'text']);
+  assert.equal(parts[0].text, EXPECTED_REASONING);
+  assert.equal(parts[0].state, 'done');
+  assert.equal(textOf(lastAnswer(chat)), 'thought through');
 });
 
 test('an upstream failure arrives as the SDK error, after the text already sent', async () => {

@@ -1,6 +1,8 @@
 //! The Vercel AI SDK's own client (the `ai` package, pinned in tests/aisdk/package-lock.json)
 //! against chat-stream under `cargo lambda watch` with the stand-in: tests/aisdk/chat.test.mjs
-//! chats, fails and stops through it; this side checks what reached OpenAI.
+//! chats, fails and stops through it; this side checks what reached OpenAI. Then the SDK's
+//! OpenAI provider reads the stand-in itself (tests/aisdk/stub.test.mjs), holding its events to
+//! the SDK's schemas of OpenAI's wire format.
 
 use std::process::Command;
 use std::time::Duration;
@@ -12,17 +14,22 @@ use openai_stub::{StubServer, StubState};
 async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
     let state = StubState::new(Duration::from_millis(5), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
-    let watch = LambdaWatch::start(&[("OPENAI_BASE_URL", &stub.base_url()), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_MAX_RETRIES", "0")]).await;
+    // A reasoning model, so a prompt that asks for a summary gets one.
+    let env = [("OPENAI_BASE_URL", stub.base_url()), ("OPENAI_API_KEY", TEST_KEY.into()), ("OPENAI_MAX_RETRIES", "0".into()), ("OPENAI_MODEL", "gpt-5-mini".into())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let watch = LambdaWatch::start(&env).await;
     watch.warm_up().await;
     let dir = workspace_root().join("tests").join("aisdk");
     let stream_url = format!("{}/", watch.url("chat-stream"));
     let tricky = openai_stub::reply::TRICKY_DELTAS.concat();
+    let reasoning = openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky"));
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args(["--test", "--test-reporter=spec", "--test-timeout=60000", "chat.test.mjs"])
             .current_dir(&dir)
             .env("STREAM_URL", stream_url)
             .env("EXPECTED_TRICKY", tricky)
+            .env("EXPECTED_REASONING", reasoning)
             .output()
     })
     .await
@@ -46,4 +53,29 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(stub.state.deltas_generated(stopped), Some(generated), "nothing is generated after the stop");
     assert!(generated < 400, "{generated} deltas generated of 400");
+
+    let parts = |prompt: &str| -> String {
+        let parts: Vec<String> = openai_stub::reply::summary_parts(&openai_stub::scenario::Scenario::parse(prompt)).iter().map(|p| p.concat()).collect();
+        serde_json::to_string(&parts).expect("json")
+    };
+    let (dir, stub_url) = (workspace_root().join("tests").join("aisdk"), format!("http://{}", stub.addr));
+    let (tricky_parts, two_parts) = (parts("/stub summary=tricky"), parts("/stub summary=2"));
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "--test-timeout=60000", "stub.test.mjs"])
+            .current_dir(&dir)
+            .env("STUB_URL", stub_url)
+            .env("API_KEY", TEST_KEY)
+            .env("EXPECTED_SUMMARY_PARTS", tricky_parts)
+            .env("EXPECTED_TWO_PARTS", two_parts)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{report}");
+    assert!(output.status.success(), "the AI SDK's OpenAI provider refused the stand-in:\n{report}");
+    let asked: Vec<Option<String>> = stub.state.requests().iter().rev().take(3).map(|r| r.reasoning_summary.clone()).collect();
+    assert_eq!(asked, [Some("auto".to_owned()), None, Some("auto".to_owned())], "the provider asked for summaries only where the test did");
 }
