@@ -4,11 +4,11 @@
 //! OpenAI provider reads the stand-in itself (tests/aisdk/stub.test.mjs), holding its events to
 //! the SDK's schemas of OpenAI's wire format.
 
-use std::process::Command;
 use std::time::Duration;
 
-use e2e::{LambdaWatch, TEST_KEY, workspace_root};
+use e2e::{LambdaWatch, TEST_KEY};
 use openai_stub::{StubServer, StubState};
+
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
@@ -19,25 +19,11 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let watch = LambdaWatch::start(&env).await;
     watch.warm_up().await;
-    let dir = workspace_root().join("tests").join("aisdk");
     let stream_url = format!("{}/", watch.url("chat-stream"));
     let tricky = openai_stub::reply::TRICKY_DELTAS.concat();
     let reasoning = openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky"));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec", "--test-timeout=60000", "chat.test.mjs"])
-            .current_dir(&dir)
-            .env("STREAM_URL", stream_url)
-            .env("EXPECTED_TRICKY", tricky)
-            .env("EXPECTED_REASONING", reasoning)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node (tests/aisdk is installed by scripts/test)");
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{report}");
-    assert!(output.status.success(), "AI SDK tests failed:\n{report}\n--- watch log ---\n{}", watch.log());
+    let (report, passed) = e2e::node_test("aisdk", "chat.test.mjs", vec![("STREAM_URL", stream_url), ("EXPECTED_TRICKY", tricky), ("EXPECTED_REASONING", reasoning)]).await;
+    assert!(passed, "AI SDK tests failed:\n{report}\n--- watch log ---\n{}", watch.log());
 
     // The second turn carried the first: the history went to OpenAI as input messages.
     let requests = stub.state.requests();
@@ -58,24 +44,10 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
         let parts: Vec<String> = openai_stub::reply::summary_parts(&openai_stub::scenario::Scenario::parse(prompt)).iter().map(|p| p.concat()).collect();
         serde_json::to_string(&parts).expect("json")
     };
-    let (dir, stub_url) = (workspace_root().join("tests").join("aisdk"), format!("http://{}", stub.addr));
     let (tricky_parts, two_parts) = (parts("/stub summary=tricky"), parts("/stub summary=2"));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec", "--test-timeout=60000", "stub.test.mjs"])
-            .current_dir(&dir)
-            .env("STUB_URL", stub_url)
-            .env("API_KEY", TEST_KEY)
-            .env("EXPECTED_SUMMARY_PARTS", tricky_parts)
-            .env("EXPECTED_TWO_PARTS", two_parts)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{report}");
-    assert!(output.status.success(), "the AI SDK's OpenAI provider refused the stand-in:\n{report}");
+    let env = vec![("STUB_URL", format!("http://{}", stub.addr)), ("API_KEY", TEST_KEY.to_owned()), ("EXPECTED_SUMMARY_PARTS", tricky_parts), ("EXPECTED_TWO_PARTS", two_parts)];
+    let (report, passed) = e2e::node_test("aisdk", "stub.test.mjs", env).await;
+    assert!(passed, "the AI SDK's OpenAI provider refused the stand-in:\n{report}");
     let asked: Vec<Option<String>> = stub.state.requests().iter().rev().take(3).map(|r| r.reasoning_summary.clone()).collect();
     assert_eq!(asked, [Some("auto".to_owned()), None, Some("auto".to_owned())], "the provider asked for summaries only where the test did");
 }

@@ -5,7 +5,6 @@
 //! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
 //! from a local OpenID provider, by link fragment and by an embedding app's postMessage.
 
-use std::process::Command;
 use std::time::Duration;
 
 use e2e::{CuttingProxy, LambdaWatch, TEST_KEY, workspace_root};
@@ -14,19 +13,6 @@ use openai_stub::{StubServer, StubState};
 /// One browser and one watch at a time on two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Runs `script` in tests/browser with `env`; its report, and whether it passed.
-async fn node_test(script: &'static str, env: Vec<(&'static str, String)>) -> (String, bool) {
-    let browser_dir = workspace_root().join("tests").join("browser");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").args(["--test", "--test-reporter=spec", script]).current_dir(&browser_dir).envs(env).output()
-    })
-    .await
-    .expect("join")
-    .expect("run node (installed by scripts/test)");
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{report}");
-    (report, output.status.success())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
@@ -54,7 +40,7 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
         ("EMBED_PORT", embed_port.to_string()),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
-    let (report, passed) = node_test("page_jwt.test.mjs", env).await;
+    let (report, passed) = e2e::node_test("browser", "page_jwt.test.mjs", env).await;
     assert!(passed, "browser tests of the page in jwt mode failed:\n{report}");
     assert!(!watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]), "a token's header reached the log");
 }
@@ -92,7 +78,7 @@ async fn the_page_works_in_chromium() {
         ("EXPECTED_DROP", drop_expected),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
-    let (report, passed) = node_test("page.test.mjs", env).await;
+    let (report, passed) = e2e::node_test("browser", "page.test.mjs", env).await;
     assert!(passed, "browser tests failed:\n{report}");
     assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
 }
