@@ -24,6 +24,10 @@ pub struct BackgroundFigures {
     pub resume_finished: [f64; 2],
     /// A reconnect to an answer still being generated: streamed again after the last event.
     pub resume_live: [f64; 2],
+    /// A reasoning model (`gpt-5-mini`, a summary of two parts before the text): to its
+    /// summary's first delta, and to its first text.
+    pub reasoning_first_summary: [f64; 2],
+    pub reasoning_first_text: [f64; 2],
 }
 
 fn median_p95(samples: &[f64]) -> [f64; 2] {
@@ -34,13 +38,20 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
     let mut plain_env = env.to_vec();
     plain_env.push(("RESUMABLE_STREAMS", "false"));
     let plain = Server::Function { api: Arc::new(RuntimeApi::launch(binary, &plain_env).await) };
+    let mut reasoning_env = env.to_vec();
+    reasoning_env.push(("OPENAI_MODEL", "gpt-5-mini"));
+    let reasoning = Server::Function { api: Arc::new(RuntimeApi::launch(binary, &reasoning_env).await) };
+    reasoning.stream(http, "warm up").await;
     let background_server = Server::Function { api: background.clone() };
     plain.stream(http, "warm up").await;
 
-    let (mut ttft_plain, mut ttft_background) = (Vec::new(), Vec::new());
+    let (mut ttft_plain, mut ttft_background, mut summary_first, mut summary_text) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         ttft_background.push(millis(background_server.stream(http, "hello there").await.first_text));
         ttft_plain.push(millis(plain.stream(http, "hello there").await.first_text));
+        let thought = reasoning.stream(http, "/stub summary=2 hello there").await;
+        summary_first.push(millis(thought.first_reasoning.expect("a reasoning summary")));
+        summary_text.push(millis(thought.first_text));
     }
 
     let signer = |id: &str| Signer::new("sk-bench", "", id, openai_client::resume::expiry_from_now());
@@ -62,6 +73,8 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
         ttft_background: median_p95(&ttft_background),
         resume_finished: median_p95(&finished),
         resume_live: median_p95(&live),
+        reasoning_first_summary: median_p95(&summary_first),
+        reasoning_first_text: median_p95(&summary_text),
     }
 }
 

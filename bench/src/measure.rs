@@ -27,6 +27,8 @@ pub enum Server {
 pub struct Timing {
     /// From sending the request (queueing the event) to the first text delta.
     pub first_text: Duration,
+    /// To the first `event: reasoning` (a reasoning model's summary), when there is one ((b) only).
+    pub first_reasoning: Option<Duration>,
     /// When each text delta arrived, from the same start.
     pub deltas: Vec<Duration>,
     /// The end of the answer.
@@ -88,7 +90,7 @@ impl Server {
             }
         }
         let first_text = *deltas.first().unwrap_or_else(|| panic!("{}: no text", self.label()));
-        Timing { first_text, deltas, end, text }
+        Timing { first_text, first_reasoning: None, deltas, end, text }
     }
 }
 
@@ -103,15 +105,18 @@ pub async fn function_query(api: &RuntimeApi, query: &str) -> Timing {
         panic!("(b): status {:?}, {:?}; body {:?}; log:\n{}", answer.status, answer.error, answer.text(), api.log());
     }
     let started = answer.invoked_at;
-    let (mut deltas, mut text) = (Vec::new(), String::new());
+    let (mut deltas, mut text, mut first_reasoning) = (Vec::new(), String::new(), None);
     for (at, event) in timed_events(&answer.chunks).await {
         if event.event == "message" {
             deltas.push(at.saturating_duration_since(started));
             text.push_str(&event.data);
         }
+        if event.event == "reasoning" {
+            first_reasoning.get_or_insert(at.saturating_duration_since(started));
+        }
     }
     let first_text = *deltas.first().unwrap_or_else(|| panic!("(b): no text in {:?}", answer.text()));
-    Timing { first_text, deltas, end: answer.finished_at.saturating_duration_since(started), text }
+    Timing { first_text, first_reasoning, deltas, end: answer.finished_at.saturating_duration_since(started), text }
 }
 
 /// The SSE events of a streamed answer, each with the arrival time of the chunk that completed

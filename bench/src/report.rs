@@ -97,6 +97,8 @@ impl Figures {
         let _ = writeln!(t, "| --- | ---: |");
         let _ = writeln!(t, "| time to first text, plain stream (`RESUMABLE_STREAMS=false`) | {:.2} / {:.2} ms |", bg.ttft_plain[0], bg.ttft_plain[1]);
         let _ = writeln!(t, "| time to first text, background mode (the default) | {:.2} / {:.2} ms |", bg.ttft_background[0], bg.ttft_background[1]);
+        let _ = writeln!(t, "| reasoning model: time to first reasoning text (summary) | {:.2} / {:.2} ms |", bg.reasoning_first_summary[0], bg.reasoning_first_summary[1]);
+        let _ = writeln!(t, "| reasoning model: time to first text, after its summary | {:.2} / {:.2} ms |", bg.reasoning_first_text[0], bg.reasoning_first_text[1]);
         let _ = writeln!(t, "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |", bg.resume_finished[0], bg.resume_finished[1]);
         let _ = writeln!(t, "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |", bg.resume_live[0], bg.resume_live[1]);
         let _ = writeln!(t);
