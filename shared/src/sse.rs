@@ -42,15 +42,6 @@ impl SseEncoder {
         out.freeze()
     }
 
-    /// A block with only an `id:`: it moves a browser's last event id without dispatching an
-    /// event (HTML's SSE processing sets the id before it looks at the data).
-    pub fn id_only(&self, id: &str) -> Bytes {
-        let mut out = BytesMut::with_capacity(id.len() + 6);
-        write_id(&mut out, Some(id));
-        out.put_u8(b'\n');
-        out.freeze()
-    }
-
     /// How long a browser waits before it reconnects a dropped stream: a block without data,
     /// which dispatches no event.
     pub fn retry(&self, millis: u32) -> Bytes {

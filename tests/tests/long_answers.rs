@@ -65,6 +65,13 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     assert_eq!(names.iter().filter(|n| **n == "end").count(), 1, "{names:?}");
     assert_eq!(names.last(), Some(&"end"));
     assert!(!names.contains(&"error"), "{names:?}");
+    // Each invocation but the last ended with the hand-over event, carrying the position.
+    for body in &bodies[..bodies.len() - 1] {
+        let events = browser_events(body).await;
+        let last = events.last().expect("events");
+        assert_eq!(last.event, "handover", "{events:?}");
+        assert!(!last.id.is_empty() && Some(last.id.clone()) == last_event_id(body), "the hand-over's id is the last id");
+    }
     assert_eq!(stub.requests().len(), 1, "one model call");
     assert!(stub.cancels().is_empty());
     // The reservation was handed from invocation to invocation and settled once, to what OpenAI billed.

@@ -95,10 +95,11 @@ impl Dialect for EventSource {
         SseEncoder.end()
     }
 
-    /// The position once more as the last `id:`, then the stream closes: the browser's
-    /// EventSource reconnects by itself (`retry:`) with it as `Last-Event-ID`.
+    /// A last event, `handover`, carrying the position as its `id:`; then the stream closes
+    /// and the browser's EventSource reconnects by itself (`retry:`) with it as `Last-Event-ID`.
     fn hand_over(&mut self, token: Option<&str>) -> Option<Bytes> {
-        token.map(|token| SseEncoder.id_only(token))
+        let data = json!({ "reconnect_after_ms": RECONNECT_AFTER_MS }).to_string();
+        token.map(|token| SseEncoder.named_at(Some(token), "handover", &data))
     }
 
     fn problem(&mut self, error: &ApiError, request_id: &str) -> Bytes {
