@@ -13,6 +13,7 @@
 
 mod background;
 mod coldstart;
+mod limits;
 mod measure;
 mod procs;
 mod report;
@@ -131,6 +132,9 @@ async fn main() {
 
     eprintln!("==> background mode: time to first text against plain streams, and a resume's cost, 30 rounds");
     figures.background = background::measure(&binaries[1], &function, &upstream, &stub.base_url(), &http).await;
+
+    eprintln!("==> limits on (dynalite on loopback) against limits off: time to first text, 60 rounds, interleaved");
+    figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;
 
     eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
     let cpu = || [Some(function_pid), peer_pid].map(|pid| pid.map(procs::cpu_ms));

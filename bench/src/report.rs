@@ -29,6 +29,7 @@ pub struct Figures {
     pub init_secret_ms: [f64; 3],
     pub zip_bytes: [u64; 3],
     pub background: crate::background::BackgroundFigures,
+    pub limits: crate::limits::LimitsFigures,
 }
 
 const PACE_NAMES: [&str; 2] = ["bursty, deltas 2 ms apart", "steady, deltas 10 ms apart"];
@@ -101,6 +102,15 @@ impl Figures {
         let _ = writeln!(t, "| reasoning model: time to first text, after its summary | {:.2} / {:.2} ms |", bg.reasoning_first_text[0], bg.reasoning_first_text[1]);
         let _ = writeln!(t, "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |", bg.resume_finished[0], bg.resume_finished[1]);
         let _ = writeln!(t, "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |", bg.resume_live[0], bg.resume_live[1]);
+        let _ = writeln!(t);
+        let l = &self.limits;
+        let _ = writeln!(t, "Limits on (`LIMITS_TABLE` on dynalite, loopback), (b) only, p50 / p95 / p99:\n");
+        let _ = writeln!(t, "| figure | p50 / p95 / p99 |");
+        let _ = writeln!(t, "| --- | ---: |");
+        let _ = writeln!(t, "| time to first text, limits off | {:.2} / {:.2} / {:.2} ms |", l.ttft_off[0], l.ttft_off[1], l.ttft_off[2]);
+        let _ = writeln!(t, "| time to first text, limits on (a slot, then budget and caller at once) | {:.2} / {:.2} / {:.2} ms |", l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]);
+        let _ = writeln!(t, "| added by the limits, p99 | {:.2} ms |", l.ttft_on[2] - l.ttft_off[2]);
+        let _ = writeln!(t, "| one conditional write's round trip to dynalite | {:.2} / {:.2} / {:.2} ms |", l.write[0], l.write[1], l.write[2]);
         let _ = writeln!(t);
         let _ = writeln!(t, "| function | init, key given (exec → first Runtime API poll), median / p95 | init, secret read started | arm64 zip |");
         let _ = writeln!(t, "| --- | ---: | ---: | ---: |");

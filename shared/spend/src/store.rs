@@ -2,7 +2,8 @@
 //! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
 //! `rate#<caller>#<minute>` (`count`), `tokens#<caller>#<day>` and `budget#<day>` (`used`).
 //! Every limit is one conditional write, so concurrent requests never pass a limit; the
-//! deployment's budget is reserved before the caller's and given back if the caller's fails.
+//! deployment's budget and the caller's tokens are reserved at once (one round trip), and the one
+//! that took is given back when the other is refused.
 //! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
 //! was lost would give back twice), and never takes a counter below zero: when in doubt, the
 //! counters count too much, never too little.
@@ -85,27 +86,41 @@ impl Store {
         }
     }
 
-    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens; returns
-    /// the day they were reserved on, read once, which is where they are settled.
+    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens, both
+    /// written at once (one round trip of waiting, not two); whichever is refused, the other is
+    /// given back. Returns the day they were reserved on, read once, which is where they are
+    /// settled.
     pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
         let now = (self.clock)();
         let day = now / DAY;
         let expires = (day + 2) * DAY;
-        let budget_pk = format!("budget#{day}");
-        if let Write::OverLimit = self.add(&budget_pk, "used", tokens as i64, Some(budget), expires).await? {
-            return Err(ApiError::BudgetExhausted { budget, retry_after: until_next(DAY, now) });
+        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
+        let (for_budget, for_caller) = tokio::join!(
+            self.add(&budget_pk, "used", tokens as i64, Some(budget), expires),
+            self.add(&caller_pk, "used", tokens as i64, Some(caller_per_day), expires),
+        );
+        match (for_budget, for_caller) {
+            (Ok(Write::Done), Ok(Write::Done)) => Ok(day),
+            (budget_outcome, caller_outcome) => {
+                if matches!(budget_outcome, Ok(Write::Done)) {
+                    self.add_once(&budget_pk, -(tokens as i64), expires).await;
+                }
+                if matches!(caller_outcome, Ok(Write::Done)) {
+                    self.add_once(&caller_pk, -(tokens as i64), expires).await;
+                }
+                // Refused as before, budget first: the deployment's limit is the one to name.
+                match (budget_outcome?, caller_outcome?) {
+                    (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget, retry_after: until_next(DAY, now) }),
+                    _ => Err(ApiError::OverLimit { limit: format!("{caller_per_day} tokens per day"), retry_after: until_next(DAY, now) }),
+                }
+            }
         }
-        let caller_pk = format!("tokens#{caller}#{day}");
-        let outcome = self.add(&caller_pk, "used", tokens as i64, Some(caller_per_day), expires).await;
-        if !matches!(outcome, Ok(Write::Done)) {
-            let _ = self.add(&budget_pk, "used", -(tokens as i64), None, expires).await;
-        }
-        match outcome? {
-            Write::Done => Ok(day),
-            Write::OverLimit => Err(ApiError::OverLimit {
-                limit: format!("{caller_per_day} tokens per day"),
-                retry_after: until_next(DAY, now),
-            }),
+    }
+
+    /// A give-back of a reservation half made, sent once; its outcome only logged.
+    async fn add_once(&self, pk: &str, change: i64, expires: u64) {
+        if let Err(error) = self.add(pk, "used", change, None, expires).await {
+            tracing::warn!(error = %error.log_detail(), "half a reservation could not be given back");
         }
     }
 
