@@ -34,6 +34,8 @@ async fn every_fault_under_cargo_lambda_watch() {
         ("OPENAI_API_KEY", TEST_KEY),
         ("OPENAI_FIRST_EVENT_TIMEOUT_MS", "1500"),
         ("OPENAI_IDLE_TIMEOUT_MS", "1500"),
+        // A hung answer is stuck, not thinking, after a second of silence: it fails.
+        ("OPENAI_MAX_THINK_MS", "1000"),
         ("OPENAI_TOTAL_TIMEOUT_MS", "5000"),
         ("HEARTBEAT_INTERVAL_MS", "250"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
