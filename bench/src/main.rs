@@ -12,6 +12,7 @@
 //! time limit (requests 60 s, invocations 30 s, starts 10–60 s).
 
 mod background;
+mod buffered;
 mod coldstart;
 mod limits;
 mod measure;
@@ -132,6 +133,9 @@ async fn main() {
 
     eprintln!("==> background mode: time to first text against plain streams, and a resume's cost, 30 rounds");
     figures.background = background::measure(&binaries[1], &function, &upstream, &stub.base_url(), &http).await;
+
+    eprintln!("==> non-streamed: chat-complete against a direct buffered call, 200 rounds, interleaved");
+    figures.buffered = buffered::measure(&binaries[0], &upstream, &stub.base_url(), &http).await;
 
     eprintln!("==> limits on (dynalite on loopback) against limits off: time to first text, 60 rounds, interleaved");
     figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;

@@ -30,6 +30,7 @@ pub struct Figures {
     pub zip_bytes: [u64; 3],
     pub background: crate::background::BackgroundFigures,
     pub limits: crate::limits::LimitsFigures,
+    pub buffered: crate::buffered::BufferedFigures,
 }
 
 const PACE_NAMES: [&str; 2] = ["bursty, deltas 2 ms apart", "steady, deltas 10 ms apart"];
@@ -102,6 +103,14 @@ impl Figures {
         let _ = writeln!(t, "| reasoning model: time to first text, after its summary | {:.2} / {:.2} ms |", bg.reasoning_first_text[0], bg.reasoning_first_text[1]);
         let _ = writeln!(t, "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |", bg.resume_finished[0], bg.resume_finished[1]);
         let _ = writeln!(t, "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |", bg.resume_live[0], bg.resume_live[1]);
+        let _ = writeln!(t);
+        let b = &self.buffered;
+        let _ = writeln!(t, "Non-streamed, one request at a time (chat-complete, (b) only), p50 / p99:\n");
+        let _ = writeln!(t, "| figure | p50 / p99 |");
+        let _ = writeln!(t, "| --- | ---: |");
+        let _ = writeln!(t, "| direct buffered call to the stand-in | {:.2} / {:.2} ms |", b.direct[0], b.direct[1]);
+        let _ = writeln!(t, "| chat-complete behind the Runtime API | {:.2} / {:.2} ms |", b.function[0], b.function[1]);
+        let _ = writeln!(t, "| added over direct (p50 / p99) | {:.2} / {:.2} ms |", b.function[0] - b.direct[0], b.function[1] - b.direct[1]);
         let _ = writeln!(t);
         let l = &self.limits;
         let _ = writeln!(t, "Limits on (`LIMITS_TABLE` on dynalite, loopback), (b) only, p50 / p95 / p99:\n");
