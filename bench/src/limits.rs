@@ -30,15 +30,10 @@ fn quantiles(samples: &[f64]) -> [f64; 3] {
 pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)], http: &reqwest::Client) -> LimitsFigures {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
-    let endpoint = dynamo.endpoint();
     let mut on_env = env.to_vec();
+    on_env.extend(dynamo.limits_env("limits"));
     // Limits on, but out of reach of the rounds: what is measured is their round trips.
     on_env.extend([
-        ("LIMITS_TABLE", "limits"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("RATE_LIMIT_PER_MINUTE", "1000000"),
         ("CALLER_TOKENS_PER_DAY", "1000000000"),
         ("DAILY_TOKEN_BUDGET", "1000000000"),

@@ -14,6 +14,7 @@ use crate::{free_port, workspace_root};
 pub struct Dynalite {
     child: Child,
     port: u16,
+    endpoint: String,
 }
 
 impl Dynalite {
@@ -32,7 +33,18 @@ impl Dynalite {
             assert!(started.elapsed() < Duration::from_secs(20), "dynalite did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { child, port }
+        Self { child, port, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// The variables that turn a function's limits on in `table` of this emulator, as deployed.
+    pub fn limits_env<'a>(&'a self, table: &'a str) -> [(&'static str, &'a str); 5] {
+        [
+            ("LIMITS_TABLE", table),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
@@ -40,7 +52,7 @@ impl Dynalite {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.endpoint.clone()
     }
 
     /// A client on the project's TLS stack, with test credentials.

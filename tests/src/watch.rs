@@ -21,15 +21,7 @@ impl LambdaWatch {
 
     /// Like [`LambdaWatch::start`], with the limits on in `table` of `dynamo`, as deployed.
     pub async fn start_with_limits(env: &[(&str, &str)], dynamo: &crate::Dynalite, table: &str) -> Self {
-        let endpoint = dynamo.endpoint();
-        let limits = [
-            ("LIMITS_TABLE", table),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ];
-        Self::start(&[env, &limits].concat()).await
+        Self::start(&[env, &dynamo.limits_env(table)].concat()).await
     }
 
     /// Like [`LambdaWatch::start`], with extra `cargo lambda watch` arguments (`--release`).

@@ -23,16 +23,8 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
-    let (base, endpoint) = (stub.base_url(), dynamo.endpoint());
-    let env = [
-        ("OPENAI_BASE_URL", base.as_str()),
-        ("OPENAI_API_KEY", TEST_KEY),
-        ("LIMITS_TABLE", "limits"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let base = stub.base_url();
+    let env = [&[("OPENAI_BASE_URL", base.as_str()), ("OPENAI_API_KEY", TEST_KEY)][..], &dynamo.limits_env("limits")].concat();
     let binary = tokio::task::block_in_place(|| release_binary("chat-stream"));
     let function = RuntimeApi::launch(&binary, &env).await;
     function.set_deadline(FUNCTION_TIMEOUT);

@@ -275,17 +275,8 @@ async fn users_are_limited_apart_and_a_plan_claim_picks_its_limits() {
     let setup = Setup::start().await;
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
-    let endpoint = dynamo.endpoint();
-    let limits = [
-        ("LIMITS_TABLE", "limits"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RATE_LIMIT_PER_MINUTE", "2"),
-        ("JWT_LIMITS_CLAIM", "plan"),
-        ("JWT_PLAN_LIMITS", "pro=4/100000"),
-    ];
+    let plans = [("RATE_LIMIT_PER_MINUTE", "2"), ("JWT_LIMITS_CLAIM", "plan"), ("JWT_PLAN_LIMITS", "pro=4/100000")];
+    let limits = [&dynamo.limits_env("limits")[..], &plans].concat();
     let function = setup.launch("chat-complete", &limits).await;
     let statuses = |sub: &'static str, plan: Option<&'static str>, times: usize| {
         let (function, provider) = (&function, &setup.provider);
