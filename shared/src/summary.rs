@@ -139,7 +139,7 @@ impl RequestSummary {
     }
 
     /// Notes a piece of the reasoning summary sent to the caller.
-    pub fn reasoning_sent(&mut self, _text: &str) {
+    pub fn reasoning_sent(&mut self) {
         self.first_reasoning.get_or_insert_with(|| self.started.elapsed());
         self.reasoning_deltas += 1;
     }

@@ -131,7 +131,7 @@ pub fn relay(
                 // stored answer continues inside the reasoning too.
                 Ok(UpstreamEvent::ReasoningDelta(text)) => {
                     offset += text.len();
-                    summary.reasoning_sent(&text);
+                    summary.reasoning_sent();
                     yield dialect.reasoning(token(&signer, sequence, offset).as_deref(), &text);
                     continue;
                 }

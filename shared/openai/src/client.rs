@@ -27,6 +27,8 @@ pub struct ResponsesClient {
     pub(crate) key: ApiKey,
     /// The HMAC key of resume tokens and owner tags, when it is not the API key.
     signing: Option<ApiKey>,
+    /// The `reasoning` every create sends, decided once from the configuration and the model.
+    pub(crate) reasoning: Option<chat_core::ReasoningRequest>,
     /// OpenAI refused `reasoning.summary` (an organization not verified for summaries): asked
     /// no more in this execution environment.
     pub(crate) summaries_refused: Arc<std::sync::atomic::AtomicBool>,
@@ -57,7 +59,8 @@ impl ResponsesClient {
         if signing.is_none() {
             tracing::warn!("TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them");
         }
-        Ok(Self { http: http.shared(), endpoint, config, key, signing, summaries_refused: Arc::default() })
+        let reasoning = config.reasoning.request(&config.model);
+        Ok(Self { http: http.shared(), endpoint, config, key, signing, reasoning, summaries_refused: Arc::default() })
     }
 
     /// Waits until the API key has been read (tests, and callers that want to fail early).

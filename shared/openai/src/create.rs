@@ -91,9 +91,7 @@ impl ResponsesClient {
             max_output_tokens: self.config.max_output_tokens,
             stream,
             reasoning: self
-                .config
                 .reasoning
-                .request(&self.config.model)
                 .map(|r| types::ReasoningParam { effort: r.effort, summary: r.summary.filter(|_| summary) })
                 .filter(|r| r.effort.is_some() || r.summary.is_some()),
         };
