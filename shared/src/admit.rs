@@ -1,7 +1,9 @@
 //! Admitting a question, in the order that keeps every promise: who is asking and one of their
 //! requests this minute (nothing upstream before that), the size of the conversation it
 //! continues (one read of the previous answer, which must be theirs), then the reservation of
-//! everything it can cost.
+//! everything it can cost. The slot is not written together with the reservation: a burst the
+//! rate refuses would hold tokens meanwhile, and requests the rate lets through would be refused
+//! for the day's tokens (of fifty at once with a limit of ten, three got through).
 
 use tokio::time::Instant;
 

@@ -14,6 +14,7 @@ pub mod sse;
 pub mod summary;
 pub mod ui_chat;
 mod uri_safe;
+pub mod warm;
 
 pub use action::StreamAction;
 pub use sse::SseEncoder;

@@ -10,6 +10,7 @@ mod responses;
 pub mod scenario;
 mod http;
 mod server;
+pub mod tls;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct StubState {
     pub refuse_summaries: std::sync::atomic::AtomicBool,
     cancels: Mutex<Vec<String>>,
     retrieves: Mutex<Vec<RecordedRetrieve>>,
+    /// TCP connections accepted: a client that opened its connection early opens none later.
+    connections: std::sync::atomic::AtomicU64,
 }
 
 impl StubState {
@@ -90,11 +93,21 @@ impl StubState {
             refuse_summaries: Default::default(),
             cancels: Mutex::default(),
             retrieves: Mutex::default(),
+            connections: Default::default(),
         })
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_connection(&self) {
+        self.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The id of every cancel call, in order, repeats included.
@@ -169,6 +182,7 @@ pub struct StubServer {
     pub addr: SocketAddr,
     pub state: Arc<StubState>,
     task: JoinHandle<()>,
+    scheme: &'static str,
 }
 
 impl StubServer {
@@ -180,21 +194,36 @@ impl StubServer {
     pub async fn start_with(state: Arc<StubState>, addr: SocketAddr) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let counted = state.clone();
         // Each event is flushed the moment it is written, as OpenAI's servers do: without
         // TCP_NODELAY the stand-in itself would hold a delta for the reader's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| {
             let _ = tcp.set_nodelay(true);
+            counted.count_connection();
         });
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, state, task })
+        Ok(Self { addr, state, task, scheme: "http" })
+    }
+
+    /// The same behind TLS with a certificate signed by `ca` (for `localhost` and 127.0.0.1).
+    pub async fn start_tls(state: Arc<StubState>, addr: SocketAddr, ca: &tls::TestCa) -> std::io::Result<Self> {
+        let tcp = tokio::net::TcpListener::bind(addr).await?;
+        let addr = tcp.local_addr()?;
+        let counted = state.clone();
+        let listener = tls::TlsListener::new(tcp, ca, Arc::new(move || counted.count_connection()))?;
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state, task, scheme: "https" })
     }
 
     /// The value for `OPENAI_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("{}://{}/v1", self.scheme, self.addr)
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

@@ -42,6 +42,13 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
         assert_eq!(body["code"], "caller_limit_reached");
         assert!(body["detail"].as_str().unwrap().contains("10 requests per minute"), "{body}");
     }
+    // A new conversation's slot and reservation are written at once: the forty refused gave
+    // back what they had reserved, so the counters hold exactly what the ten were billed.
+    let store = spend::Store::with_client("rate".into(), dynamo.client());
+    let day = spend::day_now();
+    let billed: u64 = upstream.stub.requests().iter().map(|r| r.input.split_whitespace().count() as u64 + 8 + r.deltas_sent as u64).sum();
+    assert_eq!(store.used(&format!("tokens#ip:203.0.113.10#{day}")).await.unwrap(), billed);
+    assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), billed);
     // Another caller has its own allowance.
     assert_eq!(ask(&upstream, &gate, "203.0.113.11", "/stub echo other").await.0, 200);
 }

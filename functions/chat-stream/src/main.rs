@@ -30,5 +30,6 @@ async fn main() -> Result<(), Error> {
     // Lives as long as the execution environment; the runtime wants handlers that are 'static.
     let gate: &'static Gate = Box::leak(Box::new(Gate::from_config(config.limits.clone())?));
     let client: &'static ResponsesClient = Box::leak(Box::new(ResponsesClient::new(config, key)?));
+    shared::warm::open_connections(client, gate).await;
     shared::runtime::run_streaming(service_fn(move |request| handler::handle(client, gate, request))).await
 }

@@ -121,6 +121,28 @@ impl<S: KeySource> KeyCache<S> {
         }
     }
 
+    /// Fetches the set ahead of the first token (during init), unless one is held. A failure here
+    /// is only logged: the first token asks again, as if nothing had been tried.
+    pub async fn prefetch(&self) {
+        let mut state = self.state.lock().await;
+        if state.keys.is_some() {
+            return;
+        }
+        state.fetches += 1;
+        match self.source.fetch().await {
+            Ok(fetched) => self.keep(&mut state, &fetched, Instant::now()),
+            Err(reason) => tracing::debug!(reason, "the identity provider's signing keys were not fetched ahead"),
+        }
+    }
+
+    fn keep(&self, state: &mut State, fetched: &Fetched, now: Instant) {
+        let age = fetched.max_age.unwrap_or(self.policy.default_age).clamp(self.policy.min_age, self.policy.max_age);
+        let set = KeySet::from_json(&fetched.keys, now + age);
+        tracing::info!(keys = set.by_kid.len() + set.anonymous.len(), cached_for_s = age.as_secs(), "fetched the identity provider's signing keys");
+        state.keys = Some(set);
+        state.failed_at = None;
+    }
+
     /// Fetches the set unless a fetch failed moments ago; whether it was fetched. A failure
     /// keeps the keys already held (for `retry_after_failure` more) rather than refusing everyone.
     async fn refresh(&self, state: &mut State, now: Instant) -> bool {
@@ -130,11 +152,7 @@ impl<S: KeySource> KeyCache<S> {
         state.fetches += 1;
         match self.source.fetch().await {
             Ok(fetched) => {
-                let age = fetched.max_age.unwrap_or(self.policy.default_age).clamp(self.policy.min_age, self.policy.max_age);
-                let set = KeySet::from_json(&fetched.keys, now + age);
-                tracing::info!(keys = set.by_kid.len() + set.anonymous.len(), cached_for_s = age.as_secs(), "fetched the identity provider's signing keys");
-                state.keys = Some(set);
-                state.failed_at = None;
+                self.keep(state, &fetched, now);
                 true
             }
             Err(reason) => {

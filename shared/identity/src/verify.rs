@@ -53,6 +53,11 @@ impl<S: KeySource> Verifier<S> {
         Self { config, keys: KeyCache::new(source, policy) }
     }
 
+    /// Fetches the provider's keys ahead of the first token (during init); never fails.
+    pub async fn fetch_keys(&self) {
+        self.keys.prefetch().await;
+    }
+
     /// How many times the keys were fetched.
     pub async fn key_fetches(&self) -> u64 {
         self.keys.fetches().await

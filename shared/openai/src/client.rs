@@ -63,6 +63,17 @@ impl ResponsesClient {
         Ok(Self { http: http.shared(), endpoint, config, key, signing, reasoning, summaries_refused: Arc::default() })
     }
 
+    /// Opens the connection to OpenAI ahead of the first request (TCP and TLS), and keeps it in
+    /// the pool: a `HEAD` of the base URL without the key, whose answer (a 404 or 401) is not
+    /// read. Never fails: a request after it connects as it would have.
+    pub async fn open_connection(&self) {
+        let Ok(http) = self.http.clone().await else { return };
+        let opened = http.head(&self.config.base_url).timeout(self.config.timeouts.connect).send().await;
+        if let Err(error) = opened {
+            tracing::debug!(error = %error.without_url(), "the connection to OpenAI was not opened ahead");
+        }
+    }
+
     /// Waits until the API key has been read (tests, and callers that want to fail early).
     pub async fn key_ready(&self) -> Result<(), ApiError> {
         self.key.get().await.map(drop)

@@ -53,6 +53,22 @@ impl Gate {
         self.store.as_ref()
     }
 
+    /// Opens what the first request would otherwise wait for (during init): the connection to
+    /// the limits table and the identity provider's keys. Never fails.
+    pub async fn open_connections(&self) {
+        let store = async {
+            if let Some(store) = &self.store {
+                store.open_connection().await;
+            }
+        };
+        let users = async {
+            if let Some(users) = &self.users {
+                users.fetch_keys().await;
+            }
+        };
+        tokio::join!(store, users);
+    }
+
     /// No origin check and no limits: handler tests that are about something else.
     pub fn open() -> Self {
         Self { config: LimitsConfig::default(), store: None, users: None }

@@ -72,6 +72,17 @@ impl Store {
             .await
     }
 
+    /// Opens the connection to DynamoDB ahead of the first request (during init): the client
+    /// built and one eventually consistent read of a key that never exists. Never fails.
+    pub async fn open_connection(&self) {
+        let read = self.client().await.get_item().table_name(&*self.table).key("pk", AttributeValue::S("warm#up".to_owned()));
+        match tokio::time::timeout(STORE_DEADLINE, read.send()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the connection to the limits table was not opened ahead"),
+            Err(_) => tracing::debug!("the limits table did not answer the read ahead in time"),
+        }
+    }
+
     /// One of `caller`'s `per_minute` requests this minute.
     pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
         let now = (self.clock)();
