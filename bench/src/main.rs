@@ -11,21 +11,25 @@
 //! Prints the tables and writes BENCHMARKS.md. Every loop has a fixed count and every wait a
 //! time limit (requests 60 s, invocations 30 s, starts 10–60 s).
 
+mod added;
 mod background;
 mod buffered;
+mod chart;
+mod cold;
 mod coldstart;
 mod limits;
 mod measure;
+mod peers;
 mod procs;
 mod report;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::runtime_api::{RuntimeApi, release_binary};
-use e2e::{LambdaWatch, free_port, workspace_root};
+use e2e::{Dynalite, LambdaWatch, workspace_root};
+use openai_stub::tls::TestCa;
 use measure::{Server, lateness_ms, millis, quantile};
 use openai_stub::{StubServer, StubState};
 use report::Figures;
@@ -67,7 +71,7 @@ async fn main() {
     let function_pid = function.pid().expect("function pid");
 
     eprintln!("==> (c) the tutorial's app: start to first answer");
-    let peer = start_peer(&root, &stub, &http, &mut figures).await;
+    let peer = peers::start_peer(&root, &stub, &http, &mut figures).await;
     let peer_pid = peer.as_ref().and_then(|(child, _)| child.id());
 
     eprintln!("==> (w) the functions under cargo lambda watch --release (builds on first use)");
@@ -140,6 +144,37 @@ async fn main() {
     eprintln!("==> limits on (dynalite on loopback) against limits off: time to first text, 60 rounds, interleaved");
     figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;
 
+    eprintln!("==> added over direct, p99, two passes: first text (plain, TLS, limits on), non-streamed, per delta at 20 ms");
+    let ca = TestCa::new().expect("a test CA");
+    let ca_file = root.join("target").join("bench-bin").join("test-ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).expect("write the test CA");
+    let tls_stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca).await.expect("TLS stand-in");
+    let litellm = peers::start_litellm(&root, &stub.base_url(), &http).await;
+    let targets = added::Targets {
+        stream: function.clone(),
+        stub_url: stub.base_url(),
+        tls_stub_url: tls_stub.base_url(),
+        env: upstream.clone(),
+        ca_file: &ca_file,
+        ca_pem: &ca.ca_pem,
+        stream_binary: &binaries[1],
+        complete_binary: &binaries[0],
+        peer_url: litellm.as_ref().map(|(_, url)| url.clone()),
+    };
+    figures.added = added::measure(&targets).await;
+    drop(litellm);
+
+    eprintln!("==> cold first request: exec to first text, OpenAI behind TLS, limits on, both chat functions");
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("cold").await;
+    let ca_path = ca_file.to_string_lossy().into_owned();
+    let tls_url = tls_stub.base_url();
+    let mut cold_env = vec![("OPENAI_BASE_URL", tls_url.as_str()), ("OPENAI_API_KEY", "sk-bench"), ("SSL_CERT_FILE", ca_path.as_str())];
+    cold_env.extend(dynamo.limits_env("cold"));
+    cold_env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
+    figures.cold = [cold::measure(&binaries[0], &cold_env, false).await, cold::measure(&binaries[1], &cold_env, true).await];
+    drop(dynamo);
+
     eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
     let cpu = || [Some(function_pid), peer_pid].map(|pid| pid.map(procs::cpu_ms));
     let cpu_before = cpu();
@@ -168,7 +203,10 @@ async fn main() {
     drop(peer);
 
     eprintln!("==> init: exec until the first Runtime API poll, this shell's environment, {INIT_RUNS} runs each");
+    // Init opens the connection to OpenAI: the stand-in's, as a deployment's would be OpenAI's.
+    let base_url = stub.base_url();
     let secret_env: &[(&str, &str)] = &[
+        ("OPENAI_BASE_URL", &base_url),
         ("OPENAI_API_KEY_SECRET_ID", "bench/openai"),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "bench"),
@@ -178,7 +216,7 @@ async fn main() {
     for (i, function) in FUNCTIONS.iter().enumerate() {
         let (mut with_key, mut with_secret) = (Vec::new(), Vec::new());
         for _ in 0..INIT_RUNS {
-            with_key.push(coldstart::init_ms(&binaries[i], &[("OPENAI_API_KEY", "sk-bench")]).await);
+            with_key.push(coldstart::init_ms(&binaries[i], &[("OPENAI_API_KEY", "sk-bench"), ("OPENAI_BASE_URL", &base_url)]).await);
             if *function != "index" {
                 with_secret.push(coldstart::init_ms(&binaries[i], secret_env).await);
             }
@@ -193,6 +231,7 @@ async fn main() {
     let table = figures.table();
     println!("{table}");
     report::write(&root.join("BENCHMARKS.md"), &figures, &table).expect("write BENCHMARKS.md");
+    std::fs::write(root.join("docs").join("benchmarks-added.svg"), chart::svg(&figures.added)).expect("write the chart");
     eprintln!("==> wrote BENCHMARKS.md");
 }
 
@@ -209,43 +248,4 @@ fn private_copies(root: &Path) -> Vec<PathBuf> {
             copy
         })
         .collect()
-}
-
-/// Starts the tutorial's app three times, timing start to first answer; keeps the last running.
-/// Without its virtualenv (scripts/bench makes it) the run goes on without it.
-async fn start_peer(root: &Path, stub: &StubServer, http: &reqwest::Client, figures: &mut Figures) -> Option<(tokio::process::Child, u16)> {
-    let peer_dir = root.join("..").join("shared").join("peers").join("seed-fastapi");
-    let uvicorn = root.join("target").join("peer-venv").join("bin").join("uvicorn");
-    if !uvicorn.exists() {
-        eprintln!("warning: {} is missing (scripts/bench installs it); measuring without the tutorial's app", uvicorn.display());
-        figures.peer_start_ms = f64::NAN;
-        return None;
-    }
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}/chat-complete?message=hi");
-    let mut starts = Vec::new();
-    let mut peer = None;
-    for _ in 0..3 {
-        if let Some(mut old) = peer.take() {
-            let _ = tokio::process::Child::kill(&mut old).await;
-        }
-        let started = Instant::now();
-        let child = tokio::process::Command::new(&uvicorn)
-            .args(["main:app", "--app-dir", &peer_dir.to_string_lossy(), "--port", &port.to_string(), "--log-level", "warning"])
-            .env("OPENAI_API_KEY", "sk-bench")
-            .env("OPENAI_BASE_URL", stub.base_url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start uvicorn (scripts/bench installs it into target/peer-venv)");
-        while !matches!(http.get(&url).timeout(Duration::from_secs(5)).send().await, Ok(r) if r.status().is_success()) {
-            assert!(started.elapsed() < Duration::from_secs(60), "the tutorial's app did not start");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        starts.push(millis(started.elapsed()));
-        peer = Some(child);
-    }
-    figures.peer_start_ms = quantile(&starts, 0.5);
-    peer.map(|child| (child, port))
 }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::runtime_api::{Chunk, RuntimeApi, get_event};
+use e2e::runtime_api::{Chunk, Invocation, RuntimeApi, get_event};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 
@@ -21,6 +21,9 @@ pub enum Server {
     Peer { url: String },
     /// (w) This project's chat-stream under `cargo lambda watch --release`.
     Watch { url: String },
+    /// (l) A gateway a user would pick instead (the LiteLLM proxy): OpenAI's API in front of the
+    /// same stand-in, read as the stand-in is.
+    Gateway { base_url: String },
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,7 @@ impl Server {
             Self::Function { .. } => "(b) release binary behind the Runtime API",
             Self::Peer { .. } => "(c) tutorial's app",
             Self::Watch { .. } => "(w) cargo lambda watch --release",
+            Self::Gateway { .. } => "(l) LiteLLM proxy",
         }
     }
 
@@ -57,7 +61,7 @@ impl Server {
     async fn http_stream(&self, http: &reqwest::Client, message: &str) -> Timing {
         let started = Instant::now();
         let (request, text_event) = match self {
-            Self::Direct { base_url } => (
+            Self::Direct { base_url } | Self::Gateway { base_url } => (
                 http.post(format!("{base_url}/responses"))
                     .bearer_auth("sk-bench")
                     .json(&serde_json::json!({ "model": "gpt-4o-mini", "input": message, "stream": true })),
@@ -79,14 +83,16 @@ impl Server {
         let end = started.elapsed();
         let (mut deltas, mut text) = (Vec::new(), String::new());
         for (at, event) in timed_events(&chunks).await {
-            if event.event == text_event {
-                deltas.push(at.saturating_duration_since(started));
-                if let Self::Direct { .. } = self {
-                    let json: serde_json::Value = serde_json::from_str(&event.data).expect("JSON event");
+            if let Self::Direct { .. } | Self::Gateway { .. } = self {
+                // OpenAI's events name their type in the JSON; a gateway may drop the `event:` line.
+                let Ok(json) = serde_json::from_str::<serde_json::Value>(&event.data) else { continue };
+                if json["type"] == text_event {
+                    deltas.push(at.saturating_duration_since(started));
                     text.push_str(json["delta"].as_str().unwrap_or_default());
-                } else {
-                    text.push_str(&event.data);
                 }
+            } else if event.event == text_event {
+                deltas.push(at.saturating_duration_since(started));
+                text.push_str(&event.data);
             }
         }
         let first_text = *deltas.first().unwrap_or_else(|| panic!("{}: no text", self.label()));
@@ -101,6 +107,11 @@ async fn function_stream(api: &RuntimeApi, message: &str) -> Timing {
 /// One invocation of the function behind the Runtime API stand-in with this query string.
 pub async fn function_query(api: &RuntimeApi, query: &str) -> Timing {
     let answer = api.invoke(get_event(query)).await;
+    timing_of(api, &answer).await
+}
+
+/// The timing of one streamed invocation, from queueing its event.
+pub async fn timing_of(api: &RuntimeApi, answer: &Invocation) -> Timing {
     if answer.error.is_some() || answer.status != Some(200) {
         panic!("(b): status {:?}, {:?}; body {:?}; log:\n{}", answer.status, answer.error, answer.text(), api.log());
     }

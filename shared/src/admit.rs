@@ -1,9 +1,9 @@
 //! Admitting a question, in the order that keeps every promise: who is asking and one of their
 //! requests this minute (nothing upstream before that), the size of the conversation it
 //! continues (one read of the previous answer, which must be theirs), then the reservation of
-//! everything it can cost. The slot is not written together with the reservation: a burst the
-//! rate refuses would hold tokens meanwhile, and requests the rate lets through would be refused
-//! for the day's tokens (of fifty at once with a limit of ten, three got through).
+//! everything it can cost. A new conversation has nothing to read, so its slot and reservation
+//! are one round trip (the caller's request and tokens in one conditional write, beside the
+//! budget's).
 
 use tokio::time::Instant;
 
@@ -13,8 +13,13 @@ use spend::{Admission, Gate};
 
 /// Admits `chat`, marking it with its caller (for the safety identifier and the owner tag).
 pub async fn admit(gate: &Gate, client: &ResponsesClient, request: &lambda_http::Request, chat: &mut ChatRequest, deadline: Instant) -> Result<Admission, ApiError> {
-    let pass = gate.enter(request).await?;
+    let caller = gate.identify(request).await?;
+    chat.caller = Some(caller.id.clone());
+    if chat.previous_response_id.is_none() {
+        // Nothing to read first: the slot and the reservation in one round trip.
+        return gate.admit(caller, chat, client.config()).await;
+    }
+    let pass = gate.take_slot(caller).await?;
     let earlier_tokens = client.earlier_tokens(chat, &pass.caller, deadline).await?;
-    chat.caller = Some(pass.caller.clone());
     gate.reserve(pass, chat, client.config(), earlier_tokens).await
 }

@@ -97,9 +97,10 @@ async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_g
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("midnight").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "midnight"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await;
-    // A clock two seconds before midnight that moves a second each time it is read.
+    // A clock one second before midnight that moves a second each time it is read: the
+    // reservation (one read) is made on the day before, its give-back comes after midnight.
     let day = 20_000;
-    let now = Arc::new(AtomicU64::new(day * DAY - 2));
+    let now = Arc::new(AtomicU64::new(day * DAY - 1));
     let ticking = now.clone();
     let store = Store::with_client("midnight".into(), dynamo.client()).with_clock(Arc::new(move || ticking.fetch_add(1, Ordering::SeqCst)));
     let gate = Gate::with_store(LimitsConfig { table: Some("midnight".into()), ..LimitsConfig::default() }, store.clone()).unwrap();
@@ -177,4 +178,55 @@ async fn a_slow_store_means_503_within_its_deadline_and_nothing_upstream() {
     assert!(started.elapsed() < Duration::from_secs(3), "bounded by the store's deadline: {:?}", started.elapsed());
     assert!(upstream.stub.requests().is_empty(), "fail closed");
     held.abort();
+}
+
+/// The caller's item of the day: (minute, count, used).
+async fn caller_item(dynamo: &Dynalite, table: &str, pk: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let item = dynamo.client().get_item().table_name(table).key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into())).consistent_read(true).send().await.unwrap();
+    let item = item.item().cloned().unwrap_or_default();
+    let number = |name: &str| item.get(name).map(|v| v.as_n().unwrap().parse::<u64>().unwrap());
+    (number("minute"), number("count"), number("used"))
+}
+
+#[tokio::test]
+async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever_environment_counts() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("window").await;
+    let minute = 20_000 * 1440 + 7;
+    let at = |seconds: u64| -> spend::Clock { Arc::new(move || seconds) };
+    let here = Store::with_client("window".into(), dynamo.client()).with_clock(at(minute * 60 + 5));
+    let (day, pk) = (minute / 1440, format!("tokens#ip:192.0.2.40#{}", minute / 1440));
+    let ask = |store: &Store, tokens: u64| {
+        let store = store.clone();
+        async move { store.take_slot_and_reserve("ip:192.0.2.40", 3, tokens, 1_000, 1_000_000).await }
+    };
+    assert_eq!(ask(&here, 100).await.unwrap(), day);
+    assert_eq!(ask(&here, 100).await.unwrap(), day);
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute), Some(2), Some(200)));
+    // Another environment, which has never seen this caller, guesses a new window: wrong, and
+    // counted in the open one all the same.
+    let there = Store::with_client("window".into(), dynamo.client()).with_clock(at(minute * 60 + 30));
+    ask(&there, 100).await.unwrap();
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute), Some(3), Some(300)));
+    // The fourth of the minute is refused for the rate and holds nothing.
+    let refused = ask(&here, 100).await.unwrap_err();
+    assert!(refused.to_string().contains("3 requests per minute"), "{refused}");
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute), Some(3), Some(300)));
+    assert_eq!(here.used(&format!("budget#{day}")).await.unwrap(), 300, "the budget it held for a moment was given back");
+    // The next minute opens a window of its own; a question over the day's tokens is neither
+    // counted nor reserved.
+    let later = here.clone().with_clock(at((minute + 1) * 60 + 1));
+    ask(&later, 100).await.unwrap();
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(1), Some(400)));
+    let too_big = ask(&later, 700).await.unwrap_err();
+    assert!(too_big.to_string().contains("1000 tokens per day"), "{too_big}");
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(1), Some(400)));
+    // An environment whose clock is a minute behind counts in the window it finds.
+    let behind = Store::with_client("window".into(), dynamo.client()).with_clock(at(minute * 60 + 50));
+    ask(&behind, 100).await.unwrap();
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(2), Some(500)));
+    // The budget refuses: the caller's tokens are given back, the request stays counted.
+    let broke = later.take_slot_and_reserve("ip:192.0.2.40", 3, 100, 1_000, 550).await.unwrap_err();
+    assert!(broke.to_string().contains("budget"), "{broke}");
+    assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(3), Some(500)));
 }

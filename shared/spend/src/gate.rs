@@ -74,19 +74,27 @@ impl Gate {
         Self { config: LimitsConfig::default(), store: None, users: None }
     }
 
-    /// Who is asking, and one of their requests this minute: the origin check, the caller (an
-    /// access key with `ACCESS=keys`, a signed-in user with `ACCESS=jwt`, else the address),
-    /// then the rate slot. Every chat request passes here first, the ones that spend no tokens
-    /// (a resume, a stop) too, since each still costs upstream calls.
+    /// Who is asking, and one of their requests this minute: [`Gate::identify`], then
+    /// [`Gate::take_slot`]. Every chat request that spends no tokens (a resume, a stop) passes
+    /// here, since each still costs upstream calls; a question passes [`Gate::admit`], or this
+    /// and [`Gate::reserve`] when it continues a conversation.
     pub async fn enter(&self, request: &lambda_http::Request) -> Result<Pass, ApiError> {
+        let caller = self.identify(request).await?;
+        self.take_slot(caller).await
+    }
+
+    /// Who is asking: the origin check, then the caller (an access key with `ACCESS=keys`, a
+    /// signed-in user with `ACCESS=jwt`, else the address) with their own limits. Nothing is
+    /// counted yet.
+    pub async fn identify(&self, request: &lambda_http::Request) -> Result<Caller, ApiError> {
         origin::check(request, &self.config.allowed_origins)?;
-        let (caller, own) = match (&self.store, &self.users) {
+        match (&self.store, &self.users) {
             (_, Some(users)) => {
                 let token = presented_token(request).ok_or(ApiError::TokenMissing)?;
                 let user = users.verify(&token).await?;
                 let plan = user.plan.as_deref().and_then(|plan| self.config.jwt.as_ref()?.plan(plan));
                 let own = OwnLimits { rate_per_minute: plan.map(|p| p.rate_per_minute), tokens_per_day: plan.map(|p| p.tokens_per_day) };
-                (user.caller_id(), own)
+                Ok(Caller { id: user.caller_id(), own })
             }
             (Some(store), None) if self.config.keys => {
                 let key = presented_key(request).ok_or(ApiError::AccessKeyMissing)?;
@@ -94,14 +102,19 @@ impl Gate {
                 if record.revoked {
                     return Err(ApiError::AccessKeyRevoked);
                 }
-                (format!("key:{}", record.id), OwnLimits { rate_per_minute: record.rate_per_minute, tokens_per_day: record.tokens_per_day })
+                let own = OwnLimits { rate_per_minute: record.rate_per_minute, tokens_per_day: record.tokens_per_day };
+                Ok(Caller { id: format!("key:{}", record.id), own })
             }
-            _ => (caller_id(request), OwnLimits::default()),
-        };
-        if let Some(store) = &self.store {
-            store.take_request_slot(&caller, own.rate_per_minute.unwrap_or(self.config.rate_per_minute)).await?;
+            _ => Ok(Caller { id: caller_id(request), own: OwnLimits::default() }),
         }
-        Ok(Pass { caller, own })
+    }
+
+    /// One of `caller`'s requests this minute.
+    pub async fn take_slot(&self, caller: Caller) -> Result<Pass, ApiError> {
+        if let Some(store) = &self.store {
+            store.take_request_slot(&caller.id, self.rate_per_minute(&caller)).await?;
+        }
+        Ok(Pass { caller: caller.id, own: caller.own })
     }
 
     /// Reserves the most tokens `chat` can use (see [`reservation`]) against the deployment's
@@ -113,6 +126,22 @@ impl Gate {
         let tokens_per_day = own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
         let day = store.reserve(&caller, tokens, tokens_per_day, self.config.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day }) })
+    }
+
+    /// A question that continues no conversation: its request slot and its reservation in one
+    /// round trip ([`Store::take_slot_and_reserve`]), under the same limits as
+    /// [`Gate::take_slot`] then [`Gate::reserve`].
+    pub async fn admit(&self, caller: Caller, chat: &ChatRequest, config: &Config) -> Result<Admission, ApiError> {
+        let Some(store) = &self.store else { return Ok(Admission { caller: caller.id, held: None }) };
+        let tokens = reservation(chat, config, 0);
+        let tokens_per_day = caller.own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
+        let per_minute = self.rate_per_minute(&caller);
+        let day = store.take_slot_and_reserve(&caller.id, per_minute, tokens, tokens_per_day, self.config.daily_budget).await?;
+        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), tokens, day }) })
+    }
+
+    fn rate_per_minute(&self, caller: &Caller) -> u64 {
+        caller.own.rate_per_minute.unwrap_or(self.config.rate_per_minute)
     }
 }
 
@@ -127,7 +156,13 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
     (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output).saturating_add(earlier_tokens)
 }
 
-/// A request let in: who it is, with their own limits when their key or plan sets them.
+/// Who is asking, with their own limits when their key or plan sets them; nothing counted yet.
+pub struct Caller {
+    pub id: String,
+    own: OwnLimits,
+}
+
+/// A request let in (its request of the minute counted): who it is, with their own limits.
 pub struct Pass {
     pub caller: String,
     own: OwnLimits,

@@ -6,10 +6,12 @@
 //!   its access key (`ACCESS=keys`), or the user its identity provider signed in (`ACCESS=jwt`,
 //!   verified by the `identity` crate; a plan claim may name the user's own limits).
 //! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
-//!   caller's requests per minute ([`Gate::enter`]); a question then reserves a safe upper bound
-//!   of the tokens it can use, the conversation it continues included, against the caller's and
-//!   the deployment's daily tokens ([`Gate::reserve`]), atomically in DynamoDB (conditional
-//!   writes: concurrent requests can never push a counter past its limit). The answer's real
+//!   caller's requests per minute; a question also reserves a safe upper bound of the tokens it
+//!   can use, the conversation it continues included, against the caller's and the deployment's
+//!   daily tokens, atomically in DynamoDB (conditional writes: concurrent requests can never push
+//!   a counter past its limit). A new question does both in one round trip ([`Gate::admit`]: its
+//!   request and tokens in one write to the caller's item, see `window`); a follow-up takes its
+//!   slot ([`Gate::enter`]), reads what it continues, then reserves ([`Gate::reserve`]). The answer's real
 //!   usage settles the reservation on the day it was made, at most once; a request that never
 //!   reached the model releases it. The store unreachable or slow: 503.
 //!
@@ -21,12 +23,13 @@ mod handover;
 mod keys;
 mod origin;
 mod store;
+mod window;
 
 use std::time::Duration;
 
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
-pub use gate::{Admission, Gate, Pass, reservation};
+pub use gate::{Admission, Caller, Gate, Pass, reservation};
 pub use keys::{KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key, presented_token};
 pub use store::{Clock, Store, day_now};
 

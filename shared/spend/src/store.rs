@@ -1,9 +1,9 @@
 //! The limits table in DynamoDB. Key schema fixed for outside tools: partition key `pk`
 //! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
-//! `rate#<caller>#<minute>` (`count`), `tokens#<caller>#<day>` and `budget#<day>` (`used`).
-//! Every limit is one conditional write, so concurrent requests never pass a limit; the
-//! deployment's budget and the caller's tokens are reserved at once (one round trip), and the one
-//! that took is given back when the other is refused.
+//! `tokens#<caller>#<day>` (`used`, and the caller's requests of the minute: `minute`, `count`,
+//! see `window`) and `budget#<day>` (`used`). Every limit is a conditional write, so concurrent
+//! requests never pass a limit; the deployment's budget and the caller's item are written at once
+//! (one round trip), and the one that took is given back when the other is refused.
 //! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
 //! was lost would give back twice), and never takes a counter below zero: when in doubt, the
 //! counters count too much, never too little.
@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use chat_core::ApiError;
 
 use crate::until_next;
+use crate::window::{Ask, Counted, Table, Windows};
 
 /// The store unreachable or slow for this long: the request is refused (fail closed).
 const STORE_DEADLINE: Duration = Duration::from_millis(1000);
@@ -32,6 +33,7 @@ pub struct Store {
     table: Arc<str>,
     client: Arc<OnceCell<Client>>,
     clock: Clock,
+    windows: Windows,
 }
 
 enum Write {
@@ -41,11 +43,11 @@ enum Write {
 
 impl Store {
     pub fn from_env(table: String) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new()), clock: Arc::new(epoch_seconds) }
+        Self { table: table.into(), client: Arc::new(OnceCell::new()), clock: Arc::new(epoch_seconds), windows: Windows::default() }
     }
 
     pub fn with_client(table: String, client: Client) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))), clock: Arc::new(epoch_seconds) }
+        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))), clock: Arc::new(epoch_seconds), windows: Windows::default() }
     }
 
     /// The same store reading time from `clock` (tests of what happens at midnight).
@@ -83,17 +85,19 @@ impl Store {
         }
     }
 
+    async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
+        let table = Table { client: self.client().await, name: &self.table, deadline: STORE_DEADLINE, windows: &self.windows };
+        table.count_request(pk, ask).await
+    }
+
     /// One of `caller`'s `per_minute` requests this minute.
     pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
         let now = (self.clock)();
-        let minute = now / MINUTE;
-        let pk = format!("rate#{caller}#{minute}");
-        match self.add(&pk, "count", 1, Some(per_minute), (minute + 2) * MINUTE).await? {
-            Write::Done => Ok(()),
-            Write::OverLimit => Err(ApiError::OverLimit {
-                limit: format!("{per_minute} requests per minute"),
-                retry_after: until_next(MINUTE, now),
-            }),
+        let day = now / DAY;
+        let ask = Ask { minute: now / MINUTE, per_minute, tokens: 0, per_day: None, expires_at: (day + 2) * DAY };
+        match self.count_request(&format!("tokens#{caller}#{day}"), &ask).await? {
+            Counted::Done => Ok(()),
+            _ => Err(rate_refusal(per_minute, now)),
         }
     }
 
@@ -110,16 +114,45 @@ impl Store {
             self.add(&budget_pk, "used", tokens as i64, Some(budget), expires),
             self.add(&caller_pk, "used", tokens as i64, Some(caller_per_day), expires),
         );
+        let for_caller = for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
+        self.settle_pair(now, tokens, caller_per_day, budget, for_budget, for_caller, &caller_pk).await
+    }
+
+    /// [`Store::take_request_slot`] and [`Store::reserve`] in one round trip: the caller's
+    /// request of the minute and tokens of the day in one conditional write (both or neither),
+    /// beside the budget's. A budget refusal gives the caller's tokens back and keeps the request
+    /// counted, as when they were taken one after the other.
+    pub async fn take_slot_and_reserve(&self, caller: &str, per_minute: u64, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
+        let now = (self.clock)();
+        let day = now / DAY;
+        let expires = (day + 2) * DAY;
+        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
+        let ask = Ask { minute: now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: expires };
+        let (for_budget, for_caller) = tokio::join!(self.add(&budget_pk, "used", tokens as i64, Some(budget), expires), self.count_request(&caller_pk, &ask));
+        if matches!(for_caller, Ok(Counted::RateRefused)) {
+            if matches!(for_budget, Ok(Write::Done)) {
+                self.add_once(&budget_pk, -(tokens as i64), expires).await;
+            }
+            return Err(rate_refusal(per_minute, now));
+        }
+        self.settle_pair(now, tokens, caller_per_day, budget, for_budget, for_caller, &caller_pk).await
+    }
+
+    /// The outcome of a budget write and a caller write sent together: the day, or the refusal
+    /// (the deployment's limit named first) once whichever took is given back.
+    #[allow(clippy::too_many_arguments)] // one call site per way of reserving; a struct would only rename them
+    async fn settle_pair(&self, now: u64, tokens: u64, caller_per_day: u64, budget: u64, for_budget: Result<Write, ApiError>, for_caller: Result<Counted, ApiError>, caller_pk: &str) -> Result<u64, ApiError> {
+        let day = now / DAY;
+        let expires = (day + 2) * DAY;
         match (for_budget, for_caller) {
-            (Ok(Write::Done), Ok(Write::Done)) => Ok(day),
+            (Ok(Write::Done), Ok(Counted::Done)) => Ok(day),
             (budget_outcome, caller_outcome) => {
                 if matches!(budget_outcome, Ok(Write::Done)) {
-                    self.add_once(&budget_pk, -(tokens as i64), expires).await;
+                    self.add_once(&format!("budget#{day}"), -(tokens as i64), expires).await;
                 }
-                if matches!(caller_outcome, Ok(Write::Done)) {
-                    self.add_once(&caller_pk, -(tokens as i64), expires).await;
+                if matches!(caller_outcome, Ok(Counted::Done)) {
+                    self.add_once(caller_pk, -(tokens as i64), expires).await;
                 }
-                // Refused as before, budget first: the deployment's limit is the one to name.
                 match (budget_outcome?, caller_outcome?) {
                     (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget, retry_after: until_next(DAY, now) }),
                     _ => Err(ApiError::OverLimit { limit: format!("{caller_per_day} tokens per day"), retry_after: until_next(DAY, now) }),
@@ -248,6 +281,10 @@ impl Store {
 }
 
 type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn rate_refusal(per_minute: u64, now: u64) -> ApiError {
+    ApiError::OverLimit { limit: format!("{per_minute} requests per minute"), retry_after: until_next(MINUTE, now) }
+}
 
 fn unavailable<T, E: std::error::Error + Send + Sync + 'static>(outcome: Result<T, E>) -> Result<T, ApiError> {
     outcome.map_err(|error| {

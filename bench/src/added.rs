@@ -1,0 +1,167 @@
+//! Added over direct, measured as the fastest gateways are: one request at a time against the
+//! same stand-in on this machine, each path's p99 less the direct read's p99 from the same
+//! interleaved rounds; all of it twice (the second pass after the whole first), so each figure
+//! comes with its run-to-run spread. Beside ours, the LiteLLM proxy on the same loads when it is
+//! installed (scripts/litellm-peer.sh).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::Dynalite;
+use e2e::runtime_api::{RuntimeApi, get_event};
+
+use crate::measure::{Server, lateness_ms, millis, quantile};
+
+const FIRST_TEXT_ROUNDS: usize = 200;
+const BUFFERED_ROUNDS: usize = 200;
+const PACED_ROUNDS: usize = 16;
+const PACED_DELTAS: usize = 25;
+const PACE: Duration = Duration::from_millis(20);
+
+/// One path: p50 and p99 (ms; µs for the per-delta path) of direct, ours and the peer, per pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Added {
+    pub name: &'static str,
+    pub unit: &'static str,
+    /// The goal for ours, on p99 added.
+    pub goal: f64,
+    pub passes: [[[f64; 2]; 3]; 2],
+}
+
+impl Added {
+    fn new(name: &'static str, unit: &'static str, goal: f64) -> Self {
+        Self { name, unit, goal, passes: [[[f64::NAN; 2]; 3]; 2] }
+    }
+
+    /// p99 added over direct by `who` (1 ours, 2 the peer) in `pass`.
+    pub fn added(&self, pass: usize, who: usize) -> f64 {
+        self.passes[pass][who][1] - self.passes[pass][0][1]
+    }
+
+    /// The larger of the two passes' p99 added: the figure a goal is judged on.
+    pub fn worst_added(&self, who: usize) -> f64 {
+        self.added(0, who).max(self.added(1, who))
+    }
+
+    pub fn spread(&self, who: usize) -> f64 {
+        (self.added(0, who) - self.added(1, who)).abs()
+    }
+}
+
+/// Where the loads go: the stand-in (plain and behind TLS), the functions, the peer.
+pub struct Targets<'a> {
+    pub stream: Arc<RuntimeApi>,
+    pub stub_url: String,
+    pub tls_stub_url: String,
+    /// chat-stream's environment, to start the TLS and limits-on copies from.
+    pub env: Vec<(&'a str, &'a str)>,
+    pub ca_file: &'a Path,
+    pub ca_pem: &'a str,
+    pub stream_binary: &'a Path,
+    pub complete_binary: &'a Path,
+    pub peer_url: Option<String>,
+}
+
+pub async fn measure(t: &Targets<'_>) -> Vec<Added> {
+    // The direct reader keeps its connection, as the functions keep theirs to OpenAI.
+    let pooled = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+    let ca = reqwest::Certificate::from_pem(t.ca_pem.as_bytes()).expect("the test CA");
+    let pooled_tls = reqwest::Client::builder().timeout(Duration::from_secs(60)).tls_certs_only([ca]).build().expect("TLS client");
+
+    let mut tls_env = t.env.clone();
+    let ca_file = t.ca_file.to_string_lossy().into_owned();
+    tls_env.retain(|(k, _)| *k != "OPENAI_BASE_URL");
+    tls_env.extend([("OPENAI_BASE_URL", t.tls_stub_url.as_str()), ("SSL_CERT_FILE", ca_file.as_str())]);
+    let tls_stream = Server::Function { api: Arc::new(RuntimeApi::launch(t.stream_binary, &tls_env).await) };
+
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("added").await;
+    let mut limits_env = t.env.clone();
+    limits_env.extend(dynamo.limits_env("added"));
+    limits_env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
+    let limited_stream = Server::Function { api: Arc::new(RuntimeApi::launch(t.stream_binary, &limits_env).await) };
+    let complete = RuntimeApi::launch(t.complete_binary, &t.env).await;
+
+    let direct = Server::Direct { base_url: t.stub_url.clone() };
+    let direct_tls = Server::Direct { base_url: t.tls_stub_url.clone() };
+    let ours = Server::Function { api: t.stream.clone() };
+    let peer = t.peer_url.clone().map(|base_url| Server::Gateway { base_url });
+    for server in [&direct, &ours, &tls_stream, &limited_stream].into_iter().chain(peer.as_ref()) {
+        server.stream(&pooled, "warm up").await;
+    }
+    direct_tls.stream(&pooled_tls, "warm up").await;
+
+    let mut rows = vec![
+        Added::new("first text, streamed", "ms", 0.5),
+        Added::new("first text, OpenAI behind TLS", "ms", 0.5),
+        Added::new("first text, limits on (dynalite)", "ms", f64::NAN),
+        Added::new("non-streamed answer", "ms", 0.15),
+        Added::new("per delta, 20 ms pacing", "µs", 5.0),
+    ];
+    for pass in 0..2 {
+        eprintln!("    pass {}: first text, {FIRST_TEXT_ROUNDS} rounds", pass + 1);
+        let mut samples: [[Vec<f64>; 3]; 3] = Default::default();
+        for _ in 0..FIRST_TEXT_ROUNDS {
+            let direct_ms = millis(direct.stream(&pooled, "hello there").await.first_text);
+            samples[0][0].push(direct_ms);
+            samples[0][1].push(millis(ours.stream(&pooled, "hello there").await.first_text));
+            if let Some(peer) = &peer {
+                samples[0][2].push(millis(peer.stream(&pooled, "hello there").await.first_text));
+            }
+            samples[1][0].push(millis(direct_tls.stream(&pooled_tls, "hello there").await.first_text));
+            samples[1][1].push(millis(tls_stream.stream(&pooled, "hello there").await.first_text));
+            samples[2][0].push(direct_ms);
+            samples[2][1].push(millis(limited_stream.stream(&pooled, "hello there").await.first_text));
+        }
+        for (row, path) in rows.iter_mut().zip(&samples) {
+            row.passes[pass] = path.each_ref().map(|s| p50_p99(s));
+        }
+
+        eprintln!("    pass {}: non-streamed, {BUFFERED_ROUNDS} rounds", pass + 1);
+        let mut buffered: [Vec<f64>; 3] = Default::default();
+        for _ in 0..BUFFERED_ROUNDS {
+            buffered[0].push(buffered_call(&pooled, &t.stub_url).await);
+            buffered[1].push(complete_call(&complete).await);
+            if let Some(url) = &t.peer_url {
+                buffered[2].push(buffered_call(&pooled, url).await);
+            }
+        }
+        rows[3].passes[pass] = buffered.each_ref().map(|s| p50_p99(s));
+
+        eprintln!("    pass {}: {PACED_DELTAS} deltas {PACE:?} apart, {PACED_ROUNDS} rounds", pass + 1);
+        let message = format!("/stub deltas={PACED_DELTAS} delay_ms={}", PACE.as_millis());
+        let mut late: [Vec<f64>; 3] = Default::default();
+        for _ in 0..PACED_ROUNDS {
+            for (who, server) in [Some(&direct), Some(&ours), peer.as_ref()].into_iter().enumerate() {
+                let Some(server) = server else { continue };
+                let timing = server.stream(&pooled, &message).await;
+                assert_eq!(timing.deltas.len(), PACED_DELTAS, "{} lost deltas", server.label());
+                late[who].extend(lateness_ms(&timing.deltas, PACE).map(|ms| ms * 1000.0));
+            }
+        }
+        rows[4].passes[pass] = late.each_ref().map(|s| p50_p99(s));
+    }
+    rows
+}
+
+fn p50_p99(samples: &[f64]) -> [f64; 2] {
+    [quantile(samples, 0.5), quantile(samples, 0.99)]
+}
+
+/// A non-streamed answer read whole from an OpenAI-shaped API (the stand-in, or the peer).
+async fn buffered_call(http: &reqwest::Client, base_url: &str) -> f64 {
+    let started = Instant::now();
+    let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
+    let response = http.post(format!("{base_url}/responses")).bearer_auth("sk-bench").json(&body).send().await.expect("buffered call");
+    assert!(response.status().is_success(), "{base_url}: HTTP {}", response.status());
+    let json: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(json["status"], "completed", "{json}");
+    millis(started.elapsed())
+}
+
+async fn complete_call(function: &RuntimeApi) -> f64 {
+    let answer = function.invoke(get_event(&format!("message={}", e2e::encode("hello there")))).await;
+    assert_eq!(answer.status, Some(200), "chat-complete: {:?} {}", answer.error, answer.text());
+    millis(answer.finished_at.saturating_duration_since(answer.invoked_at))
+}

@@ -1,0 +1,173 @@
+//! A caller's requests of the minute live in the caller's item of the day, beside the day's
+//! tokens (`minute`: the window's epoch minute, `count`: its requests, `used`: the day's tokens),
+//! so a new question's request slot and its tokens are one conditional write: both or neither,
+//! with no moment where a request the rate refuses holds tokens that another is refused for.
+//!
+//! A write either opens the window of this minute (the item's window is older, or there is none)
+//! or counts in the open one. Which is guessed from this environment's last write for the caller;
+//! a wrong guess fails its condition and is sent again the other way, told apart by the item
+//! DynamoDB returns with the failure (or, from an emulator that returns none, one read).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use chat_core::ApiError;
+
+/// Callers remembered per environment before the memory is cleared (a guess, never a limit).
+const REMEMBERED: usize = 4096;
+/// Wrong guesses in a row (the window moved between them) before the store counts as unavailable.
+const ATTEMPTS: usize = 3;
+
+/// The minute of each caller's last counted request in this execution environment.
+#[derive(Clone, Default)]
+pub(crate) struct Windows(Arc<Mutex<HashMap<String, u64>>>);
+
+impl Windows {
+    fn open(&self, pk: &str) -> Option<u64> {
+        self.0.lock().ok()?.get(pk).copied()
+    }
+
+    fn remember(&self, pk: &str, minute: u64) {
+        if let Ok(mut windows) = self.0.lock() {
+            if windows.len() >= REMEMBERED {
+                windows.clear();
+            }
+            windows.insert(pk.to_owned(), minute);
+        }
+    }
+}
+
+/// What one write to a caller's item did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Done,
+    RateRefused,
+    TokensRefused,
+}
+
+/// A request and `tokens` against what the day's item allows.
+pub(crate) struct Ask {
+    pub minute: u64,
+    pub per_minute: u64,
+    pub tokens: u64,
+    pub per_day: Option<u64>,
+    pub expires_at: u64,
+}
+
+/// The table a caller's item is written in, and how long one write may take.
+pub(crate) struct Table<'a> {
+    pub client: &'a Client,
+    pub name: &'a str,
+    pub deadline: Duration,
+    pub windows: &'a Windows,
+}
+
+impl Table<'_> {
+    /// Counts one request of `ask.minute` and adds `ask.tokens`, in one conditional write.
+    pub(crate) async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
+        let room = match ask.per_day {
+            Some(limit) => match limit.checked_sub(ask.tokens) {
+                Some(room) => Some(room),
+                None => return Ok(Counted::TokensRefused),
+            },
+            None => None,
+        };
+        // The window to count in: this minute's (opened if need be), or a later one another
+        // environment opened by its clock.
+        let mut window = ask.minute;
+        let mut open = self.windows.open(pk) == Some(ask.minute);
+        for _ in 0..ATTEMPTS {
+            match self.send_count(pk, ask, window, open, room).await? {
+                None => {
+                    self.windows.remember(pk, window);
+                    return Ok(Counted::Done);
+                }
+                Some(item) => {
+                    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
+                    if room.is_some_and(|room| number("used").unwrap_or(0) > room) {
+                        return Ok(Counted::TokensRefused);
+                    }
+                    match number("minute") {
+                        Some(theirs) if theirs >= ask.minute => {
+                            if number("count").unwrap_or(0) >= ask.per_minute {
+                                self.windows.remember(pk, theirs);
+                                return Ok(Counted::RateRefused);
+                            }
+                            (window, open) = (theirs, true);
+                        }
+                        _ => (window, open) = (ask.minute, false),
+                    }
+                }
+            }
+        }
+        tracing::warn!("a caller's window of requests moved under three writes in a row");
+        Err(ApiError::LimitsUnavailable)
+    }
+
+    /// One try: `None` when it was counted, else the item as it was (its condition failed).
+    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, open: bool, room: Option<u64>) -> Result<Option<Item>, ApiError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.name)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_names("#m", "minute")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_names("#u", "used")
+            .expression_attribute_values(":m", AttributeValue::N(window.to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":t", AttributeValue::N(ask.tokens.to_string()))
+            .expression_attribute_values(":exp", AttributeValue::N(ask.expires_at.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let tokens_fit = match room {
+            Some(room) => {
+                update = update.expression_attribute_values(":room", AttributeValue::N(room.to_string()));
+                " AND (attribute_not_exists(#u) OR #u <= :room)"
+            }
+            None => "",
+        };
+        update = if open {
+            update
+                .update_expression("ADD #c :one, #u :t SET expires_at = if_not_exists(expires_at, :exp)")
+                .condition_expression(format!("#m = :m AND #c < :limit{tokens_fit}"))
+                .expression_attribute_values(":limit", AttributeValue::N(ask.per_minute.to_string()))
+        } else {
+            update
+                .update_expression("SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp) ADD #u :t")
+                .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
+        };
+        match tokio::time::timeout(self.deadline, update.send()).await {
+            Ok(Ok(_)) => Ok(None),
+            Ok(Err(error)) => {
+                let error = error.into_service_error();
+                if let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed) = &error {
+                    return match failed.item() {
+                        Some(item) => Ok(Some(item.clone())),
+                        // An emulator that returns no item: one read tells why.
+                        None => self.read(pk).await.map(Some),
+                    };
+                }
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be updated");
+                Err(ApiError::LimitsUnavailable)
+            }
+            Err(_) => {
+                tracing::warn!("the limits table did not answer in time");
+                Err(ApiError::LimitsUnavailable)
+            }
+        }
+    }
+
+    async fn read(&self, pk: &str) -> Result<Item, ApiError> {
+        let read = self.client.get_item().table_name(self.name).key("pk", AttributeValue::S(pk.to_owned())).consistent_read(true);
+        match tokio::time::timeout(self.deadline, read.send()).await {
+            Ok(Ok(output)) => Ok(output.item.unwrap_or_default()),
+            _ => Err(ApiError::LimitsUnavailable),
+        }
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
