@@ -192,8 +192,8 @@ async fn an_oversized_token_is_refused_before_it_is_read() {
     let setup = Setup::start().await;
     let token = setup.provider.mint(json!({ "padding": "x".repeat(identity::MAX_TOKEN_BYTES) })).await;
     assert_refused(&setup, Some(&token), 401, "token_invalid").await;
-    // Nothing needed a key to refuse it.
-    assert_eq!(setup.provider.jwks_hits().await, 0);
+    // Nothing needed a key to refuse it: the one fetch is the function's own, during init.
+    assert_eq!(setup.provider.jwks_hits().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
