@@ -151,7 +151,6 @@ async fn main() {
     let tls_stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca).await.expect("TLS stand-in");
     let litellm = peers::start_litellm(&root, &stub.base_url(), &http).await;
     let targets = added::Targets {
-        stream: function.clone(),
         stub_url: stub.base_url(),
         tls_stub_url: tls_stub.base_url(),
         env: upstream.clone(),

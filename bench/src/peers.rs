@@ -15,8 +15,8 @@ use crate::report::Figures;
 /// How long the LiteLLM proxy may take to start (it imports a great deal).
 const LITELLM_START: Duration = Duration::from_secs(120);
 
-/// The LiteLLM proxy on a free port, pointed at `upstream` (an OpenAI base URL) with the
-/// benchmark's key as its master key; its base URL, or `None` when it is not installed.
+/// The LiteLLM proxy on a free port, pointed at `upstream` (an OpenAI base URL), its master key
+/// the benchmark's (bench/litellm-config.yaml); its base URL, or `None` when it is not installed.
 pub async fn start_litellm(root: &Path, upstream: &str, http: &reqwest::Client) -> Option<(tokio::process::Child, String)> {
     let litellm = root.join("target").join("litellm-venv").join("bin").join("litellm");
     if !litellm.exists() {
@@ -28,12 +28,15 @@ pub async fn start_litellm(root: &Path, upstream: &str, http: &reqwest::Client) 
     let log = std::fs::File::create(root.join("target").join("litellm.log")).ok()?;
     let child = tokio::process::Command::new(&litellm)
         .args(["--config", &config.to_string_lossy(), "--host", "127.0.0.1", "--port", &port.to_string(), "--num_workers", "1"])
+        // As scripts/litellm-peer.sh runs it: offline, quiet, no database, from target/.
         .env("OPENAI_BASE_URL", upstream)
         .env("OPENAI_API_KEY", "sk-bench")
-        .env("LITELLM_MASTER_KEY", "sk-bench")
         .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_TELEMETRY_DISABLED", "true")
+        .env("LITELLM_MODE", "PRODUCTION")
         .env("LITELLM_LOG", "ERROR")
-        .env("DISABLE_SCHEMA_UPDATE", "True")
+        .env_remove("DATABASE_URL")
+        .current_dir(root.join("target"))
         .stdin(Stdio::null())
         .stdout(log.try_clone().ok()?)
         .stderr(log)
