@@ -1,13 +1,13 @@
 //! The first request of an execution environment, on the shipped binaries behind the Runtime
 //! API stand-in: OpenAI behind TLS with a private certificate authority trusted through
 //! `SSL_CERT_FILE` (the platform's usual setting, which the production client honours), limits
-//! on in dynalite, and the connection to OpenAI opened during init, so the first answer opens
-//! none of its own.
+//! on in dynalite, and the connections to OpenAI and DynamoDB opened during init, so the first
+//! answer opens none of its own.
 
 use std::time::Duration;
 
 use e2e::runtime_api::{RuntimeApi, get_event, release_binary};
-use e2e::{Dynalite, TEST_KEY, browser_events, encode, message_data};
+use e2e::{CuttingProxy, Dynalite, TEST_KEY, browser_events, encode, message_data};
 use openai_stub::tls::TestCa;
 use openai_stub::{StubServer, StubState};
 
@@ -47,13 +47,18 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     let ca_path = ca_file(&ca, "both");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("first").await;
+    // DynamoDB reached through a proxy that counts the connections made to it.
+    let counting = CuttingProxy::start(dynamo.addr(), 0).await;
+    let dynamo_url = counting.url("");
     let mut env = vec![("SSL_CERT_FILE", ca_path.to_str().unwrap())];
-    env.extend(dynamo.limits_env("first"));
+    env.extend(dynamo.limits_env("first").into_iter().filter(|(k, _)| *k != "AWS_ENDPOINT_URL_DYNAMODB"));
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url.as_str()));
 
     let stub = tls_stub(&ca).await;
     assert!(stub.base_url().starts_with("https://127.0.0.1:"), "{}", stub.base_url());
     let stream = launch("chat-stream", &stub, &env).await;
     assert_eq!(stub.state.connections(), 1, "chat-stream opened its connection before its first poll; log:\n{}", stream.log());
+    assert_eq!(counting.connections(), 2, "and two to DynamoDB, for the two writes a question sends at once");
     assert!(stub.requests().is_empty(), "nothing was asked of the model during init");
     let answer = stream.invoke(query("/stub echo first answer")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, stream.log());
@@ -61,6 +66,7 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     assert_eq!(message_data(&events).concat(), "first answer");
     assert_eq!(events.last().map(|e| e.event.as_str()), Some("end"));
     assert_eq!(stub.state.connections(), 1, "the first answer went over the connection opened during init");
+    assert_eq!(counting.connections(), 2, "its admission and settlement went over those opened during init");
     assert_eq!(stub.requests().len(), 1);
 
     let stub = tls_stub(&ca).await;

@@ -58,7 +58,7 @@ impl Gate {
     pub async fn open_connections(&self) {
         let store = async {
             if let Some(store) = &self.store {
-                store.open_connection().await;
+                store.open_connections().await;
             }
         };
         let users = async {

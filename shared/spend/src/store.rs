@@ -74,15 +74,20 @@ impl Store {
             .await
     }
 
-    /// Opens the connection to DynamoDB ahead of the first request (during init): the client
-    /// built and one eventually consistent read of a key that never exists. Never fails.
-    pub async fn open_connection(&self) {
-        let read = self.client().await.get_item().table_name(&*self.table).key("pk", AttributeValue::S("warm#up".to_owned()));
-        match tokio::time::timeout(STORE_DEADLINE, read.send()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the connection to the limits table was not opened ahead"),
-            Err(_) => tracing::debug!("the limits table did not answer the read ahead in time"),
-        }
+    /// Opens the connections to DynamoDB ahead of the first request (during init): the client
+    /// built, and two eventually consistent reads at once of a key that never exists, so the two
+    /// writes a question sends together each find a connection open. Never fails.
+    pub async fn open_connections(&self) {
+        let client = self.client().await;
+        let read = || async {
+            let read = client.get_item().table_name(&*self.table).key("pk", AttributeValue::S("warm#up".to_owned()));
+            match tokio::time::timeout(STORE_DEADLINE, read.send()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "a connection to the limits table was not opened ahead"),
+                Err(_) => tracing::debug!("the limits table did not answer the read ahead in time"),
+            }
+        };
+        tokio::join!(read(), read());
     }
 
     async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
