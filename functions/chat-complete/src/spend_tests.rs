@@ -230,3 +230,25 @@ async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever
     assert!(broke.to_string().contains("budget"), "{broke}");
     assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(3), Some(500)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_environments_asking_at_once_send_both_ways_and_each_request_counts_once() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("pairs").await;
+    let minute = 20_000 * 1440 + 11;
+    let (day, pk) = (minute / 1440, format!("tokens#ip:192.0.2.41#{}", minute / 1440));
+    // Twenty execution environments, none of which has seen the caller: each sends both ways.
+    let asks = (0..20).map(|i| {
+        let store = Store::with_client("pairs".into(), dynamo.client()).with_clock(Arc::new(move || minute * 60 + i));
+        async move { store.take_slot_and_reserve("ip:192.0.2.41", 7, 10, 1_000, 1_000_000).await }
+    });
+    let outcomes = futures_util::future::join_all(asks).await;
+    let admitted = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(admitted, 7, "{outcomes:?}");
+    for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(refused.to_string().contains("7 requests per minute"), "{refused}");
+    }
+    assert_eq!(caller_item(&dynamo, "pairs", &pk).await, (Some(minute), Some(7), Some(70)), "counted once each, tokens of the admitted only");
+    let store = Store::with_client("pairs".into(), dynamo.client());
+    assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), 70);
+}

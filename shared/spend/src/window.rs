@@ -4,9 +4,11 @@
 //! with no moment where a request the rate refuses holds tokens that another is refused for.
 //!
 //! A write either opens the window of this minute (the item's window is older, or there is none)
-//! or counts in the open one. Which is guessed from this environment's last write for the caller;
-//! a wrong guess fails its condition and is sent again the other way, told apart by the item
-//! DynamoDB returns with the failure (or, from an emulator that returns none, one read).
+//! or counts in the open one. When this environment counted the caller in this minute, it counts;
+//! otherwise both are sent at once (one round trip either way; the one whose condition fails
+//! costs a write unit), marked as a pair so that at most one applies. A window moved meanwhile (a
+//! clock ahead elsewhere) is told by the item DynamoDB returns with the failure (or, from an
+//! emulator that returns none, one read), and written again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,32 +78,48 @@ impl Table<'_> {
             },
             None => None,
         };
-        // The window to count in: this minute's (opened if need be), or a later one another
-        // environment opened by its clock.
-        let mut window = ask.minute;
-        let mut open = self.windows.open(pk) == Some(ask.minute);
+        let failed = if self.windows.open(pk) == Some(ask.minute) {
+            self.send_count(pk, ask, ask.minute, Way::Count(None), room).await?
+        } else {
+            // Not known here: both ways at once, one round trip whichever is right. At most one
+            // applies: an open that comes after the opening finds the pair's own mark and fails.
+            let pair = pair_mark();
+            let (opening, counting) = tokio::join!(
+                self.send_count(pk, ask, ask.minute, Way::Open(Some(&pair)), room),
+                self.send_count(pk, ask, ask.minute, Way::Count(Some(&pair)), room),
+            );
+            match (opening, counting) {
+                (Ok(None), _) | (_, Ok(None)) => None,
+                (Err(error), _) | (_, Err(error)) => return Err(error),
+                (Ok(Some(a)), Ok(Some(b))) => Some(if number(&a, "count") >= number(&b, "count") { a } else { b }),
+            }
+        };
+        let Some(mut item) = failed else {
+            self.windows.remember(pk, ask.minute);
+            return Ok(Counted::Done);
+        };
         for _ in 0..ATTEMPTS {
-            match self.send_count(pk, ask, window, open, room).await? {
+            if room.is_some_and(|room| number(&item, "used").unwrap_or(0) > room) {
+                return Ok(Counted::TokensRefused);
+            }
+            // The window to count in: this minute's (opened if need be), or a later one another
+            // environment opened by its clock.
+            let way = match number(&item, "minute") {
+                Some(theirs) if theirs >= ask.minute => {
+                    if number(&item, "count").unwrap_or(0) >= ask.per_minute {
+                        self.windows.remember(pk, theirs);
+                        return Ok(Counted::RateRefused);
+                    }
+                    (theirs, Way::Count(None))
+                }
+                _ => (ask.minute, Way::Open(None)),
+            };
+            match self.send_count(pk, ask, way.0, way.1, room).await? {
                 None => {
-                    self.windows.remember(pk, window);
+                    self.windows.remember(pk, way.0);
                     return Ok(Counted::Done);
                 }
-                Some(item) => {
-                    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
-                    if room.is_some_and(|room| number("used").unwrap_or(0) > room) {
-                        return Ok(Counted::TokensRefused);
-                    }
-                    match number("minute") {
-                        Some(theirs) if theirs >= ask.minute => {
-                            if number("count").unwrap_or(0) >= ask.per_minute {
-                                self.windows.remember(pk, theirs);
-                                return Ok(Counted::RateRefused);
-                            }
-                            (window, open) = (theirs, true);
-                        }
-                        _ => (window, open) = (ask.minute, false),
-                    }
-                }
+                Some(now) => item = now,
             }
         }
         tracing::warn!("a caller's window of requests moved under three writes in a row");
@@ -109,7 +127,7 @@ impl Table<'_> {
     }
 
     /// One try: `None` when it was counted, else the item as it was (its condition failed).
-    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, open: bool, room: Option<u64>) -> Result<Option<Item>, ApiError> {
+    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Option<Item>, ApiError> {
         let mut update = self
             .client
             .update_item()
@@ -130,15 +148,24 @@ impl Table<'_> {
             }
             None => "",
         };
-        update = if open {
-            update
-                .update_expression("ADD #c :one, #u :t SET expires_at = if_not_exists(expires_at, :exp)")
-                .condition_expression(format!("#m = :m AND #c < :limit{tokens_fit}"))
-                .expression_attribute_values(":limit", AttributeValue::N(ask.per_minute.to_string()))
-        } else {
-            update
-                .update_expression("SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp) ADD #u :t")
-                .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
+        let (Way::Open(pair) | Way::Count(pair)) = way;
+        if let Some(pair) = pair {
+            update = update.expression_attribute_names("#p", "pair").expression_attribute_values(":p", AttributeValue::S(pair.to_owned()));
+        }
+        update = match way {
+            Way::Count(_) => {
+                let not_after_opening = if pair.is_some() { " AND (attribute_not_exists(#p) OR #p <> :p)" } else { "" };
+                update
+                    .update_expression("ADD #c :one, #u :t SET expires_at = if_not_exists(expires_at, :exp)")
+                    .condition_expression(format!("#m = :m AND #c < :limit{tokens_fit}{not_after_opening}"))
+                    .expression_attribute_values(":limit", AttributeValue::N(ask.per_minute.to_string()))
+            }
+            Way::Open(_) => {
+                let mark = if pair.is_some() { ", #p = :p" } else { "" };
+                update
+                    .update_expression(format!("SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp){mark} ADD #u :t"))
+                    .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
+            }
         };
         match tokio::time::timeout(self.deadline, update.send()).await {
             Ok(Ok(_)) => Ok(None),
@@ -171,3 +198,23 @@ impl Table<'_> {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// How a write counts: opening the window of its minute, or in the window open; with a pair's
+/// mark when both are sent at once.
+#[derive(Clone, Copy)]
+enum Way<'a> {
+    Open(Option<&'a str>),
+    Count(Option<&'a str>),
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+/// A mark no other request's pair shares: a std hasher's random keys and the clock.
+fn pair_mark() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{:016x}", hasher.finish())
+}
