@@ -58,7 +58,7 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     assert!(stub.base_url().starts_with("https://127.0.0.1:"), "{}", stub.base_url());
     let stream = launch("chat-stream", &stub, &env).await;
     assert_eq!(stub.state.connections(), 1, "chat-stream opened its connection before its first poll; log:\n{}", stream.log());
-    assert_eq!(counting.connections(), 2, "and two to DynamoDB, for the two writes a question sends at once");
+    assert_eq!(counting.connections(), 3, "and three to DynamoDB, for the three writes its first question sends at once");
     assert!(stub.requests().is_empty(), "nothing was asked of the model during init");
     let answer = stream.invoke(query("/stub echo first answer")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, stream.log());
@@ -66,7 +66,7 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     assert_eq!(message_data(&events).concat(), "first answer");
     assert_eq!(events.last().map(|e| e.event.as_str()), Some("end"));
     assert_eq!(stub.state.connections(), 1, "the first answer went over the connection opened during init");
-    assert_eq!(counting.connections(), 2, "its admission and settlement went over those opened during init");
+    assert_eq!(counting.connections(), 3, "its admission and settlement went over those opened during init");
     assert_eq!(stub.requests().len(), 1);
 
     let stub = tls_stub(&ca).await;

@@ -75,8 +75,9 @@ impl Store {
     }
 
     /// Opens the connections to DynamoDB ahead of the first request (during init): the client
-    /// built, and two eventually consistent reads at once of a key that never exists, so the two
-    /// writes a question sends together each find a connection open. Never fails.
+    /// built, and three eventually consistent reads at once of a key that never exists, so the
+    /// three writes a new environment's first question sends together (its request both ways,
+    /// and the budget) each find a connection open. Never fails.
     pub async fn open_connections(&self) {
         let client = self.client().await;
         let read = || async {
@@ -87,7 +88,7 @@ impl Store {
                 Err(_) => tracing::debug!("the limits table did not answer the read ahead in time"),
             }
         };
-        tokio::join!(read(), read());
+        tokio::join!(read(), read(), read());
     }
 
     async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
