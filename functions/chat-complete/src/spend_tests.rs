@@ -252,3 +252,59 @@ async fn new_environments_asking_at_once_send_both_ways_and_each_request_counts_
     let store = Store::with_client("pairs".into(), dynamo.client());
     assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), 70);
 }
+
+/// The operations a client sends, by name, as they leave it (`x-amz-target`).
+#[derive(Debug, Default, Clone)]
+struct SentOperations(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl SentOperations {
+    fn take(&self) -> Vec<String> {
+        let mut sent = std::mem::take(&mut *self.0.lock().unwrap());
+        sent.sort();
+        sent
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for SentOperations {
+    fn name(&self) -> &'static str {
+        "SentOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        self.0.lock().unwrap().push(target.rsplit('.').next().unwrap_or_default().to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_reads_nothing() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("trips").await;
+    let minute = 20_000 * 1440 + 13;
+    let environment = |sent: &SentOperations| {
+        let config = dynamo.client().config().to_builder().interceptor(sent.clone()).build();
+        Store::with_client("trips".into(), aws_sdk_dynamodb::Client::from_conf(config)).with_clock(Arc::new(move || minute * 60 + 1))
+    };
+    let ask = |store: Store| async move { store.take_slot_and_reserve("ip:192.0.2.42", 10, 10, 1_000, 1_000_000).await.unwrap() };
+    let updates = |n: usize| vec!["UpdateItem".to_owned(); n];
+    // The caller's first request anywhere (opening applies), then its first in another
+    // environment (counting applies): each the request both ways and the budget, all at once,
+    // and no read, though dynalite returns no item with a failed condition.
+    let (first, second) = (SentOperations::default(), SentOperations::default());
+    let here = environment(&first);
+    ask(here.clone()).await;
+    assert_eq!(first.take(), updates(3));
+    ask(environment(&second)).await;
+    assert_eq!(second.take(), updates(3));
+    // An environment that has counted the caller in this minute counts: two writes.
+    ask(here).await;
+    assert_eq!(first.take(), updates(2));
+    let pk = format!("tokens#ip:192.0.2.42#{}", minute / 1440);
+    assert_eq!(caller_item(&dynamo, "trips", &pk).await, (Some(minute), Some(3), Some(30)));
+}

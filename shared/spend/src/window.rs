@@ -79,7 +79,7 @@ impl Table<'_> {
             None => None,
         };
         let failed = if self.windows.open(pk) == Some(ask.minute) {
-            self.send_count(pk, ask, ask.minute, Way::Count(None), room).await?
+            self.failed_item(pk, self.send_count(pk, ask, ask.minute, Way::Count(None), room).await?).await?
         } else {
             // Not known here: both ways at once, one round trip whichever is right. At most one
             // applies: an open that comes after the opening finds the pair's own mark and fails.
@@ -89,9 +89,11 @@ impl Table<'_> {
                 self.send_count(pk, ask, ask.minute, Way::Count(Some(&pair)), room),
             );
             match (opening, counting) {
-                (Ok(None), _) | (_, Ok(None)) => None,
+                (Ok(Sent::Counted), _) | (_, Ok(Sent::Counted)) => None,
                 (Err(error), _) | (_, Err(error)) => return Err(error),
-                (Ok(Some(a)), Ok(Some(b))) => Some(if number(&a, "count") >= number(&b, "count") { a } else { b }),
+                (Ok(Sent::Failed(Some(a))), Ok(Sent::Failed(Some(b)))) => Some(if number(&a, "count") >= number(&b, "count") { a } else { b }),
+                // Read only now: when the other of the pair applied, why this one failed is moot.
+                (Ok(Sent::Failed(_)), Ok(Sent::Failed(_))) => Some(self.read(pk).await?),
             }
         };
         let Some(mut item) = failed else {
@@ -114,7 +116,7 @@ impl Table<'_> {
                 }
                 _ => (ask.minute, Way::Open(None)),
             };
-            match self.send_count(pk, ask, way.0, way.1, room).await? {
+            match self.failed_item(pk, self.send_count(pk, ask, way.0, way.1, room).await?).await? {
                 None => {
                     self.windows.remember(pk, way.0);
                     return Ok(Counted::Done);
@@ -126,8 +128,18 @@ impl Table<'_> {
         Err(ApiError::LimitsUnavailable)
     }
 
-    /// One try: `None` when it was counted, else the item as it was (its condition failed).
-    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Option<Item>, ApiError> {
+    /// `None` when the write was counted, else the item as it was (read if the failure had none).
+    async fn failed_item(&self, pk: &str, sent: Sent) -> Result<Option<Item>, ApiError> {
+        match sent {
+            Sent::Counted => Ok(None),
+            Sent::Failed(Some(item)) => Ok(Some(item)),
+            // An emulator that returns no item: one read tells why.
+            Sent::Failed(None) => self.read(pk).await.map(Some),
+        }
+    }
+
+    /// One try.
+    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Sent, ApiError> {
         let mut update = self
             .client
             .update_item()
@@ -168,15 +180,11 @@ impl Table<'_> {
             }
         };
         match tokio::time::timeout(self.deadline, update.send()).await {
-            Ok(Ok(_)) => Ok(None),
+            Ok(Ok(_)) => Ok(Sent::Counted),
             Ok(Err(error)) => {
                 let error = error.into_service_error();
                 if let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed) = &error {
-                    return match failed.item() {
-                        Some(item) => Ok(Some(item.clone())),
-                        // An emulator that returns no item: one read tells why.
-                        None => self.read(pk).await.map(Some),
-                    };
+                    return Ok(Sent::Failed(failed.item().cloned()));
                 }
                 tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be updated");
                 Err(ApiError::LimitsUnavailable)
@@ -198,6 +206,12 @@ impl Table<'_> {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// What one write did: counted, or its condition failed (with the item as it was, if returned).
+enum Sent {
+    Counted,
+    Failed(Option<Item>),
+}
 
 /// How a write counts: opening the window of its minute, or in the window open; with a pair's
 /// mark when both are sent at once.
