@@ -136,6 +136,9 @@ async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_appl
         .with_max_level(tracing::Level::TRACE)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A second live dispatcher: with only one, a callsite first reached by another test's
+    // thread caches "never" for every thread (tokio-rs/tracing#3611), and the capture misses it.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
 
     let call = |headers: Vec<(&'static str, String)>, query: String| {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
