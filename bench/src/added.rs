@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use e2e::Dynalite;
 use e2e::runtime_api::{RuntimeApi, get_event};
 
-use crate::measure::{Server, lateness_ms, millis, quantile};
+use crate::measure::{Server, lateness_ms, millis, quantiles};
 
 const FIRST_TEXT_ROUNDS: usize = 200;
 const BUFFERED_ROUNDS: usize = 200;
@@ -186,7 +186,7 @@ async fn paced_lateness_us(server: &Server, http: &reqwest::Client, message: &st
 }
 
 fn p50_p99(samples: &[f64]) -> [f64; 2] {
-    [quantile(samples, 0.5), quantile(samples, 0.99)]
+    quantiles(samples, [0.5, 0.99])
 }
 
 /// A non-streamed answer read whole from an OpenAI-shaped API (the stand-in, or the peer).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use e2e::runtime_api::RuntimeApi;
 use openai_client::resume::Signer;
 
-use crate::measure::{Server, function_query, millis, quantile};
+use crate::measure::{Server, function_query, millis, quantiles};
 
 const ROUNDS: usize = 30;
 /// The stand-in's background stream: created, queued, in_progress, output item, content part;
@@ -31,7 +31,7 @@ pub struct BackgroundFigures {
 }
 
 fn median_p95(samples: &[f64]) -> [f64; 2] {
-    [quantile(samples, 0.5), quantile(samples, 0.95)]
+    quantiles(samples, [0.5, 0.95])
 }
 
 pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, &str)], base_url: &str, http: &reqwest::Client) -> BackgroundFigures {

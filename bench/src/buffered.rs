@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use e2e::runtime_api::{RuntimeApi, get_event};
 
-use crate::measure::{millis, quantile};
+use crate::measure::{millis, quantiles};
 
 const ROUNDS: usize = 200;
 
@@ -41,6 +41,6 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], base_url: &str, http: 
         direct.push(direct_call().await);
         through.push(function_call().await);
     }
-    let figures = |samples: &[f64]| [quantile(samples, 0.5), quantile(samples, 0.99)];
+    let figures = |samples: &[f64]| quantiles(samples, [0.5, 0.99]);
     BufferedFigures { direct: figures(&direct), function: figures(&through) }
 }

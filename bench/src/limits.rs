@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::Dynalite;
 use e2e::runtime_api::RuntimeApi;
 
-use crate::measure::{Server, millis, quantile};
+use crate::measure::{Server, millis, quantiles};
 
 const ROUNDS: usize = 60;
+const P50_95_99: [f64; 3] = [0.5, 0.95, 0.99];
 
 /// p50, p95, p99 in milliseconds.
 #[derive(Debug, Default, Clone, Copy)]
@@ -21,10 +22,6 @@ pub struct LimitsFigures {
     pub ttft_on: [f64; 3],
     /// One `UpdateItem` to the emulator, from this process: what one round trip costs here.
     pub write: [f64; 3],
-}
-
-fn quantiles(samples: &[f64]) -> [f64; 3] {
-    [quantile(samples, 0.5), quantile(samples, 0.95), quantile(samples, 0.99)]
 }
 
 pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)], http: &reqwest::Client) -> LimitsFigures {
@@ -59,5 +56,5 @@ pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)],
             .expect("a write to dynalite");
         writes.push(millis(started.elapsed()));
     }
-    LimitsFigures { ttft_off: quantiles(&ttft_off), ttft_on: quantiles(&ttft_on), write: quantiles(&writes) }
+    LimitsFigures { ttft_off: quantiles(&ttft_off, P50_95_99), ttft_on: quantiles(&ttft_on, P50_95_99), write: quantiles(&writes, P50_95_99) }
 }

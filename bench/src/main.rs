@@ -60,6 +60,9 @@ async fn main() {
         .build()
         .expect("client");
     let mut figures = Figures::default();
+    if std::env::args().nth(1).as_deref() == Some("cold") {
+        return cold_only(&root, &stub).await;
+    }
 
     eprintln!("==> release build of the functions (cargo build --release --bin chat-stream --bin chat-complete --bin index)");
     let binaries = private_copies(&root);
@@ -145,10 +148,7 @@ async fn main() {
     figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;
 
     eprintln!("==> added over direct, p99, two passes: first text (plain, TLS, limits on), non-streamed, per delta at 20 ms");
-    let ca = TestCa::new().expect("a test CA");
-    let ca_file = root.join("target").join("bench-bin").join("test-ca.pem");
-    std::fs::write(&ca_file, &ca.ca_pem).expect("write the test CA");
-    let tls_stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca).await.expect("TLS stand-in");
+    let (ca, ca_file, tls_stub) = tls_stand_in(&root).await;
     let litellm = peers::start_litellm(&root, &stub.base_url(), &http).await;
     let targets = added::Targets {
         stub_url: stub.base_url(),
@@ -165,13 +165,11 @@ async fn main() {
 
     eprintln!("==> cold first request: exec to first text, OpenAI behind TLS, limits on, both chat functions");
     let dynamo = Dynalite::start().await;
-    dynamo.create_limits_table("cold").await;
-    let ca_path = ca_file.to_string_lossy().into_owned();
-    let tls_url = tls_stub.base_url();
-    let mut cold_env = vec![("OPENAI_BASE_URL", tls_url.as_str()), ("OPENAI_API_KEY", "sk-bench"), ("SSL_CERT_FILE", ca_path.as_str())];
-    cold_env.extend(dynamo.limits_env("cold"));
-    cold_env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
-    figures.cold = [cold::measure(&binaries[0], &cold_env, false).await, cold::measure(&binaries[1], &cold_env, true).await];
+    dynamo.create_limits_table(cold::TABLE).await;
+    let (ca_path, tls_url) = (ca_file.to_string_lossy().into_owned(), tls_stub.base_url());
+    let cold_env = limits_on(behind_tls(&tls_url, &ca_path), &dynamo);
+    let client = dynamo.client();
+    figures.cold = [cold::measure(&binaries[0], &cold_env, false, Some(&client)).await, cold::measure(&binaries[1], &cold_env, true, Some(&client)).await];
     drop(dynamo);
 
     eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
@@ -247,4 +245,48 @@ fn private_copies(root: &Path) -> Vec<PathBuf> {
             copy
         })
         .collect()
+}
+
+/// `bench cold`: only the cold first request of chat-stream, built up one part at a time (plain
+/// upstream, then TLS, then limits on), each with where its time goes; for work on start-up.
+async fn cold_only(root: &Path, stub: &StubServer) {
+    let binaries = private_copies(root);
+    let (_ca, ca_file, tls_stub) = tls_stand_in(root).await;
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table(cold::TABLE).await;
+    let (plain_url, tls_url, ca_path) = (stub.base_url(), tls_stub.base_url(), ca_file.to_string_lossy().into_owned());
+    let plain = vec![("OPENAI_BASE_URL", plain_url.as_str()), ("OPENAI_API_KEY", "sk-bench")];
+    let tls = behind_tls(&tls_url, &ca_path);
+    let limited = limits_on(tls.clone(), &dynamo);
+    println!("| chat-stream | init | first answer | warm | extra | poll → prelude, cold / warm | prelude → text, cold / warm | dynalite: 3 writes at once − 2 | extra over a new caller's warm request |");
+    let client = dynamo.client();
+    for (name, env, dynamo) in [("plain", &plain, None), ("TLS", &tls, None), ("TLS, limits", &limited, Some(&client))] {
+        let c = cold::measure(&binaries[1], env, true, dynamo).await;
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} |",
+            c.init[0], c.first_answer[0], c.warm[0], c.extra[0], c.to_prelude[0], c.to_prelude[1], c.prelude_to_text[0], c.prelude_to_text[1], c.third_write, c.extra_over_new_caller[0]
+        );
+    }
+}
+
+/// A test CA (its PEM written to target/bench-bin) and the stand-in behind TLS with it.
+async fn tls_stand_in(root: &Path) -> (TestCa, PathBuf, StubServer) {
+    let ca = TestCa::new().expect("a test CA");
+    let ca_file = root.join("target").join("bench-bin").join("test-ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).expect("write the test CA");
+    let stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca).await.expect("TLS stand-in");
+    (ca, ca_file, stub)
+}
+
+/// A function's variables for OpenAI at `url`, trusted through the CA bundle at `ca_path`.
+fn behind_tls<'a>(url: &'a str, ca_path: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![("OPENAI_BASE_URL", url), ("OPENAI_API_KEY", "sk-bench"), ("SSL_CERT_FILE", ca_path)]
+}
+
+/// `env` with limits on in `dynamo`'s cold table, set out of reach: what is measured is their
+/// round trips.
+fn limits_on<'a>(mut env: Vec<(&'static str, &'a str)>, dynamo: &'a Dynalite) -> Vec<(&'static str, &'a str)> {
+    env.extend(dynamo.limits_env(cold::TABLE));
+    env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
+    env
 }

@@ -159,6 +159,11 @@ pub fn millis(d: Duration) -> f64 {
 }
 
 /// The value below which `q` of the samples fall (nearest rank).
+/// Several quantiles of `samples` at once, e.g. `[0.5, 0.99]` (NaN for none).
+pub fn quantiles<const N: usize>(samples: &[f64], qs: [f64; N]) -> [f64; N] {
+    qs.map(|q| quantile(samples, q))
+}
+
 pub fn quantile(samples: &[f64], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
