@@ -23,6 +23,7 @@ mod handover;
 mod keys;
 mod origin;
 mod store;
+mod table;
 mod window;
 
 use std::time::Duration;

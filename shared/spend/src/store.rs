@@ -17,11 +17,10 @@ use tokio::sync::OnceCell;
 
 use chat_core::ApiError;
 
+use crate::table::{self, DEADLINE as STORE_DEADLINE, Item, Updated, unavailable};
 use crate::until_next;
 use crate::window::{Ask, Counted, Table, Windows};
 
-/// The store unreachable or slow for this long: the request is refused (fail closed).
-const STORE_DEADLINE: Duration = Duration::from_millis(1000);
 const MINUTE: u64 = 60;
 pub(crate) const DAY: u64 = 86_400;
 
@@ -39,6 +38,26 @@ pub struct Store {
 enum Write {
     Done,
     OverLimit,
+}
+
+/// One reservation's day, read from the clock once, and the counters it is made against.
+struct Reservation {
+    now: u64,
+    day: u64,
+    expires_at: u64,
+    budget_pk: String,
+    caller_pk: String,
+    tokens: u64,
+    caller_per_day: u64,
+    budget: u64,
+}
+
+impl Reservation {
+    fn new(now: u64, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Self {
+        let day = now / DAY;
+        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
+        Self { now, day, expires_at: (day + 2) * DAY, budget_pk, caller_pk, tokens, caller_per_day, budget }
+    }
 }
 
 impl Store {
@@ -92,7 +111,7 @@ impl Store {
     }
 
     async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
-        let table = Table { client: self.client().await, name: &self.table, deadline: STORE_DEADLINE, windows: &self.windows };
+        let table = Table { client: self.client().await, name: &self.table, windows: &self.windows };
         table.count_request(pk, ask).await
     }
 
@@ -112,16 +131,13 @@ impl Store {
     /// given back. Returns the day they were reserved on, read once, which is where they are
     /// settled.
     pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
-        let now = (self.clock)();
-        let day = now / DAY;
-        let expires = (day + 2) * DAY;
-        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
+        let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
         let (for_budget, for_caller) = tokio::join!(
-            self.add(&budget_pk, "used", tokens as i64, Some(budget), expires),
-            self.add(&caller_pk, "used", tokens as i64, Some(caller_per_day), expires),
+            self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at),
+            self.add(&r.caller_pk, "used", tokens as i64, Some(caller_per_day), r.expires_at),
         );
         let for_caller = for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
-        self.settle_pair(now, tokens, caller_per_day, budget, for_budget, for_caller, &caller_pk).await
+        self.settle_pair(&r, for_budget, for_caller).await
     }
 
     /// [`Store::take_request_slot`] and [`Store::reserve`] in one round trip: the caller's
@@ -129,39 +145,34 @@ impl Store {
     /// beside the budget's. A budget refusal gives the caller's tokens back and keeps the request
     /// counted, as when they were taken one after the other.
     pub async fn take_slot_and_reserve(&self, caller: &str, per_minute: u64, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
-        let now = (self.clock)();
-        let day = now / DAY;
-        let expires = (day + 2) * DAY;
-        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
-        let ask = Ask { minute: now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: expires };
-        let (for_budget, for_caller) = tokio::join!(self.add(&budget_pk, "used", tokens as i64, Some(budget), expires), self.count_request(&caller_pk, &ask));
+        let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
+        let ask = Ask { minute: r.now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: r.expires_at };
+        let (for_budget, for_caller) = tokio::join!(self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at), self.count_request(&r.caller_pk, &ask));
         if matches!(for_caller, Ok(Counted::RateRefused)) {
             if matches!(for_budget, Ok(Write::Done)) {
-                self.add_once(&budget_pk, -(tokens as i64), expires).await;
+                self.add_once(&r.budget_pk, -(tokens as i64), r.expires_at).await;
             }
-            return Err(rate_refusal(per_minute, now));
+            return Err(rate_refusal(per_minute, r.now));
         }
-        self.settle_pair(now, tokens, caller_per_day, budget, for_budget, for_caller, &caller_pk).await
+        self.settle_pair(&r, for_budget, for_caller).await
     }
 
     /// The outcome of a budget write and a caller write sent together: the day, or the refusal
     /// (the deployment's limit named first) once whichever took is given back.
-    #[allow(clippy::too_many_arguments)] // one call site per way of reserving; a struct would only rename them
-    async fn settle_pair(&self, now: u64, tokens: u64, caller_per_day: u64, budget: u64, for_budget: Result<Write, ApiError>, for_caller: Result<Counted, ApiError>, caller_pk: &str) -> Result<u64, ApiError> {
-        let day = now / DAY;
-        let expires = (day + 2) * DAY;
+    async fn settle_pair(&self, r: &Reservation, for_budget: Result<Write, ApiError>, for_caller: Result<Counted, ApiError>) -> Result<u64, ApiError> {
         match (for_budget, for_caller) {
-            (Ok(Write::Done), Ok(Counted::Done)) => Ok(day),
+            (Ok(Write::Done), Ok(Counted::Done)) => Ok(r.day),
             (budget_outcome, caller_outcome) => {
                 if matches!(budget_outcome, Ok(Write::Done)) {
-                    self.add_once(&format!("budget#{day}"), -(tokens as i64), expires).await;
+                    self.add_once(&r.budget_pk, -(r.tokens as i64), r.expires_at).await;
                 }
                 if matches!(caller_outcome, Ok(Counted::Done)) {
-                    self.add_once(caller_pk, -(tokens as i64), expires).await;
+                    self.add_once(&r.caller_pk, -(r.tokens as i64), r.expires_at).await;
                 }
+                let retry_after = until_next(DAY, r.now);
                 match (budget_outcome?, caller_outcome?) {
-                    (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget, retry_after: until_next(DAY, now) }),
-                    _ => Err(ApiError::OverLimit { limit: format!("{caller_per_day} tokens per day"), retry_after: until_next(DAY, now) }),
+                    (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget: r.budget, retry_after }),
+                    _ => Err(ApiError::OverLimit { limit: format!("{} tokens per day", r.caller_per_day), retry_after }),
                 }
             }
         }
@@ -221,21 +232,10 @@ impl Store {
                 update.send().await
             }
         };
-        match tokio::time::timeout(STORE_DEADLINE, send).await {
-            Ok(Ok(_)) => Ok(Write::Done),
-            Ok(Err(error)) => {
-                let error = error.into_service_error();
-                if error.is_conditional_check_failed_exception() {
-                    return Ok(Write::OverLimit);
-                }
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be updated");
-                Err(ApiError::LimitsUnavailable)
-            }
-            Err(_) => {
-                tracing::warn!("the limits table did not answer in time");
-                Err(ApiError::LimitsUnavailable)
-            }
-        }
+        Ok(match table::update(send).await? {
+            Updated::Applied => Write::Done,
+            Updated::ConditionFailed(_) => Write::OverLimit,
+        })
     }
 
     /// `used` of a counter (tests, the keys tool).
@@ -246,14 +246,12 @@ impl Store {
     }
 
     pub(super) async fn get(&self, pk: &str) -> Result<Option<Item>, ApiError> {
-        let request = self.client().await.get_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned())).consistent_read(true);
-        let output = tokio::time::timeout(STORE_DEADLINE, request.send()).await.map_err(|_| ApiError::LimitsUnavailable)?;
-        Ok(unavailable(output)?.item)
+        table::read(self.client().await, &self.table, pk).await
     }
 
     pub(super) async fn put(&self, item: Item) -> Result<(), ApiError> {
         let request = self.client().await.put_item().table_name(&*self.table).set_item(Some(item));
-        unavailable(request.send().await).map(drop)
+        request.send().await.map(drop).map_err(unavailable)
     }
 
     pub(super) async fn set(&self, pk: &str, changes: Vec<(&str, AttributeValue)>) -> Result<(), ApiError> {
@@ -266,7 +264,7 @@ impl Store {
             expression.push(format!("#a{i} = :v{i}"));
             request = request.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
         }
-        unavailable(request.update_expression(format!("SET {}", expression.join(", "))).send().await).map(drop)
+        request.update_expression(format!("SET {}", expression.join(", "))).send().await.map(drop).map_err(unavailable)
     }
 
     /// Every item whose key starts with `prefix` (the keys tool; not on the request path).
@@ -282,21 +280,12 @@ impl Store {
             .items()
             .send();
         let items: Vec<Result<Item, _>> = pages.collect().await;
-        items.into_iter().map(unavailable).collect()
+        items.into_iter().map(|item| item.map_err(unavailable)).collect()
     }
 }
 
-type Item = std::collections::HashMap<String, AttributeValue>;
-
 fn rate_refusal(per_minute: u64, now: u64) -> ApiError {
     ApiError::OverLimit { limit: format!("{per_minute} requests per minute"), retry_after: until_next(MINUTE, now) }
-}
-
-fn unavailable<T, E: std::error::Error + Send + Sync + 'static>(outcome: Result<T, E>) -> Result<T, ApiError> {
-    outcome.map_err(|error| {
-        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be read or written");
-        ApiError::LimitsUnavailable
-    })
 }
 
 pub fn day_now() -> u64 {

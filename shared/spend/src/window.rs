@@ -12,12 +12,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use chat_core::ApiError;
+
+use crate::table::{self, Item, Updated};
 
 /// Callers remembered per environment before the memory is cleared (a guess, never a limit).
 const REMEMBERED: usize = 4096;
@@ -60,11 +61,10 @@ pub(crate) struct Ask {
     pub expires_at: u64,
 }
 
-/// The table a caller's item is written in, and how long one write may take.
+/// The table a caller's item is written in, and this environment's memory of windows.
 pub(crate) struct Table<'a> {
     pub client: &'a Client,
     pub name: &'a str,
-    pub deadline: Duration,
     pub windows: &'a Windows,
 }
 
@@ -89,11 +89,13 @@ impl Table<'_> {
                 self.send_count(pk, ask, ask.minute, Way::Count(Some(&pair)), room),
             );
             match (opening, counting) {
-                (Ok(Sent::Counted), _) | (_, Ok(Sent::Counted)) => None,
+                (Ok(Updated::Applied), _) | (_, Ok(Updated::Applied)) => None,
                 (Err(error), _) | (_, Err(error)) => return Err(error),
-                (Ok(Sent::Failed(Some(a))), Ok(Sent::Failed(Some(b)))) => Some(if number(&a, "count") >= number(&b, "count") { a } else { b }),
+                (Ok(Updated::ConditionFailed(Some(a))), Ok(Updated::ConditionFailed(Some(b)))) => {
+                    Some(if number(&a, "count") >= number(&b, "count") { a } else { b })
+                }
                 // Read only now: when the other of the pair applied, why this one failed is moot.
-                (Ok(Sent::Failed(_)), Ok(Sent::Failed(_))) => Some(self.read(pk).await?),
+                (Ok(Updated::ConditionFailed(_)), Ok(Updated::ConditionFailed(_))) => Some(self.read(pk).await?),
             }
         };
         let Some(mut item) = failed else {
@@ -129,17 +131,17 @@ impl Table<'_> {
     }
 
     /// `None` when the write was counted, else the item as it was (read if the failure had none).
-    async fn failed_item(&self, pk: &str, sent: Sent) -> Result<Option<Item>, ApiError> {
+    async fn failed_item(&self, pk: &str, sent: Updated) -> Result<Option<Item>, ApiError> {
         match sent {
-            Sent::Counted => Ok(None),
-            Sent::Failed(Some(item)) => Ok(Some(item)),
+            Updated::Applied => Ok(None),
+            Updated::ConditionFailed(Some(item)) => Ok(Some(item)),
             // An emulator that returns no item: one read tells why.
-            Sent::Failed(None) => self.read(pk).await.map(Some),
+            Updated::ConditionFailed(None) => self.read(pk).await.map(Some),
         }
     }
 
     /// One try.
-    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Sent, ApiError> {
+    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Updated, ApiError> {
         let mut update = self
             .client
             .update_item()
@@ -179,39 +181,14 @@ impl Table<'_> {
                     .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
             }
         };
-        match tokio::time::timeout(self.deadline, update.send()).await {
-            Ok(Ok(_)) => Ok(Sent::Counted),
-            Ok(Err(error)) => {
-                let error = error.into_service_error();
-                if let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed) = &error {
-                    return Ok(Sent::Failed(failed.item().cloned()));
-                }
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "the limits table could not be updated");
-                Err(ApiError::LimitsUnavailable)
-            }
-            Err(_) => {
-                tracing::warn!("the limits table did not answer in time");
-                Err(ApiError::LimitsUnavailable)
-            }
-        }
+        table::update(update.send()).await
     }
 
     async fn read(&self, pk: &str) -> Result<Item, ApiError> {
-        let read = self.client.get_item().table_name(self.name).key("pk", AttributeValue::S(pk.to_owned())).consistent_read(true);
-        match tokio::time::timeout(self.deadline, read.send()).await {
-            Ok(Ok(output)) => Ok(output.item.unwrap_or_default()),
-            _ => Err(ApiError::LimitsUnavailable),
-        }
+        Ok(table::read(self.client, self.name, pk).await?.unwrap_or_default())
     }
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-/// What one write did: counted, or its condition failed (with the item as it was, if returned).
-enum Sent {
-    Counted,
-    Failed(Option<Item>),
-}
 
 /// How a write counts: opening the window of its minute, or in the window open; with a pair's
 /// mark when both are sent at once.
