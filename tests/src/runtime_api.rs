@@ -31,7 +31,7 @@ use http::HeaderMap;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-pub use event::{function_url_event, get_event, post_json_event};
+pub use event::{function_url_event, get_event, post_json_event, question_event};
 use server::{Shared, lock};
 
 /// How long [`RuntimeApi::invoke`] waits for an answer.
@@ -169,6 +169,16 @@ impl RuntimeApi {
             panic!("{} never polled the Runtime API; init error: {:?}; log:\n{}", binary.display(), api.init_error(), api.log());
         }
         api
+    }
+
+    /// `function`'s release binary (built once, see [`release_binary`]) launched against the
+    /// OpenAI stand-in at `openai_base_url` with the test key, and `extra` variables (which win
+    /// over those). Call it from a multi-threaded runtime: the first call may build.
+    pub async fn launch_release(function: &str, openai_base_url: &str, extra: &[(&str, &str)]) -> Self {
+        let mut env = vec![("OPENAI_BASE_URL", openai_base_url), ("OPENAI_API_KEY", crate::TEST_KEY)];
+        env.extend_from_slice(extra);
+        let binary = tokio::task::block_in_place(|| release_binary(function));
+        Self::launch(&binary, &env).await
     }
 
     /// Gives every invocation from now on `deadline` to run, as a function's timeout does.

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{RuntimeApi, get_event, release_binary};
-use e2e::{CuttingProxy, Dynalite, TEST_KEY, browser_events, encode, message_data};
+use e2e::runtime_api::{RuntimeApi, question_event};
+use e2e::{CuttingProxy, Dynalite, TEST_KEY, browser_events, message_data};
 use openai_stub::tls::TestCa;
 use openai_stub::{StubServer, StubState};
 
@@ -29,15 +29,8 @@ fn ca_file(ca: &TestCa, name: &str) -> std::path::PathBuf {
 }
 
 async fn launch(function: &str, stub: &StubServer, extra: &[(&str, &str)]) -> RuntimeApi {
-    let base = stub.base_url();
-    let mut env = vec![("OPENAI_BASE_URL", base.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_MAX_RETRIES", "0")];
-    env.extend_from_slice(extra);
-    let binary = tokio::task::block_in_place(|| release_binary(function));
-    RuntimeApi::launch(&binary, &env).await
-}
-
-fn query(message: &str) -> serde_json::Value {
-    get_event(&format!("message={}", encode(message)))
+    let env = [&[("OPENAI_MAX_RETRIES", "0")][..], extra].concat();
+    RuntimeApi::launch_release(function, &stub.base_url(), &env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +53,7 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     assert_eq!(stub.state.connections(), 1, "chat-stream opened its connection before its first poll; log:\n{}", stream.log());
     assert_eq!(counting.connections(), 3, "and three to DynamoDB, for the three writes its first question sends at once");
     assert!(stub.requests().is_empty(), "nothing was asked of the model during init");
-    let answer = stream.invoke(query("/stub echo first answer")).await;
+    let answer = stream.invoke(question_event("/stub echo first answer")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, stream.log());
     let events = browser_events(&answer.body).await;
     assert_eq!(message_data(&events).concat(), "first answer");
@@ -72,7 +65,7 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     let stub = tls_stub(&ca).await;
     let complete = launch("chat-complete", &stub, &env).await;
     assert_eq!(stub.state.connections(), 1, "chat-complete opened its connection before its first poll; log:\n{}", complete.log());
-    let answer = complete.invoke(query("/stub echo buffered first")).await;
+    let answer = complete.invoke(question_event("/stub echo buffered first")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, complete.log());
     assert_eq!(answer.json().map(|j| j["data"].clone()), Some("buffered first".into()));
     assert_eq!(stub.state.connections(), 1, "the first answer went over the connection opened during init");
@@ -88,7 +81,7 @@ async fn a_certificate_nobody_trusts_is_refused_and_nothing_is_asked() {
     let path = ca_file(&other, "other");
     let stub = tls_stub(&trusted).await;
     let complete = launch("chat-complete", &stub, &[("SSL_CERT_FILE", path.to_str().unwrap())]).await;
-    let answer = complete.invoke(query("/stub echo never")).await;
+    let answer = complete.invoke(question_event("/stub echo never")).await;
     let status = answer.status.unwrap_or_default();
     assert!((500..=504).contains(&status), "status {status}: {}", answer.text());
     assert!(stub.requests().is_empty(), "no request reached a server whose certificate failed");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{RuntimeApi, function_url_event, release_binary};
+use e2e::runtime_api::{RuntimeApi, function_url_event};
 use e2e::{Dynalite, TEST_KEY, browser_events, encode, message_data};
 use openai_stub::{StubServer, StubState};
 
@@ -23,10 +23,7 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
-    let base = stub.base_url();
-    let env = [&[("OPENAI_BASE_URL", base.as_str()), ("OPENAI_API_KEY", TEST_KEY)][..], &dynamo.limits_env("limits")].concat();
-    let binary = tokio::task::block_in_place(|| release_binary("chat-stream"));
-    let function = RuntimeApi::launch(&binary, &env).await;
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &dynamo.limits_env("limits")).await;
     function.set_deadline(FUNCTION_TIMEOUT);
 
     // 40 deltas 200 ms apart: about 8 s of answer.

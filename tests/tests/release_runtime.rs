@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{Invocation, RuntimeApi, get_event, post_json_event, release_binary};
-use e2e::{TEST_KEY, browser_events, encode, message_data};
+use e2e::runtime_api::{Invocation, RuntimeApi, get_event, post_json_event, question_event, release_binary};
+use e2e::{TEST_KEY, browser_events, message_data};
 use openai_stub::StubServer;
 
 /// One test at a time: the timing test must not share the two cores with a dozen process starts.
@@ -21,15 +21,8 @@ async fn stub() -> StubServer {
 
 /// `function`'s release binary behind a fresh Runtime API stand-in, talking to `stub`.
 async fn launch(function: &str, stub: &StubServer, extra: &[(&str, &str)]) -> RuntimeApi {
-    let base = stub.base_url();
-    let mut env = vec![("OPENAI_BASE_URL", base.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_MAX_RETRIES", "2")];
-    env.extend_from_slice(extra);
-    let binary = tokio::task::block_in_place(|| release_binary(function));
-    RuntimeApi::launch(&binary, &env).await
-}
-
-fn query(message: &str) -> serde_json::Value {
-    get_event(&format!("message={}", encode(message)))
+    let env = [&[("OPENAI_MAX_RETRIES", "2")][..], extra].concat();
+    RuntimeApi::launch_release(function, &stub.base_url(), &env).await
 }
 
 /// Everything worth seeing when an assertion about `answer` fails.
@@ -82,7 +75,7 @@ async fn still_serves(function: &str, api: &RuntimeApi) -> Option<String> {
     if !api.is_alive() {
         return Some(format!("the process is gone ({:?})", api.exit_status()));
     }
-    let answer = api.invoke(query("hello")).await;
+    let answer = api.invoke(question_event("hello")).await;
     (answer.status != Some(200) || answer.error.is_some()).then(|| format!("the next plain request failed: {}", describe(api, &answer)))
         .or(answer_problem(function, &answer, &[]).await)
 }
@@ -93,7 +86,7 @@ async fn chat_stream_streams_the_stub_answer() {
     let stub = stub().await;
     let function = launch("chat-stream", &stub, &[]).await;
     let text = "Hello, world! Ünïcödé ✓";
-    let answer = function.invoke(query(&format!("/stub echo {text}"))).await;
+    let answer = function.invoke(question_event(&format!("/stub echo {text}"))).await;
 
     assert!(answer.error.is_none() && answer.status == Some(200), "{}", describe(&function, &answer));
     assert!(answer.streaming, "chat-stream answered in buffered mode");
@@ -124,13 +117,13 @@ async fn streamed_deltas_are_not_held_back() {
     let message = format!("/stub deltas={DELTAS} delay_ms=2");
     let expected: String = (0..DELTAS).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect();
     // The first request opens the connection upstream; not what is measured here.
-    let warm = function.invoke(query(&message)).await;
+    let warm = function.invoke(question_event(&message)).await;
     assert_eq!(warm.status, Some(200), "{}", describe(&function, &warm));
 
     let mut late = Vec::new();
     let mut gaps = 0;
     for round in 0..ROUNDS {
-        let answer = function.invoke(query(&message)).await;
+        let answer = function.invoke(question_event(&message)).await;
         assert!(answer.error.is_none() && answer.status == Some(200), "round {round}: {}", describe(&function, &answer));
         assert_eq!(message_data(&browser_events(&answer.body).await).concat(), expected, "round {round}: deltas lost");
         let (Some(handed_out), Some(prelude)) = (answer.handed_out_at, answer.prelude_at) else {
@@ -196,7 +189,7 @@ async fn an_absurd_retry_after_does_not_kill_the_process() {
         for case in CASES {
             let api = launch(function, &stub, &limits).await;
             let message = format!("/stub status=429 {case} then {function}");
-            let answer = api.invoke(query(&message)).await;
+            let answer = api.invoke(question_event(&message)).await;
             let problem = match answer_problem(function, &answer, &[429..=429, 500..=599]).await {
                 Some(problem) => Some(format!("{problem}: {}", describe(&api, &answer))),
                 None => still_serves(function, &api).await,
@@ -214,7 +207,7 @@ async fn buffered_functions_answer_through_the_runtime_api() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let stub = stub().await;
     let complete = launch("chat-complete", &stub, &[]).await;
-    let answer = complete.invoke(query("/stub echo Hello buffered world")).await;
+    let answer = complete.invoke(question_event("/stub echo Hello buffered world")).await;
     assert!(answer.error.is_none() && answer.status == Some(200), "{}", describe(&complete, &answer));
     assert!(!answer.streaming, "chat-complete answered in streaming mode");
     let json = answer.json().unwrap_or_else(|| panic!("not JSON: {}", describe(&complete, &answer)));
@@ -243,7 +236,7 @@ async fn a_function_that_stops_at_init_is_seen_as_dead() {
     let base = stub.base_url();
     api.spawn(&binary, &[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_IDLE_TIMEOUT_MS", "soon")]).expect("spawn");
     let started = std::time::Instant::now();
-    let answer = api.invoke(query("hello")).await;
+    let answer = api.invoke(question_event("hello")).await;
     assert!(matches!(answer.error, Some(e2e::runtime_api::InvocationError::ProcessExited(_))), "{}", describe(&api, &answer));
     assert!(started.elapsed() < Duration::from_secs(5), "death noticed only after {:?}", started.elapsed());
     assert!(!api.is_alive());

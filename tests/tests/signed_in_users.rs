@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use e2e::oidc::AUDIENCE;
-use e2e::runtime_api::{Invocation, RuntimeApi, function_url_event, release_binary};
-use e2e::{Dynalite, OidcProvider, TEST_KEY, browser_events, encode, message_data};
+use e2e::runtime_api::{Invocation, RuntimeApi, function_url_event};
+use e2e::{Dynalite, OidcProvider, browser_events, encode, message_data};
 use openai_stub::StubServer;
 
 /// One at a time: each test starts a provider and a function on two cores.
@@ -25,17 +25,8 @@ impl Setup {
 
     /// `function`'s release binary with `ACCESS=jwt` on this provider, and `extra`.
     async fn launch(&self, function: &str, extra: &[(&str, &str)]) -> RuntimeApi {
-        let base = self.stub.base_url();
-        let mut env = vec![
-            ("OPENAI_BASE_URL", base.as_str()),
-            ("OPENAI_API_KEY", TEST_KEY),
-            ("ACCESS", "jwt"),
-            ("JWT_ISSUER", self.provider.issuer()),
-            ("JWT_AUDIENCE", AUDIENCE),
-        ];
-        env.extend_from_slice(extra);
-        let binary = tokio::task::block_in_place(|| release_binary(function));
-        RuntimeApi::launch(&binary, &env).await
+        let env = [&[("ACCESS", "jwt"), ("JWT_ISSUER", self.provider.issuer()), ("JWT_AUDIENCE", AUDIENCE)][..], extra].concat();
+        RuntimeApi::launch_release(function, &self.stub.base_url(), &env).await
     }
 }
 

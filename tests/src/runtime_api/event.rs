@@ -82,6 +82,11 @@ pub fn get_event(raw_query_string: &str) -> Value {
     function_url_event("GET", "/", raw_query_string, &[], None)
 }
 
+/// `GET /?message=<message>`: a question, as the page asks it.
+pub fn question_event(message: &str) -> Value {
+    get_event(&format!("message={}", crate::encode(message)))
+}
+
 /// `POST /` with a JSON body.
 pub fn post_json_event(json: &str) -> Value {
     function_url_event("POST", "/", "", &[("content-type", "application/json")], Some(json))
