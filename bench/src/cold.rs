@@ -39,8 +39,9 @@ pub struct ColdFigures {
     /// (admission and OpenAI's answer headers), and from the prelude to the first text.
     pub to_prelude: [f64; 2],
     pub prelude_to_text: [f64; 2],
-    /// With limits on, median: three conditional writes at once to the emulator less two, from
-    /// this process; dynalite, one Node thread, takes them in turn, DynamoDB side by side.
+    /// With limits on, median: three conditional writes at once to the emulator (one whose
+    /// condition fails, as a pair's other half) less two, from this process; dynalite, one Node
+    /// thread, takes them in turn, DynamoDB side by side.
     pub third_write: f64,
 }
 
@@ -105,22 +106,27 @@ fn from_new_caller(query: &str) -> serde_json::Value {
 }
 
 /// Milliseconds for `n` conditional updates at once, each to an item of its own, as the
-/// function's admission sends them.
+/// function's admission sends them: two that apply, and from the third on one whose condition
+/// fails (the half of the pair that does not apply).
 async fn writes_at_once(client: &Client, run: usize, n: usize) -> f64 {
     let write = |i: usize| {
+        let condition = if i < 2 { "attribute_not_exists(used) OR used < :cap" } else { "used > :cap" };
         client
             .update_item()
             .table_name(TABLE)
             .key("pk", AttributeValue::S(format!("bench#{run}#{n}#{i}")))
             .update_expression("ADD used :n")
-            .condition_expression("attribute_not_exists(used) OR used < :cap")
+            .condition_expression(condition)
             .expression_attribute_values(":n", AttributeValue::N("1".into()))
             .expression_attribute_values(":cap", AttributeValue::N("1000000".into()))
             .send()
     };
     let started = Instant::now();
-    for written in futures_util::future::join_all((0..n).map(write)).await {
-        written.expect("a write to dynalite");
+    for (i, written) in futures_util::future::join_all((0..n).map(write)).await.into_iter().enumerate() {
+        match written {
+            Ok(_) => assert!(i < 2, "a write whose condition cannot hold was applied"),
+            Err(error) => assert!(i >= 2 && error.into_service_error().is_conditional_check_failed_exception(), "a write to dynalite failed"),
+        }
     }
     millis(started.elapsed())
 }

@@ -258,14 +258,16 @@ async fn cold_only(root: &Path, stub: &StubServer) {
     let plain = vec![("OPENAI_BASE_URL", plain_url.as_str()), ("OPENAI_API_KEY", "sk-bench")];
     let tls = behind_tls(&tls_url, &ca_path);
     let limited = limits_on(tls.clone(), &dynamo);
-    println!("| chat-stream | init | first answer | warm | extra | poll → prelude, cold / warm | prelude → text, cold / warm | dynalite: 3 writes at once − 2 | extra over a new caller's warm request |");
+    println!("| function, upstream | init | first answer | warm | extra | poll → prelude, cold / warm | prelude → text, cold / warm | dynalite: 3 writes at once − 2 | extra over a new caller's warm request |");
     let client = dynamo.client();
-    for (name, env, dynamo) in [("plain", &plain, None), ("TLS", &tls, None), ("TLS, limits", &limited, Some(&client))] {
-        let c = cold::measure(&binaries[1], env, true, dynamo).await;
-        println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} |",
-            c.init[0], c.first_answer[0], c.warm[0], c.extra[0], c.to_prelude[0], c.to_prelude[1], c.prelude_to_text[0], c.prelude_to_text[1], c.third_write, c.extra_over_new_caller[0]
-        );
+    for (function, binary, streamed) in [("chat-stream", &binaries[1], true), ("chat-complete", &binaries[0], false)] {
+        for (name, env, dynamo) in [("plain", &plain, None), ("TLS", &tls, None), ("TLS, limits", &limited, Some(&client))] {
+            let c = cold::measure(binary, env, streamed, dynamo).await;
+            println!(
+                "| {function}, {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} |",
+                c.init[0], c.first_answer[0], c.warm[0], c.extra[0], c.to_prelude[0], c.to_prelude[1], c.prelude_to_text[0], c.prelude_to_text[1], c.third_write, c.extra_over_new_caller[0]
+            );
+        }
     }
 }
 
