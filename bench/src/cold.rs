@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::runtime_api::{Invocation, RuntimeApi, get_event};
 
+use crate::limits::writes_at_once;
 use crate::measure::{millis, quantiles, timing_of};
 
 const RUNS: usize = 12;
@@ -69,7 +69,7 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
         if let Some(client) = dynamo {
             let newcomer = api.invoke(from_new_caller(&query)).await;
             over_new_caller.push(cold_ms - millis(ready) - millis(to_text(&api, &newcomer, streamed).await));
-            third.push(writes_at_once(client, run, 3).await - writes_at_once(client, run, 2).await);
+            third.push(writes_at_once(client, TABLE, &format!("cold#{run}"), 3).await - writes_at_once(client, TABLE, &format!("cold#{run}"), 2).await);
         }
         if streamed {
             for (i, answer) in [&cold, &again].into_iter().enumerate() {
@@ -103,30 +103,4 @@ fn from_new_caller(query: &str) -> serde_json::Value {
     let mut event = get_event(query);
     event["requestContext"]["http"]["sourceIp"] = format!("2001:db8:{:x}::1", CALLERS.fetch_add(1, Ordering::Relaxed)).into();
     event
-}
-
-/// Milliseconds for `n` conditional updates at once, each to an item of its own, as the
-/// function's admission sends them: two that apply, and from the third on one whose condition
-/// fails (the half of the pair that does not apply).
-async fn writes_at_once(client: &Client, run: usize, n: usize) -> f64 {
-    let write = |i: usize| {
-        let condition = if i < 2 { "attribute_not_exists(used) OR used < :cap" } else { "used > :cap" };
-        client
-            .update_item()
-            .table_name(TABLE)
-            .key("pk", AttributeValue::S(format!("bench#{run}#{n}#{i}")))
-            .update_expression("ADD used :n")
-            .condition_expression(condition)
-            .expression_attribute_values(":n", AttributeValue::N("1".into()))
-            .expression_attribute_values(":cap", AttributeValue::N("1000000".into()))
-            .send()
-    };
-    let started = Instant::now();
-    for (i, written) in futures_util::future::join_all((0..n).map(write)).await.into_iter().enumerate() {
-        match written {
-            Ok(_) => assert!(i < 2, "a write whose condition cannot hold was applied"),
-            Err(error) => assert!(i >= 2 && error.into_service_error().is_conditional_check_failed_exception(), "a write to dynalite failed"),
-        }
-    }
-    millis(started.elapsed())
 }

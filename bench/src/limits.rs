@@ -1,11 +1,13 @@
 //! What the limits cost on the path to the first text: the release chat-stream with
 //! `LIMITS_TABLE` on dynalite (a real DynamoDB emulator on loopback) beside the same binary with
-//! limits off, interleaved, and one conditional write's own round trip to the emulator.
+//! limits off, interleaved, and the emulator's own round trips: one conditional write, and two
+//! at once as admission sends them.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::Dynalite;
 use e2e::runtime_api::RuntimeApi;
@@ -13,7 +15,6 @@ use e2e::runtime_api::RuntimeApi;
 use crate::measure::{Server, millis, quantiles};
 
 const ROUNDS: usize = 60;
-const P50_95_99: [f64; 3] = [0.5, 0.95, 0.99];
 
 /// p50, p95, p99 in milliseconds.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,6 +23,9 @@ pub struct LimitsFigures {
     pub ttft_on: [f64; 3],
     /// One `UpdateItem` to the emulator, from this process: what one round trip costs here.
     pub write: [f64; 3],
+    /// Two at once, as a question's admission sends them (the caller's and the budget's): one
+    /// round trip in DynamoDB, two writes in turn in the emulator's one thread.
+    pub two_writes: [f64; 3],
 }
 
 pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)], http: &reqwest::Client) -> LimitsFigures {
@@ -40,7 +44,7 @@ pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)],
     on.stream(http, "warm up").await;
 
     let client = dynamo.client();
-    let (mut ttft_off, mut ttft_on, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ttft_off, mut ttft_on, mut writes, mut pairs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         ttft_off.push(millis(off.stream(http, "hello there").await.first_text));
         ttft_on.push(millis(on.stream(http, "hello there").await.first_text));
@@ -55,6 +59,35 @@ pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)],
             .await
             .expect("a write to dynalite");
         writes.push(millis(started.elapsed()));
+        pairs.push(writes_at_once(&client, "limits", &format!("pair#{round}"), 2).await);
     }
-    LimitsFigures { ttft_off: quantiles(&ttft_off, P50_95_99), ttft_on: quantiles(&ttft_on, P50_95_99), write: quantiles(&writes, P50_95_99) }
+    let q = |samples: &[f64]| quantiles(samples, [0.5, 0.95, 0.99]);
+    LimitsFigures { ttft_off: q(&ttft_off), ttft_on: q(&ttft_on), write: q(&writes), two_writes: q(&pairs) }
 }
+
+/// Milliseconds for `n` conditional updates at once, each to an item of its own, as the
+/// function's admission sends them: two that apply, and from the third on one whose condition
+/// fails (the half of the pair that does not apply).
+pub async fn writes_at_once(client: &Client, table: &str, prefix: &str, n: usize) -> f64 {
+    let write = |i: usize| {
+        let condition = if i < 2 { "attribute_not_exists(used) OR used < :cap" } else { "used > :cap" };
+        client
+            .update_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(format!("{prefix}#{n}#{i}")))
+            .update_expression("ADD used :n")
+            .condition_expression(condition)
+            .expression_attribute_values(":n", AttributeValue::N("1".into()))
+            .expression_attribute_values(":cap", AttributeValue::N("1000000".into()))
+            .send()
+    };
+    let started = Instant::now();
+    for (i, written) in futures_util::future::join_all((0..n).map(write)).await.into_iter().enumerate() {
+        match written {
+            Ok(_) => assert!(i < 2, "a write whose condition cannot hold was applied"),
+            Err(error) => assert!(i >= 2 && error.into_service_error().is_conditional_check_failed_exception(), "a write to dynalite failed"),
+        }
+    }
+    millis(started.elapsed())
+}
+

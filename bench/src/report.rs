@@ -120,9 +120,10 @@ impl Figures {
         let _ = writeln!(t, "| figure | p50 / p95 / p99 |");
         let _ = writeln!(t, "| --- | ---: |");
         let _ = writeln!(t, "| time to first text, limits off | {:.2} / {:.2} / {:.2} ms |", l.ttft_off[0], l.ttft_off[1], l.ttft_off[2]);
-        let _ = writeln!(t, "| time to first text, limits on (a slot, then budget and caller at once) | {:.2} / {:.2} / {:.2} ms |", l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]);
+        let _ = writeln!(t, "| time to first text, limits on (the request and tokens in one write, beside the budget's) | {:.2} / {:.2} / {:.2} ms |", l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]);
         let _ = writeln!(t, "| added by the limits, p99 | {:.2} ms |", l.ttft_on[2] - l.ttft_off[2]);
         let _ = writeln!(t, "| one conditional write's round trip to dynalite | {:.2} / {:.2} / {:.2} ms |", l.write[0], l.write[1], l.write[2]);
+        let _ = writeln!(t, "| two at once, as admission sends them | {:.2} / {:.2} / {:.2} ms |", l.two_writes[0], l.two_writes[1], l.two_writes[2]);
         let _ = writeln!(t);
         let _ = writeln!(t, "| function | init, key given (exec → first Runtime API poll), median / p95 | init, secret read started | arm64 zip |");
         let _ = writeln!(t, "| --- | ---: | ---: | ---: |");
@@ -201,8 +202,8 @@ impl Figures {
             targets.push((format!("{}: ours adds less than LiteLLM at p99 (ours {ours:.3}, LiteLLM's better pass {peer:.3} {})", row.name, row.unit), ours < peer));
         }
         if let Some(limits) = self.added.iter().find(|row| row.name == crate::added::LIMITS_ROW) {
-            let (added, trip) = (limits.worst_added(1), self.limits.write[2]);
-            targets.push((format!("admission within one DynamoDB round trip at p99: adds {added:.2} ms, one write to dynalite {trip:.2} ms"), added <= trip));
+            let (added, trip) = (limits.worst_added(1), self.limits.two_writes[2]);
+            targets.push((format!("admission within one DynamoDB round trip at p99: adds {added:.2} ms, its two writes at once to dynalite {trip:.2} ms"), added <= trip));
         }
         for (name, cold) in ["chat-complete", "chat-stream"].iter().zip(&self.cold) {
             targets.push((format!("{name}: cold first request within init + 1 ms of a warm one (median): +{:.2} ms", cold.extra[0]), cold.extra[0] <= 1.0));
