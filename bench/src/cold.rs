@@ -58,10 +58,12 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
         api.spawn(binary, env).unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         let cold = api.invoke(get_event(&query)).await;
         let ready = api.wait_ready(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("no first poll; log:\n{}", api.log()));
-        let cold_ms = millis(cold.invoked_at.saturating_duration_since(spawned) + to_text(&api, &cold, streamed).await);
+        let cold_text = to_text(&api, &cold, streamed).await;
+        let cold_ms = millis(cold.invoked_at.saturating_duration_since(spawned) + cold_text);
         assert_eq!(cold.status, Some(200), "cold: {:?} {}; log:\n{}", cold.error, cold.text(), api.log());
         let again = api.invoke(get_event(&query)).await;
-        let warm_ms = millis(to_text(&api, &again, streamed).await);
+        let warm_text = to_text(&api, &again, streamed).await;
+        let warm_ms = millis(warm_text);
         init.push(millis(ready));
         first.push(cold_ms);
         warm.push(warm_ms);
@@ -69,12 +71,13 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
         if let Some(client) = dynamo {
             let newcomer = api.invoke(from_new_caller(&query)).await;
             over_new_caller.push(cold_ms - millis(ready) - millis(to_text(&api, &newcomer, streamed).await));
-            third.push(writes_at_once(client, TABLE, &format!("cold#{run}"), 3).await - writes_at_once(client, TABLE, &format!("cold#{run}"), 2).await);
+            let prefix = format!("cold#{run}");
+            third.push(writes_at_once(client, TABLE, &prefix, 3).await - writes_at_once(client, TABLE, &prefix, 2).await);
         }
         if streamed {
-            for (i, answer) in [&cold, &again].into_iter().enumerate() {
+            for (i, (answer, to_first_text)) in [(&cold, cold_text), (&again, warm_text)].into_iter().enumerate() {
                 let (polled, prelude) = (answer.handed_out_at.unwrap_or(answer.invoked_at), answer.prelude_at.unwrap_or(answer.invoked_at));
-                let text = answer.invoked_at + timing_of(&api, answer).await.first_text;
+                let text = answer.invoked_at + to_first_text;
                 phases[i].push(millis(prelude.saturating_duration_since(polled)));
                 phases[2 + i].push(millis(text.saturating_duration_since(prelude)));
             }

@@ -247,8 +247,9 @@ fn private_copies(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `bench cold`: only the cold first request of chat-stream, built up one part at a time (plain
-/// upstream, then TLS, then limits on), each with where its time goes; for work on start-up.
+/// `bench cold`: only the cold first request of both chat functions, built up one part at a
+/// time (plain upstream, then TLS, then limits on), with where chat-stream's time goes; for work
+/// on start-up.
 async fn cold_only(root: &Path, stub: &StubServer) {
     let binaries = private_copies(root);
     let (_ca, ca_file, tls_stub) = tls_stand_in(root).await;
