@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::gate::{Admission, Gate, Held};
-use crate::store::{DAY, Store};
+use crate::store::{Store, expiry};
 
 fn key(response_id: &str) -> String {
     format!("handover#{response_id}")
@@ -23,7 +23,7 @@ impl Admission {
             ("caller", AttributeValue::S(self.caller)),
             ("tokens", AttributeValue::N(tokens.to_string())),
             ("day", AttributeValue::N(day.to_string())),
-            ("expires_at", AttributeValue::N(((day + 2) * DAY).to_string())),
+            ("expires_at", AttributeValue::N(expiry(day).to_string())),
         ];
         if let Err(error) = store.put(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).await {
             tracing::warn!(error = %error.log_detail(), "a handed-over reservation could not be parked; it stays reserved");

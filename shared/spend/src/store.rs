@@ -55,9 +55,24 @@ struct Reservation {
 impl Reservation {
     fn new(now: u64, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Self {
         let day = now / DAY;
-        let (budget_pk, caller_pk) = (format!("budget#{day}"), format!("tokens#{caller}#{day}"));
-        Self { now, day, expires_at: (day + 2) * DAY, budget_pk, caller_pk, tokens, caller_per_day, budget }
+        let (budget_pk, caller_pk) = (budget_key(day), caller_key(caller, day));
+        Self { now, day, expires_at: expiry(day), budget_pk, caller_pk, tokens, caller_per_day, budget }
     }
+}
+
+/// The key of the deployment's budget of `day`.
+fn budget_key(day: u64) -> String {
+    format!("budget#{day}")
+}
+
+/// The key of `caller`'s item of `day`.
+fn caller_key(caller: &str, day: u64) -> String {
+    format!("tokens#{caller}#{day}")
+}
+
+/// When a day's items expire (TTL): a day after it ends, so a late settlement still finds them.
+pub(crate) fn expiry(day: u64) -> u64 {
+    (day + 2) * DAY
 }
 
 impl Store {
@@ -119,8 +134,8 @@ impl Store {
     pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
         let now = (self.clock)();
         let day = now / DAY;
-        let ask = Ask { minute: now / MINUTE, per_minute, tokens: 0, per_day: None, expires_at: (day + 2) * DAY };
-        match self.count_request(&format!("tokens#{caller}#{day}"), &ask).await? {
+        let ask = Ask { minute: now / MINUTE, per_minute, tokens: 0, per_day: None, expires_at: expiry(day) };
+        match self.count_request(&caller_key(caller, day), &ask).await? {
             Counted::Done => Ok(()),
             _ => Err(rate_refusal(per_minute, now)),
         }
@@ -190,8 +205,8 @@ impl Store {
         if change == 0 {
             return;
         }
-        let expires = (day + 2) * DAY;
-        for pk in [format!("budget#{day}"), format!("tokens#{caller}#{day}")] {
+        let expires = expiry(day);
+        for pk in [budget_key(day), caller_key(caller, day)] {
             match self.add(&pk, "used", change, None, expires).await {
                 Ok(Write::Done) => {}
                 Ok(Write::OverLimit) => tracing::warn!(change, "a give-back larger than its counter was not applied"),

@@ -44,10 +44,7 @@ fn outcome(sent: Result<Result<UpdateItemOutput, SdkError<UpdateItemError>>, tok
                 Err(ApiError::LimitsUnavailable)
             }
         },
-        Err(_) => {
-            tracing::warn!("the limits table did not answer in time");
-            Err(ApiError::LimitsUnavailable)
-        }
+        Err(_) => Err(timed_out()),
     }
 }
 
@@ -57,11 +54,13 @@ pub(crate) async fn read(client: &Client, table: &str, pk: &str) -> Result<Optio
     match tokio::time::timeout(DEADLINE, request.send()).await {
         Ok(Ok(output)) => Ok(output.item),
         Ok(Err(error)) => Err(unavailable(error)),
-        Err(_) => {
-            tracing::warn!("the limits table did not answer in time");
-            Err(ApiError::LimitsUnavailable)
-        }
+        Err(_) => Err(timed_out()),
     }
+}
+
+fn timed_out() -> ApiError {
+    tracing::warn!("the limits table did not answer in time");
+    ApiError::LimitsUnavailable
 }
 
 /// A request that failed for a reason other than its condition: logged, and 503.
