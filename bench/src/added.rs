@@ -73,7 +73,8 @@ pub async fn measure(t: &Targets<'_>) -> Vec<Added> {
     // The direct reader keeps its connection, as the functions keep theirs to OpenAI.
     let pooled = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
     let ca = reqwest::Certificate::from_pem(t.ca_pem.as_bytes()).expect("the test CA");
-    let pooled_tls = reqwest::Client::builder().timeout(Duration::from_secs(60)).tls_certs_only([ca]).build().expect("TLS client");
+    let pooled_tls =
+        reqwest::Client::builder().timeout(Duration::from_secs(60)).tls_certs_only([ca]).build().expect("TLS client");
 
     let mut plain_env = t.env.clone();
     plain_env.push(("RESUMABLE_STREAMS", "false"));
@@ -87,7 +88,11 @@ pub async fn measure(t: &Targets<'_>) -> Vec<Added> {
     dynamo.create_limits_table("added").await;
     let mut limits_env = plain_env.clone();
     limits_env.extend(dynamo.limits_env("added"));
-    limits_env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
+    limits_env.extend([
+        ("RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("CALLER_TOKENS_PER_DAY", "1000000000"),
+        ("DAILY_TOKEN_BUDGET", "1000000000"),
+    ]);
     let limited_stream = launch(t.stream_binary, &limits_env).await;
     let complete = RuntimeApi::launch(t.complete_binary, &t.env).await;
 
@@ -193,7 +198,13 @@ fn p50_p99(samples: &[f64]) -> [f64; 2] {
 async fn buffered_call(http: &reqwest::Client, base_url: &str) -> f64 {
     let started = Instant::now();
     let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
-    let response = http.post(format!("{base_url}/responses")).bearer_auth("sk-bench").json(&body).send().await.expect("buffered call");
+    let response = http
+        .post(format!("{base_url}/responses"))
+        .bearer_auth("sk-bench")
+        .json(&body)
+        .send()
+        .await
+        .expect("buffered call");
     assert!(response.status().is_success(), "{base_url}: HTTP {}", response.status());
     let json: serde_json::Value = response.json().await.expect("JSON");
     assert_eq!(json["status"], "completed", "{json}");

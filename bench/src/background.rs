@@ -34,7 +34,13 @@ fn median_p95(samples: &[f64]) -> [f64; 2] {
     quantiles(samples, [0.5, 0.95])
 }
 
-pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, &str)], base_url: &str, http: &reqwest::Client) -> BackgroundFigures {
+pub async fn measure(
+    binary: &Path,
+    background: &Arc<RuntimeApi>,
+    env: &[(&str, &str)],
+    base_url: &str,
+    http: &reqwest::Client,
+) -> BackgroundFigures {
     let mut plain_env = env.to_vec();
     plain_env.push(("RESUMABLE_STREAMS", "false"));
     let plain = Server::Function { api: Arc::new(RuntimeApi::launch(binary, &plain_env).await) };
@@ -45,7 +51,8 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
     let background_server = Server::Function { api: background.clone() };
     plain.stream(http, "warm up").await;
 
-    let (mut ttft_plain, mut ttft_background, mut summary_first, mut summary_text) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ttft_plain, mut ttft_background, mut summary_first, mut summary_text) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         ttft_background.push(millis(background_server.stream(http, "hello there").await.first_text));
         ttft_plain.push(millis(plain.stream(http, "hello there").await.first_text));
@@ -81,15 +88,30 @@ pub async fn measure(binary: &Path, background: &Arc<RuntimeApi>, env: &[(&str, 
 /// Asks the stand-in directly for a background answer and returns its id at once.
 async fn create_background(http: &reqwest::Client, base_url: &str, input: &str) -> String {
     let body = serde_json::json!({ "model": "gpt-4o-mini", "input": input, "background": true, "stream": false });
-    let response: serde_json::Value =
-        http.post(format!("{base_url}/responses")).bearer_auth("sk-bench").json(&body).send().await.expect("create").json().await.expect("json");
+    let response: serde_json::Value = http
+        .post(format!("{base_url}/responses"))
+        .bearer_auth("sk-bench")
+        .json(&body)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
     response["id"].as_str().expect("an id").to_owned()
 }
 
 async fn wait_finished(http: &reqwest::Client, base_url: &str, id: &str) {
     for _ in 0..500 {
-        let response: serde_json::Value =
-            http.get(format!("{base_url}/responses/{id}")).bearer_auth("sk-bench").send().await.expect("retrieve").json().await.expect("json");
+        let response: serde_json::Value = http
+            .get(format!("{base_url}/responses/{id}"))
+            .bearer_auth("sk-bench")
+            .send()
+            .await
+            .expect("retrieve")
+            .json()
+            .await
+            .expect("json");
         if response["status"] == "completed" {
             return;
         }

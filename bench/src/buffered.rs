@@ -24,7 +24,13 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], base_url: &str, http: 
     let direct_call = || async {
         let started = Instant::now();
         let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
-        let response = http.post(format!("{base_url}/responses")).bearer_auth("sk-bench").json(&body).send().await.expect("direct");
+        let response = http
+            .post(format!("{base_url}/responses"))
+            .bearer_auth("sk-bench")
+            .json(&body)
+            .send()
+            .await
+            .expect("direct");
         let json: serde_json::Value = response.json().await.expect("direct JSON");
         assert_eq!(json["status"], "completed");
         millis(started.elapsed())

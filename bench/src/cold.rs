@@ -57,7 +57,10 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
         let spawned = Instant::now();
         api.spawn(binary, env).unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         let cold = api.invoke(get_event(&query)).await;
-        let ready = api.wait_ready(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("no first poll; log:\n{}", api.log()));
+        let ready = api
+            .wait_ready(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no first poll; log:\n{}", api.log()));
         let cold_text = to_text(&api, &cold, streamed).await;
         let cold_ms = millis(cold.invoked_at.saturating_duration_since(spawned) + cold_text);
         assert_eq!(cold.status, Some(200), "cold: {:?} {}; log:\n{}", cold.error, cold.text(), api.log());
@@ -72,11 +75,14 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
             let newcomer = api.invoke(from_new_caller(&query)).await;
             over_new_caller.push(cold_ms - millis(ready) - millis(to_text(&api, &newcomer, streamed).await));
             let prefix = format!("cold#{run}");
-            third.push(writes_at_once(client, TABLE, &prefix, 3).await - writes_at_once(client, TABLE, &prefix, 2).await);
+            third.push(
+                writes_at_once(client, TABLE, &prefix, 3).await - writes_at_once(client, TABLE, &prefix, 2).await,
+            );
         }
         if streamed {
             for (i, (answer, to_first_text)) in [(&cold, cold_text), (&again, warm_text)].into_iter().enumerate() {
-                let (polled, prelude) = (answer.handed_out_at.unwrap_or(answer.invoked_at), answer.prelude_at.unwrap_or(answer.invoked_at));
+                let (polled, prelude) =
+                    (answer.handed_out_at.unwrap_or(answer.invoked_at), answer.prelude_at.unwrap_or(answer.invoked_at));
                 let text = answer.invoked_at + to_first_text;
                 phases[i].push(millis(prelude.saturating_duration_since(polled)));
                 phases[2 + i].push(millis(text.saturating_duration_since(prelude)));
@@ -97,13 +103,18 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo
 }
 
 async fn to_text(api: &RuntimeApi, answer: &Invocation, streamed: bool) -> Duration {
-    if streamed { timing_of(api, answer).await.first_text } else { answer.finished_at.saturating_duration_since(answer.invoked_at) }
+    if streamed {
+        timing_of(api, answer).await.first_text
+    } else {
+        answer.finished_at.saturating_duration_since(answer.invoked_at)
+    }
 }
 
 /// The same request from a caller no environment has counted (an address of its own, each time).
 fn from_new_caller(query: &str) -> serde_json::Value {
     static CALLERS: AtomicUsize = AtomicUsize::new(1);
     let mut event = get_event(query);
-    event["requestContext"]["http"]["sourceIp"] = format!("2001:db8:{:x}::1", CALLERS.fetch_add(1, Ordering::Relaxed)).into();
+    event["requestContext"]["http"]["sourceIp"] =
+        format!("2001:db8:{:x}::1", CALLERS.fetch_add(1, Ordering::Relaxed)).into();
     event
 }

@@ -28,7 +28,12 @@ pub struct LimitsFigures {
     pub two_writes: [f64; 3],
 }
 
-pub async fn measure(binary: &Path, off: &Arc<RuntimeApi>, env: &[(&str, &str)], http: &reqwest::Client) -> LimitsFigures {
+pub async fn measure(
+    binary: &Path,
+    off: &Arc<RuntimeApi>,
+    env: &[(&str, &str)],
+    http: &reqwest::Client,
+) -> LimitsFigures {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
     let mut on_env = env.to_vec();
@@ -85,9 +90,11 @@ pub async fn writes_at_once(client: &Client, table: &str, prefix: &str, n: usize
     for (i, written) in futures_util::future::join_all((0..n).map(write)).await.into_iter().enumerate() {
         match written {
             Ok(_) => assert!(i < 2, "a write whose condition cannot hold was applied"),
-            Err(error) => assert!(i >= 2 && error.into_service_error().is_conditional_check_failed_exception(), "a write to dynalite failed"),
+            Err(error) => assert!(
+                i >= 2 && error.into_service_error().is_conditional_check_failed_exception(),
+                "a write to dynalite failed"
+            ),
         }
     }
     millis(started.elapsed())
 }
-

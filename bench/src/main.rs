@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use e2e::runtime_api::{RuntimeApi, release_binary};
 use e2e::{Dynalite, LambdaWatch, workspace_root};
-use openai_stub::tls::TestCa;
 use measure::{Server, lateness_ms, millis, quantile};
+use openai_stub::tls::TestCa;
 use openai_stub::{StubServer, StubState};
 use report::Figures;
 
@@ -54,17 +54,16 @@ async fn main() {
         .expect("stand-in");
     // A fresh connection per HTTP request, as a browser's first request; the emulator's server
     // does not set TCP_NODELAY, so a reused connection to it stalls ~40 ms on every request.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("client");
+    let http =
+        reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(0).build().expect("client");
     let mut figures = Figures::default();
     if std::env::args().nth(1).as_deref() == Some("cold") {
         return cold_only(&root, &stub).await;
     }
 
-    eprintln!("==> release build of the functions (cargo build --release --bin chat-stream --bin chat-complete --bin index)");
+    eprintln!(
+        "==> release build of the functions (cargo build --release --bin chat-stream --bin chat-complete --bin index)"
+    );
     let binaries = private_copies(&root);
     let upstream = [("OPENAI_BASE_URL", stub.base_url()), ("OPENAI_API_KEY", "sk-bench".to_owned())];
     let upstream: Vec<(&str, &str)> = upstream.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -82,7 +81,8 @@ async fn main() {
     watch.warm_up().await;
 
     // Each with its column in the figures: a, b, c, w.
-    let mut servers = vec![(0, Server::Direct { base_url: stub.base_url() }), (1, Server::Function { api: function.clone() })];
+    let mut servers =
+        vec![(0, Server::Direct { base_url: stub.base_url() }), (1, Server::Function { api: function.clone() })];
     if let Some((_, port)) = &peer {
         servers.push((2, Server::Peer { url: format!("http://127.0.0.1:{port}/chat-stream") }));
     }
@@ -147,7 +147,9 @@ async fn main() {
     eprintln!("==> limits on (dynalite on loopback) against limits off: time to first text, 60 rounds, interleaved");
     figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;
 
-    eprintln!("==> added over direct, p99, two passes: first text (plain, TLS, limits on), non-streamed, per delta at 20 ms");
+    eprintln!(
+        "==> added over direct, p99, two passes: first text (plain, TLS, limits on), non-streamed, per delta at 20 ms"
+    );
     let (ca, ca_file, tls_stub) = tls_stand_in(&root).await;
     let litellm = peers::start_litellm(&root, &stub.base_url(), &http).await;
     let targets = added::Targets {
@@ -169,7 +171,10 @@ async fn main() {
     let (ca_path, tls_url) = (ca_file.to_string_lossy().into_owned(), tls_stub.base_url());
     let cold_env = limits_on(behind_tls(&tls_url, &ca_path), &dynamo);
     let client = dynamo.client();
-    figures.cold = [cold::measure(&binaries[0], &cold_env, false, Some(&client)).await, cold::measure(&binaries[1], &cold_env, true, Some(&client)).await];
+    figures.cold = [
+        cold::measure(&binaries[0], &cold_env, false, Some(&client)).await,
+        cold::measure(&binaries[1], &cold_env, true, Some(&client)).await,
+    ];
     drop(dynamo);
 
     eprintln!("==> {THROUGHPUT_DELTAS} deltas with no pacing, {THROUGHPUT_ROUNDS} rounds, interleaved");
@@ -189,7 +194,9 @@ async fn main() {
         figures.stream_end_ms[i] = quantile(samples, 0.5);
     }
     let per_thousand = |i: usize| match (cpu_before[i], cpu_after[i]) {
-        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / (THROUGHPUT_ROUNDS * THROUGHPUT_DELTAS / 1000) as f64,
+        (Some(before), Some(after)) => {
+            after.saturating_sub(before) as f64 / (THROUGHPUT_ROUNDS * THROUGHPUT_DELTAS / 1000) as f64
+        }
         _ => f64::NAN,
     };
     figures.cpu_per_1000 = [per_thousand(0), per_thousand(1)];
@@ -213,7 +220,10 @@ async fn main() {
     for (i, function) in FUNCTIONS.iter().enumerate() {
         let (mut with_key, mut with_secret) = (Vec::new(), Vec::new());
         for _ in 0..INIT_RUNS {
-            with_key.push(coldstart::init_ms(&binaries[i], &[("OPENAI_API_KEY", "sk-bench"), ("OPENAI_BASE_URL", &base_url)]).await);
+            with_key.push(
+                coldstart::init_ms(&binaries[i], &[("OPENAI_API_KEY", "sk-bench"), ("OPENAI_BASE_URL", &base_url)])
+                    .await,
+            );
             if *function != "index" {
                 with_secret.push(coldstart::init_ms(&binaries[i], secret_env).await);
             }
@@ -228,7 +238,8 @@ async fn main() {
     let table = figures.table();
     println!("{table}");
     report::write(&root.join("BENCHMARKS.md"), &figures, &table).expect("write BENCHMARKS.md");
-    std::fs::write(root.join("docs").join("benchmarks-added.svg"), chart::svg(&figures.added)).expect("write the chart");
+    std::fs::write(root.join("docs").join("benchmarks-added.svg"), chart::svg(&figures.added))
+        .expect("write the chart");
     eprintln!("==> wrote BENCHMARKS.md");
 }
 
@@ -259,14 +270,27 @@ async fn cold_only(root: &Path, stub: &StubServer) {
     let plain = vec![("OPENAI_BASE_URL", plain_url.as_str()), ("OPENAI_API_KEY", "sk-bench")];
     let tls = behind_tls(&tls_url, &ca_path);
     let limited = limits_on(tls.clone(), &dynamo);
-    println!("| function, upstream | init | first answer | warm | extra | poll → prelude, cold / warm | prelude → text, cold / warm | dynalite: 3 writes at once − 2 | extra over a new caller's warm request |");
+    println!(
+        "| function, upstream | init | first answer | warm | extra | poll → prelude, cold / warm | prelude → text, cold / warm | dynalite: 3 writes at once − 2 | extra over a new caller's warm request |"
+    );
     let client = dynamo.client();
     for (function, binary, streamed) in [("chat-stream", &binaries[1], true), ("chat-complete", &binaries[0], false)] {
-        for (name, env, dynamo) in [("plain", &plain, None), ("TLS", &tls, None), ("TLS, limits", &limited, Some(&client))] {
+        for (name, env, dynamo) in
+            [("plain", &plain, None), ("TLS", &tls, None), ("TLS, limits", &limited, Some(&client))]
+        {
             let c = cold::measure(binary, env, streamed, dynamo).await;
             println!(
                 "| {function}, {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} |",
-                c.init[0], c.first_answer[0], c.warm[0], c.extra[0], c.to_prelude[0], c.to_prelude[1], c.prelude_to_text[0], c.prelude_to_text[1], c.third_write, c.extra_over_new_caller[0]
+                c.init[0],
+                c.first_answer[0],
+                c.warm[0],
+                c.extra[0],
+                c.to_prelude[0],
+                c.to_prelude[1],
+                c.prelude_to_text[0],
+                c.prelude_to_text[1],
+                c.third_write,
+                c.extra_over_new_caller[0]
             );
         }
     }
@@ -277,7 +301,9 @@ async fn tls_stand_in(root: &Path) -> (TestCa, PathBuf, StubServer) {
     let ca = TestCa::new().expect("a test CA");
     let ca_file = root.join("target").join("bench-bin").join("test-ca.pem");
     std::fs::write(&ca_file, &ca.ca_pem).expect("write the test CA");
-    let stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca).await.expect("TLS stand-in");
+    let stub = StubServer::start_tls(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().expect("addr"), &ca)
+        .await
+        .expect("TLS stand-in");
     (ca, ca_file, stub)
 }
 
@@ -290,6 +316,10 @@ fn behind_tls<'a>(url: &'a str, ca_path: &'a str) -> Vec<(&'static str, &'a str)
 /// round trips.
 fn limits_on<'a>(mut env: Vec<(&'static str, &'a str)>, dynamo: &'a Dynalite) -> Vec<(&'static str, &'a str)> {
     env.extend(dynamo.limits_env(cold::TABLE));
-    env.extend([("RATE_LIMIT_PER_MINUTE", "1000000"), ("CALLER_TOKENS_PER_DAY", "1000000000"), ("DAILY_TOKEN_BUDGET", "1000000000")]);
+    env.extend([
+        ("RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("CALLER_TOKENS_PER_DAY", "1000000000"),
+        ("DAILY_TOKEN_BUDGET", "1000000000"),
+    ]);
     env
 }

@@ -67,7 +67,9 @@ impl Server {
                     .json(&serde_json::json!({ "model": "gpt-4o-mini", "input": message, "stream": true })),
                 "response.output_text.delta",
             ),
-            Self::Peer { url } | Self::Watch { url } => (http.get(format!("{url}?message={}", e2e::encode(message))), "message"),
+            Self::Peer { url } | Self::Watch { url } => {
+                (http.get(format!("{url}?message={}", e2e::encode(message))), "message")
+            }
             Self::Function { .. } => unreachable!("not over HTTP"),
         };
         let response = request.send().await.unwrap_or_else(|e| panic!("{}: {e}", self.label()));

@@ -17,17 +17,33 @@ const LITELLM_START: Duration = Duration::from_secs(120);
 
 /// The LiteLLM proxy on a free port, pointed at `upstream` (an OpenAI base URL), its master key
 /// the benchmark's (bench/litellm-config.yaml); its base URL, or `None` when it is not installed.
-pub async fn start_litellm(root: &Path, upstream: &str, http: &reqwest::Client) -> Option<(tokio::process::Child, String)> {
+pub async fn start_litellm(
+    root: &Path,
+    upstream: &str,
+    http: &reqwest::Client,
+) -> Option<(tokio::process::Child, String)> {
     let litellm = root.join("target").join("litellm-venv").join("bin").join("litellm");
     if !litellm.exists() {
-        eprintln!("warning: {} is missing (scripts/litellm-peer.sh installs it); measuring without LiteLLM", litellm.display());
+        eprintln!(
+            "warning: {} is missing (scripts/litellm-peer.sh installs it); measuring without LiteLLM",
+            litellm.display()
+        );
         return None;
     }
     let port = free_port();
     let config = root.join("bench").join("litellm-config.yaml");
     let log = std::fs::File::create(root.join("target").join("litellm.log")).ok()?;
     let child = tokio::process::Command::new(&litellm)
-        .args(["--config", &config.to_string_lossy(), "--host", "127.0.0.1", "--port", &port.to_string(), "--num_workers", "1"])
+        .args([
+            "--config",
+            &config.to_string_lossy(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--num_workers",
+            "1",
+        ])
         // As scripts/litellm-peer.sh runs it: offline, quiet, no database, from target/.
         .env("OPENAI_BASE_URL", upstream)
         .env("OPENAI_API_KEY", "sk-bench")
@@ -47,13 +63,21 @@ pub async fn start_litellm(root: &Path, upstream: &str, http: &reqwest::Client) 
     let started = Instant::now();
     let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
     loop {
-        let ready = http.post(format!("{base_url}/responses")).bearer_auth("sk-bench").json(&body).timeout(Duration::from_secs(10)).send().await;
+        let ready = http
+            .post(format!("{base_url}/responses"))
+            .bearer_auth("sk-bench")
+            .json(&body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
         if matches!(ready, Ok(r) if r.status().is_success()) {
             eprintln!("    LiteLLM answered after {:.1} s", started.elapsed().as_secs_f64());
             return Some((child, base_url));
         }
         if started.elapsed() > LITELLM_START {
-            eprintln!("warning: LiteLLM did not answer within {LITELLM_START:?} (target/litellm.log); measuring without it");
+            eprintln!(
+                "warning: LiteLLM did not answer within {LITELLM_START:?} (target/litellm.log); measuring without it"
+            );
             return None;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -62,11 +86,19 @@ pub async fn start_litellm(root: &Path, upstream: &str, http: &reqwest::Client) 
 
 /// Starts the tutorial's app three times, timing start to first answer; keeps the last running.
 /// Without its virtualenv (scripts/bench makes it) the run goes on without it.
-pub async fn start_peer(root: &Path, stub: &StubServer, http: &reqwest::Client, figures: &mut Figures) -> Option<(tokio::process::Child, u16)> {
+pub async fn start_peer(
+    root: &Path,
+    stub: &StubServer,
+    http: &reqwest::Client,
+    figures: &mut Figures,
+) -> Option<(tokio::process::Child, u16)> {
     let peer_dir = root.join("..").join("shared").join("peers").join("seed-fastapi");
     let uvicorn = root.join("target").join("peer-venv").join("bin").join("uvicorn");
     if !uvicorn.exists() {
-        eprintln!("warning: {} is missing (scripts/bench installs it); measuring without the tutorial's app", uvicorn.display());
+        eprintln!(
+            "warning: {} is missing (scripts/bench installs it); measuring without the tutorial's app",
+            uvicorn.display()
+        );
         figures.peer_start_ms = f64::NAN;
         return None;
     }
@@ -80,7 +112,15 @@ pub async fn start_peer(root: &Path, stub: &StubServer, http: &reqwest::Client, 
         }
         let started = Instant::now();
         let child = tokio::process::Command::new(&uvicorn)
-            .args(["main:app", "--app-dir", &peer_dir.to_string_lossy(), "--port", &port.to_string(), "--log-level", "warning"])
+            .args([
+                "main:app",
+                "--app-dir",
+                &peer_dir.to_string_lossy(),
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warning",
+            ])
             .env("OPENAI_API_KEY", "sk-bench")
             .env("OPENAI_BASE_URL", stub.base_url())
             .stdout(Stdio::null())

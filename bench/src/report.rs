@@ -54,7 +54,10 @@ impl Figures {
 
     pub fn table(&self) -> String {
         let mut t = self.added_table();
-        let _ = writeln!(t, "| figure | (a) upstream direct | (b) release binary, Runtime API | (c) tutorial's app | b / a | b / c |");
+        let _ = writeln!(
+            t,
+            "| figure | (a) upstream direct | (b) release binary, Runtime API | (c) tutorial's app | b / a | b / c |"
+        );
         let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: |");
         let row = |t: &mut String, name: &str, v: [f64; 3], unit: &str, digits: usize| {
             let [a, b, c] = v.map(|x| value(x, digits, unit));
@@ -66,8 +69,13 @@ impl Figures {
         for (p, pace) in PACE_NAMES.iter().enumerate() {
             row(&mut t, &format!("delta lateness p99, {pace}"), abc(self.lateness_p99[p]), "ms", 2);
             row(&mut t, &format!("delta lateness worst, {pace}"), abc(self.lateness_max[p]), "ms", 2);
-            let [a, b, c] = [0, 1, 2].map(|i| if self.lateness_p99[p][i].is_finite() { self.stalls[p][i].to_string() } else { "–".into() });
-            let _ = writeln!(t, "| deltas over 20 ms late, {pace} (of {}) | {a} | {b} | {c} | – | – |", self.lateness_samples[p]);
+            let [a, b, c] = [0, 1, 2]
+                .map(|i| if self.lateness_p99[p][i].is_finite() { self.stalls[p][i].to_string() } else { "–".into() });
+            let _ = writeln!(
+                t,
+                "| deltas over 20 ms late, {pace} (of {}) | {a} | {b} | {c} | – | – |",
+                self.lateness_samples[p]
+            );
         }
         row(&mut t, "2,000 deltas, end of stream (median)", self.stream_end_ms, "ms", 1);
         let (added_b, added_c) = (self.added_per_delta_us(1), self.added_per_delta_us(2));
@@ -79,20 +87,54 @@ impl Figures {
             ratio(added_b, added_c)
         );
         let [cpu_b, cpu_c] = self.cpu_per_1000;
-        let _ = writeln!(t, "| CPU per 1,000 deltas | – | {} | {} | – | {} |", value(cpu_b, 1, "ms"), value(cpu_c, 1, "ms"), ratio(cpu_b, cpu_c));
+        let _ = writeln!(
+            t,
+            "| CPU per 1,000 deltas | – | {} | {} | – | {} |",
+            value(cpu_b, 1, "ms"),
+            value(cpu_c, 1, "ms"),
+            ratio(cpu_b, cpu_c)
+        );
         let [rss_b, rss_c] = self.peak_rss_kb.map(|kb| if kb > 0 { kb as f64 / 1024.0 } else { f64::NAN });
-        let _ = writeln!(t, "| peak RSS, whole run | – | {} | {} | – | {} |", value(rss_b, 1, "MB"), value(rss_c, 1, "MB"), ratio(rss_b, rss_c));
-        let _ = writeln!(t, "| start to first answer (tutorial's app) | – | – | {} | – | – |", value(self.peer_start_ms, 0, "ms"));
+        let _ = writeln!(
+            t,
+            "| peak RSS, whole run | – | {} | {} | – | {} |",
+            value(rss_b, 1, "MB"),
+            value(rss_c, 1, "MB"),
+            ratio(rss_b, rss_c)
+        );
+        let _ = writeln!(
+            t,
+            "| start to first answer (tutorial's app) | – | – | {} | – | – |",
+            value(self.peer_start_ms, 0, "ms")
+        );
         let _ = writeln!(t);
         let _ = writeln!(t, "Under the emulator, for comparison only (its server sets no TCP_NODELAY):\n");
         let _ = writeln!(t, "| figure | (w) cargo lambda watch --release | w / b |");
         let _ = writeln!(t, "| --- | ---: | ---: |");
-        let _ = writeln!(t, "| time to first text, median | {:.2} ms | {} |", self.ttft_median[3], ratio(self.ttft_median[3], self.ttft_median[1]));
-        let _ = writeln!(t, "| time to first text, p95 | {:.2} ms | {} |", self.ttft_p95[3], ratio(self.ttft_p95[3], self.ttft_p95[1]));
+        let _ = writeln!(
+            t,
+            "| time to first text, median | {:.2} ms | {} |",
+            self.ttft_median[3],
+            ratio(self.ttft_median[3], self.ttft_median[1])
+        );
+        let _ = writeln!(
+            t,
+            "| time to first text, p95 | {:.2} ms | {} |",
+            self.ttft_p95[3],
+            ratio(self.ttft_p95[3], self.ttft_p95[1])
+        );
         for (p, pace) in PACE_NAMES.iter().enumerate() {
             let (late, worst) = (self.lateness_p99[p][3], self.lateness_max[p][3]);
-            let _ = writeln!(t, "| delta lateness p99 / worst, {pace} | {late:.2} / {worst:.2} ms | {} |", ratio(late, self.lateness_p99[p][1]));
-            let _ = writeln!(t, "| deltas over 20 ms late, {pace} (of {}) | {} | – |", self.lateness_samples[p], self.stalls[p][3]);
+            let _ = writeln!(
+                t,
+                "| delta lateness p99 / worst, {pace} | {late:.2} / {worst:.2} ms | {} |",
+                ratio(late, self.lateness_p99[p][1])
+            );
+            let _ = writeln!(
+                t,
+                "| deltas over 20 ms late, {pace} (of {}) | {} | – |",
+                self.lateness_samples[p], self.stalls[p][3]
+            );
         }
         let _ = writeln!(t, "| the emulator's own hop (blank message) | {:.2} ms | – |", self.emulator_hop_ms);
         let _ = writeln!(t);
@@ -100,37 +142,95 @@ impl Figures {
         let _ = writeln!(t, "Background mode (`RESUMABLE_STREAMS`), (b) only, median / p95:\n");
         let _ = writeln!(t, "| figure | median / p95 |");
         let _ = writeln!(t, "| --- | ---: |");
-        let _ = writeln!(t, "| time to first text, plain stream (`RESUMABLE_STREAMS=false`) | {:.2} / {:.2} ms |", bg.ttft_plain[0], bg.ttft_plain[1]);
-        let _ = writeln!(t, "| time to first text, background mode (the default) | {:.2} / {:.2} ms |", bg.ttft_background[0], bg.ttft_background[1]);
-        let _ = writeln!(t, "| reasoning model: time to first reasoning text (summary) | {:.2} / {:.2} ms |", bg.reasoning_first_summary[0], bg.reasoning_first_summary[1]);
-        let _ = writeln!(t, "| reasoning model: time to first text, after its summary | {:.2} / {:.2} ms |", bg.reasoning_first_text[0], bg.reasoning_first_text[1]);
-        let _ = writeln!(t, "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |", bg.resume_finished[0], bg.resume_finished[1]);
-        let _ = writeln!(t, "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |", bg.resume_live[0], bg.resume_live[1]);
+        let _ = writeln!(
+            t,
+            "| time to first text, plain stream (`RESUMABLE_STREAMS=false`) | {:.2} / {:.2} ms |",
+            bg.ttft_plain[0], bg.ttft_plain[1]
+        );
+        let _ = writeln!(
+            t,
+            "| time to first text, background mode (the default) | {:.2} / {:.2} ms |",
+            bg.ttft_background[0], bg.ttft_background[1]
+        );
+        let _ = writeln!(
+            t,
+            "| reasoning model: time to first reasoning text (summary) | {:.2} / {:.2} ms |",
+            bg.reasoning_first_summary[0], bg.reasoning_first_summary[1]
+        );
+        let _ = writeln!(
+            t,
+            "| reasoning model: time to first text, after its summary | {:.2} / {:.2} ms |",
+            bg.reasoning_first_text[0], bg.reasoning_first_text[1]
+        );
+        let _ = writeln!(
+            t,
+            "| a resume, answer finished (stored response) | {:.2} / {:.2} ms |",
+            bg.resume_finished[0], bg.resume_finished[1]
+        );
+        let _ = writeln!(
+            t,
+            "| a resume, answer still running (streamed again) | {:.2} / {:.2} ms |",
+            bg.resume_live[0], bg.resume_live[1]
+        );
         let _ = writeln!(t);
         let b = &self.buffered;
         let _ = writeln!(t, "Non-streamed, one request at a time (chat-complete, (b) only), p50 / p99:\n");
         let _ = writeln!(t, "| figure | p50 / p99 |");
         let _ = writeln!(t, "| --- | ---: |");
         let _ = writeln!(t, "| direct buffered call to the stand-in | {:.2} / {:.2} ms |", b.direct[0], b.direct[1]);
-        let _ = writeln!(t, "| chat-complete behind the Runtime API | {:.2} / {:.2} ms |", b.function[0], b.function[1]);
-        let _ = writeln!(t, "| added over direct (p50 / p99) | {:.2} / {:.2} ms |", b.function[0] - b.direct[0], b.function[1] - b.direct[1]);
+        let _ =
+            writeln!(t, "| chat-complete behind the Runtime API | {:.2} / {:.2} ms |", b.function[0], b.function[1]);
+        let _ = writeln!(
+            t,
+            "| added over direct (p50 / p99) | {:.2} / {:.2} ms |",
+            b.function[0] - b.direct[0],
+            b.function[1] - b.direct[1]
+        );
         let _ = writeln!(t);
         let l = &self.limits;
         let _ = writeln!(t, "Limits on (`LIMITS_TABLE` on dynalite, loopback), (b) only, p50 / p95 / p99:\n");
         let _ = writeln!(t, "| figure | p50 / p95 / p99 |");
         let _ = writeln!(t, "| --- | ---: |");
-        let _ = writeln!(t, "| time to first text, limits off | {:.2} / {:.2} / {:.2} ms |", l.ttft_off[0], l.ttft_off[1], l.ttft_off[2]);
-        let _ = writeln!(t, "| time to first text, limits on (the request and tokens in one write, beside the budget's) | {:.2} / {:.2} / {:.2} ms |", l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]);
+        let _ = writeln!(
+            t,
+            "| time to first text, limits off | {:.2} / {:.2} / {:.2} ms |",
+            l.ttft_off[0], l.ttft_off[1], l.ttft_off[2]
+        );
+        let _ = writeln!(
+            t,
+            "| time to first text, limits on (the request and tokens in one write, beside the budget's) | {:.2} / {:.2} / {:.2} ms |",
+            l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]
+        );
         let _ = writeln!(t, "| added by the limits, p99 | {:.2} ms |", l.ttft_on[2] - l.ttft_off[2]);
-        let _ = writeln!(t, "| one conditional write's round trip to dynalite | {:.2} / {:.2} / {:.2} ms |", l.write[0], l.write[1], l.write[2]);
-        let _ = writeln!(t, "| two at once, as admission sends them | {:.2} / {:.2} / {:.2} ms |", l.two_writes[0], l.two_writes[1], l.two_writes[2]);
+        let _ = writeln!(
+            t,
+            "| one conditional write's round trip to dynalite | {:.2} / {:.2} / {:.2} ms |",
+            l.write[0], l.write[1], l.write[2]
+        );
+        let _ = writeln!(
+            t,
+            "| two at once, as admission sends them | {:.2} / {:.2} / {:.2} ms |",
+            l.two_writes[0], l.two_writes[1], l.two_writes[2]
+        );
         let _ = writeln!(t);
-        let _ = writeln!(t, "| function | init, key given (exec → first Runtime API poll), median / p95 | init, secret read started | arm64 zip |");
+        let _ = writeln!(
+            t,
+            "| function | init, key given (exec → first Runtime API poll), median / p95 | init, secret read started | arm64 zip |"
+        );
         let _ = writeln!(t, "| --- | ---: | ---: | ---: |");
         for (i, name) in ["chat-complete", "chat-stream", "index"].iter().enumerate() {
-            let secret = if self.init_secret_ms[i].is_finite() { format!("{:.2} ms", self.init_secret_ms[i]) } else { "–".into() };
-            let zip = if self.zip_bytes[i] > 0 { format!("{:.2} MB", self.zip_bytes[i] as f64 / 1e6) } else { "not built".into() };
-            let _ = writeln!(t, "| {name} | {:.2} / {:.2} ms | {secret} | {zip} |", self.init_ms[i], self.init_p95_ms[i]);
+            let secret = if self.init_secret_ms[i].is_finite() {
+                format!("{:.2} ms", self.init_secret_ms[i])
+            } else {
+                "–".into()
+            };
+            let zip = if self.zip_bytes[i] > 0 {
+                format!("{:.2} MB", self.zip_bytes[i] as f64 / 1e6)
+            } else {
+                "not built".into()
+            };
+            let _ =
+                writeln!(t, "| {name} | {:.2} / {:.2} ms | {secret} | {zip} |", self.init_ms[i], self.init_p95_ms[i]);
         }
         t
     }
@@ -138,16 +238,35 @@ impl Figures {
     /// The headline: what each path adds over a direct read, p99, in two passes, ours and LiteLLM's.
     fn added_table(&self) -> String {
         let mut t = String::new();
-        let _ = writeln!(t, "Added over a direct read of the same stand-in, one request at a time, p99 of the path less p99 direct in the");
-        let _ = writeln!(t, "same interleaved rounds, two passes (ours: the release binaries behind the Runtime API stand-in, plain");
-        let _ = writeln!(t, "streams as the direct read; (l): the LiteLLM proxy, its Responses API route, in rounds of its own beside");
-        let _ = writeln!(t, "a direct read of their own; shown: pass 2). The Runtime API hop is Lambda's part of ours: the same");
-        let _ = writeln!(t, "function answering a blank message, nothing upstream. ![p99 added per path](docs/benchmarks-added.svg)\n");
-        let _ = writeln!(t, "| path | direct p50 / p99 | ours p50 / p99 | ours p99 added, pass 1 / 2 (spread) | (l) p50 / p99 | (l) p99 added, pass 1 / 2 | goal (ours) |");
+        let _ = writeln!(
+            t,
+            "Added over a direct read of the same stand-in, one request at a time, p99 of the path less p99 direct in the"
+        );
+        let _ = writeln!(
+            t,
+            "same interleaved rounds, two passes (ours: the release binaries behind the Runtime API stand-in, plain"
+        );
+        let _ = writeln!(
+            t,
+            "streams as the direct read; (l): the LiteLLM proxy, its Responses API route, in rounds of its own beside"
+        );
+        let _ = writeln!(
+            t,
+            "a direct read of their own; shown: pass 2). The Runtime API hop is Lambda's part of ours: the same"
+        );
+        let _ = writeln!(
+            t,
+            "function answering a blank message, nothing upstream. ![p99 added per path](docs/benchmarks-added.svg)\n"
+        );
+        let _ = writeln!(
+            t,
+            "| path | direct p50 / p99 | ours p50 / p99 | ours p99 added, pass 1 / 2 (spread) | (l) p50 / p99 | (l) p99 added, pass 1 / 2 | goal (ours) |"
+        );
         let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for row in &self.added {
             let u = row.unit;
-            let [d, o, l, _] = row.passes[1].map(|[p50, p99]| format!("{} / {}", value(p50, 3, "").trim_end(), value(p99, 3, u)));
+            let [d, o, l, _] =
+                row.passes[1].map(|[p50, p99]| format!("{} / {}", value(p50, 3, "").trim_end(), value(p99, 3, u)));
             let _ = writeln!(
                 t,
                 "| {} | {d} | {o} | {} / {} ({}) | {l} | {} / {} | {} |",
@@ -166,7 +285,10 @@ impl Figures {
                 },
             );
         }
-        let _ = writeln!(t, "\nCold first request: exec to the first text of the first answer (chat-complete: the whole answer), OpenAI behind");
+        let _ = writeln!(
+            t,
+            "\nCold first request: exec to the first text of the first answer (chat-complete: the whole answer), OpenAI behind"
+        );
         let _ = writeln!(t, "TLS, limits on (dynalite), the event queued before exec; p50 / p99 of 12 starts:\n");
         let _ = writeln!(
             t,
@@ -175,11 +297,25 @@ impl Figures {
         let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: |");
         for (name, c) in ["chat-complete", "chat-stream"].iter().zip(&self.cold) {
             let pair = |v: [f64; 2]| format!("{:.2} / {:.2} ms", v[0], v[1]);
-            let _ = writeln!(t, "| {name} | {} | {} | {} | {} | {} |", pair(c.init), pair(c.first_answer), pair(c.warm), pair(c.extra), pair(c.extra_over_new_caller));
+            let _ = writeln!(
+                t,
+                "| {name} | {} | {} | {} | {} | {} |",
+                pair(c.init),
+                pair(c.first_answer),
+                pair(c.warm),
+                pair(c.extra),
+                pair(c.extra_over_new_caller)
+            );
         }
         let third = self.cold.iter().map(|c| c.third_write).fold(f64::NAN, f64::max);
-        let _ = writeln!(t, "\nA first request is also its caller's first in that environment, which sends its count both ways");
-        let _ = writeln!(t, "(three writes at once instead of two); dynalite answers three writes at once {third:.2} ms later than two.");
+        let _ = writeln!(
+            t,
+            "\nA first request is also its caller's first in that environment, which sends its count both ways"
+        );
+        let _ = writeln!(
+            t,
+            "(three writes at once instead of two); dynalite answers three writes at once {third:.2} ms later than two."
+        );
         let _ = writeln!(t);
         t
     }
@@ -195,20 +331,41 @@ impl Figures {
         let mut targets = Vec::new();
         for row in self.added.iter().filter(|row| row.goal.is_finite()) {
             let ours = row.worst_added(1);
-            targets.push((format!("{}: ≤ {} {} p99 added over direct, worse of two passes: {ours:.3} {}", row.name, row.goal, row.unit, row.unit), ours <= row.goal));
+            targets.push((
+                format!(
+                    "{}: ≤ {} {} p99 added over direct, worse of two passes: {ours:.3} {}",
+                    row.name, row.goal, row.unit, row.unit
+                ),
+                ours <= row.goal,
+            ));
         }
         for row in self.added.iter().filter(|row| row.worst_added(2).is_finite()) {
             let (ours, peer) = (row.worst_added(1), row.added(0, 2).min(row.added(1, 2)));
-            targets.push((format!("{}: ours adds less than LiteLLM at p99 (ours {ours:.3}, LiteLLM's better pass {peer:.3} {})", row.name, row.unit), ours < peer));
+            targets.push((
+                format!(
+                    "{}: ours adds less than LiteLLM at p99 (ours {ours:.3}, LiteLLM's better pass {peer:.3} {})",
+                    row.name, row.unit
+                ),
+                ours < peer,
+            ));
         }
         if let Some(limits) = self.added.iter().find(|row| row.name == crate::added::LIMITS_ROW) {
             let (added, trip) = (limits.worst_added(1), self.limits.two_writes[2]);
             targets.push((format!("admission within one DynamoDB round trip at p99: adds {added:.2} ms, its two writes at once to dynalite {trip:.2} ms"), added <= trip));
         }
         for (name, cold) in ["chat-complete", "chat-stream"].iter().zip(&self.cold) {
-            targets.push((format!("{name}: cold first request within init + 1 ms of a warm one (median): +{:.2} ms", cold.extra[0]), cold.extra[0] <= 1.0));
             targets.push((
-                format!("{name}: the same, against a warm request of a caller new to the environment: +{:.2} ms", cold.extra_over_new_caller[0]),
+                format!(
+                    "{name}: cold first request within init + 1 ms of a warm one (median): +{:.2} ms",
+                    cold.extra[0]
+                ),
+                cold.extra[0] <= 1.0,
+            ));
+            targets.push((
+                format!(
+                    "{name}: the same, against a warm request of a caller new to the environment: +{:.2} ms",
+                    cold.extra_over_new_caller[0]
+                ),
                 cold.extra_over_new_caller[0] <= 1.0,
             ));
         }
@@ -252,21 +409,39 @@ pub fn write(path: &Path, figures: &Figures, table: &str) -> std::io::Result<()>
         .map(|(_, h)| h.lines().filter(|l| l.starts_with("| 20")).map(pad_history_row).collect())
         .unwrap_or_default();
     let commit = command("git", &["rev-parse", "--short", "HEAD"]);
-    let dirty = if command("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty() { "" } else { "+changes" };
+    let dirty =
+        if command("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty() { "" } else { "+changes" };
     let date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, m)| m.trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let note = std::env::var("BENCH_NOTE").unwrap_or_default();
 
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
-    let _ = writeln!(out, "Made by `scripts/bench` on {date}, commit {commit}{dirty}, {cpu}, {cores} cores, all on loopback against the");
-    let _ = writeln!(out, "same OpenAI stand-in, in one interleaved run: (a) the stand-in read directly, the limit; (b) this project's");
-    let _ = writeln!(out, "release `chat-stream`, one warm process behind a Lambda Runtime API stand-in, as AWS runs it (the main");
-    let _ = writeln!(out, "figures); (c) the tutorial's FastAPI app under uvicorn; (w) the same function under `cargo lambda watch");
+    let _ = writeln!(
+        out,
+        "Made by `scripts/bench` on {date}, commit {commit}{dirty}, {cpu}, {cores} cores, all on loopback against the"
+    );
+    let _ = writeln!(
+        out,
+        "same OpenAI stand-in, in one interleaved run: (a) the stand-in read directly, the limit; (b) this project's"
+    );
+    let _ = writeln!(
+        out,
+        "release `chat-stream`, one warm process behind a Lambda Runtime API stand-in, as AWS runs it (the main"
+    );
+    let _ = writeln!(
+        out,
+        "figures); (c) the tutorial's FastAPI app under uvicorn; (w) the same function under `cargo lambda watch"
+    );
     let _ = writeln!(out, "--release`, for comparison only. Medians unless marked.\n");
     if !figures.peer_start_ms.is_finite() {
         let _ = writeln!(out, "(c) was not measured in this run: its virtualenv, target/peer-venv, was missing.\n");
@@ -280,7 +455,10 @@ pub fn write(path: &Path, figures: &Figures, table: &str) -> std::io::Result<()>
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "\n## History\n");
-    let _ = writeln!(out, "Rows without lateness figures measured (b) under `cargo lambda watch --release`, less fair to it.\n");
+    let _ = writeln!(
+        out,
+        "Rows without lateness figures measured (b) under `cargo lambda watch --release`, less fair to it.\n"
+    );
     let _ = writeln!(out, "{HISTORY_HEADER}");
     let _ = writeln!(out, "|{}", " --- |".repeat(2) + &" ---: |".repeat(HISTORY_COLUMNS - 3) + " --- |");
     for line in history {

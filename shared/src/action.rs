@@ -29,7 +29,8 @@ impl StreamAction {
         if request.method() != http::Method::GET {
             return if ui_chat::asks(request) { Self::AskUiChat } else { Self::Ask };
         }
-        let header = request.headers().get(names::LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header =
+            request.headers().get(names::LAST_EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let query = || query_values(request, names::LAST_EVENT_ID).next();
         match header.or_else(query).filter(|token| !token.trim().is_empty()) {
             Some(token) => Self::Resume(token),
@@ -37,7 +38,6 @@ impl StreamAction {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -59,7 +59,9 @@ mod tests {
         assert_eq!(get("https://x/?message=hi", Some("resp_1.4.2.t")), StreamAction::Resume("resp_1.4.2.t".into()));
         assert_eq!(get("https://x/?last_event_id=resp_1.4.2.t", None), StreamAction::Resume("resp_1.4.2.t".into()));
         assert_eq!(get("https://x/?message=hi", Some(" ")), StreamAction::Ask);
-        let stop = |path: &str, body: &str| http::Request::post(format!("https://x{path}")).body(Body::Text(body.into())).unwrap();
+        let stop = |path: &str, body: &str| {
+            http::Request::post(format!("https://x{path}")).body(Body::Text(body.into())).unwrap()
+        };
         assert_eq!(StreamAction::of(&stop("/stop", "")), StreamAction::Stop);
         assert_eq!(StreamAction::of(&stop("/", r#"{"message":"stop"}"#)), StreamAction::Ask);
         assert_eq!(stop_target(&stop("/stop", r#"{"response_id":"resp_1"}"#)), Ok("resp_1".into()));

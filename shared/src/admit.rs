@@ -12,7 +12,13 @@ use openai_client::ResponsesClient;
 use spend::{Admission, Gate};
 
 /// Admits `chat`, marking it with its caller (for the safety identifier and the owner tag).
-pub async fn admit(gate: &Gate, client: &ResponsesClient, request: &lambda_http::Request, chat: &mut ChatRequest, deadline: Instant) -> Result<Admission, ApiError> {
+pub async fn admit(
+    gate: &Gate,
+    client: &ResponsesClient,
+    request: &lambda_http::Request,
+    chat: &mut ChatRequest,
+    deadline: Instant,
+) -> Result<Admission, ApiError> {
     let caller = gate.identify(request).await?;
     chat.caller = Some(caller.id.clone());
     if chat.previous_response_id.is_none() {

@@ -52,7 +52,8 @@ pub fn init() {
 pub fn timestamp() -> String {
     use tracing_subscriber::fmt::time::FormatTime;
     let mut text = String::new();
-    let _ = tracing_subscriber::fmt::time::SystemTime.format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut text));
+    let _ = tracing_subscriber::fmt::time::SystemTime
+        .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut text));
     text
 }
 
@@ -85,8 +86,14 @@ mod tests {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
         assert_eq!(settings(vars(&[])), (LevelFilter::INFO, false));
-        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "error")])), (LevelFilter::DEBUG, false));
-        assert_eq!(settings(vars(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")])), (LevelFilter::WARN, true));
+        assert_eq!(
+            settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "error")])),
+            (LevelFilter::DEBUG, false)
+        );
+        assert_eq!(
+            settings(vars(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")])),
+            (LevelFilter::WARN, true)
+        );
         assert_eq!(settings(vars(&[("RUST_LOG", "info,hyper=warn")])), (LevelFilter::INFO, false));
         // The runtime's raw events (access keys in them) are never logged, whatever is asked.
         assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")])).0, LevelFilter::DEBUG);
@@ -109,10 +116,16 @@ mod tests {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = json_subscriber(LevelFilter::INFO, move || writer.clone());
-        tracing::subscriber::with_default(subscriber, || tracing::warn!(request_id = "r1", status = 502, "request failed"));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(request_id = "r1", status = 502, "request failed")
+        });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
-        assert_eq!((line["level"].as_str(), line["message"].as_str()), (Some("WARN"), Some("request failed")), "{text}");
+        assert_eq!(
+            (line["level"].as_str(), line["message"].as_str()),
+            (Some("WARN"), Some("request failed")),
+            "{text}"
+        );
         assert_eq!((line["request_id"].as_str(), line["status"].as_u64()), (Some("r1"), Some(502)), "{text}");
         let timestamp = line["timestamp"].as_str().unwrap_or_default();
         assert!(timestamp.len() >= 20 && timestamp.as_bytes()[4] == b'-' && timestamp.contains('T'), "{text}");

@@ -73,7 +73,8 @@ struct StopBody {
 
 /// The response a `POST /stop` names, validated.
 pub fn stop_target(request: &Request) -> Result<String, ApiError> {
-    let missing = || ApiError::BadRequest("send {\"response_id\": \"...\"}: the id from the stream's `response` event".into());
+    let missing =
+        || ApiError::BadRequest("send {\"response_id\": \"...\"}: the id from the stream's `response` event".into());
     let body: StopBody = parse_json(request, missing)?;
     let id = body.response_id.filter(|id| !id.trim().is_empty()).ok_or_else(missing)?;
     validate_response_id(id, "response_id")
@@ -83,7 +84,10 @@ fn parse_json_body(request: &Request) -> Result<JsonBody, ApiError> {
     parse_json(request, || ApiError::MissingMessage)
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(request: &Request, empty: impl Fn() -> ApiError) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    request: &Request,
+    empty: impl Fn() -> ApiError,
+) -> Result<T, ApiError> {
     if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
         let value = content_type.to_str().unwrap_or_default();
         let essence = value.split(';').next().unwrap_or_default().trim();
@@ -197,7 +201,10 @@ mod tests {
         assert_eq!(get(""), Err(ApiError::MissingMessage));
         assert_eq!(get("other=1"), Err(ApiError::MissingMessage));
         assert_eq!(get("message=%20%0A%09"), Err(ApiError::BlankMessage));
-        assert_eq!(get(&format!("message={}", "a".repeat(65))), Err(ApiError::MessageTooLong { actual: 65, limit: 64 }));
+        assert_eq!(
+            get(&format!("message={}", "a".repeat(65))),
+            Err(ApiError::MessageTooLong { actual: 65, limit: 64 })
+        );
         assert_eq!(get("message=a%00b"), Err(ApiError::ControlCharacter(0)));
         assert_eq!(get("message=line%0Anext").unwrap().message, "line\nnext");
     }
@@ -213,7 +220,9 @@ mod tests {
 
     #[test]
     fn post_json_is_accepted_and_checked() {
-        let request = post(Some("application/json; charset=utf-8"), r#"{"message":"hi","previous_response_id":"resp_1"}"#).unwrap();
+        let request =
+            post(Some("application/json; charset=utf-8"), r#"{"message":"hi","previous_response_id":"resp_1"}"#)
+                .unwrap();
         assert_eq!(request.message, "hi");
         assert_eq!(request.previous_response_id.as_deref(), Some("resp_1"));
         assert_eq!(post(None, r#"{"message":"hi"}"#).unwrap().message, "hi");

@@ -118,7 +118,13 @@ impl RequestSummary {
     /// The line of an answer whose reader left, written once it finished and was settled: its
     /// tokens and cost, which the request's own line (written when the reader left) could not
     /// know, so the token and spend metrics and alarms see every answer.
-    pub fn settled_later(function: &'static str, request_id: String, config: &Config, response_id: &str, usage: Option<Usage>) -> Self {
+    pub fn settled_later(
+        function: &'static str,
+        request_id: String,
+        config: &Config,
+        response_id: &str,
+        usage: Option<Usage>,
+    ) -> Self {
         let mut summary = Self::start(function, request_id, config);
         summary.counts_request = false;
         summary.response_id = Some(response_id.to_owned());
@@ -259,9 +265,10 @@ impl RequestSummary {
             (Outcome::Incomplete, _) => Some("Incomplete"),
             (Outcome::Timeout, _) => Some("UpstreamTimeout"),
             (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),
-            (_, Some(ApiError::Misconfigured(_) | ApiError::SecretUnavailable { .. } | ApiError::UpstreamUnauthorized)) => {
-                Some("Misconfigured")
-            }
+            (
+                _,
+                Some(ApiError::Misconfigured(_) | ApiError::SecretUnavailable { .. } | ApiError::UpstreamUnauthorized),
+            ) => Some("Misconfigured"),
             (_, Some(_)) => Some("UpstreamError"),
             _ => None,
         };
@@ -327,7 +334,13 @@ mod tests {
     fn a_completed_stream_reports_tokens_cost_and_time_to_first_text() {
         let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
         summary.text_sent("Hi");
-        summary.usage = Some(Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None, input_tokens_details: None });
+        summary.usage = Some(Usage {
+            input_tokens: 200,
+            output_tokens: 400,
+            total_tokens: 600,
+            output_tokens_details: None,
+            input_tokens_details: None,
+        });
         summary.outcome = Outcome::Completed;
         let fields = summary.fields();
         assert_eq!((fields["outcome"].as_str(), fields["deltas"].as_u64()), (Some("completed"), Some(1)));
@@ -350,12 +363,27 @@ mod tests {
     #[test]
     fn metrics_reach_cloudwatch_whatever_the_log_level() {
         let mut summary = RequestSummary::start("chat-stream", "r1".into(), &config());
-        summary.usage = Some(Usage { input_tokens: 20, output_tokens: 40, total_tokens: 60, output_tokens_details: None, input_tokens_details: None });
+        summary.usage = Some(Usage {
+            input_tokens: 20,
+            output_tokens: 40,
+            total_tokens: 60,
+            output_tokens_details: None,
+            input_tokens_details: None,
+        });
         summary.outcome = Outcome::Completed;
-        for (floor, level) in [(LevelFilter::TRACE, "INFO"), (LevelFilter::INFO, "INFO"), (LevelFilter::WARN, "WARN"), (LevelFilter::ERROR, "ERROR")] {
+        for (floor, level) in [
+            (LevelFilter::TRACE, "INFO"),
+            (LevelFilter::INFO, "INFO"),
+            (LevelFilter::WARN, "WARN"),
+            (LevelFilter::ERROR, "ERROR"),
+        ] {
             let line = summary.json_line(floor).expect("a line");
             assert_eq!(line["level"], level, "{floor}");
-            assert_eq!((line["Requests"].as_f64(), line["OutputTokens"].as_f64()), (Some(1.0), Some(40.0)), "{floor}: {line}");
+            assert_eq!(
+                (line["Requests"].as_f64(), line["OutputTokens"].as_f64()),
+                (Some(1.0), Some(40.0)),
+                "{floor}: {line}"
+            );
             assert!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().is_some_and(|m| !m.is_empty()));
         }
         assert!(summary.json_line(LevelFilter::OFF).is_none());
@@ -365,7 +393,13 @@ mod tests {
 
     #[test]
     fn an_answer_settled_after_its_reader_left_counts_its_tokens_not_a_request() {
-        let usage = Usage { input_tokens: 200, output_tokens: 400, total_tokens: 600, output_tokens_details: None, input_tokens_details: None };
+        let usage = Usage {
+            input_tokens: 200,
+            output_tokens: 400,
+            total_tokens: 600,
+            output_tokens_details: None,
+            input_tokens_details: None,
+        };
         let summary = RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage));
         let line = summary.json_line(LevelFilter::INFO).unwrap();
         assert_eq!((line["message"].as_str(), line["settled_later"].as_bool()), (Some("answer settled"), Some(true)));

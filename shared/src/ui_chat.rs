@@ -72,19 +72,26 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
                     "`system` messages are not accepted: the instructions are this deployment's own (OPENAI_INSTRUCTIONS)".into(),
                 ));
             }
-            other => return Err(ApiError::BadRequest(format!("a message's role must be user or assistant, not {other:?}"))),
+            other => {
+                return Err(ApiError::BadRequest(format!("a message's role must be user or assistant, not {other:?}")));
+            }
         };
         turns.push(Turn { role, text: text_of(message.parts)? });
     }
-    let last = turns.pop().ok_or_else(|| ApiError::BadRequest("`messages` is empty: end it with the user's message".into()))?;
+    let last = turns
+        .pop()
+        .ok_or_else(|| ApiError::BadRequest("`messages` is empty: end it with the user's message".into()))?;
     if last.role != Role::User {
         return Err(ApiError::BadRequest("the last of `messages` must be the user's".into()));
     }
     let message = validate_message(Some(last.text), max_message_bytes)?;
     let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
     // OpenAI holds the conversation a previous response id names; sending it again would double it.
-    let earlier: Vec<Turn> =
-        if previous_response_id.is_some() { Vec::new() } else { turns.into_iter().filter(|t| !t.text.trim().is_empty()).collect() };
+    let earlier: Vec<Turn> = if previous_response_id.is_some() {
+        Vec::new()
+    } else {
+        turns.into_iter().filter(|t| !t.text.trim().is_empty()).collect()
+    };
     let limit = max_message_bytes.saturating_mul(HISTORY_MESSAGES);
     let actual: usize = earlier.iter().map(|turn| turn.text.len()).sum();
     if actual > limit {
@@ -177,7 +184,9 @@ impl UiStreamEncoder {
 
     /// An error part: the SDK's `useChat` shows `errorText` as its `error.message`.
     pub fn error(&mut self, detail: &str) -> Bytes {
-        [self.close_reasoning(), self.close_text(), chunk(&json!({ "type": "error", "errorText": detail }))].concat().into()
+        [self.close_reasoning(), self.close_text(), chunk(&json!({ "type": "error", "errorText": detail }))]
+            .concat()
+            .into()
     }
 
     pub fn done(&self) -> Bytes {
@@ -220,7 +229,10 @@ mod tests {
     use super::*;
 
     fn post(body: &str) -> Request {
-        http::Request::post("https://x/").header("content-type", "application/json").body(Body::Text(body.into())).unwrap()
+        http::Request::post("https://x/")
+            .header("content-type", "application/json")
+            .body(Body::Text(body.into()))
+            .unwrap()
     }
 
     fn user(text: &str) -> Value {
@@ -247,9 +259,18 @@ mod tests {
     fn the_last_message_is_asked_and_the_rest_is_history() {
         let chat = parse(json!({ "id": "c", "trigger": "submit-message", "messages": [user("hi"), assistant("hello"), user("again")] })).unwrap();
         assert_eq!(chat.message, "again");
-        assert_eq!(chat.earlier, [Turn { role: Role::User, text: "hi".into() }, Turn { role: Role::Assistant, text: "hello".into() }]);
-        let chat = parse(json!({ "messages": [user("hi"), assistant("hello"), user("again")], "previous_response_id": "resp_1" })).unwrap();
-        assert_eq!((chat.message.as_str(), chat.earlier.len(), chat.previous_response_id.as_deref()), ("again", 0, Some("resp_1")));
+        assert_eq!(
+            chat.earlier,
+            [Turn { role: Role::User, text: "hi".into() }, Turn { role: Role::Assistant, text: "hello".into() }]
+        );
+        let chat = parse(
+            json!({ "messages": [user("hi"), assistant("hello"), user("again")], "previous_response_id": "resp_1" }),
+        )
+        .unwrap();
+        assert_eq!(
+            (chat.message.as_str(), chat.earlier.len(), chat.previous_response_id.as_deref()),
+            ("again", 0, Some("resp_1"))
+        );
     }
 
     #[test]
@@ -277,7 +298,11 @@ mod tests {
     fn the_stream_pairs_text_start_and_end_and_ends_with_done() {
         let mut ui = UiStreamEncoder::default();
         let mut out = vec![ui.start(), ui.response("resp_1"), ui.text("a\n"), ui.text("b")];
-        out.push(ui.finish("stop", Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, ..Default::default() }), false));
+        out.push(ui.finish(
+            "stop",
+            Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, ..Default::default() }),
+            false,
+        ));
         out.push(ui.done());
         let text = String::from_utf8(out.concat()).unwrap();
         let chunks: Vec<&str> = text.split("\n\n").filter(|c| !c.is_empty()).collect();
@@ -286,10 +311,19 @@ mod tests {
             .iter()
             .map(|c| serde_json::from_str::<Value>(&c[6..]).unwrap()["type"].as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(types, ["start", "message-metadata", "text-start", "text-delta", "text-delta", "text-end", "finish"]);
-        assert!(text.contains(r#""usage":{"inputTokens":1,"outputTokens":2,"reasoningTokens":0,"totalTokens":3}"#), "{text}");
+        assert_eq!(
+            types,
+            ["start", "message-metadata", "text-start", "text-delta", "text-delta", "text-end", "finish"]
+        );
+        assert!(
+            text.contains(r#""usage":{"inputTokens":1,"outputTokens":2,"reasoningTokens":0,"totalTokens":3}"#),
+            "{text}"
+        );
         assert!(text.contains(r#""responseId":"resp_1""#) && text.ends_with("data: [DONE]\n\n"));
         let mut ui = UiStreamEncoder::default();
-        assert!(!String::from_utf8(ui.error("x").to_vec()).unwrap().contains("text-end"), "no text-end without text-start");
+        assert!(
+            !String::from_utf8(ui.error("x").to_vec()).unwrap().contains("text-end"),
+            "no text-end without text-start"
+        );
     }
 }

@@ -11,10 +11,25 @@ use serde::Deserialize;
 /// What RFC 3986 allows in a path as is: unreserved, sub-delims, `:`, `@`, `/`, and `%` (an
 /// escape already made, or a broken one that the query decoder reports as a clear 400).
 const PATH_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-').remove(b'.').remove(b'_').remove(b'~')
-    .remove(b'!').remove(b'$').remove(b'&').remove(b'\'').remove(b'(').remove(b')')
-    .remove(b'*').remove(b'+').remove(b',').remove(b';').remove(b'=')
-    .remove(b':').remove(b'@').remove(b'/').remove(b'%');
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/')
+    .remove(b'%');
 /// A query also allows `?`.
 const QUERY_ESCAPED: &AsciiSet = &PATH_ESCAPED.remove(b'?');
 
@@ -50,7 +65,9 @@ mod tests {
     use super::*;
 
     fn event(path: &str, query: &str) -> Vec<u8> {
-        serde_json::json!({"version": "2.0", "rawPath": path, "rawQueryString": query, "headers": {}}).to_string().into_bytes()
+        serde_json::json!({"version": "2.0", "rawPath": path, "rawQueryString": query, "headers": {}})
+            .to_string()
+            .into_bytes()
     }
 
     fn fixed(path: &str, query: &str) -> (String, String) {

@@ -5,10 +5,33 @@ use serde_json::Value;
 
 /// Units CloudWatch accepts in an EMF directive.
 const UNITS: &[&str] = &[
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits",
-    "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second", "Kilobytes/Second",
-    "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
-    "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
 ];
 
 /// The metric names a valid EMF line declares, as `namespace/name`; an error says what is wrong.
@@ -21,7 +44,8 @@ pub fn declared_metrics(line: &Value) -> Result<Vec<String>, String> {
         let namespace = set["Namespace"].as_str().filter(|n| !n.is_empty()).ok_or("no Namespace")?;
         let dimension_sets = set["Dimensions"].as_array().ok_or("Dimensions is not an array")?;
         for dimensions in dimension_sets {
-            let dimensions = dimensions.as_array().filter(|d| d.len() <= 30).ok_or("a dimension set is not an array")?;
+            let dimensions =
+                dimensions.as_array().filter(|d| d.len() <= 30).ok_or("a dimension set is not an array")?;
             for name in dimensions {
                 let name = name.as_str().ok_or("a dimension name is not a string")?;
                 line.get(name).and_then(Value::as_str).ok_or(format!("dimension {name} has no string value"))?;
@@ -36,7 +60,10 @@ pub fn declared_metrics(line: &Value) -> Result<Vec<String>, String> {
                     return Err(format!("{name}: unit {unit:?} is not a CloudWatch unit"));
                 }
             }
-            line.get(name).and_then(Value::as_f64).filter(|v| v.is_finite()).ok_or(format!("{name} has no numeric value"))?;
+            line.get(name)
+                .and_then(Value::as_f64)
+                .filter(|v| v.is_finite())
+                .ok_or(format!("{name} has no numeric value"))?;
             names.push(format!("{namespace}/{name}"));
         }
     }

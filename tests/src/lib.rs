@@ -58,15 +58,12 @@ impl TestUpstream {
 pub fn client_for(stub: &StubServer, vars: &[(&str, &str)]) -> ResponsesClient {
     let base = stub.base_url();
     let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .or_else(|| match name {
-                "OPENAI_BASE_URL" => Some(base.clone()),
-                "OPENAI_API_KEY" => Some(TEST_KEY.to_owned()),
-                "OPENAI_MAX_RETRIES" => Some("2".to_owned()),
-                _ => None,
-            })
+        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()).or_else(|| match name {
+            "OPENAI_BASE_URL" => Some(base.clone()),
+            "OPENAI_API_KEY" => Some(TEST_KEY.to_owned()),
+            "OPENAI_MAX_RETRIES" => Some("2".to_owned()),
+            _ => None,
+        })
     })
     .expect("valid test configuration");
     let key = ApiKey::from_config(&config.key);

@@ -32,7 +32,13 @@ impl LosingProxy {
     pub async fn start(target: SocketAddr, matches: fn(&[u8]) -> bool, times: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
-        let shared = Arc::new(Shared { target, matches, left: AtomicUsize::new(times), lost: AtomicUsize::new(0), kept: Mutex::default() });
+        let shared = Arc::new(Shared {
+            target,
+            matches,
+            left: AtomicUsize::new(times),
+            lost: AtomicUsize::new(0),
+            kept: Mutex::default(),
+        });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
             let mut relays = tokio::task::JoinSet::new();
@@ -66,7 +72,8 @@ async fn relay(mut client: TcpStream, shared: Arc<Shared>) {
     if server.write_all(&first).await.is_err() {
         return;
     }
-    let lose = (shared.matches)(&first) && shared.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let lose = (shared.matches)(&first)
+        && shared.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if lose {
         shared.lost.fetch_add(1, Ordering::SeqCst);
         shared.kept.lock().unwrap_or_else(|e| e.into_inner()).push(server);
@@ -83,7 +90,11 @@ async fn read_request(client: &mut TcpStream) -> Vec<u8> {
     loop {
         if let Some(head_end) = bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) {
             let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
-            let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
             if bytes.len() >= head_end + length {
                 return bytes;
             }

@@ -7,7 +7,11 @@ use std::process::Command;
 pub async fn node_test(dir: &'static str, script: &'static str, env: Vec<(&'static str, String)>) -> (String, bool) {
     let dir = crate::workspace_root().join("tests").join(dir);
     let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").args(["--test", "--test-reporter=spec", "--test-timeout=60000", script]).current_dir(&dir).envs(env).output()
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "--test-timeout=60000", script])
+            .current_dir(&dir)
+            .envs(env)
+            .output()
     })
     .await
     .expect("join")

@@ -36,7 +36,8 @@ impl OidcProvider {
         let stdout = child.stdout.take().expect("the provider's stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("the provider's first line");
-        let issuer = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("the provider said {line:?}")).to_owned();
+        let issuer =
+            line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("the provider said {line:?}")).to_owned();
         chat_core::tls::install_crypto_provider();
         Self { child, _stdin: stdin, issuer, http: reqwest::Client::new() }
     }
@@ -47,7 +48,8 @@ impl OidcProvider {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(format!("{}{path}", self.issuer)).json(&body).send().await.expect("the provider answers");
+        let response =
+            self.http.post(format!("{}{path}", self.issuer)).json(&body).send().await.expect("the provider answers");
         assert!(response.status().is_success(), "POST {path}: {}", response.status());
         response.json().await.expect("the provider's JSON")
     }
@@ -64,7 +66,10 @@ impl OidcProvider {
 
     /// A new key of `family` published beside the old ones (or instead, with `drop_old`); its kid.
     pub async fn rotate(&self, family: &str, drop_old: bool) -> String {
-        self.post("/rotate", json!({ "family": family, "drop_old": drop_old })).await["kid"].as_str().expect("a kid").to_owned()
+        self.post("/rotate", json!({ "family": family, "drop_old": drop_old })).await["kid"]
+            .as_str()
+            .expect("a kid")
+            .to_owned()
     }
 
     /// Discovery and JWKS answer 503 while `down`.
@@ -79,7 +84,8 @@ impl OidcProvider {
 
     /// How often the JWKS was fetched.
     pub async fn jwks_hits(&self) -> u64 {
-        let hits: Value = self.http.get(format!("{}/hits", self.issuer)).send().await.expect("hits").json().await.expect("hits JSON");
+        let hits: Value =
+            self.http.get(format!("{}/hits", self.issuer)).send().await.expect("hits").json().await.expect("hits JSON");
         hits["jwks"].as_u64().expect("a count")
     }
 }

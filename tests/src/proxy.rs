@@ -38,7 +38,12 @@ impl CuttingProxy {
     pub async fn start(target: SocketAddr, after: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
-        let shared = Arc::new(Shared { target, armed_after: AtomicUsize::new(after), cuts: AtomicUsize::new(0), connections: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            target,
+            armed_after: AtomicUsize::new(after),
+            cuts: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+        });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
             let mut relays = tokio::task::JoinSet::new();
@@ -187,7 +192,10 @@ mod tests {
     fn counts_unnamed_events_across_reads_and_chunk_lines() {
         let mut counter = SseCounter::default();
         assert_eq!(counter.feed(b"HTTP/1.1 200 OK\r\ncontent-type: text/event"), 0);
-        assert_eq!(counter.feed(b"-stream\r\ntransfer-encoding: chunked\r\n\r\n1c\r\nevent: start\ndata: [START]\n\n\r\n"), 0);
+        assert_eq!(
+            counter.feed(b"-stream\r\ntransfer-encoding: chunked\r\n\r\n1c\r\nevent: start\ndata: [START]\n\n\r\n"),
+            0
+        );
         assert_eq!(counter.feed(b"20\r\nevent: response\nid: t0\ndata: {}\n\n\r\n10\r\nid: t1\ndata: w0\n\n\r\n"), 1);
         assert_eq!(counter.feed(b"10\r\nid: t2\ndata: a\ndata: b\n"), 1);
         assert_eq!(counter.feed(b"\n\r\n10\r\n: ping\n\n\r\n"), 2);

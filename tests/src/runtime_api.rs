@@ -64,7 +64,9 @@ pub enum InvocationError {
 impl fmt::Display for InvocationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Reported { error_type, message } => write!(f, "the function reported an error: {error_type}: {message}"),
+            Self::Reported { error_type, message } => {
+                write!(f, "the function reported an error: {error_type}: {message}")
+            }
             Self::StreamError { error_type, message } => write!(f, "error inside the stream: {error_type}: {message}"),
             Self::Incomplete(why) | Self::Malformed(why) => f.write_str(why),
             Self::ProcessExited(status) => write!(f, "the function process exited ({status}) before answering"),
@@ -166,7 +168,12 @@ impl RuntimeApi {
         let api = Self::start().await.expect("start the Runtime API stand-in");
         api.spawn(binary, env).unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         if api.wait_ready(Duration::from_secs(10)).await.is_none() {
-            panic!("{} never polled the Runtime API; init error: {:?}; log:\n{}", binary.display(), api.init_error(), api.log());
+            panic!(
+                "{} never polled the Runtime API; init error: {:?}; log:\n{}",
+                binary.display(),
+                api.init_error(),
+                api.log()
+            );
         }
         api
     }

@@ -25,22 +25,33 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "p
 /// Each documented operation as schemathesis labels it: `POST /chat-stream/stop`.
 fn documented_operations(doc: &Value) -> Vec<String> {
     let paths = doc["paths"].as_object().expect("paths");
-    let each = paths.iter().flat_map(|(path, item)| METHODS.iter().filter(|m| item.get(**m).is_some()).map(move |m| format!("{} {path}", m.to_uppercase())));
+    let each = paths.iter().flat_map(|(path, item)| {
+        METHODS.iter().filter(|m| item.get(**m).is_some()).map(move |m| format!("{} {path}", m.to_uppercase()))
+    });
     each.collect()
 }
 
 /// The pinned version, from requirements-dev.txt.
 fn pinned_version(root: &Path) -> String {
     let requirements = std::fs::read_to_string(root.join("requirements-dev.txt")).expect("requirements-dev.txt");
-    let line = requirements.lines().find_map(|l| l.trim().strip_prefix("schemathesis==")).expect("schemathesis is pinned in requirements-dev.txt");
+    let line = requirements
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("schemathesis=="))
+        .expect("schemathesis is pinned in requirements-dev.txt");
     line.trim().to_owned()
 }
 
 /// The id of a real answer from chat-stream (background mode), for the stops to name.
 async fn answer_id(watch: &LambdaWatch) -> String {
-    let body = reqwest::get(format!("{}?message=A+question+to+stop", watch.url("chat-stream"))).await.expect("ask").bytes().await.expect("body");
+    let body = reqwest::get(format!("{}?message=A+question+to+stop", watch.url("chat-stream")))
+        .await
+        .expect("ask")
+        .bytes()
+        .await
+        .expect("body");
     let events = browser_events(&body).await;
-    let created = events.iter().find(|e| e.event == "response").unwrap_or_else(|| panic!("no response event: {events:?}"));
+    let created =
+        events.iter().find(|e| e.event == "response").unwrap_or_else(|| panic!("no response event: {events:?}"));
     let id: Value = serde_json::from_str(&created.data).expect("ResponseCreated JSON");
     id["id"].as_str().expect("id").to_owned()
 }
@@ -70,7 +81,8 @@ async fn schemathesis_finds_the_api_as_documented() {
     let work = out.join("work");
     std::fs::create_dir_all(&work).expect("create target/api-fuzz");
     let document = root.join("static").join("openapi.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&document).expect("read the document")).expect("JSON");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&document).expect("read the document")).expect("JSON");
     let operations = documented_operations(&doc);
 
     let setup = Instant::now();
@@ -81,7 +93,8 @@ async fn schemathesis_finds_the_api_as_documented() {
     let config_path = out.join("schemathesis.toml");
     std::fs::write(&config_path, config(&answer_id(&watch).await)).expect("write the config");
 
-    let (output_path, junit, report_path, known_path) = (out.join("output.txt"), out.join("junit.xml"), out.join("report.json"), out.join("known.log"));
+    let (output_path, junit, report_path, known_path) =
+        (out.join("output.txt"), out.join("junit.xml"), out.join("report.json"), out.join("known.log"));
     let seed = std::env::var("API_FUZZ_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_owned());
     let output = std::fs::File::create(&output_path).expect("create the output file");
     let mut command = tokio::process::Command::new(&schemathesis);
@@ -129,9 +142,14 @@ async fn schemathesis_finds_the_api_as_documented() {
     assert!(status.success(), "schemathesis failed ({status}); report {}:\n{said}", junit.display());
 
     // A run that tested nothing passes too: what it tested is read from its report.
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).expect("the JSON report")).expect("report JSON");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("the JSON report")).expect("report JSON");
     let context = format!("{}\n{said}", report_path.display());
-    assert_eq!(report["schemathesis_version"].as_str(), Some(pinned_version(&root).as_str()), "the .venv's schemathesis is not the pinned one: run scripts/tools.sh");
+    assert_eq!(
+        report["schemathesis_version"].as_str(),
+        Some(pinned_version(&root).as_str()),
+        "the .venv's schemathesis is not the pinned one: run scripts/tools.sh"
+    );
     assert_eq!(report["complete"], true, "{context}");
     let tested = &report["operations"];
     for field in ["total", "selected", "tested"] {
@@ -146,7 +164,9 @@ async fn schemathesis_finds_the_api_as_documented() {
     assert_eq!((cases["errored"].as_u64(), cases["without_checks"].as_u64()), (Some(0), Some(0)), "{context}");
     // Every operation answered at least one valid request with a 2xx: the handlers were reached.
     for operation in &operations {
-        let phases = report["valid_rates"][operation].as_object().unwrap_or_else(|| panic!("{operation} never tested: {context}"));
+        let phases = report["valid_rates"][operation]
+            .as_object()
+            .unwrap_or_else(|| panic!("{operation} never tested: {context}"));
         let accepted: u64 = phases.values().filter_map(|p| p["accepted"].as_u64()).sum();
         assert!(accepted > 0, "{operation}: no request was accepted: {context}");
     }

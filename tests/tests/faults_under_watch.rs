@@ -26,9 +26,10 @@ const STREAM_FAULTS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_under_cargo_lambda_watch() {
-    let stub = StubServer::start_with(StubState::new(Duration::ZERO, Some(TEST_KEY.into())), "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("stand-in");
+    let stub =
+        StubServer::start_with(StubState::new(Duration::ZERO, Some(TEST_KEY.into())), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("stand-in");
     let watch = LambdaWatch::start(&[
         ("OPENAI_BASE_URL", &stub.base_url()),
         ("OPENAI_API_KEY", TEST_KEY),
@@ -46,7 +47,8 @@ async fn every_fault_under_cargo_lambda_watch() {
     let mut bodies = Vec::new();
 
     for fault in STREAM_FAULTS {
-        let response = http.get(format!("{}?message={}", watch.url("chat-stream"), encode(fault))).send().await.expect(fault);
+        let response =
+            http.get(format!("{}?message={}", watch.url("chat-stream"), encode(fault))).send().await.expect(fault);
         let status = response.status().as_u16();
         let body = response.bytes().await.expect("body").to_vec();
         let events = browser_events(&body).await;
@@ -68,7 +70,9 @@ async fn every_fault_under_cargo_lambda_watch() {
                 assert_eq!(message_data(&events), ["a", "b"], "{fault}: the text already sent is kept");
                 assert!(events.iter().any(|e| e.event == "error" && !e.data.is_empty()), "{fault}");
             }
-            "/stub hang" => assert!(events.iter().any(|e| e.event == "error" && e.data.contains("too long")), "{events:?}"),
+            "/stub hang" => {
+                assert!(events.iter().any(|e| e.event == "error" && e.data.contains("too long")), "{events:?}")
+            }
             "/stub status=401" => assert_eq!(status, 500),
             "/stub status=429 code=insufficient_quota" => assert_eq!(status, 503),
             "/stub status=400 leak" => assert_eq!(status, 502),
@@ -101,7 +105,8 @@ async fn every_fault_under_cargo_lambda_watch() {
         ("/stub reasoning first_delay_ms=700 echo thought", 200, "thought"),
     ];
     for (fault, expected_status, expected_text) in complete_cases {
-        let response = http.get(format!("{}?message={}", watch.url("chat-complete"), encode(fault))).send().await.expect(fault);
+        let response =
+            http.get(format!("{}?message={}", watch.url("chat-complete"), encode(fault))).send().await.expect(fault);
         let status = response.status().as_u16();
         let json: serde_json::Value = response.json().await.expect("JSON");
         assert_eq!(status, *expected_status, "{fault}: {json}");
@@ -161,7 +166,10 @@ async fn every_fault_under_cargo_lambda_watch() {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
         .find(|line| line["message"] == "answer settled")
         .unwrap_or_else(|| panic!("the answer whose reader left was never counted:\n{log}"));
-    assert!(settled["OutputTokens"].as_f64().is_some_and(|n| n >= 40.0) && settled.get("Requests").is_none(), "{settled}");
+    assert!(
+        settled["OutputTokens"].as_f64().is_some_and(|n| n >= 40.0) && settled.get("Requests").is_none(),
+        "{settled}"
+    );
     e2e::emf::declared_metrics(&settled).unwrap_or_else(|error| panic!("not valid EMF ({error}): {settled}"));
 
     // One structured JSON line per request, with the fields an operator needs at the top level
@@ -176,7 +184,18 @@ async fn every_fault_under_cargo_lambda_watch() {
         .map(|(line, _)| line)
         .find(|l| l["function"] == "chat-stream" && l["outcome"] == "completed" && l["deltas"].as_u64() > Some(0))
         .unwrap_or_else(|| panic!("no JSON summary line in:\n{log}"));
-    for field in ["timestamp", "level", "request_id", "status", "upstream_status", "retries", "first_text_ms", "total_ms", "input_tokens", "output_tokens"] {
+    for field in [
+        "timestamp",
+        "level",
+        "request_id",
+        "status",
+        "upstream_status",
+        "retries",
+        "first_text_ms",
+        "total_ms",
+        "input_tokens",
+        "output_tokens",
+    ] {
         assert!(!finished[field].is_null(), "summary lacks {field}: {finished}");
     }
     assert!(finished["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{finished}");
@@ -190,16 +209,39 @@ async fn every_fault_under_cargo_lambda_watch() {
     // and alarms may use (tests/template/check_template.py reads the list written here).
     let mut emitted = std::collections::BTreeSet::new();
     for (line, raw) in &summaries {
-        let declared = e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
+        let declared =
+            e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
         emitted.extend(declared);
     }
-    for expected in ["Requests", "TimeToFirstText", "TotalTime", "EstimatedCost", "RefusedBadInput", "UpstreamError", "UpstreamTimeout", "ReadersGone", "Misconfigured", "UpstreamRateLimited", "InputTokens", "OutputTokens", "LimitsUnavailable"] {
-        assert!(emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)), "{expected} never emitted: {emitted:?}");
+    for expected in [
+        "Requests",
+        "TimeToFirstText",
+        "TotalTime",
+        "EstimatedCost",
+        "RefusedBadInput",
+        "UpstreamError",
+        "UpstreamTimeout",
+        "ReadersGone",
+        "Misconfigured",
+        "UpstreamRateLimited",
+        "InputTokens",
+        "OutputTokens",
+        "LimitsUnavailable",
+    ] {
+        assert!(
+            emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)),
+            "{expected} never emitted: {emitted:?}"
+        );
     }
     let list = e2e::workspace_root().join("target").join("emf-metrics.json");
-    std::fs::write(&list, serde_json::to_string_pretty(&emitted).expect("JSON")).expect("write target/emf-metrics.json");
+    std::fs::write(&list, serde_json::to_string_pretty(&emitted).expect("JSON"))
+        .expect("write target/emf-metrics.json");
     let refused = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 400).expect("the warm-up's 400 was logged");
-    assert_eq!((refused["level"].as_str(), refused["outcome"].as_str()), (Some("INFO"), Some("rejected")), "callers' 4xx stay below warn");
+    assert_eq!(
+        (refused["level"].as_str(), refused["outcome"].as_str()),
+        (Some("INFO"), Some("rejected")),
+        "callers' 4xx stay below warn"
+    );
     let failed = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 502).expect("a 502 was logged");
     assert_eq!(failed["level"], "WARN", "{failed}");
     let cancelled = summaries
@@ -207,7 +249,10 @@ async fn every_fault_under_cargo_lambda_watch() {
         .map(|(l, _)| l)
         .find(|l| l["function"] == "chat-stream" && l["outcome"] == "cancelled")
         .unwrap_or_else(|| panic!("the reader that left was not logged:\n{log}"));
-    assert!(cancelled["deltas"].as_u64().is_some_and(|n| (1..40).contains(&n)), "what was streamed so far: {cancelled}");
+    assert!(
+        cancelled["deltas"].as_u64().is_some_and(|n| (1..40).contains(&n)),
+        "what was streamed so far: {cancelled}"
+    );
 
     // Load: 50 streams at once, each answer complete and byte-exact.
     let streams = (0..50).map(|i| {
@@ -220,7 +265,8 @@ async fn every_fault_under_cargo_lambda_watch() {
             (text, message_data(&events).concat(), events.last().map(|e| e.event.clone()))
         }
     });
-    let results = tokio::time::timeout(Duration::from_secs(240), join_all(streams)).await.expect("50 streams finished in time");
+    let results =
+        tokio::time::timeout(Duration::from_secs(240), join_all(streams)).await.expect("50 streams finished in time");
     for (expected, got, last) in results {
         assert_eq!(got, expected);
         assert_eq!(last.as_deref(), Some("end"));

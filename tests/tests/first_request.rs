@@ -50,8 +50,17 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
     let stub = tls_stub(&ca).await;
     assert!(stub.base_url().starts_with("https://127.0.0.1:"), "{}", stub.base_url());
     let stream = launch("chat-stream", &stub, &env).await;
-    assert_eq!(stub.state.connections(), 1, "chat-stream opened its connection before its first poll; log:\n{}", stream.log());
-    assert_eq!(counting.connections(), 3, "and three to DynamoDB, for the three writes its first question sends at once");
+    assert_eq!(
+        stub.state.connections(),
+        1,
+        "chat-stream opened its connection before its first poll; log:\n{}",
+        stream.log()
+    );
+    assert_eq!(
+        counting.connections(),
+        3,
+        "and three to DynamoDB, for the three writes its first question sends at once"
+    );
     assert!(stub.requests().is_empty(), "nothing was asked of the model during init");
     let answer = stream.invoke(question_event("/stub echo first answer")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, stream.log());
@@ -64,7 +73,12 @@ async fn both_functions_open_their_tls_connection_during_init_and_the_first_answ
 
     let stub = tls_stub(&ca).await;
     let complete = launch("chat-complete", &stub, &env).await;
-    assert_eq!(stub.state.connections(), 1, "chat-complete opened its connection before its first poll; log:\n{}", complete.log());
+    assert_eq!(
+        stub.state.connections(),
+        1,
+        "chat-complete opened its connection before its first poll; log:\n{}",
+        complete.log()
+    );
     let answer = complete.invoke(question_event("/stub echo buffered first")).await;
     assert_eq!(answer.status, Some(200), "{:?}; log:\n{}", answer.error, complete.log());
     assert_eq!(answer.json().map(|j| j["data"].clone()), Some("buffered first".into()));

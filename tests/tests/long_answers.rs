@@ -15,12 +15,17 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// The browser's last event id after reading `body`: the value of its last `id:` line.
 fn last_event_id(body: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(body).lines().rev().find_map(|line| line.strip_prefix("id:").map(|id| id.trim_start_matches(' ').to_owned()))
+    String::from_utf8_lossy(body)
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("id:").map(|id| id.trim_start_matches(' ').to_owned()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_settled_once() {
-    let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
     let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &dynamo.limits_env("limits")).await;
@@ -33,10 +38,20 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     for _ in 0..8 {
         let headers: Vec<(&str, &str)> = last_id.iter().map(|id| ("last-event-id", id.as_str())).collect();
         let answer = function.invoke(function_url_event("GET", "/", &query, &headers, None)).await;
-        assert!(answer.error.is_none() && answer.status == Some(200), "{:?} {:?}\n{}", answer.error, answer.status, function.log());
+        assert!(
+            answer.error.is_none() && answer.status == Some(200),
+            "{:?} {:?}\n{}",
+            answer.error,
+            answer.status,
+            function.log()
+        );
         let ran = answer.finished_at.duration_since(answer.handed_out_at.expect("handed out"));
         assert!(ran < FUNCTION_TIMEOUT, "an invocation ran {ran:?}, past its {FUNCTION_TIMEOUT:?} deadline");
-        println!("invocation {}: {ran:.1?}, {:.1?} before its deadline", bodies.len() + 1, FUNCTION_TIMEOUT.saturating_sub(ran));
+        println!(
+            "invocation {}: {ran:.1?}, {:.1?} before its deadline",
+            bodies.len() + 1,
+            FUNCTION_TIMEOUT.saturating_sub(ran)
+        );
         let ended = browser_events(&answer.body).await.iter().any(|e| e.event == "end");
         last_id = last_event_id(&answer.body).or(last_id);
         bodies.push(answer.body);
@@ -45,7 +60,8 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
         }
     }
     let all: Vec<u8> = bodies.concat();
-    let events: Vec<_> = futures_util::future::join_all(bodies.iter().map(|b| browser_events(b))).await.into_iter().flatten().collect();
+    let events: Vec<_> =
+        futures_util::future::join_all(bodies.iter().map(|b| browser_events(b))).await.into_iter().flatten().collect();
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert!(bodies.len() >= 3, "the answer took {} invocations", bodies.len());
     let expected: String = (0..40).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect();
@@ -59,12 +75,16 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
         let events = browser_events(body).await;
         let last = events.last().expect("events");
         assert_eq!(last.event, "handover", "{events:?}");
-        assert!(!last.id.is_empty() && Some(last.id.clone()) == last_event_id(body), "the hand-over's id is the last id");
+        assert!(
+            !last.id.is_empty() && Some(last.id.clone()) == last_event_id(body),
+            "the hand-over's id is the last id"
+        );
     }
     assert_eq!(stub.requests().len(), 1, "one model call");
     assert!(stub.cancels().is_empty());
     // The reservation was handed from invocation to invocation and settled once, to what OpenAI billed.
-    let usage: serde_json::Value = serde_json::from_str(&events.iter().find(|e| e.event == "usage").unwrap().data).unwrap();
+    let usage: serde_json::Value =
+        serde_json::from_str(&events.iter().find(|e| e.event == "usage").unwrap().data).unwrap();
     let store = spend::Store::with_client("limits".into(), dynamo.client());
     let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
     assert_eq!(used, usage["total_tokens"].as_u64().unwrap(), "the budget counts exactly what was billed");

@@ -13,7 +13,6 @@ use openai_stub::{StubServer, StubState};
 /// One browser and one watch at a time on two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -42,7 +41,10 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
     ];
     let (report, passed) = e2e::node_test("browser", "page_jwt.test.mjs", env).await;
     assert!(passed, "browser tests of the page in jwt mode failed:\n{report}");
-    assert!(!watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]), "a token's header reached the log");
+    assert!(
+        !watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]),
+        "a token's header reached the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +57,12 @@ async fn the_page_works_in_chromium() {
     dynamo.create_limits_table("limits").await;
     let base_url = stub.base_url();
     // A reasoning model, so the stand-in streams a summary when a prompt asks for one.
-    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("RATE_LIMIT_PER_MINUTE", "30"), ("OPENAI_MODEL", "gpt-5-mini")];
+    let env = [
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", TEST_KEY),
+        ("RATE_LIMIT_PER_MINUTE", "30"),
+        ("OPENAI_MODEL", "gpt-5-mini"),
+    ];
     let watch = LambdaWatch::start_with_limits(&env, &dynamo, "limits").await;
     watch.warm_up().await;
     // Armed for the first stream through it, after 10 deltas; everything after passes.
@@ -63,7 +70,8 @@ async fn the_page_works_in_chromium() {
     let proxy = CuttingProxy::start(watch_addr, 10).await;
     let proxy_page = proxy.url("/lambda-url/index/");
     let drop_prompt = "/stub deltas=100 delay_ms=20 cut-by-proxy";
-    let drop_expected = openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
+    let drop_expected =
+        openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
 
     let expected: Vec<&str> = openai_stub::reply::TRICKY_DELTAS.to_vec();
     let expected: Vec<String> = expected.iter().map(|d| e2e::as_browser_sees(d)).collect();
@@ -72,7 +80,13 @@ async fn the_page_works_in_chromium() {
         ("STREAM_URL", watch.url("chat-stream")),
         ("STUB_URL", format!("http://{}", stub.addr)),
         ("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json")),
-        ("EXPECTED_REASONING", serde_json::to_string(&e2e::as_browser_sees(&openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky")))).expect("json")),
+        (
+            "EXPECTED_REASONING",
+            serde_json::to_string(&e2e::as_browser_sees(&openai_stub::reply::summary_text(
+                &openai_stub::scenario::Scenario::parse("/stub summary=tricky"),
+            )))
+            .expect("json"),
+        ),
         ("PROXY_PAGE_URL", proxy_page),
         ("DROP_PROMPT", drop_prompt.to_owned()),
         ("EXPECTED_DROP", drop_expected),

@@ -30,7 +30,8 @@ fn describe(function: &RuntimeApi, answer: &Invocation) -> String {
     let body = answer.text();
     let body: String = body.chars().take(600).collect();
     let log = function.log();
-    let log_tail: String = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    let log_tail: String =
+        log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
     format!(
         "status {:?}, error {:?}, content-type {:?}, alive {}, exit {:?}\nbody: {body:?}\nlog tail:\n{log_tail}",
         answer.status,
@@ -52,15 +53,22 @@ async fn sse_problem(answer: &Invocation) -> Option<String> {
 }
 
 /// What is wrong with an answer that should be 200 (per function) or a 4xx/5xx `{"detail"}`.
-async fn answer_problem(function: &str, answer: &Invocation, allowed_errors: &[std::ops::RangeInclusive<u16>]) -> Option<String> {
+async fn answer_problem(
+    function: &str,
+    answer: &Invocation,
+    allowed_errors: &[std::ops::RangeInclusive<u16>],
+) -> Option<String> {
     if let Some(error) = &answer.error {
         return Some(error.to_string());
     }
     match answer.status {
         Some(200) => match function {
             "chat-stream" => sse_problem(answer).await,
-            "chat-complete" => answer.json().is_none_or(|j| !j["data"].is_string()).then(|| "200 without {\"data\"}".into()),
-            _ => (!answer.header("content-type").unwrap_or("").starts_with("text/html")).then(|| "200 that is not text/html".into()),
+            "chat-complete" => {
+                answer.json().is_none_or(|j| !j["data"].is_string()).then(|| "200 without {\"data\"}".into())
+            }
+            _ => (!answer.header("content-type").unwrap_or("").starts_with("text/html"))
+                .then(|| "200 that is not text/html".into()),
         },
         Some(status) if allowed_errors.iter().any(|r| r.contains(&status)) => {
             let detail = answer.json().and_then(|j| j["detail"].as_str().map(str::to_owned)).unwrap_or_default();
@@ -76,7 +84,8 @@ async fn still_serves(function: &str, api: &RuntimeApi) -> Option<String> {
         return Some(format!("the process is gone ({:?})", api.exit_status()));
     }
     let answer = api.invoke(question_event("hello")).await;
-    (answer.status != Some(200) || answer.error.is_some()).then(|| format!("the next plain request failed: {}", describe(api, &answer)))
+    (answer.status != Some(200) || answer.error.is_some())
+        .then(|| format!("the next plain request failed: {}", describe(api, &answer)))
         .or(answer_problem(function, &answer, &[]).await)
 }
 
@@ -124,7 +133,11 @@ async fn streamed_deltas_are_not_held_back() {
     let mut gaps = 0;
     for round in 0..ROUNDS {
         let answer = function.invoke(question_event(&message)).await;
-        assert!(answer.error.is_none() && answer.status == Some(200), "round {round}: {}", describe(&function, &answer));
+        assert!(
+            answer.error.is_none() && answer.status == Some(200),
+            "round {round}: {}",
+            describe(&function, &answer)
+        );
         assert_eq!(message_data(&browser_events(&answer.body).await).concat(), expected, "round {round}: deltas lost");
         let (Some(handed_out), Some(prelude)) = (answer.handed_out_at, answer.prelude_at) else {
             panic!("round {round}: no hand-out or prelude time: {}", describe(&function, &answer));
@@ -155,7 +168,8 @@ async fn streamed_deltas_are_not_held_back() {
 /// would take the whole execution environment down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_characters_in_the_query_do_not_kill_the_process() {
-    const QUERIES: &[&str] = &["message=a\"b", "message=<x>", "message=hello world", "message=a\tb", "message=a\x7fb", "message=a{b}|c^`"];
+    const QUERIES: &[&str] =
+        &["message=a\"b", "message=<x>", "message=hello world", "message=a\tb", "message=a\x7fb", "message=a{b}|c^`"];
     let _serial = ONE_AT_A_TIME.lock().await;
     let stub = stub().await;
     let mut failures = Vec::new();
@@ -172,14 +186,26 @@ async fn raw_characters_in_the_query_do_not_kill_the_process() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), 3 * QUERIES.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        3 * QUERIES.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// An upstream's `Retry-After` is a number the function does not control; one too large for a
 /// `Duration` must not panic (and so abort) the function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_absurd_retry_after_does_not_kill_the_process() {
-    const CASES: &[&str] = &["retry_after=1e20 times=1", "retry_after=1e20", "retry_after_ms=1e20 times=1", "retry_after=-5 times=1", "retry_after=NaN times=1"];
+    const CASES: &[&str] = &[
+        "retry_after=1e20 times=1",
+        "retry_after=1e20",
+        "retry_after_ms=1e20 times=1",
+        "retry_after=-5 times=1",
+        "retry_after=NaN times=1",
+    ];
     let _serial = ONE_AT_A_TIME.lock().await;
     let stub = stub().await;
     // Bounds the wait should the function honour the header up to its own limit.
@@ -234,10 +260,15 @@ async fn a_function_that_stops_at_init_is_seen_as_dead() {
     let binary = tokio::task::block_in_place(|| release_binary("chat-stream"));
     let api = RuntimeApi::start().await.expect("start the stand-in");
     let base = stub.base_url();
-    api.spawn(&binary, &[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_IDLE_TIMEOUT_MS", "soon")]).expect("spawn");
+    api.spawn(&binary, &[("OPENAI_BASE_URL", &base), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_IDLE_TIMEOUT_MS", "soon")])
+        .expect("spawn");
     let started = std::time::Instant::now();
     let answer = api.invoke(question_event("hello")).await;
-    assert!(matches!(answer.error, Some(e2e::runtime_api::InvocationError::ProcessExited(_))), "{}", describe(&api, &answer));
+    assert!(
+        matches!(answer.error, Some(e2e::runtime_api::InvocationError::ProcessExited(_))),
+        "{}",
+        describe(&api, &answer)
+    );
     assert!(started.elapsed() < Duration::from_secs(5), "death noticed only after {:?}", started.elapsed());
     assert!(!api.is_alive());
     let said = format!("{}{}", api.log(), api.init_error().unwrap_or_default());

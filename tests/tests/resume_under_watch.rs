@@ -64,7 +64,8 @@ fn names(events: &[BrowserEvent]) -> Vec<&str> {
 }
 
 fn response_id(events: &[BrowserEvent]) -> String {
-    let response = events.iter().find(|e| e.event == "response").unwrap_or_else(|| panic!("no response event: {events:?}"));
+    let response =
+        events.iter().find(|e| e.event == "response").unwrap_or_else(|| panic!("no response event: {events:?}"));
     serde_json::from_str::<Value>(&response.data).expect("response JSON")["id"].as_str().expect("an id").to_owned()
 }
 
@@ -78,7 +79,9 @@ impl RawGet {
     async fn open(base_url: &str, path: &str) -> Self {
         let host = base_url.trim_start_matches("http://");
         let mut socket = TcpStream::connect(host).await.expect("connect to the watch");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
+        );
         socket.write_all(request.as_bytes()).await.expect("send the request");
         Self { socket, raw: Vec::new() }
     }
@@ -105,7 +108,9 @@ impl RawGet {
             if enough(&events) {
                 return events;
             }
-            let left = READ_LIMIT.checked_sub(started.elapsed()).unwrap_or_else(|| panic!("not enough events in time: {events:?}"));
+            let left = READ_LIMIT
+                .checked_sub(started.elapsed())
+                .unwrap_or_else(|| panic!("not enough events in time: {events:?}"));
             let n = timeout(left, self.socket.read(&mut buffer)).await.expect("read in time").expect("read");
             assert!(n > 0, "the stream ended early: {events:?}");
             self.raw.extend_from_slice(&buffer[..n]);
@@ -123,7 +128,9 @@ impl RawGet {
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&body[..line_end]).ok().and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok());
+        let size = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok());
         let Some(size) = size else { break };
         let start = line_end + 2;
         if size == 0 || body.len() < start + size + 2 {
@@ -151,7 +158,8 @@ async fn ask_mid_answer(setup: &Setup, prompts: [&'static str; 2], messages: usi
     for prompt in prompts {
         let total = openai_stub::reply::deltas(prompt, &Scenario::parse(prompt)).len();
         let (creates_before, tokens_before) = (setup.stub.requests().len(), setup.tokens_used().await);
-        let mut reader = RawGet::open(&setup.watch.base_url, &format!("/lambda-url/chat-stream?message={}", encode(prompt))).await;
+        let mut reader =
+            RawGet::open(&setup.watch.base_url, &format!("/lambda-url/chat-stream?message={}", encode(prompt))).await;
         let events = reader.read_until(|events| message_data(events).len() >= messages).await;
         if message_data(&events).len() < total / 2 && !names(&events).contains(&"end") {
             return Asked { reader, events, prompt, creates_before, tokens_before };
@@ -164,7 +172,9 @@ async fn ask_mid_answer(setup: &Setup, prompts: [&'static str; 2], messages: usi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_and_stop_under_cargo_lambda_watch() {
-    let stub = StubServer::start_with(StubState::new(Duration::from_millis(15), None), "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(15), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table(TABLE).await;
     let base_url = stub.base_url();
@@ -176,13 +186,18 @@ async fn resume_and_stop_under_cargo_lambda_watch() {
     assert_eq!(setup.tokens_used().await, 0);
 
     let started = Instant::now();
-    let token = timeout(PART_LIMIT, a_reader_reset_mid_answer_gets_exactly_the_rest(&setup)).await.expect("part a in time");
+    let token =
+        timeout(PART_LIMIT, a_reader_reset_mid_answer_gets_exactly_the_rest(&setup)).await.expect("part a in time");
     println!("part a (reset, resume): {:?}", started.elapsed());
     let started = Instant::now();
-    timeout(PART_LIMIT, stop_mid_answer_cancels_upstream_and_settles_what_was_used(&setup)).await.expect("part b in time");
+    timeout(PART_LIMIT, stop_mid_answer_cancels_upstream_and_settles_what_was_used(&setup))
+        .await
+        .expect("part b in time");
     println!("part b (stop): {:?}", started.elapsed());
     let started = Instant::now();
-    timeout(PART_LIMIT, forged_and_stale_tokens_are_refused_before_anything_streams(&setup, &token)).await.expect("part c in time");
+    timeout(PART_LIMIT, forged_and_stale_tokens_are_refused_before_anything_streams(&setup, &token))
+        .await
+        .expect("part c in time");
     println!("part c (forged, stale): {:?}", started.elapsed());
     let log = setup.watch.log();
     assert!(!log.contains(TEST_KEY), "the key leaked into the log");
@@ -211,8 +226,13 @@ async fn a_reader_reset_mid_answer_gets_exactly_the_rest(setup: &Setup) -> Strin
     assert!(!names(&resumed).contains(&"error") && !names(&resumed).contains(&"response"), "{resumed:?}");
     assert_eq!(had + &message_data(&resumed).concat(), expected, "before + after is the answer, byte for byte");
     assert_eq!(setup.stub.requests().len(), creates_before + 1, "exactly one create: the resume asked no model");
-    assert!(setup.stub.retrieves().iter().any(|r| r.id == id && r.stream), "the rest was streamed again from the answer: {:?}", setup.stub.retrieves());
-    let usage: Value = serde_json::from_str(&resumed.iter().find(|e| e.event == "usage").expect("usage").data).expect("usage JSON");
+    assert!(
+        setup.stub.retrieves().iter().any(|r| r.id == id && r.stream),
+        "the rest was streamed again from the answer: {:?}",
+        setup.stub.retrieves()
+    );
+    let usage: Value =
+        serde_json::from_str(&resumed.iter().find(|e| e.event == "usage").expect("usage").data).expect("usage JSON");
     let total = usage["total_tokens"].as_u64().expect("total_tokens");
     // The reset invocation's reservation settles to what the answer really used, once.
     let settled = tokens_before + total;
@@ -224,10 +244,17 @@ async fn a_reader_reset_mid_answer_gets_exactly_the_rest(setup: &Setup) -> Strin
 /// the stand-in was cancelled and generates nothing more, and the counter holds that usage.
 async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setup) {
     assert_eq!(setup.stub.cancels(), Vec::<String>::new());
-    let Asked { mut reader, events, tokens_before, .. } = ask_mid_answer(setup, ["/stub deltas=400 delay_ms=15", "/stub deltas=401 delay_ms=15"], 5).await;
+    let Asked { mut reader, events, tokens_before, .. } =
+        ask_mid_answer(setup, ["/stub deltas=400 delay_ms=15", "/stub deltas=401 delay_ms=15"], 5).await;
     let id = response_id(&events);
 
-    let stop = setup.http.post(format!("{}/stop", setup.stream_url())).json(&serde_json::json!({ "response_id": id })).send().await.expect("stop");
+    let stop = setup
+        .http
+        .post(format!("{}/stop", setup.stream_url()))
+        .json(&serde_json::json!({ "response_id": id }))
+        .send()
+        .await
+        .expect("stop");
     assert_eq!(stop.status(), 200);
     let stopped: Value = stop.json().await.expect("stop JSON");
     assert_eq!(stopped["stopped"].as_str(), Some(id.as_str()), "{stopped}");
@@ -241,7 +268,11 @@ async fn stop_mid_answer_cancels_upstream_and_settles_what_was_used(setup: &Setu
     assert_eq!(event["usage"]["total_tokens"].as_u64(), Some(total), "{event}");
 
     let generated = setup.stub.deltas_generated(&id).expect("the stand-in kept the answer");
-    assert!(generated < 200 && message_data(&all).len() <= generated, "{generated} generated, {} read", message_data(&all).len());
+    assert!(
+        generated < 200 && message_data(&all).len() <= generated,
+        "{generated} generated, {} read",
+        message_data(&all).len()
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(setup.stub.deltas_generated(&id), Some(generated), "nothing is generated after the stop");
     assert_eq!(setup.stub.status(&id).as_deref(), Some("cancelled"));
@@ -256,9 +287,14 @@ async fn forged_and_stale_tokens_are_refused_before_anything_streams(setup: &Set
     let creates = setup.stub.requests().len();
     let last = token.chars().last().expect("a token");
     let forged = format!("{}{}", &token[..token.len() - last.len_utf8()], if last == 'x' { 'y' } else { 'x' });
-    let signer = e2e::client_for(&setup.stub, &[]).signer(CALLER, "resp_unknown").await.expect("a signer with the functions' key");
+    let signer = e2e::client_for(&setup.stub, &[])
+        .signer(CALLER, "resp_unknown")
+        .await
+        .expect("a signer with the functions' key");
     let stale = signer.token(3, 1);
-    for (token, status, code) in [(forged.as_str(), 403, "resume_token_invalid"), (stale.as_str(), 404, "response_not_found")] {
+    for (token, status, code) in
+        [(forged.as_str(), 403, "resume_token_invalid"), (stale.as_str(), 404, "response_not_found")]
+    {
         let as_header = setup.http.get(setup.stream_url()).header("Last-Event-ID", token);
         let as_query = setup.http.get(format!("{}?last_event_id={}", setup.stream_url(), encode(token)));
         for request in [as_header, as_query] {

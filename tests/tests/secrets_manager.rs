@@ -50,9 +50,12 @@ async fn the_key_comes_from_secrets_manager() {
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         std::env::remove_var("AWS_PROFILE");
     }
-    let stub = StubServer::start_with(StubState::new(Default::default(), Some(TEST_KEY.into())), "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("stand-in");
+    let stub = StubServer::start_with(
+        StubState::new(Default::default(), Some(TEST_KEY.into())),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("stand-in");
     let deadline = || tokio::time::Instant::now() + std::time::Duration::from_secs(30);
 
     // Emulator down: a 500 whose log detail names the secret and whose public detail does not;
@@ -62,13 +65,18 @@ async fn the_key_comes_from_secrets_manager() {
     let started_early = client(&stub, "openai/early");
     let error = down.create(&request("/stub echo hi"), deadline()).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert!(error.log_detail().contains("openai/later") && error.log_detail().contains("could not be reached"), "{}", error.log_detail());
+    assert!(
+        error.log_detail().contains("openai/later") && error.log_detail().contains("could not be reached"),
+        "{}",
+        error.log_detail()
+    );
     assert!(!error.detail().contains("openai/later") && !error.detail().contains("reached"), "{}", error.detail());
 
     let moto = MotoServer::start(port).await;
     let sm = secrets(&moto).await;
     put(&sm, "openai/later", TEST_KEY).await;
-    let answer = down.create(&request("/stub echo recovered"), deadline()).await.expect("read again once the emulator is up");
+    let answer =
+        down.create(&request("/stub echo recovered"), deadline()).await.expect("read again once the emulator is up");
     assert_eq!(answer.text, "recovered");
     // The read that failed at init is not handed to the first request: it reads again.
     put(&sm, "openai/early", TEST_KEY).await;
@@ -86,7 +94,11 @@ async fn the_key_comes_from_secrets_manager() {
     // A missing secret and an empty one (as the template creates it): clear 500s.
     let error = client(&stub, "openai/missing").create(&request("hi"), deadline()).await.unwrap_err();
     assert_eq!(error.status(), 500);
-    assert!(error.log_detail().contains("openai/missing") && error.log_detail().contains("ResourceNotFound"), "{}", error.log_detail());
+    assert!(
+        error.log_detail().contains("openai/missing") && error.log_detail().contains("ResourceNotFound"),
+        "{}",
+        error.log_detail()
+    );
     put(&sm, "openai/empty", r#"{"OPENAI_API_KEY": ""}"#).await;
     let error = client(&stub, "openai/empty").create(&request("hi"), deadline()).await.unwrap_err();
     assert!(error.log_detail().contains("empty"), "{}", error.log_detail());

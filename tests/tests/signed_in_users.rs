@@ -25,7 +25,8 @@ impl Setup {
 
     /// `function`'s release binary with `ACCESS=jwt` on this provider, and `extra`.
     async fn launch(&self, function: &str, extra: &[(&str, &str)]) -> RuntimeApi {
-        let env = [&[("ACCESS", "jwt"), ("JWT_ISSUER", self.provider.issuer()), ("JWT_AUDIENCE", AUDIENCE)][..], extra].concat();
+        let env = [&[("ACCESS", "jwt"), ("JWT_ISSUER", self.provider.issuer()), ("JWT_AUDIENCE", AUDIENCE)][..], extra]
+            .concat();
         RuntimeApi::launch_release(function, &self.stub.base_url(), &env).await
     }
 }
@@ -91,7 +92,12 @@ async fn hmac_signed_with_the_public_key_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kid_naming_another_key_or_an_algorithm_its_key_does_not_allow_is_refused() {
     // Signed by the RSA key, naming the published EC key; then PS256 by the key published as RS256.
-    refuses(&[json!({ "family": "rsa", "kid": "ec-1" }), json!({ "family": "rsa", "alg": "PS256" })], 401, "token_invalid").await;
+    refuses(
+        &[json!({ "family": "rsa", "kid": "ec-1" }), json!({ "family": "rsa", "alg": "PS256" })],
+        401,
+        "token_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +108,11 @@ async fn a_key_the_issuer_does_not_publish_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_location_headers_jku_x5u_and_an_embedded_jwk_are_refused() {
     let embedded = json!({ "kty": "oct", "k": "c2VjcmV0" });
-    let headers = [json!({ "jku": "https://evil.example/jwks" }), json!({ "x5u": "https://evil.example/cert" }), json!({ "jwk": embedded })];
+    let headers = [
+        json!({ "jku": "https://evil.example/jwks" }),
+        json!({ "x5u": "https://evil.example/cert" }),
+        json!({ "jwk": embedded }),
+    ];
     refuses(&headers.map(|headers| json!({ "headers": headers })), 401, "token_invalid").await;
 }
 
@@ -120,7 +130,12 @@ async fn a_token_without_exp_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_not_yet_valid_nbf_or_iat_in_the_future_is_refused() {
     let later = now() + 600;
-    refuses(&[json!({ "claims": { "nbf": later } }), json!({ "claims": { "iat": later, "exp": later + 600 } })], 401, "token_invalid").await;
+    refuses(
+        &[json!({ "claims": { "nbf": later } }), json!({ "claims": { "iat": later, "exp": later + 600 } })],
+        401,
+        "token_invalid",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +151,12 @@ async fn another_issuer_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_audience_is_refused() {
-    let audiences = [json!({ "aud": "another-app" }), json!({ "aud": ["a", "b"] }), json!({ "aud": null }), json!({ "aud": null, "client_id": "another-app" })];
+    let audiences = [
+        json!({ "aud": "another-app" }),
+        json!({ "aud": ["a", "b"] }),
+        json!({ "aud": null }),
+        json!({ "aud": null, "client_id": "another-app" }),
+    ];
     refuses(&audiences.map(|claims| json!({ "claims": claims })), 401, "token_invalid").await;
 }
 
@@ -219,7 +239,13 @@ async fn every_algorithm_family_and_cognito_access_tokens_are_accepted_through_b
     // EventSource's way: the token in the query.
     let stream = setup.launch("chat-stream", &[]).await;
     let token = setup.provider.mint(json!({})).await;
-    let event = function_url_event("GET", "/", &format!("message={}&access_token={token}", encode("/stub echo via query")), &[], None);
+    let event = function_url_event(
+        "GET",
+        "/",
+        &format!("message={}&access_token={token}", encode("/stub echo via query")),
+        &[],
+        None,
+    );
     let answer = stream.invoke(event).await;
     assert_eq!(answer.status, Some(200), "{}", answer.text());
     assert_eq!(message_data(&browser_events(&answer.body).await).concat(), "via query");
@@ -283,9 +309,13 @@ async fn users_are_limited_apart_and_a_plan_claim_picks_its_limits() {
     assert_eq!(statuses("alice", None, 3).await, [200, 200, 429], "alice: two a minute");
     assert_eq!(statuses("bob", None, 2).await, [200, 200], "bob is not alice");
     assert_eq!(statuses("carol", Some("pro"), 5).await, [200, 200, 200, 200, 429], "carol's plan: four a minute");
-    let identifiers: std::collections::BTreeSet<String> = setup.stub.requests().iter().filter_map(|r| r.safety_identifier.clone()).collect();
+    let identifiers: std::collections::BTreeSet<String> =
+        setup.stub.requests().iter().filter_map(|r| r.safety_identifier.clone()).collect();
     assert_eq!(identifiers.len(), 3, "one safety_identifier per user: {identifiers:?}");
-    assert!(identifiers.iter().all(|id| !id.contains("alice") && !id.contains("bob") && !id.contains("127.0.0.1")), "{identifiers:?}");
+    assert!(
+        identifiers.iter().all(|id| !id.contains("alice") && !id.contains("bob") && !id.contains("127.0.0.1")),
+        "{identifiers:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,8 +328,14 @@ async fn one_user_cannot_resume_or_stop_another_user_s_answer() {
     let answer = function.invoke(ask("/stub deltas=6", Some(&alice))).await;
     let events = browser_events(&answer.body).await;
     let id = events.iter().find(|e| e.event == "message").map(|e| e.id.clone()).unwrap_or_default();
-    let response_id = events.iter().find(|e| e.event == "response").and_then(|e| serde_json::from_str::<Value>(&e.data).ok()).and_then(|r| r["id"].as_str().map(str::to_owned));
-    let (false, Some(response_id)) = (id.is_empty(), response_id) else { panic!("no resume token or response id: {events:?}") };
+    let response_id = events
+        .iter()
+        .find(|e| e.event == "response")
+        .and_then(|e| serde_json::from_str::<Value>(&e.data).ok())
+        .and_then(|r| r["id"].as_str().map(str::to_owned));
+    let (false, Some(response_id)) = (id.is_empty(), response_id) else {
+        panic!("no resume token or response id: {events:?}")
+    };
 
     let resume = |token: &str| {
         let bearer = format!("Bearer {token}");
@@ -315,7 +351,13 @@ async fn one_user_cannot_resume_or_stop_another_user_s_answer() {
     let stop = |token: &str| {
         let bearer = format!("Bearer {token}");
         let body = json!({ "response_id": response_id }).to_string();
-        function_url_event("POST", "/stop", "", &[("authorization", bearer.as_str()), ("content-type", "application/json")], Some(&body))
+        function_url_event(
+            "POST",
+            "/stop",
+            "",
+            &[("authorization", bearer.as_str()), ("content-type", "application/json")],
+            Some(&body),
+        )
     };
     let refused = function.invoke(stop(&mallory)).await;
     assert_eq!(refused.status, Some(404), "mallory stops alice's answer: {}", refused.text());

@@ -20,7 +20,9 @@ async fn timed_stream(url: &str) -> (Vec<(Duration, String)>, Vec<u8>) {
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.expect("chunk");
-        for line in String::from_utf8_lossy(&chunk).lines().filter(|l| l.starts_with("data: w") || l.starts_with("data:  w")) {
+        for line in
+            String::from_utf8_lossy(&chunk).lines().filter(|l| l.starts_with("data: w") || l.starts_with("data:  w"))
+        {
             arrivals.push((started.elapsed(), line.to_owned()));
         }
         body.extend_from_slice(&chunk);
@@ -75,12 +77,13 @@ async fn the_functions_work_under_cargo_lambda_watch() {
     assert!(quick_ended + Duration::from_millis(500) < slow_ended, "the second stream waited for the first");
 
     // chat-complete answers with the whole text; bad input is a 400 with a detail.
-    let complete: serde_json::Value = reqwest::get(format!("{}?message={}", watch.url("chat-complete"), encode("/stub echo whole answer")))
-        .await
-        .expect("complete")
-        .json()
-        .await
-        .expect("json");
+    let complete: serde_json::Value =
+        reqwest::get(format!("{}?message={}", watch.url("chat-complete"), encode("/stub echo whole answer")))
+            .await
+            .expect("complete")
+            .json()
+            .await
+            .expect("json");
     assert_eq!(complete["data"], "whole answer");
     for function in ["chat-complete", "chat-stream"] {
         let response = reqwest::get(format!("{}?message=%20", watch.url(function))).await.expect("blank");
@@ -100,18 +103,23 @@ async fn the_functions_work_under_cargo_lambda_watch() {
     let mut seen = 0;
     while seen < 3 {
         let chunk = chunks.next().await.expect("chunk").expect("bytes");
-        seen += String::from_utf8_lossy(&chunk).matches("data: w").count() + String::from_utf8_lossy(&chunk).matches("data:  w").count();
+        seen += String::from_utf8_lossy(&chunk).matches("data: w").count()
+            + String::from_utf8_lossy(&chunk).matches("data:  w").count();
     }
     drop(chunks);
     let dropped_at = Instant::now();
     let closed = loop {
-        let request = stub.requests().into_iter().find(|r| r.input == "/stub deltas=100 delay_ms=50").expect("recorded");
+        let request =
+            stub.requests().into_iter().find(|r| r.input == "/stub deltas=100 delay_ms=50").expect("recorded");
         if request.closed_ms.is_some() || dropped_at.elapsed() > Duration::from_secs(3) {
             break request;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(closed.closed_ms.is_some() && !closed.finished, "upstream kept streaming after the reader left: {closed:?}");
+    assert!(
+        closed.closed_ms.is_some() && !closed.finished,
+        "upstream kept streaming after the reader left: {closed:?}"
+    );
     assert!(closed.deltas_sent < 40, "upstream closed late: {closed:?}");
 
     let log = watch.log();

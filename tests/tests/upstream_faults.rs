@@ -99,9 +99,11 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
 
     // Streamed: headers, then silence: the first-token limit (the idle limit is longer here, so
     // only the first-token limit can end it).
-    let patient_idle = TestUpstream::start_with(&[("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "5000")]).await;
+    let patient_idle =
+        TestUpstream::start_with(&[("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "5000")]).await;
     let started = Instant::now();
-    let mut stream = patient_idle.client.stream(&request("/stub hang"), client.deadline(None)).await.expect("headers arrive");
+    let mut stream =
+        patient_idle.client.stream(&request("/stub hang"), client.deadline(None)).await.expect("headers arrive");
     let mut last = None;
     while let Some(event) = stream.next().await {
         last = Some(event);
@@ -112,7 +114,11 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     // Events that are not text (created, in progress, a reasoning item) do not hold the
     // first-token limit open.
     let started = Instant::now();
-    let mut stream = patient_idle.client.stream(&request("/stub reasoning first_delay_ms=1500 echo late"), client.deadline(None)).await.expect("stream");
+    let mut stream = patient_idle
+        .client
+        .stream(&request("/stub reasoning first_delay_ms=1500 echo late"), client.deadline(None))
+        .await
+        .expect("stream");
     let mut last = None;
     while let Some(event) = stream.next().await {
         last = Some(event);
@@ -121,7 +127,8 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
 
     // Streamed: text, then a gap longer than the idle limit.
-    let mut stream = client.stream(&request("/stub deltas=3 delay_ms=600"), client.deadline(None)).await.expect("stream");
+    let mut stream =
+        client.stream(&request("/stub deltas=3 delay_ms=600"), client.deadline(None)).await.expect("stream");
     let mut texts = 0;
     let mut last = None;
     while let Some(event) = stream.next().await {
@@ -158,7 +165,8 @@ async fn each_attempt_has_its_own_window_for_headers() {
 #[tokio::test]
 async fn a_slow_first_token_is_waited_for() {
     let upstream = TestUpstream::start_with(&[("OPENAI_FIRST_EVENT_TIMEOUT_MS", "2000")]).await;
-    let mut stream = upstream.client.stream(&request("/stub first_delay_ms=700 echo late"), soon()).await.expect("stream");
+    let mut stream =
+        upstream.client.stream(&request("/stub first_delay_ms=700 echo late"), soon()).await.expect("stream");
     let mut text = String::new();
     while let Some(event) = stream.next().await {
         if let Ok(UpstreamEvent::TextDelta(delta)) = event {
@@ -174,13 +182,22 @@ async fn upstream_text_is_logged_without_the_key_and_never_passed_on() {
     let error = upstream.client.create(&request("/stub status=400 leak"), soon()).await.unwrap_err();
     assert!(!error.detail().contains(e2e::TEST_KEY) && !error.detail().contains("Invalid value"), "{}", error.detail());
     assert!(!error.log_detail().contains(e2e::TEST_KEY), "{}", error.log_detail());
-    assert!(error.log_detail().contains("[redacted]") && error.log_detail().contains("Invalid value"), "{}", error.log_detail());
-    let mut stream = upstream.client.stream(&request("/stub error=nested leak echo abc"), soon()).await.expect("stream");
+    assert!(
+        error.log_detail().contains("[redacted]") && error.log_detail().contains("Invalid value"),
+        "{}",
+        error.log_detail()
+    );
+    let mut stream =
+        upstream.client.stream(&request("/stub error=nested leak echo abc"), soon()).await.expect("stream");
     let mut last = None;
     while let Some(event) = stream.next().await {
         last = Some(event);
     }
     let Some(Err(error)) = last else { panic!("no error: {last:?}") };
     assert!(!error.detail().contains(e2e::TEST_KEY) && !error.detail().contains("[redacted]"), "{}", error.detail());
-    assert!(!error.log_detail().contains(e2e::TEST_KEY) && error.log_detail().contains("[redacted]"), "{}", error.log_detail());
+    assert!(
+        !error.log_detail().contains(e2e::TEST_KEY) && error.log_detail().contains("[redacted]"),
+        "{}",
+        error.log_detail()
+    );
 }

@@ -31,7 +31,12 @@ async fn run(args: &[String]) -> Result<String, String> {
     let option = |name: &str| -> Result<Option<u64>, String> {
         match args.iter().position(|a| a == name) {
             None => Ok(None),
-            Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).filter(|n| *n > 0).map(Some).ok_or(format!("{name} takes a positive number")),
+            Some(i) => args
+                .get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or(format!("{name} takes a positive number")),
         }
     };
     let table = match args.iter().position(|a| a == "--table") {
@@ -42,7 +47,10 @@ async fn run(args: &[String]) -> Result<String, String> {
     let words: Vec<&str> = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| !(a.starts_with("--") || i.checked_sub(1).and_then(|p| args.get(p)).is_some_and(|flag| flag.starts_with("--"))))
+        .filter(|(i, a)| {
+            !(a.starts_with("--")
+                || i.checked_sub(1).and_then(|p| args.get(p)).is_some_and(|flag| flag.starts_with("--")))
+        })
         .map(|(_, a)| a.as_str())
         .collect();
     let store = Store::from_env(table);
@@ -51,7 +59,8 @@ async fn run(args: &[String]) -> Result<String, String> {
         ["create", name] => {
             let key = generate_key().map_err(failed)?;
             let record = store.put_key(&key, name).await.map_err(failed)?;
-            let record = store.update_key(&record.id, option("--rate")?, option("--tokens")?, false).await.map_err(failed)?;
+            let record =
+                store.update_key(&record.id, option("--rate")?, option("--tokens")?, false).await.map_err(failed)?;
             Ok(format!("{key}\n(shown only now: the table keeps its hash)\n{}", describe(&record, 0)))
         }
         ["list"] => {
@@ -62,7 +71,11 @@ async fn run(args: &[String]) -> Result<String, String> {
             }
             Ok(if lines.is_empty() { "no keys".to_owned() } else { lines.join("\n") })
         }
-        ["limits", id] => store.update_key(id, option("--rate")?, option("--tokens")?, false).await.map(|r| describe(&r, 0)).map_err(failed),
+        ["limits", id] => store
+            .update_key(id, option("--rate")?, option("--tokens")?, false)
+            .await
+            .map(|r| describe(&r, 0))
+            .map_err(failed),
         ["revoke", id] => store.update_key(id, None, None, true).await.map(|r| describe(&r, 0)).map_err(failed),
         _ => Err(USAGE.to_owned()),
     }
@@ -108,7 +121,9 @@ mod tests {
         let listed = run(&args("--table keys list")).await.unwrap();
         assert!(listed.contains(id) && listed.contains("alice") && listed.contains("rate/min: 3"), "{listed}");
         assert!(!listed.contains(&key), "the key is shown only when created");
-        assert!(run(&args(&format!("--table keys limits {id} --tokens 500"))).await.unwrap().contains("tokens/day: 500"));
+        assert!(
+            run(&args(&format!("--table keys limits {id} --tokens 500"))).await.unwrap().contains("tokens/day: 500")
+        );
         assert!(run(&args(&format!("--table keys revoke {id}"))).await.unwrap().contains("revoked"));
         assert!(run(&args("--table keys bogus")).await.unwrap_err().starts_with("usage"));
     }

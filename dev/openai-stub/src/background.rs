@@ -109,7 +109,16 @@ impl Entry {
 
     fn new(answer: Arc<Answer>, request_index: usize, status: String, last: Option<Value>) -> Arc<Self> {
         let over = last.is_some();
-        let progress = Progress { frames: Vec::new(), status, text: String::new(), deltas: 0, reasoning_done: false, message_started: false, last, over };
+        let progress = Progress {
+            frames: Vec::new(),
+            status,
+            text: String::new(),
+            deltas: 0,
+            reasoning_done: false,
+            message_started: false,
+            last,
+            over,
+        };
         Arc::new(Self {
             answer,
             created: Instant::now(),
@@ -164,7 +173,11 @@ impl Entry {
 
     /// The frames after `starting_after` (every one when `None`), as they come, until no more
     /// will. Only the connection that created the response breaks at a `Drop`.
-    pub fn follow(self: Arc<Self>, starting_after: Option<u64>, breaks_at_drop: bool) -> impl Stream<Item = Vec<Frame>> + Send {
+    pub fn follow(
+        self: Arc<Self>,
+        starting_after: Option<u64>,
+        breaks_at_drop: bool,
+    ) -> impl Stream<Item = Vec<Frame>> + Send {
         async_stream::stream! {
             let mut changed = self.changed.subscribe();
             let mut seen = 0;
@@ -322,7 +335,17 @@ mod tests {
     fn answer(n: u64) -> Arc<Answer> {
         let request = json!({"model": "gpt-4o-mini", "input": "hi"});
         let (scenario, deltas, failure_message) = (Scenario::default(), Vec::new(), String::new());
-        Arc::new(Answer { ids: Ids::new(n), request, scenario, deltas, failure_message, pause: Duration::ZERO, background: true, earlier_tokens: 0, summary: Vec::new() })
+        Arc::new(Answer {
+            ids: Ids::new(n),
+            request,
+            scenario,
+            deltas,
+            failure_message,
+            pause: Duration::ZERO,
+            background: true,
+            earlier_tokens: 0,
+            summary: Vec::new(),
+        })
     }
 
     fn event(n: u64) -> Frame {
@@ -345,7 +368,12 @@ mod tests {
         let entry = Entry::queued(answer(1), 0);
         entry.push(vec![event(0), event(1), Frame::Malformed, event(2)]);
         entry.end();
-        let described = |frames: Vec<Frame>| frames.iter().map(|f| f.sequence_number().map_or("garbage".to_owned(), |n| n.to_string())).collect::<Vec<_>>();
+        let described = |frames: Vec<Frame>| {
+            frames
+                .iter()
+                .map(|f| f.sequence_number().map_or("garbage".to_owned(), |n| n.to_string()))
+                .collect::<Vec<_>>()
+        };
         let from_one: Vec<Frame> = entry.clone().follow(Some(1), false).concat().await;
         assert_eq!(described(from_one), ["2"]);
         let from_zero: Vec<Frame> = entry.clone().follow(Some(0), false).concat().await;

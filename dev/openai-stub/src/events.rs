@@ -12,7 +12,8 @@ use crate::scenario::{Failure, Scenario};
 use crate::wire::{self, Ids, Sequence};
 
 /// The bytes of the `malformed` scenario: an event whose JSON stops short.
-pub const MALFORMED: &str = "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \n\n";
+pub const MALFORMED: &str =
+    "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", \"delta\": \n\n";
 
 /// What one request asked for and how the stand-in answers it.
 pub struct Answer {
@@ -200,7 +201,10 @@ fn failure_frame(a: &Answer, failure: Failure, sent: usize, event: &mut impl FnM
         Failure::Drop => Frame::Drop,
         Failure::Malformed => Frame::Malformed,
         Failure::ErrorFlat => event("error", json!({"code": "server_error", "message": message, "param": null})),
-        Failure::ErrorNested => event("error", json!({"error": {"type": "server_error", "code": "server_error", "message": message, "param": null}})),
+        Failure::ErrorNested => event(
+            "error",
+            json!({"error": {"type": "server_error", "code": "server_error", "message": message, "param": null}}),
+        ),
         Failure::Failed => {
             let mut failed = a.response("failed", vec![], None);
             failed["error"] = wire::model_failure();

@@ -81,7 +81,10 @@ async fn broken_connection() -> std::io::Error {
 }
 
 /// An SSE response whose body writes each batch of `frames` as one chunk, breaking at a `Drop`.
-pub(crate) fn sse_response(frames: impl Stream<Item = Vec<Frame>> + Send + 'static, guard: Option<CloseGuard>) -> Response {
+pub(crate) fn sse_response(
+    frames: impl Stream<Item = Vec<Frame>> + Send + 'static,
+    guard: Option<CloseGuard>,
+) -> Response {
     let body = async_stream::stream! {
         let _guard = guard;
         let mut frames = std::pin::pin!(frames);

@@ -5,10 +5,10 @@
 
 mod background;
 mod events;
+mod http;
 pub mod reply;
 mod responses;
 pub mod scenario;
-mod http;
 mod server;
 pub mod tls;
 pub mod wire;
@@ -188,7 +188,11 @@ pub struct StubServer {
 impl StubServer {
     /// Starts on a free loopback port with no pause between deltas.
     pub async fn start() -> std::io::Result<Self> {
-        Self::start_with(StubState::new(Duration::ZERO, None), "127.0.0.1:0".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))).await
+        Self::start_with(
+            StubState::new(Duration::ZERO, None),
+            "127.0.0.1:0".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))),
+        )
+        .await
     }
 
     pub async fn start_with(state: Arc<StubState>, addr: SocketAddr) -> std::io::Result<Self> {

@@ -24,15 +24,24 @@ pub const TRICKY_DELTAS: &[&str] = &[
 /// look-alikes, an empty delta and HTML that must be shown as text.
 pub const TRICKY_SUMMARY: &[&[&str]] = &[
     &["**Reading", " the question**\n\nLine\r\nbreaks", "\rof every kind", ""],
-    &["event: end\ndata: [END]\n", "\n\n: comment", "id: 9\nretry: 1", " <img src=x onerror=alert(1)> <script>alert(2)</script> ✓"],
+    &[
+        "event: end\ndata: [END]\n",
+        "\n\n: comment",
+        "id: 9\nretry: 1",
+        " <img src=x onerror=alert(1)> <script>alert(2)</script> ✓",
+    ],
 ];
 
 /// The reasoning summary's parts under `scenario`, each as its deltas; empty when it has none.
 pub fn summary_parts(scenario: &Scenario) -> Vec<Vec<String>> {
     match scenario.summary {
         None => Vec::new(),
-        Some(Summary::Tricky) => TRICKY_SUMMARY.iter().map(|part| part.iter().map(|d| (*d).to_owned()).collect()).collect(),
-        Some(Summary::Parts(n)) => (1..=n).map(|i| split_words(&format!("**Step {i}** Weighing the question, part {i}."))).collect(),
+        Some(Summary::Tricky) => {
+            TRICKY_SUMMARY.iter().map(|part| part.iter().map(|d| (*d).to_owned()).collect()).collect()
+        }
+        Some(Summary::Parts(n)) => {
+            (1..=n).map(|i| split_words(&format!("**Step {i}** Weighing the question, part {i}."))).collect()
+        }
     }
 }
 
@@ -41,11 +50,7 @@ pub fn summary_text(scenario: &Scenario) -> String {
     summary_parts(scenario).iter().map(|part| part.concat()).collect::<Vec<_>>().join("\n\n")
 }
 
-const OPENERS: &[&str] = &[
-    "Good question.",
-    "Here is a short answer.",
-    "Happy to help with that.",
-];
+const OPENERS: &[&str] = &["Good question.", "Here is a short answer.", "Happy to help with that."];
 
 const BODIES: &[&str] = &[
     "The key idea is to start small, measure what matters, and change one thing at a time.",

@@ -32,15 +32,25 @@ pub(crate) fn create_background(state: Arc<StubState>, index: usize, answer: Arc
 
 /// `GET /v1/responses/{id}`: the response as it stands, or with `stream=true` its events after
 /// `starting_after`, following live until it ends.
-pub(crate) async fn retrieve(State(state): State<Arc<StubState>>, Path(id): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+pub(crate) async fn retrieve(
+    State(state): State<Arc<StubState>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     if let Err(refused) = authorize(&state, &headers) {
         return refused.into_response();
     }
     let Some((stream, starting_after)) = stream_query(query.as_deref()) else {
-        return json(StatusCode::BAD_REQUEST, wire::invalid_request("Invalid value for 'starting_after': expected an integer.", Some("invalid_value")));
+        return json(
+            StatusCode::BAD_REQUEST,
+            wire::invalid_request("Invalid value for 'starting_after': expected an integer.", Some("invalid_value")),
+        );
     };
     state.record_retrieve(RecordedRetrieve { id: id.clone(), stream, starting_after });
-    let Some(entry) = state.responses.get(&id) else { return json(StatusCode::NOT_FOUND, wire::response_not_found(&id)) };
+    let Some(entry) = state.responses.get(&id) else {
+        return json(StatusCode::NOT_FOUND, wire::response_not_found(&id));
+    };
     if !stream {
         return json(StatusCode::OK, entry.snapshot());
     }
@@ -49,7 +59,9 @@ pub(crate) async fn retrieve(State(state): State<Arc<StubState>>, Path(id): Path
         return json(StatusCode::BAD_REQUEST, wire::invalid_request(&message, None));
     }
     if entry.created.elapsed() > state.resume_window() {
-        let message = format!("Streaming is no longer available for response with id '{id}': it can be retrieved without streaming.");
+        let message = format!(
+            "Streaming is no longer available for response with id '{id}': it can be retrieved without streaming."
+        );
         return json(StatusCode::BAD_REQUEST, wire::invalid_request(&message, Some("stream_expired")));
     }
     sse_response(entry.follow(starting_after, false), None)
@@ -57,15 +69,24 @@ pub(crate) async fn retrieve(State(state): State<Arc<StubState>>, Path(id): Path
 
 /// `POST /v1/responses/{id}/cancel`: stops a background response; the response object after,
 /// the same for every later call.
-pub(crate) async fn cancel(State(state): State<Arc<StubState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn cancel(
+    State(state): State<Arc<StubState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(refused) = authorize(&state, &headers) {
         return refused.into_response();
     }
     state.record_cancel(&id);
-    let Some(entry) = state.responses.get(&id) else { return json(StatusCode::NOT_FOUND, wire::response_not_found(&id)) };
+    let Some(entry) = state.responses.get(&id) else {
+        return json(StatusCode::NOT_FOUND, wire::response_not_found(&id));
+    };
     match entry.cancel() {
         Some(response) => json(StatusCode::OK, response),
-        None => json(StatusCode::BAD_REQUEST, wire::invalid_request("Only responses created with background=true can be cancelled.", None)),
+        None => json(
+            StatusCode::BAD_REQUEST,
+            wire::invalid_request("Only responses created with background=true can be cancelled.", None),
+        ),
     }
 }
 

@@ -1,4 +1,3 @@
-
 use std::sync::Arc;
 
 use axum::{
@@ -14,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::background::Entry;
 use crate::events::{self, Answer, Frame};
+use crate::http::{CloseGuard, authorize, error, sse_response};
 use crate::scenario::{Failure, Scenario};
 use crate::wire::{self, Ids};
-use crate::http::{CloseGuard, authorize, error, sse_response};
 use crate::{RecordedRequest, StubState, reply, responses};
 
 /// The stand-in's routes: the Responses API, and a log of what it saw for tests and tools.
@@ -43,7 +42,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let plain = Scenario::default();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
     let messages = wire::input_messages(&request).unwrap_or_default();
-    let (Some(model), Some(question)) = (request["model"].as_str(), wire::last_user_text(&messages).map(str::to_owned)) else {
+    let (Some(model), Some(question)) = (request["model"].as_str(), wire::last_user_text(&messages).map(str::to_owned))
+    else {
         return error(400, &plain, None);
     };
     let input = question.as_str();
@@ -79,14 +79,16 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let asked_reasoning = ["effort", "summary"].into_iter().find(|field| !request["reasoning"][*field].is_null());
     if let (Some(field), false) = (asked_reasoning, wire::takes_reasoning(model)) {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-        return (StatusCode::BAD_REQUEST, Json(wire::unsupported_reasoning(&format!("reasoning.{field}")))).into_response();
+        return (StatusCode::BAD_REQUEST, Json(wire::unsupported_reasoning(&format!("reasoning.{field}"))))
+            .into_response();
     }
     if !request["reasoning"]["summary"].is_null() && state.refuse_summaries.load(std::sync::atomic::Ordering::Relaxed) {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
         return (StatusCode::BAD_REQUEST, Json(wire::summary_needs_verification())).into_response();
     }
     // A summary comes only when one is asked for, as upstream.
-    let summary = if request["reasoning"]["summary"].is_string() { reply::summary_parts(&scenario) } else { Vec::new() };
+    let summary =
+        if request["reasoning"]["summary"].is_string() { reply::summary_parts(&scenario) } else { Vec::new() };
     if let Some(status) = scenario.status
         && state.should_fail(input, scenario.times)
     {
@@ -96,7 +98,11 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let answer = Arc::new(Answer {
         ids: Ids::new(index as u64 + 1),
         deltas: reply::deltas(input, &scenario),
-        failure_message: wire::leak("The server had an error while processing your request.".into(), &scenario, Some(&presented)),
+        failure_message: wire::leak(
+            "The server had an error while processing your request.".into(),
+            &scenario,
+            Some(&presented),
+        ),
         pause: scenario.delay.unwrap_or(state.delta_delay),
         scenario,
         background,
@@ -113,7 +119,12 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
 
 async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
     let (scenario, deltas) = (&answer.scenario, &answer.deltas);
-    tokio::time::sleep(scenario.think.unwrap_or_default() + scenario.first_delay.unwrap_or_default() + answer.pause * deltas.len() as u32).await;
+    tokio::time::sleep(
+        scenario.think.unwrap_or_default()
+            + scenario.first_delay.unwrap_or_default()
+            + answer.pause * deltas.len() as u32,
+    )
+    .await;
     if scenario.hang {
         std::future::pending::<()>().await;
     }
@@ -179,5 +190,6 @@ fn streamed(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Respons
 /// The response object a `response.completed`, `.incomplete` or `.failed` event carries.
 fn terminal_response(frame: &Frame) -> Option<Value> {
     let Frame::Event(event) = frame else { return None };
-    matches!(frame.kind(), "response.completed" | "response.incomplete" | "response.failed").then(|| event["response"].clone())
+    matches!(frame.kind(), "response.completed" | "response.incomplete" | "response.failed")
+        .then(|| event["response"].clone())
 }

@@ -62,11 +62,7 @@ pub struct Ids {
 
 impl Ids {
     pub fn new(n: u64) -> Self {
-        Self {
-            response: format!("resp_{n:048x}"),
-            message: format!("msg_{n:048x}"),
-            reasoning: format!("rs_{n:048x}"),
-        }
+        Self { response: format!("resp_{n:048x}"), message: format!("msg_{n:048x}"), reasoning: format!("rs_{n:048x}") }
     }
 }
 

@@ -19,7 +19,11 @@ async fn wait_for_status(stub: &StubServer, id: &str, status: &str) {
 }
 
 fn text_of(response: &Value) -> &str {
-    response["output"].as_array().and_then(|o| o.last()).and_then(|m| m["content"][0]["text"].as_str()).unwrap_or_default()
+    response["output"]
+        .as_array()
+        .and_then(|o| o.last())
+        .and_then(|m| m["content"][0]["text"].as_str())
+        .unwrap_or_default()
 }
 
 fn id_of(reply: &support::Reply) -> String {
@@ -100,14 +104,18 @@ async fn a_stream_resumed_after_n_gives_exactly_the_events_after_n() {
     let resumed = get(stub.addr, &format!("/v1/responses/{id}?stream=true&starting_after=4")).await;
     assert_eq!(resumed.status, 200);
     let whole = get(stub.addr, &format!("/v1/responses/{id}?stream=true")).await;
-    let after_four: Vec<Value> = whole.events().into_iter().filter(|e| e["sequence_number"].as_u64() > Some(4)).collect();
+    let after_four: Vec<Value> =
+        whole.events().into_iter().filter(|e| e["sequence_number"].as_u64() > Some(4)).collect();
     assert_eq!(resumed.events(), after_four);
     assert_eq!(resumed.events()[0]["sequence_number"], 5);
     assert_eq!(whole.kinds().last().map(String::as_str), Some("response.completed"));
     assert_eq!(whole.events()[0]["sequence_number"], 0);
 
     let retrieves = serde_json::to_value(stub.retrieves()).expect("json");
-    assert_eq!(retrieves, json!([{"id": id, "stream": true, "starting_after": 4}, {"id": id, "stream": true, "starting_after": null}]));
+    assert_eq!(
+        retrieves,
+        json!([{"id": id, "stream": true, "starting_after": 4}, {"id": id, "stream": true, "starting_after": null}])
+    );
     assert_eq!(get(stub.addr, "/__stub/retrieves").await.json(), retrieves);
 }
 
@@ -126,9 +134,13 @@ async fn a_cancel_stops_the_generation_at_once_and_can_be_repeated() {
     assert_eq!(cancelled.status, 200);
     let cancelled = cancelled.json();
     let generated = stub.deltas_generated(id).expect("kept");
-    assert_eq!((cancelled["status"].as_str(), cancelled["usage"]["output_tokens"].as_u64()), (Some("cancelled"), Some(generated as u64)));
+    assert_eq!(
+        (cancelled["status"].as_str(), cancelled["usage"]["output_tokens"].as_u64()),
+        (Some("cancelled"), Some(generated as u64))
+    );
 
-    let followed = tokio::time::timeout(Duration::from_secs(2), follower).await.expect("the stream ends").expect("task");
+    let followed =
+        tokio::time::timeout(Duration::from_secs(2), follower).await.expect("the stream ends").expect("task");
     let kinds = followed.kinds();
     assert!(!followed.broken);
     assert_eq!(count(&kinds, "response.output_text.delta"), generated);
@@ -174,7 +186,10 @@ async fn a_plain_response_is_kept_but_cannot_be_cancelled_or_streamed_again() {
     let streamed = id_of(&create(stub.addr, "/stub deltas=3", false, true).await);
     for id in [&buffered, &streamed] {
         let kept = get(stub.addr, &format!("/v1/responses/{id}")).await.json();
-        assert_eq!((kept["status"].as_str(), kept["background"].as_bool(), text_of(&kept)), (Some("completed"), Some(false), "w0 w1 w2"));
+        assert_eq!(
+            (kept["status"].as_str(), kept["background"].as_bool(), text_of(&kept)),
+            (Some("completed"), Some(false), "w0 w1 w2")
+        );
     }
     let cancel = post(stub.addr, &format!("/v1/responses/{buffered}/cancel"), &json!({})).await;
     assert_eq!((cancel.status, cancel.json()["error"]["type"].as_str()), (400, Some("invalid_request_error")));
@@ -199,9 +214,17 @@ async fn past_the_resume_window_streaming_is_refused_but_retrieval_works() {
 async fn the_new_routes_ask_for_the_key() {
     let stub = StubServer::start().await.expect("stub");
     let id = id_of(&create(stub.addr, "/stub deltas=2", true, false).await);
-    for (method, path) in [("GET", format!("/v1/responses/{id}")), ("GET", format!("/v1/responses/{id}?stream=true")), ("POST", format!("/v1/responses/{id}/cancel"))] {
+    for (method, path) in [
+        ("GET", format!("/v1/responses/{id}")),
+        ("GET", format!("/v1/responses/{id}?stream=true")),
+        ("POST", format!("/v1/responses/{id}/cancel")),
+    ] {
         let reply = support::send(stub.addr, method, &path, None, None).await;
-        assert_eq!((reply.status, reply.json()["error"]["code"].as_str()), (401, Some("invalid_api_key")), "{method} {path}");
+        assert_eq!(
+            (reply.status, reply.json()["error"]["code"].as_str()),
+            (401, Some("invalid_api_key")),
+            "{method} {path}"
+        );
     }
     assert!(stub.cancels().is_empty() && stub.retrieves().is_empty());
 }
@@ -209,7 +232,12 @@ async fn the_new_routes_ask_for_the_key() {
 #[tokio::test]
 async fn failures_end_a_background_response_as_upstream_and_http_errors_keep_nothing() {
     let stub = StubServer::start().await.expect("stub");
-    for (input, status) in [("/stub failed deltas=4", "failed"), ("/stub incomplete deltas=4", "incomplete"), ("/stub error=flat deltas=4", "failed"), ("/stub malformed deltas=4", "failed")] {
+    for (input, status) in [
+        ("/stub failed deltas=4", "failed"),
+        ("/stub incomplete deltas=4", "incomplete"),
+        ("/stub error=flat deltas=4", "failed"),
+        ("/stub malformed deltas=4", "failed"),
+    ] {
         let reply = create(stub.addr, input, true, true).await;
         let id = id_of(&reply);
         wait_for_status(&stub, &id, status).await;

@@ -88,7 +88,10 @@ mod tests {
         let (status, body) = call(&upstream, get_request("/stub summary=tricky echo The answer")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"], "The answer");
-        assert_eq!(body["reasoning"], openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky")));
+        assert_eq!(
+            body["reasoning"],
+            openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky"))
+        );
         assert_eq!(upstream.stub.requests()[0].reasoning_summary.as_deref(), Some("auto"));
         // No summary asked for, none given: the field is absent, not empty.
         let plain = TestUpstream::start().await;

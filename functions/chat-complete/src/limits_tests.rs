@@ -15,7 +15,12 @@ async fn gate_on(dynamo: &Dynalite, table: &str, limits: LimitsConfig) -> Gate {
     Gate::with_client(LimitsConfig { table: Some(table.to_owned()), ..limits }, dynamo.client()).unwrap()
 }
 
-async fn ask(upstream: &TestUpstream, gate: &Gate, ip: &str, message: &str) -> (u16, Option<String>, serde_json::Value) {
+async fn ask(
+    upstream: &TestUpstream,
+    gate: &Gate,
+    ip: &str,
+    message: &str,
+) -> (u16, Option<String>, serde_json::Value) {
     let request = request_from(ip, &format!("message={}", encode(message)), &[]);
     let response = handle(&upstream.client, gate, request).await.expect("handled");
     let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
@@ -27,7 +32,8 @@ async fn ask(upstream: &TestUpstream, gate: &Gate, ip: &str, message: &str) -> (
 async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     let dynamo = Dynalite::start().await;
     let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "rate")]).await);
-    let gate = Arc::new(gate_on(&dynamo, "rate", LimitsConfig { rate_per_minute: 10, ..LimitsConfig::default() }).await);
+    let gate =
+        Arc::new(gate_on(&dynamo, "rate", LimitsConfig { rate_per_minute: 10, ..LimitsConfig::default() }).await);
     // One question first, as in a conversation under way: the burst then meets an environment
     // that has counted the caller this minute (one write each, not both ways) and an emulator
     // past its first requests, which on a loaded machine can outlast the store's 1 s deadline.
@@ -42,7 +48,10 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     assert_eq!(upstream.stub.requests().len(), 10, "exactly ten reached the upstream");
     for (status, retry_after, body) in refused {
         assert_eq!(*status, 429);
-        assert!(retry_after.as_deref().is_some_and(|s| (1..=60).contains(&s.parse::<u64>().unwrap())), "{retry_after:?}");
+        assert!(
+            retry_after.as_deref().is_some_and(|s| (1..=60).contains(&s.parse::<u64>().unwrap())),
+            "{retry_after:?}"
+        );
         assert_eq!(body["code"], "caller_limit_reached");
         assert!(body["detail"].as_str().unwrap().contains("10 requests per minute"), "{body}");
     }
@@ -50,7 +59,12 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     // back what they had reserved, so the counters hold exactly what the ten were billed.
     let store = spend::Store::with_client("rate".into(), dynamo.client());
     let day = spend::day_now();
-    let billed: u64 = upstream.stub.requests().iter().map(|r| r.input.split_whitespace().count() as u64 + 8 + r.deltas_sent as u64).sum();
+    let billed: u64 = upstream
+        .stub
+        .requests()
+        .iter()
+        .map(|r| r.input.split_whitespace().count() as u64 + 8 + r.deltas_sent as u64)
+        .sum();
     assert_eq!(store.used(&format!("tokens#ip:203.0.113.10#{day}")).await.unwrap(), billed);
     assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), billed);
     // Another caller has its own allowance.
@@ -61,7 +75,8 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
 async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled() {
     let dynamo = Dynalite::start().await;
     // Each request reserves its message bytes + 8 for its framing + 64 + 100 output tokens: 199.
-    let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "budget"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await);
+    let upstream =
+        Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "budget"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await);
     let limits = LimitsConfig { daily_budget: 1_000, ..LimitsConfig::default() };
     let gate = Arc::new(gate_on(&dynamo, "budget", limits).await);
     let store = spend::Store::with_client("budget".into(), dynamo.client());
@@ -80,7 +95,8 @@ async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled()
     }
     assert_eq!(upstream.stub.requests().len(), admitted);
     // Every answer completed, so what is left counted is exactly what OpenAI reported.
-    let reported: u64 = upstream.stub.requests().iter().map(|r| r.input.split_whitespace().count() as u64 + 8 + 3).sum();
+    let reported: u64 =
+        upstream.stub.requests().iter().map(|r| r.input.split_whitespace().count() as u64 + 8 + 3).sum();
     assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), reported);
     let first_caller = answers.iter().position(|(status, _, _)| *status == 200).unwrap();
     let one = "/stub delay_ms=700 deltas=3".split_whitespace().count() as u64 + 8 + 3;
@@ -110,7 +126,11 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     let response = handle(&upstream.client, &gate, request).await.unwrap();
     assert_eq!(response.status(), 403);
     assert!(upstream.stub.requests().is_empty());
-    let request = request_from("192.0.2.7", &format!("message={}", encode("/stub echo ok")), &[("origin", "https://page.example")]);
+    let request = request_from(
+        "192.0.2.7",
+        &format!("message={}", encode("/stub echo ok")),
+        &[("origin", "https://page.example")],
+    );
     assert_eq!(handle(&upstream.client, &gate, request).await.unwrap().status(), 200);
     let sent = upstream.stub.requests();
     let id = sent[0].safety_identifier.as_deref().expect("a safety_identifier");
@@ -122,7 +142,8 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
 async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_applies() {
     let dynamo = Dynalite::start().await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "keys")]).await;
-    let gate = gate_on(&dynamo, "keys", LimitsConfig { keys: true, rate_per_minute: 100, ..LimitsConfig::default() }).await;
+    let gate =
+        gate_on(&dynamo, "keys", LimitsConfig { keys: true, rate_per_minute: 100, ..LimitsConfig::default() }).await;
     let store = spend::Store::with_client("keys".into(), dynamo.client());
     let key = spend::generate_key().unwrap();
     let record = store.put_key(&key, "alice").await.unwrap();
@@ -157,12 +178,19 @@ async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_appl
         bodies.push(text.clone());
     }
     // The key's own limit (2 a minute) wins over the deployment's 100, by header or by query.
-    let by_header = handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone())).await.unwrap();
-    let by_query = handle(&upstream.client, &gate, call(vec![], format!("{message}&key={}", encode(&key)))).await.unwrap();
+    let by_header =
+        handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone()))
+            .await
+            .unwrap();
+    let by_query =
+        handle(&upstream.client, &gate, call(vec![], format!("{message}&key={}", encode(&key)))).await.unwrap();
     let third = handle(&upstream.client, &gate, call(vec![], format!("{message}&key={}", encode(&key)))).await.unwrap();
     assert_eq!((by_header.status().as_u16(), by_query.status().as_u16(), third.status().as_u16()), (200, 200, 429));
     store.update_key(&record.id, None, None, true).await.unwrap();
-    let revoked = handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone())).await.unwrap();
+    let revoked =
+        handle(&upstream.client, &gate, call(vec![("authorization", format!("Bearer {key}"))], message.clone()))
+            .await
+            .unwrap();
     assert_eq!(revoked.status(), 401);
     for response in [by_header, by_query, third, revoked] {
         let Body::Text(text) = response.body() else { panic!() };

@@ -15,7 +15,13 @@ use crate::handler::handle;
 
 const DAY: u64 = 86_400;
 
-async fn ask(upstream: &TestUpstream, gate: &Gate, ip: &str, query: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+async fn ask(
+    upstream: &TestUpstream,
+    gate: &Gate,
+    ip: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let response = handle(&upstream.client, gate, request_from(ip, query, headers)).await.expect("handled");
     let Body::Text(text) = response.body() else { panic!("a text body") };
     (response.status().as_u16(), serde_json::from_str(text).expect("JSON"))
@@ -33,13 +39,20 @@ fn follow_up(text: &str, previous: &serde_json::Value) -> String {
 async fn a_follow_up_reserves_the_conversation_it_continues_and_the_budget_holds() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("conversation").await;
-    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "conversation"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await;
+    let upstream =
+        TestUpstream::start_with(&[("LIMITS_TABLE", "conversation"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await;
     let store = Store::with_client("conversation".into(), dynamo.client());
     let day = spend::day_now();
     // A long first turn: 9,002 words, which the stand-in bills as 9,010 input tokens, and which
     // OpenAI bills again as input on every follow-up (more than the old fixed allowance of 8,192).
     let long = format!("/stub deltas=2 {}", "w ".repeat(9_000));
-    let open = |budget| Gate::with_client(LimitsConfig { table: Some("conversation".into()), daily_budget: budget, ..LimitsConfig::default() }, dynamo.client()).unwrap();
+    let open = |budget| {
+        Gate::with_client(
+            LimitsConfig { table: Some("conversation".into()), daily_budget: budget, ..LimitsConfig::default() },
+            dynamo.client(),
+        )
+        .unwrap()
+    };
     let (status, first) = ask(&upstream, &open(1_000_000), "198.51.100.1", &message(&long), &[]).await;
     assert_eq!(status, 200, "{first}");
     let spent = store.used(&format!("budget#{day}")).await.unwrap();
@@ -47,14 +60,16 @@ async fn a_follow_up_reserves_the_conversation_it_continues_and_the_budget_holds
 
     // A budget with room for the new message and a fixed allowance, not for the conversation.
     let tight = spent + 8_500;
-    let (status, refused) = ask(&upstream, &open(tight), "198.51.100.1", &follow_up("/stub echo again", &first), &[]).await;
+    let (status, refused) =
+        ask(&upstream, &open(tight), "198.51.100.1", &follow_up("/stub echo again", &first), &[]).await;
     assert_eq!((status, refused["code"].as_str()), (429, Some("daily_budget_reached")), "{refused}");
     assert_eq!(upstream.stub.requests().len(), 1, "refused before it was asked");
     assert!(store.used(&format!("budget#{day}")).await.unwrap() <= tight);
 
     // With room, it is asked, and settles to exactly what the stand-in billed: the conversation
     // again as input, plus the new turn.
-    let (status, second) = ask(&upstream, &open(1_000_000), "198.51.100.1", &follow_up("/stub echo again", &first), &[]).await;
+    let (status, second) =
+        ask(&upstream, &open(1_000_000), "198.51.100.1", &follow_up("/stub echo again", &first), &[]).await;
     assert_eq!(status, 200, "{second}");
     let billed = store.used(&format!("budget#{day}")).await.unwrap() - spent;
     let words = "/stub echo again".split_whitespace().count() as u64;
@@ -66,9 +81,11 @@ async fn only_the_caller_whose_answer_it_is_may_continue_it() {
     let upstream = TestUpstream::start().await;
     let gate = Gate::open();
     let (_, first) = ask(&upstream, &gate, "198.51.100.2", &message("/stub echo mine"), &[]).await;
-    let (status, theirs) = ask(&upstream, &gate, "198.51.100.3", &follow_up("/stub echo tell me what they said", &first), &[]).await;
+    let (status, theirs) =
+        ask(&upstream, &gate, "198.51.100.3", &follow_up("/stub echo tell me what they said", &first), &[]).await;
     assert_eq!((status, theirs["code"].as_str()), (404, Some("previous_response_not_found")), "{theirs}");
-    let (status, unknown) = ask(&upstream, &gate, "198.51.100.2", "message=hi&previous_response_id=resp_nobody", &[]).await;
+    let (status, unknown) =
+        ask(&upstream, &gate, "198.51.100.2", "message=hi&previous_response_id=resp_nobody", &[]).await;
     assert_eq!((status, unknown["code"].as_str()), (404, Some("previous_response_not_found")), "{unknown}");
     assert_eq!(upstream.stub.requests().len(), 1, "neither was asked");
     let (status, mine) = ask(&upstream, &gate, "198.51.100.2", &follow_up("/stub echo more", &first), &[]).await;
@@ -79,7 +96,11 @@ async fn only_the_caller_whose_answer_it_is_may_continue_it() {
 #[tokio::test]
 async fn a_page_of_another_site_cannot_make_its_visitors_ask() {
     let upstream = TestUpstream::start().await;
-    let gate = Gate::from_config(LimitsConfig { allowed_origins: vec!["https://page.example".into()], ..LimitsConfig::default() }).unwrap();
+    let gate = Gate::from_config(LimitsConfig {
+        allowed_origins: vec!["https://page.example".into()],
+        ..LimitsConfig::default()
+    })
+    .unwrap();
     // An <img src> or an iframe of a foreign page: no Origin, but the browser says it is cross-site.
     for (site, dest) in [("cross-site", "image"), ("same-site", "iframe")] {
         let headers = [("sec-fetch-site", site), ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", dest)];
@@ -89,7 +110,10 @@ async fn a_page_of_another_site_cannot_make_its_visitors_ask() {
     assert!(upstream.stub.requests().is_empty(), "nothing went upstream");
     // A terminal (no such headers) and an address typed into the browser still work.
     assert_eq!(ask(&upstream, &gate, "192.0.2.8", &message("/stub echo curl"), &[]).await.0, 200);
-    assert_eq!(ask(&upstream, &gate, "192.0.2.8", &message("/stub echo typed"), &[("sec-fetch-site", "none")]).await.0, 200);
+    assert_eq!(
+        ask(&upstream, &gate, "192.0.2.8", &message("/stub echo typed"), &[("sec-fetch-site", "none")]).await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -102,19 +126,34 @@ async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_g
     let day = 20_000;
     let now = Arc::new(AtomicU64::new(day * DAY - 1));
     let ticking = now.clone();
-    let store = Store::with_client("midnight".into(), dynamo.client()).with_clock(Arc::new(move || ticking.fetch_add(1, Ordering::SeqCst)));
-    let gate = Gate::with_store(LimitsConfig { table: Some("midnight".into()), ..LimitsConfig::default() }, store.clone()).unwrap();
+    let store = Store::with_client("midnight".into(), dynamo.client())
+        .with_clock(Arc::new(move || ticking.fetch_add(1, Ordering::SeqCst)));
+    let gate =
+        Gate::with_store(LimitsConfig { table: Some("midnight".into()), ..LimitsConfig::default() }, store.clone())
+            .unwrap();
     // OpenAI refuses it (a 400 never reaches the model), so the reservation is given back.
     let (status, _) = ask(&upstream, &gate, "192.0.2.9", &message("/stub status=400"), &[]).await;
     assert_eq!(status, 502);
     assert!(now.load(Ordering::SeqCst) >= day * DAY, "the clock passed midnight during the request");
     let reserved_on = (day - 1).to_string();
-    for pk in [format!("budget#{reserved_on}"), format!("tokens#ip:192.0.2.9#{reserved_on}"), format!("budget#{day}"), format!("tokens#ip:192.0.2.9#{day}")] {
+    for pk in [
+        format!("budget#{reserved_on}"),
+        format!("tokens#ip:192.0.2.9#{reserved_on}"),
+        format!("budget#{day}"),
+        format!("tokens#ip:192.0.2.9#{day}"),
+    ] {
         assert_eq!(store.used(&pk).await.unwrap(), 0, "{pk}: given back where it was taken, nothing minted elsewhere");
     }
     // A give-back can never take a counter below zero, so no budget can be minted at all.
     store.adjust("ip:192.0.2.9", day + 1, -500).await;
-    let raw = dynamo.client().get_item().table_name("midnight").key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("budget#{}", day + 1))).send().await.unwrap();
+    let raw = dynamo
+        .client()
+        .get_item()
+        .table_name("midnight")
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("budget#{}", day + 1)))
+        .send()
+        .await
+        .unwrap();
     assert!(raw.item().and_then(|i| i.get("used")).is_none(), "{raw:?}");
 }
 
@@ -132,7 +171,10 @@ async fn a_give_back_whose_answer_is_lost_is_not_applied_twice() {
     through_proxy.adjust("ip:192.0.2.10", day, -500).await;
     assert_eq!(proxy.lost(), 1, "the answer was lost");
     for pk in [format!("budget#{day}"), format!("tokens#ip:192.0.2.10#{day}")] {
-        assert!(direct.used(&pk).await.unwrap() >= 500, "{pk}: the other reservation is still counted, not given back by a retry");
+        assert!(
+            direct.used(&pk).await.unwrap() >= 500,
+            "{pk}: the other reservation is still counted, not given back by a retry"
+        );
     }
 }
 
@@ -143,9 +185,18 @@ async fn a_create_that_may_have_reached_openai_is_not_sent_again_and_keeps_its_r
     let stub = openai_stub::StubServer::start().await.expect("stand-in");
     let is_create = |request: &[u8]| request.starts_with(b"POST /v1/responses ");
     let proxy = LosingProxy::start(stub.addr, is_create, 1).await;
-    let client = e2e::client_for(&stub, &[("OPENAI_BASE_URL", &format!("{}/v1", proxy.url())), ("LIMITS_TABLE", "maybe"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]);
+    let client = e2e::client_for(
+        &stub,
+        &[
+            ("OPENAI_BASE_URL", &format!("{}/v1", proxy.url())),
+            ("LIMITS_TABLE", "maybe"),
+            ("OPENAI_MAX_OUTPUT_TOKENS", "100"),
+        ],
+    );
     let upstream = TestUpstream { stub, client, gate: Gate::open() };
-    let gate = Gate::with_client(LimitsConfig { table: Some("maybe".into()), ..LimitsConfig::default() }, dynamo.client()).unwrap();
+    let gate =
+        Gate::with_client(LimitsConfig { table: Some("maybe".into()), ..LimitsConfig::default() }, dynamo.client())
+            .unwrap();
     let (status, body) = ask(&upstream, &gate, "192.0.2.11", &message("/stub echo billed"), &[]).await;
     assert_eq!((status, body["code"].as_str()), (502, Some("upstream_unreachable")), "{body}");
     let started = Instant::now();
@@ -171,7 +222,11 @@ async fn a_slow_store_means_503_within_its_deadline_and_nothing_upstream() {
         }
     });
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slow")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("slow".into()), ..LimitsConfig::default() }, Dynalite::client_at(&format!("http://{addr}"))).unwrap();
+    let gate = Gate::with_client(
+        LimitsConfig { table: Some("slow".into()), ..LimitsConfig::default() },
+        Dynalite::client_at(&format!("http://{addr}")),
+    )
+    .unwrap();
     let started = Instant::now();
     let (status, body) = ask(&upstream, &gate, "192.0.2.12", &message("/stub echo slow"), &[]).await;
     assert_eq!((status, body["code"].as_str()), (503, Some("limits_unavailable")), "{body}");
@@ -182,7 +237,15 @@ async fn a_slow_store_means_503_within_its_deadline_and_nothing_upstream() {
 
 /// The caller's item of the day: (minute, count, used).
 async fn caller_item(dynamo: &Dynalite, table: &str, pk: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
-    let item = dynamo.client().get_item().table_name(table).key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into())).consistent_read(true).send().await.unwrap();
+    let item = dynamo
+        .client()
+        .get_item()
+        .table_name(table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
     let item = item.item().cloned().unwrap_or_default();
     let number = |name: &str| item.get(name).map(|v| v.as_n().unwrap().parse::<u64>().unwrap());
     (number("minute"), number("count"), number("used"))
@@ -212,7 +275,11 @@ async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever
     let refused = ask(&here, 100).await.unwrap_err();
     assert!(refused.to_string().contains("3 requests per minute"), "{refused}");
     assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute), Some(3), Some(300)));
-    assert_eq!(here.used(&format!("budget#{day}")).await.unwrap(), 300, "the budget it held for a moment was given back");
+    assert_eq!(
+        here.used(&format!("budget#{day}")).await.unwrap(),
+        300,
+        "the budget it held for a moment was given back"
+    );
     // The next minute opens a window of its own; a question over the day's tokens is neither
     // counted nor reserved.
     let later = here.clone().with_clock(at((minute + 1) * 60 + 1));
@@ -248,7 +315,11 @@ async fn new_environments_asking_at_once_send_both_ways_and_each_request_counts_
     for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
         assert!(refused.to_string().contains("7 requests per minute"), "{refused}");
     }
-    assert_eq!(caller_item(&dynamo, "pairs", &pk).await, (Some(minute), Some(7), Some(70)), "counted once each, tokens of the admitted only");
+    assert_eq!(
+        caller_item(&dynamo, "pairs", &pk).await,
+        (Some(minute), Some(7), Some(70)),
+        "counted once each, tokens of the admitted only"
+    );
     let store = Store::with_client("pairs".into(), dynamo.client());
     assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), 70);
 }
@@ -289,9 +360,12 @@ async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_read
     let minute = 20_000 * 1440 + 13;
     let environment = |sent: &SentOperations| {
         let config = dynamo.client().config().to_builder().interceptor(sent.clone()).build();
-        Store::with_client("trips".into(), aws_sdk_dynamodb::Client::from_conf(config)).with_clock(Arc::new(move || minute * 60 + 1))
+        Store::with_client("trips".into(), aws_sdk_dynamodb::Client::from_conf(config))
+            .with_clock(Arc::new(move || minute * 60 + 1))
     };
-    let ask = |store: Store| async move { store.take_slot_and_reserve("ip:192.0.2.42", 10, 10, 1_000, 1_000_000).await.unwrap() };
+    let ask = |store: Store| async move {
+        store.take_slot_and_reserve("ip:192.0.2.42", 10, 10, 1_000, 1_000_000).await.unwrap()
+    };
     let updates = |n: usize| vec!["UpdateItem".to_owned(); n];
     // The caller's first request anywhere (opening applies), then its first in another
     // environment (counting applies): each the request both ways and the budget, all at once,

@@ -105,7 +105,9 @@ impl Dialect for EventSource {
     fn problem(&mut self, error: &ApiError, request_id: &str) -> Bytes {
         let problem = json!({ "status": error.status().as_u16(), "code": error.code(), "detail": error.detail(), "request_id": request_id });
         let sse = SseEncoder;
-        [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()].concat().into()
+        [sse.start(), sse.named("problem", &problem.to_string()), sse.named("error", &error.detail()), sse.end()]
+            .concat()
+            .into()
     }
 }
 

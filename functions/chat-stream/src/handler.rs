@@ -24,7 +24,12 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 }
 
 /// A new answer: admit, ask, relay (which settles).
-async fn ask(client: &ResponsesClient, gate: &Gate, request: Request, mut dialect: Box<dyn Dialect>) -> Response<SseBody> {
+async fn ask(
+    client: &ResponsesClient,
+    gate: &Gate,
+    request: Request,
+    mut dialect: Box<dyn Dialect>,
+) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     summary.protocol = dialect.protocol();
     let inline = shared::request::wants_inline_errors(&request);
@@ -89,16 +94,17 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
     // After a hand-over, this invocation settles the answer: it takes the reservation over.
     let admission = gate.take_handed_over(&caller, &position.response_id).await;
     summary.settles_answer = admission.is_some();
-    let start = Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
+    let start =
+        Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
     sse_response(relay(client, start, summary, admission, deadline, Box::new(EventSource)), &[])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::header;
     use e2e::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, get_request, message_data};
     use http_body_util::BodyExt;
+    use lambda_http::http::header;
 
     async fn call(upstream: &TestUpstream, request: Request) -> (u16, String, Vec<BrowserEvent>, Vec<u8>) {
         let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
@@ -138,10 +144,14 @@ mod tests {
     async fn failures_after_start_send_error_then_end_and_keep_the_text() {
         let upstream = TestUpstream::start().await;
         for scenario in ["error=flat", "error=nested", "failed", "incomplete", "malformed"] {
-            let (status, _, events, _) = call(&upstream, get_request(&format!("/stub {scenario} after=2 echo abcd"))).await;
+            let (status, _, events, _) =
+                call(&upstream, get_request(&format!("/stub {scenario} after=2 echo abcd"))).await;
             assert_eq!(status, 200, "{scenario}");
             assert_eq!(message_data(&events), ["a", "b"], "{scenario}");
-            let error = events.iter().find(|e| e.event == "error").unwrap_or_else(|| panic!("{scenario}: no error in {events:?}"));
+            let error = events
+                .iter()
+                .find(|e| e.event == "error")
+                .unwrap_or_else(|| panic!("{scenario}: no error in {events:?}"));
             assert!(!error.data.is_empty());
             assert_eq!(names(&events).last(), Some(&"end"), "{scenario}");
         }
@@ -210,7 +220,8 @@ mod tests {
         let limits = spend::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
         let gate = spend::Gate::with_client(limits, dynamo.client()).unwrap();
         let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
-        let response = handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
+        let response =
+            handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
         let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert_eq!(message_data(&browser_events(&body).await).concat(), "ok");
         // The settled usage is what the upstream reported (input words + 8, one token a delta).
@@ -222,7 +233,10 @@ mod tests {
         assert!(response.headers().contains_key(header::RETRY_AFTER));
         let events = browser_events(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).await;
         assert_eq!(names(&events), ["start", "problem", "error", "end"]);
-        assert!(events[1].data.contains("caller_limit_reached") && events[2].data.contains("1 requests per minute"), "{events:?}");
+        assert!(
+            events[1].data.contains("caller_limit_reached") && events[2].data.contains("1 requests per minute"),
+            "{events:?}"
+        );
         assert_eq!(upstream.stub.requests().len(), 1);
     }
 
@@ -230,12 +244,18 @@ mod tests {
     async fn inline_errors_keep_retry_after_and_conversation_errors_are_4xx() {
         let upstream = TestUpstream::start_with(&[("OPENAI_MAX_RETRIES", "0")]).await;
         let inline = |message: &str| e2e::get_raw_request(&format!("message={}&errors=inline", e2e::encode(message)));
-        let response = handle(&upstream.client, &upstream.gate, inline("/stub status=429 retry_after=7")).await.unwrap();
+        let response =
+            handle(&upstream.client, &upstream.gate, inline("/stub status=429 retry_after=7")).await.unwrap();
         assert_eq!((response.status().as_u16(), response.headers()[header::RETRY_AFTER].to_str().unwrap()), (200, "7"));
         for (code, status) in [("context_length_exceeded", 400), ("previous_response_not_found", 404)] {
-            let (got, content_type, _, body) = call(&upstream, get_request(&format!("/stub status=400 code={code}"))).await;
+            let (got, content_type, _, body) =
+                call(&upstream, get_request(&format!("/stub status=400 code={code}"))).await;
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!((got, content_type.as_str(), body["code"].as_str()), (status, "application/json", Some(code)), "{body}");
+            assert_eq!(
+                (got, content_type.as_str(), body["code"].as_str()),
+                (status, "application/json", Some(code)),
+                "{body}"
+            );
             assert!(body["detail"].as_str().unwrap().contains("new chat"), "{body}");
             let (_, _, events, _) = call(&upstream, inline(&format!("/stub status=400 code={code}"))).await;
             let problem: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();

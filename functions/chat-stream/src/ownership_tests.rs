@@ -38,12 +38,19 @@ async fn status_and_body(upstream: &TestUpstream, gate: &Gate, request: Request)
 }
 
 /// Starts an answer and reads until a few deltas arrived: the events so far, and the body.
-async fn started(upstream: &TestUpstream, gate: &Gate, request: Request) -> (Vec<BrowserEvent>, crate::response::SseBody) {
+async fn started(
+    upstream: &TestUpstream,
+    gate: &Gate,
+    request: Request,
+) -> (Vec<BrowserEvent>, crate::response::SseBody) {
     read_deltas(handle(&upstream.client, gate, request).await.unwrap().into_body(), 3).await
 }
 
 /// Reads `body` until `deltas` deltas arrived: the events so far, and the rest of the body.
-async fn read_deltas(mut body: crate::response::SseBody, deltas: usize) -> (Vec<BrowserEvent>, crate::response::SseBody) {
+async fn read_deltas(
+    mut body: crate::response::SseBody,
+    deltas: usize,
+) -> (Vec<BrowserEvent>, crate::response::SseBody) {
     let mut read = Vec::new();
     while let Some(frame) = body.frame().await {
         read.extend_from_slice(frame.unwrap().data_ref().unwrap());
@@ -64,7 +71,8 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("owners").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "owners"), ("ACCESS", "keys")]).await;
-    let limits = LimitsConfig { table: Some("owners".into()), keys: true, rate_per_minute: 100, ..LimitsConfig::default() };
+    let limits =
+        LimitsConfig { table: Some("owners".into()), keys: true, rate_per_minute: 100, ..LimitsConfig::default() };
     let gate = Gate::with_client(limits, dynamo.client()).unwrap();
     let store = Store::with_client("owners".into(), dynamo.client());
     let (alice, bob) = (spend::generate_key().unwrap(), spend::generate_key().unwrap());
@@ -88,7 +96,11 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     assert_eq!(resumed.status(), 200);
     let had = message_data(&events).len();
     let (resumed_events, resumed) = read_deltas(resumed.into_body(), 2).await;
-    assert_eq!(message_data(&resumed_events)[..2], [format!(" w{had}"), format!(" w{}", had + 1)], "{resumed_events:?}");
+    assert_eq!(
+        message_data(&resumed_events)[..2],
+        [format!(" w{had}"), format!(" w{}", had + 1)],
+        "{resumed_events:?}"
+    );
     drop(resumed);
 
     let (status, stopped) = status_and_body(&upstream, &gate, stop(&id, Some(&alice))).await;
@@ -108,9 +120,16 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("left").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "left")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("left".into()), ..LimitsConfig::default() }, dynamo.client()).unwrap();
+    let gate =
+        Gate::with_client(LimitsConfig { table: Some("left".into()), ..LimitsConfig::default() }, dynamo.client())
+            .unwrap();
     let store = Store::with_client("left".into(), dynamo.client());
-    let (events, body) = started(&upstream, &gate, from("203.0.113.2", &format!("message={}", e2e::encode("/stub deltas=30 delay_ms=5")), None, None)).await;
+    let (events, body) = started(
+        &upstream,
+        &gate,
+        from("203.0.113.2", &format!("message={}", e2e::encode("/stub deltas=30 delay_ms=5")), None, None),
+    )
+    .await;
     assert!(message_data(&events).len() >= 3);
     drop(body);
     // Three words of input + 8, one token a delta: what the stand-in reports once it finished.
@@ -131,7 +150,11 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("slots").await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slots")]).await;
-    let gate = Gate::with_client(LimitsConfig { table: Some("slots".into()), rate_per_minute: 2, ..LimitsConfig::default() }, dynamo.client()).unwrap();
+    let gate = Gate::with_client(
+        LimitsConfig { table: Some("slots".into()), rate_per_minute: 2, ..LimitsConfig::default() },
+        dynamo.client(),
+    )
+    .unwrap();
     let ask = format!("message={}", e2e::encode("/stub deltas=400 delay_ms=10"));
     let (events, body) = started(&upstream, &gate, from("203.0.113.3", &ask, None, None)).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
@@ -141,14 +164,23 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
     let calls_before = upstream.stub.retrieves().len();
     // The same caller stopping it: the third request of the minute.
     let body_json = format!(r#"{{"response_id":"{id}"}}"#);
-    let mut event = e2e::runtime_api::function_url_event("POST", "/stop", "", &[("content-type", "application/json")], Some(&body_json));
+    let mut event = e2e::runtime_api::function_url_event(
+        "POST",
+        "/stop",
+        "",
+        &[("content-type", "application/json")],
+        Some(&body_json),
+    );
     event["requestContext"]["http"]["sourceIp"] = serde_json::json!("203.0.113.3");
     let stop_request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let (status, refused) = status_and_body(&upstream, &gate, stop_request).await;
     assert_eq!((status, refused["code"].as_str()), (429, Some("caller_limit_reached")), "{refused}");
     let (status, refused) = status_and_body(&upstream, &gate, from("203.0.113.3", "", None, Some(&token))).await;
     assert_eq!((status, refused["code"].as_str()), (429, Some("caller_limit_reached")), "{refused}");
-    assert!(upstream.stub.cancels().is_empty() && upstream.stub.retrieves().len() == calls_before, "refused before any call upstream");
+    assert!(
+        upstream.stub.cancels().is_empty() && upstream.stub.retrieves().len() == calls_before,
+        "refused before any call upstream"
+    );
     drop(body);
 }
 
@@ -160,11 +192,18 @@ async fn with_a_signing_secret_tokens_and_conversations_outlive_a_rotated_openai
     let events = browser_events(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
     // The same deployment after the OpenAI key was rotated, in a new execution environment.
-    let rotated = e2e::client_for(&upstream.stub, &[("OPENAI_API_KEY", "sk-rotated-key-0001"), ("TOKEN_SIGNING_SECRET", "signing-one")]);
+    let rotated = e2e::client_for(
+        &upstream.stub,
+        &[("OPENAI_API_KEY", "sk-rotated-key-0001"), ("TOKEN_SIGNING_SECRET", "signing-one")],
+    );
     let caller = "ip:203.0.113.4";
     assert!(rotated.verify_token(caller, &token).await.is_ok(), "the token still resumes");
     let follow_up = e2e::request_from("203.0.113.4", &format!("message=more&previous_response_id={id}"), &[]);
-    assert_eq!(handle(&rotated, &upstream.gate, follow_up).await.unwrap().status(), 200, "the conversation is still theirs");
+    assert_eq!(
+        handle(&rotated, &upstream.gate, follow_up).await.unwrap().status(),
+        200,
+        "the conversation is still theirs"
+    );
     // Another signing secret (or none: the API key) makes none of them valid.
     let other = e2e::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "signing-two")]);
     assert_eq!(other.verify_token(caller, &token).await.unwrap_err().code(), "resume_token_invalid");
@@ -176,7 +215,8 @@ async fn with_a_signing_secret_tokens_and_conversations_outlive_a_rotated_openai
 async fn a_failed_answer_is_cancelled_before_its_reader_is_told() {
     let upstream = TestUpstream::start().await;
     let ask = format!("message={}", e2e::encode("/stub error=nested after=2 echo abcd"));
-    let mut body = handle(&upstream.client, &upstream.gate, from("203.0.113.5", &ask, None, None)).await.unwrap().into_body();
+    let mut body =
+        handle(&upstream.client, &upstream.gate, from("203.0.113.5", &ask, None, None)).await.unwrap().into_body();
     let mut read = Vec::new();
     while let Some(frame) = body.frame().await {
         read.extend_from_slice(frame.unwrap().data_ref().unwrap());

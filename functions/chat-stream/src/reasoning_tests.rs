@@ -33,19 +33,29 @@ async fn the_summary_streams_before_the_text_exactly_as_written_with_its_parts_a
     let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
     let (events, body) = whole(&upstream, ask("/stub summary=tricky echo Answer")).await;
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
-    let (first_reasoning, first_text) = (names.iter().position(|n| *n == "reasoning"), names.iter().position(|n| *n == "message"));
+    let (first_reasoning, first_text) =
+        (names.iter().position(|n| *n == "reasoning"), names.iter().position(|n| *n == "message"));
     assert!(first_reasoning.is_some() && first_reasoning < first_text, "{names:?}");
     // Each delta as a browser sees it, the second part opened by its blank line.
     let mut expected: Vec<String> = TRICKY_SUMMARY[0].iter().map(|d| as_browser_sees(d)).collect();
     expected.push("\n\n".into());
     expected.extend(TRICKY_SUMMARY[1].iter().map(|d| as_browser_sees(d)));
     assert_eq!(reasoning_data(&events), expected);
-    assert_eq!(reasoning_data(&events).concat(), as_browser_sees(&summary_text(&Scenario::parse("/stub summary=tricky"))));
+    assert_eq!(
+        reasoning_data(&events).concat(),
+        as_browser_sees(&summary_text(&Scenario::parse("/stub summary=tricky")))
+    );
     assert_eq!(message_data(&events).concat(), "Answer");
     // Nothing the model wrote named an event or ended the stream.
     assert_eq!(names.iter().filter(|n| **n == "end").count(), 1);
-    assert!(names.iter().all(|n| ["start", "response", "reasoning", "message", "usage", "end"].contains(n)), "{names:?}");
-    assert!(events.iter().filter(|e| e.event == "reasoning").all(|e| !e.id.is_empty()), "reasoning events carry resume ids");
+    assert!(
+        names.iter().all(|n| ["start", "response", "reasoning", "message", "usage", "end"].contains(n)),
+        "{names:?}"
+    );
+    assert!(
+        events.iter().filter(|e| e.event == "reasoning").all(|e| !e.id.is_empty()),
+        "reasoning events carry resume ids"
+    );
     let usage: Value = serde_json::from_str(&events.iter().find(|e| e.event == "usage").unwrap().data).unwrap();
     assert!(usage["output_tokens_details"]["reasoning_tokens"].as_u64().unwrap() > 0, "{usage}");
     assert!(!String::from_utf8_lossy(&body).contains("event: end\ndata: [END]\n\nid"), "no forged end");
@@ -59,7 +69,8 @@ async fn a_resume_from_inside_the_reasoning_sends_exactly_the_rest() {
     let reasoning: Vec<&BrowserEvent> = events.iter().filter(|e| e.event == "reasoning").collect();
     let cut = 4;
     let had: String = reasoning[..=cut].iter().map(|e| e.data.as_str()).collect();
-    let request = e2e::request_from("198.51.100.4", "message=ignored", &[("last-event-id", reasoning[cut].id.as_str())]);
+    let request =
+        e2e::request_from("198.51.100.4", "message=ignored", &[("last-event-id", reasoning[cut].id.as_str())]);
     let (rest, _) = whole(&upstream, request).await;
     assert_eq!(format!("{had}{}", reasoning_data(&rest).concat()), reasoning_data(&events).concat());
     assert_eq!(message_data(&rest).concat(), "w0 w1 w2 w3");
@@ -71,7 +82,10 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
     let plain = TestUpstream::start().await;
     let (events, _) = whole(&plain, ask("/stub summary=2 echo ok")).await;
     assert_eq!((reasoning_data(&events).len(), message_data(&events).concat()), (0, "ok".to_owned()));
-    assert_eq!((plain.stub.requests()[0].reasoning_summary.clone(), plain.stub.requests()[0].reasoning_effort.clone()), (None, None));
+    assert_eq!(
+        (plain.stub.requests()[0].reasoning_summary.clone(), plain.stub.requests()[0].reasoning_effort.clone()),
+        (None, None)
+    );
     // Set explicitly for a model that takes none: OpenAI's 400 for `reasoning.summary`, and
     // the question asked again without it (a 400 generated nothing), not a broken chat.
     let forced = TestUpstream::start_with(&[("OPENAI_REASONING_SUMMARY", "detailed")]).await;
@@ -83,7 +97,12 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
     let refused = TestUpstream::start_with(&[("OPENAI_REASONING_EFFORT", "high")]).await;
     let response = handle(&refused.client, &refused.gate, ask("hello")).await.unwrap();
     assert_eq!(response.status(), 502);
-    let effort = TestUpstream::start_with(&[REASONING_MODEL, ("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "off")]).await;
+    let effort = TestUpstream::start_with(&[
+        REASONING_MODEL,
+        ("OPENAI_REASONING_EFFORT", "high"),
+        ("OPENAI_REASONING_SUMMARY", "off"),
+    ])
+    .await;
     let (events, _) = whole(&effort, ask("/stub summary=2 echo ok")).await;
     assert!(reasoning_data(&events).is_empty(), "summary off: none asked, none streamed");
     let sent = &effort.stub.requests()[0];
@@ -95,17 +114,20 @@ async fn the_ai_sdk_gets_one_reasoning_part_closed_before_the_text() {
     let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
     let body = json!({ "id": "chat-1", "trigger": "submit-message", "messages": [{ "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "/stub summary=2 echo ok" }] }] });
     let (events, _) = whole(&upstream, e2e::post_request(&body.to_string())).await;
-    let chunks: Vec<Value> = events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    let chunks: Vec<Value> =
+        events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
     let types: Vec<&str> = chunks.iter().map(|c| c["type"].as_str().unwrap()).collect();
     let at = |t: &str| types.iter().position(|x| *x == t).unwrap_or_else(|| panic!("no {t} in {types:?}"));
     assert!(at("reasoning-start") < at("reasoning-delta") && at("reasoning-end") < at("text-start"), "{types:?}");
     assert_eq!(types.iter().filter(|t| **t == "reasoning-start").count(), 1);
-    let summary: String = chunks.iter().filter(|c| c["type"] == "reasoning-delta").map(|c| c["delta"].as_str().unwrap()).collect();
+    let summary: String =
+        chunks.iter().filter(|c| c["type"] == "reasoning-delta").map(|c| c["delta"].as_str().unwrap()).collect();
     assert_eq!(summary, summary_text(&Scenario::parse("/stub summary=2")));
 }
 
 /// Timeouts far shorter than the thinking, so only asking OpenAI can keep the answer alive.
-const SHORT_TIMERS: [(&str, &str); 3] = [("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "300"), ("HEARTBEAT_INTERVAL_MS", "200")];
+const SHORT_TIMERS: [(&str, &str); 3] =
+    [("OPENAI_FIRST_EVENT_TIMEOUT_MS", "300"), ("OPENAI_IDLE_TIMEOUT_MS", "300"), ("HEARTBEAT_INTERVAL_MS", "200")];
 
 #[tokio::test]
 async fn a_model_thinking_silently_past_both_timeouts_is_waited_on_and_its_answer_arrives() {
@@ -116,7 +138,10 @@ async fn a_model_thinking_silently_past_both_timeouts_is_waited_on_and_its_answe
     assert!(events.iter().all(|e| e.event != "error"), "{events:?}");
     assert!(String::from_utf8_lossy(&body).matches(": ping").count() >= 3, "pings while it thought");
     assert_eq!(upstream.stub.requests().len(), 1, "one model call");
-    assert!(upstream.stub.retrieves().iter().filter(|r| !r.stream).count() >= 2, "OpenAI was asked about the silent answer");
+    assert!(
+        upstream.stub.retrieves().iter().filter(|r| !r.stream).count() >= 2,
+        "OpenAI was asked about the silent answer"
+    );
     // Silent past the idle timeout between deltas, once the text has begun.
     let (events, _) = whole(&upstream, ask("/stub delay_ms=700 deltas=3")).await;
     assert_eq!(message_data(&events).concat(), "w0 w1 w2", "{events:?}");
@@ -145,7 +170,9 @@ async fn a_response_that_fails_or_disappears_during_the_silence_ends_with_error_
 
 #[tokio::test]
 async fn a_silence_longer_than_the_think_limit_fails_and_the_answer_is_cancelled() {
-    let upstream = TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("OPENAI_MAX_THINK_MS", "700")]).await;
+    let upstream =
+        TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("OPENAI_MAX_THINK_MS", "700")])
+            .await;
     let (events, _) = whole(&upstream, ask("/stub think_ms=5000 deltas=3")).await;
     let error = events.iter().find(|e| e.event == "error").unwrap_or_else(|| panic!("{events:?}"));
     assert!(error.data.contains(crate::relay::THOUGHT_TOO_LONG), "{}", error.data);
@@ -155,7 +182,9 @@ async fn a_silence_longer_than_the_think_limit_fails_and_the_answer_is_cancelled
 
 #[tokio::test]
 async fn plain_mode_keeps_its_timers() {
-    let upstream = TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("RESUMABLE_STREAMS", "false")]).await;
+    let upstream =
+        TestUpstream::start_with(&[SHORT_TIMERS[0], SHORT_TIMERS[1], SHORT_TIMERS[2], ("RESUMABLE_STREAMS", "false")])
+            .await;
     let (events, _) = whole(&upstream, ask("/stub think_ms=1200 deltas=3")).await;
     assert!(events.iter().any(|e| e.event == "error"), "{events:?}");
     assert!(upstream.stub.retrieves().is_empty());

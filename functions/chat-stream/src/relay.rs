@@ -78,7 +78,13 @@ impl Drop for Settlement {
 
 /// A background answer read again after the reader's last event, with no new model call:
 /// streamed again while it runs, from the stored answer once it has finished.
-async fn read_again(client: &ResponsesClient, signer: &Option<Signer>, sequence: Option<u64>, offset: usize, deadline: Instant) -> Result<ResponseStream, ApiError> {
+async fn read_again(
+    client: &ResponsesClient,
+    signer: &Option<Signer>,
+    sequence: Option<u64>,
+    offset: usize,
+    deadline: Instant,
+) -> Result<ResponseStream, ApiError> {
     let response_id = signer.as_ref().map(|s| s.response_id().to_owned()).unwrap_or_default();
     client.continue_after(&Position { response_id, sequence: sequence.unwrap_or(0), offset }, deadline).await
 }

@@ -19,7 +19,10 @@ fn resume(token: &str, inline: bool) -> Request {
 }
 
 fn stop(body: &str) -> Request {
-    http::Request::post("https://lambda-url.local/stop").header("content-type", "application/json").body(Body::Text(body.to_owned())).unwrap()
+    http::Request::post("https://lambda-url.local/stop")
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_owned()))
+        .unwrap()
 }
 
 async fn whole(upstream: &TestUpstream, request: Request) -> (u16, Vec<BrowserEvent>, Bytes) {
@@ -117,7 +120,8 @@ async fn stop_cancels_upstream_and_the_stream_ends_with_stopped_then_end() {
     let response = handle(&upstream.client, &upstream.gate, ask("/stub deltas=400 delay_ms=10")).await.unwrap();
     let (read, rest) = read_until(response.into_body(), |events| message_data(events).len() >= 3).await;
     let events = browser_events(&read).await;
-    let id = serde_json::from_str::<serde_json::Value>(&events.iter().find(|e| e.event == "response").unwrap().data).unwrap()["id"]
+    let id = serde_json::from_str::<serde_json::Value>(&events.iter().find(|e| e.event == "response").unwrap().data)
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -129,7 +133,11 @@ async fn stop_cancels_upstream_and_the_stream_ends_with_stopped_then_end() {
     let tail = BodyExt::collect(rest).await.unwrap().to_bytes();
     let all = browser_events(&[read, tail.to_vec()].concat()).await;
     assert_eq!(names(&all)[names(&all).len() - 2..], ["stopped", "end"], "{all:?}");
-    assert!(message_data(&all).len() <= generated && generated < 400, "{} read, {generated} generated", message_data(&all).len());
+    assert!(
+        message_data(&all).len() <= generated && generated < 400,
+        "{} read, {generated} generated",
+        message_data(&all).len()
+    );
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(upstream.stub.state.deltas_generated(&id), Some(generated), "nothing is generated after the stop");
     assert_eq!(upstream.stub.state.cancels(), vec![id.clone()]);
@@ -152,7 +160,12 @@ async fn forged_stale_and_foreign_tokens_get_a_clear_4xx_and_nothing_streamed() 
         let other = e2e::client_for(&upstream.stub, &[("OPENAI_API_KEY", "sk-another-deployment-key")]);
         other.signer("ip:203.0.113.9", "resp_x").await.unwrap().token(3, 1)
     };
-    for (token, status, code) in [(forged.as_str(), 403, "resume_token_invalid"), (&stale, 404, "response_not_found"), (&foreign, 403, "resume_token_invalid"), ("garbage", 403, "resume_token_invalid")] {
+    for (token, status, code) in [
+        (forged.as_str(), 403, "resume_token_invalid"),
+        (&stale, 404, "response_not_found"),
+        (&foreign, 403, "resume_token_invalid"),
+        ("garbage", 403, "resume_token_invalid"),
+    ] {
         let (got, _, body) = whole(&upstream, resume(token, false)).await;
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{token}: {body}");
@@ -177,7 +190,10 @@ async fn without_background_mode_streams_are_as_before_and_stop_says_why_not() {
     assert!(String::from_utf8_lossy(&body).contains("stop_unavailable"));
     // A plain stream cut upstream is reported as before.
     let (_, events, _) = whole(&upstream, ask("/stub drop after=2 echo abcd")).await;
-    assert_eq!((message_data(&events), names(&events).contains(&"error")), (vec!["a".to_owned(), "b".to_owned()], true));
+    assert_eq!(
+        (message_data(&events), names(&events).contains(&"error")),
+        (vec!["a".to_owned(), "b".to_owned()], true)
+    );
 }
 
 #[tokio::test]
@@ -188,10 +204,21 @@ async fn stopping_a_finished_answer_is_harmless_and_wrong_methods_are_405_saying
     let done = upstream.client.create(&e2e::chat("/stub echo hi"), deadline).await.unwrap();
     let (status, _, body) = whole(&upstream, stop(&format!(r#"{{"response_id":"{}"}}"#, done.id))).await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((status, body["stopped"].as_str(), body["status"].as_str()), (200, Some(done.id.as_str()), Some("completed")), "{body}");
+    assert_eq!(
+        (status, body["stopped"].as_str(), body["status"].as_str()),
+        (200, Some(done.id.as_str()), Some("completed")),
+        "{body}"
+    );
     assert!(upstream.stub.state.cancels().is_empty());
-    let response = handle(&upstream.client, &upstream.gate, http::Request::get("https://x/stop").body(Body::Empty).unwrap()).await.unwrap();
-    assert_eq!((response.status().as_u16(), response.headers()["allow"].to_str().unwrap()), (405, "POST"), "only a POST stops");
+    let response =
+        handle(&upstream.client, &upstream.gate, http::Request::get("https://x/stop").body(Body::Empty).unwrap())
+            .await
+            .unwrap();
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["allow"].to_str().unwrap()),
+        (405, "POST"),
+        "only a POST stops"
+    );
     // `errors=inline` is for stream requests; a wrong method is none, so it stays a 405.
     let put = http::Request::put("https://x/?message=hi&errors=inline").body(Body::Empty).unwrap();
     let response = handle(&upstream.client, &upstream.gate, put).await.unwrap();

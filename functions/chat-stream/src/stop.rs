@@ -28,7 +28,12 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
 }
 
 /// Checks who asks and whose answer it is, then cancels it: `{"stopped", "status", "usage"}`.
-async fn stop(client: &ResponsesClient, gate: &Gate, request: &Request, summary: &mut RequestSummary) -> Result<serde_json::Value, ApiError> {
+async fn stop(
+    client: &ResponsesClient,
+    gate: &Gate,
+    request: &Request,
+    summary: &mut RequestSummary,
+) -> Result<serde_json::Value, ApiError> {
     if request.method() != lambda_http::http::Method::POST {
         return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), allow: ApiError::ALLOW_STOP });
     }

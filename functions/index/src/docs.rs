@@ -96,7 +96,11 @@ mod tests {
         for prefix in ["", "/lambda-url/index"] {
             for suffix in ["", "/"] {
                 let document = get(&format!("{prefix}/openapi.json{suffix}")).await;
-                assert_eq!((document.status().as_u16(), content_type(&document)), (200, "application/json"), "{prefix}{suffix}");
+                assert_eq!(
+                    (document.status().as_u16(), content_type(&document)),
+                    (200, "application/json"),
+                    "{prefix}{suffix}"
+                );
                 assert_eq!(text(&document), DOCUMENT);
                 let docs = get(&format!("{prefix}/docs{suffix}")).await;
                 assert_eq!(content_type(&docs), "text/html; charset=utf-8");
@@ -107,9 +111,19 @@ mod tests {
                 assert!(text(&page).contains("chatCompleteUrl"), "{prefix}{other} is the page");
             }
         }
-        let head = handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), http::Request::head("/docs").body(Body::Empty).unwrap()).await.unwrap();
+        let head = handle(
+            &Page::new(ChatUrls::fixed("a", "b"), "public", ""),
+            http::Request::head("/docs").body(Body::Empty).unwrap(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(head.body(), Body::Empty) && head.headers().contains_key("content-security-policy"));
-        let post = handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), http::Request::post("/openapi.json").body(Body::Empty).unwrap()).await.unwrap();
+        let post = handle(
+            &Page::new(ChatUrls::fixed("a", "b"), "public", ""),
+            http::Request::post("/openapi.json").body(Body::Empty).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(post.status(), 405);
     }
 
@@ -139,7 +153,11 @@ mod tests {
         // One hash each for the page's one script and one style (the data block needs none).
         for directive in ["script-src 'sha256-", "style-src 'sha256-"] {
             let hashes = csp.split(directive).nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_default();
-            assert_eq!((hashes.matches("sha256-").count(), hashes.split('\'').next().unwrap_or_default().len()), (0, 44), "{directive} in {csp}");
+            assert_eq!(
+                (hashes.matches("sha256-").count(), hashes.split('\'').next().unwrap_or_default().len()),
+                (0, 44),
+                "{directive} in {csp}"
+            );
         }
     }
 }

@@ -6,8 +6,7 @@ use crate::html::{content_security_policy, html_response};
 use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
-const CONFIG_MARKER: &str =
-    "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\",\"access\":\"public\"}";
+const CONFIG_MARKER: &str = "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\",\"access\":\"public\"}";
 
 /// The page with the chat URLs filled in and its Content-Security-Policy, rendered once (a
 /// failed look-up is tried again).
@@ -35,7 +34,11 @@ impl Page {
             "jwt" => "jwt",
             _ => "public",
         };
-        let token_origins = if access == "jwt" { allowed_origins.split(',').filter_map(well_formed_origin).collect() } else { Vec::new() };
+        let token_origins = if access == "jwt" {
+            allowed_origins.split(',').filter_map(well_formed_origin).collect()
+        } else {
+            Vec::new()
+        };
         Self { urls, access, token_origins, rendered: OnceCell::new() }
     }
 
@@ -74,7 +77,9 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
             .status(405)
             .header(header::ALLOW, "GET, HEAD")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::Text(serde_json::json!({ "detail": "Only GET is allowed here", "request_id": request_id }).to_string()))?);
+            .body(Body::Text(
+                serde_json::json!({ "detail": "Only GET is allowed here", "request_id": request_id }).to_string(),
+            ))?);
     }
     if let Some(asset) = Asset::at(request.uri().path()) {
         return Ok(asset.response(method == "HEAD")?);
@@ -109,7 +114,8 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_page_with_the_urls_injected() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"), "public", "");
+        let page =
+            Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws/</script>"), "public", "");
         let request = http::Request::get("/").body(Body::Empty).unwrap();
         let response = handle(&page, request).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -127,7 +133,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_policy_allows_only_this_page_s_script_and_style_and_the_chat_origins() {
-        let page = Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"), "public", "");
+        let page =
+            Page::new(ChatUrls::fixed("https://a.lambda-url.aws/", "https://b.lambda-url.aws:443/x?y"), "public", "");
         let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
         assert!(!csp.contains("unsafe-inline") && !csp.contains('*'), "{csp}");
@@ -139,13 +146,20 @@ mod tests {
             let hash = csp.split(directive).nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
             assert_eq!(hash.len(), 44, "{directive} in {csp}");
         }
-        let local = handle(&Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public", ""), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        let local = handle(
+            &Page::new(ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public", ""),
+            http::Request::get("/").body(Body::Empty).unwrap(),
+        )
+        .await
+        .unwrap();
         assert!(local.headers()["content-security-policy"].to_str().unwrap().contains("connect-src 'self';"));
     }
 
     #[tokio::test]
     async fn in_keys_mode_the_page_is_told_to_ask_for_a_key() {
-        for (access, expected) in [("keys", r#""access":"keys""#), ("public", r#""access":"public""#), ("bogus", r#""access":"public""#)] {
+        for (access, expected) in
+            [("keys", r#""access":"keys""#), ("public", r#""access":"public""#), ("bogus", r#""access":"public""#)]
+        {
             let page = Page::new(ChatUrls::fixed("a", "b"), access, "");
             let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
             assert!(html(&response).contains(expected), "{access}");
@@ -158,12 +172,21 @@ mod tests {
         let page = Page::new(ChatUrls::fixed("a", "b"), "jwt", origins);
         let response = handle(&page, http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
         assert!(html(&response).contains(r#""access":"jwt""#));
-        assert!(html(&response).contains(r#""tokenOrigins":["https://app.example","http://127.0.0.1:5173"]"#), "{}", html(&response));
+        assert!(
+            html(&response).contains(r#""tokenOrigins":["https://app.example","http://127.0.0.1:5173"]"#),
+            "{}",
+            html(&response)
+        );
         let csp = response.headers()["content-security-policy"].to_str().unwrap();
         assert!(csp.ends_with("frame-ancestors https://app.example http://127.0.0.1:5173"), "{csp}");
         assert!(response.headers().get("x-frame-options").is_none());
         // Keys mode ignores ALLOWED_ORIGINS for framing: no token is handed over there.
-        let keys = handle(&Page::new(ChatUrls::fixed("a", "b"), "keys", origins), http::Request::get("/").body(Body::Empty).unwrap()).await.unwrap();
+        let keys = handle(
+            &Page::new(ChatUrls::fixed("a", "b"), "keys", origins),
+            http::Request::get("/").body(Body::Empty).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(keys.headers()["x-frame-options"], "DENY");
         assert!(keys.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
         assert!(!html(&keys).contains(r#""tokenOrigins":"#));

@@ -45,7 +45,12 @@ fn origin(url: &str) -> String {
 
 /// A page of ours with its policy, never sniffed or told where it was linked from, and never
 /// framed unless `framable` (its policy's `frame-ancestors` then says by whom).
-pub fn html_response(html: &str, csp: &str, head: bool, framable: bool) -> Result<Response<Body>, lambda_http::http::Error> {
+pub fn html_response(
+    html: &str,
+    csp: &str,
+    head: bool,
+    framable: bool,
+) -> Result<Response<Body>, lambda_http::http::Error> {
     let body = if head { Body::Empty } else { Body::Text(html.to_owned()) };
     let builder = Response::builder().status(200);
     // X-Frame-Options has no allow-list: with one, only frame-ancestors speaks.

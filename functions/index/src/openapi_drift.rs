@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chat_core::ApiError;
 use lambda_http::Body;
 use serde_json::Value;
-use shared::request::names;
 use shared::StreamAction;
+use shared::request::names;
 
 use crate::docs::{DOCS_PATH, DOCUMENT, OPENAPI_PATH};
 
@@ -58,7 +58,10 @@ fn responses(doc: &Value) -> Vec<(String, u16, &Value)> {
 fn listed_codes(doc: &Value, response: &Value) -> Vec<String> {
     let Some(schema) = response.pointer("/content/application~1json/schema") else { return Vec::new() };
     let parts = schema.get("allOf").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![schema.clone()]);
-    let codes = parts.iter().filter_map(|part| resolve(doc, part).pointer("/properties/code/enum")).flat_map(|e| e.as_array().expect("enum"));
+    let codes = parts
+        .iter()
+        .filter_map(|part| resolve(doc, part).pointer("/properties/code/enum"))
+        .flat_map(|e| e.as_array().expect("enum"));
     codes.map(|code| code.as_str().expect("code").to_owned()).collect()
 }
 
@@ -82,13 +85,18 @@ fn every_error_code_is_in_the_schema_with_its_status() {
     let doc = document();
     let truth = true_statuses();
     let codes = &doc["components"]["schemas"]["ErrorCode"];
-    let listed: BTreeSet<&str> = codes["enum"].as_array().expect("ErrorCode.enum").iter().map(|c| c.as_str().unwrap()).collect();
+    let listed: BTreeSet<&str> =
+        codes["enum"].as_array().expect("ErrorCode.enum").iter().map(|c| c.as_str().unwrap()).collect();
     assert_eq!(listed, truth.keys().copied().collect(), "ErrorCode.enum against ApiError::code()");
     let described = codes["x-codes"].as_object().expect("ErrorCode.x-codes");
     assert_eq!(described.keys().map(String::as_str).collect::<BTreeSet<_>>(), listed, "x-codes against the enum");
     for (code, statuses) in &truth {
         assert_eq!(statuses.len(), 1, "{code} has one status");
-        assert_eq!(described[*code]["status"].as_u64(), statuses.first().map(|s| u64::from(*s)), "x-codes.{code}.status");
+        assert_eq!(
+            described[*code]["status"].as_u64(),
+            statuses.first().map(|s| u64::from(*s)),
+            "x-codes.{code}.status"
+        );
     }
     // The error body is what `to_json` writes, field for field.
     let body: Value = serde_json::from_str(&ApiError::BlankMessage.to_json("req")).unwrap();
@@ -113,7 +121,8 @@ fn every_error_is_declared_where_it_can_happen_and_only_under_its_status() {
     }
     // A code never answered as a status says so (`http: false`): exactly those are undeclared.
     let described = doc["components"]["schemas"]["ErrorCode"]["x-codes"].as_object().unwrap();
-    let not_http: BTreeSet<String> = described.iter().filter(|(_, about)| about["http"] == false).map(|(code, _)| code.clone()).collect();
+    let not_http: BTreeSet<String> =
+        described.iter().filter(|(_, about)| about["http"] == false).map(|(code, _)| code.clone()).collect();
     let undeclared: BTreeSet<String> = truth.keys().map(|c| c.to_string()).filter(|c| !declared.contains(c)).collect();
     assert_eq!(undeclared, not_http, "codes no operation answers with, against those marked `http: false`");
 }
@@ -122,7 +131,9 @@ fn every_error_is_declared_where_it_can_happen_and_only_under_its_status() {
 fn every_header_an_error_carries_is_declared_with_its_value() {
     let doc = document();
     for error in ApiError::examples() {
-        for (place, _, declared) in responses(&doc).into_iter().filter(|(_, _, r)| listed_codes(&doc, r).iter().any(|c| c == error.code())) {
+        for (place, _, declared) in
+            responses(&doc).into_iter().filter(|(_, _, r)| listed_codes(&doc, r).iter().any(|c| c == error.code()))
+        {
             // A wrong method is told what the path answers: `/stop` takes a POST only.
             let error = match &error {
                 ApiError::MethodNotAllowed { method, .. } if place.contains("/chat-stream/stop ") => {
@@ -133,10 +144,14 @@ fn every_header_an_error_carries_is_declared_with_its_value() {
             let response: http::Response<String> = error.to_response("req");
             for (name, value) in response.headers() {
                 if name == http::header::CONTENT_TYPE {
-                    assert!(declared["content"].get(value.to_str().unwrap()).is_some(), "{place}: content type {value:?}");
+                    assert!(
+                        declared["content"].get(value.to_str().unwrap()).is_some(),
+                        "{place}: content type {value:?}"
+                    );
                     continue;
                 }
-                let header = declared_header(&doc, declared, name.as_str()).unwrap_or_else(|| panic!("{place} ({}): header {name}", error.code()));
+                let header = declared_header(&doc, declared, name.as_str())
+                    .unwrap_or_else(|| panic!("{place} ({}): header {name}", error.code()));
                 if let Some(constant) = header.pointer("/schema/const") {
                     assert_eq!(constant.as_str(), value.to_str().ok(), "{place}: {name}");
                 }
@@ -170,7 +185,11 @@ fn operation<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
 fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
     let doc = document();
     let all: BTreeSet<String> = operations(&doc).iter().flat_map(|(_, _, op)| query_names(&doc, op)).collect();
-    assert_eq!(all, names::QUERY.iter().map(|n| n.to_string()).collect(), "documented query parameters against request::names::QUERY");
+    assert_eq!(
+        all,
+        names::QUERY.iter().map(|n| n.to_string()).collect(),
+        "documented query parameters against request::names::QUERY"
+    );
     let has = |path: &str, method: &str, wanted: &[&str]| {
         let found = query_names(&doc, operation(&doc, path, method));
         for name in wanted {
@@ -179,13 +198,31 @@ fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
     };
     has("/chat-complete", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::KEY, names::ACCESS_TOKEN]);
     has("/chat-complete", "post", &[names::KEY, names::ACCESS_TOKEN]);
-    has("/chat-stream", "get", &[names::MESSAGE, names::PREVIOUS_RESPONSE_ID, names::ERRORS, names::LAST_EVENT_ID, names::KEY, names::ACCESS_TOKEN]);
+    has(
+        "/chat-stream",
+        "get",
+        &[
+            names::MESSAGE,
+            names::PREVIOUS_RESPONSE_ID,
+            names::ERRORS,
+            names::LAST_EVENT_ID,
+            names::KEY,
+            names::ACCESS_TOKEN,
+        ],
+    );
     has("/chat-stream", "post", &[names::ERRORS, names::KEY, names::ACCESS_TOKEN]);
     has(&format!("/chat-stream{}", names::STOP_PATH), "post", &[names::KEY, names::ACCESS_TOKEN]);
-    let errors = doc["components"]["parameters"].as_object().unwrap().values().find(|p| p["name"] == names::ERRORS).unwrap();
+    let errors =
+        doc["components"]["parameters"].as_object().unwrap().values().find(|p| p["name"] == names::ERRORS).unwrap();
     // An open enum: `inline` is the one value that means something, any other is ignored.
     assert_eq!(errors["schema"]["anyOf"], serde_json::json!([{ "const": names::ERRORS_INLINE }, { "type": "string" }]));
-    let header = operation(&doc, "/chat-stream", "get")["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p)).find(|p| p["in"] == "header").unwrap();
+    let header = operation(&doc, "/chat-stream", "get")["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| resolve(&doc, p))
+        .find(|p| p["in"] == "header")
+        .unwrap();
     assert!(header["name"].as_str().unwrap().eq_ignore_ascii_case(names::LAST_EVENT_ID_HEADER));
 }
 
@@ -195,18 +232,38 @@ fn every_query_parameter_the_parser_reads_is_documented_and_nothing_else() {
 fn the_document_s_examples_are_what_the_parser_reads() {
     let doc = document();
     let example = |path: &str, method: &str, name: &str| -> String {
-        let parameters = operation(&doc, path, method)["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p));
-        parameters.into_iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}"))["example"].as_str().unwrap().to_owned()
+        let parameters =
+            operation(&doc, path, method)["parameters"].as_array().unwrap().iter().map(|p| resolve(&doc, p));
+        parameters.into_iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}"))["example"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     for path in ["/chat-complete", "/chat-stream"] {
-        let (message, previous) = (example(path, "get", names::MESSAGE), example(path, "get", names::PREVIOUS_RESPONSE_ID));
-        let query = format!("{}={}&{}={previous}", names::MESSAGE, message.replace(' ', "+"), names::PREVIOUS_RESPONSE_ID);
-        let chat = shared::request::chat_request(&http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap(), 32_768).unwrap();
+        let (message, previous) =
+            (example(path, "get", names::MESSAGE), example(path, "get", names::PREVIOUS_RESPONSE_ID));
+        let query =
+            format!("{}={}&{}={previous}", names::MESSAGE, message.replace(' ', "+"), names::PREVIOUS_RESPONSE_ID);
+        let chat = shared::request::chat_request(
+            &http::Request::get(format!("https://x/?{query}")).body(Body::Empty).unwrap(),
+            32_768,
+        )
+        .unwrap();
         assert_eq!((chat.message, chat.previous_response_id), (message, Some(previous)), "GET {path}");
-        let body = resolve(&doc, &operation(&doc, path, "post")["requestBody"])["content"]["application/json"]["example"].to_string();
-        let chat = shared::request::chat_request(&http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap(), 32_768).unwrap();
+        let body =
+            resolve(&doc, &operation(&doc, path, "post")["requestBody"])["content"]["application/json"]["example"]
+                .to_string();
+        let chat = shared::request::chat_request(
+            &http::Request::post("https://x/").body(Body::Text(body.clone())).unwrap(),
+            32_768,
+        )
+        .unwrap();
         let expected: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!((chat.message.as_str(), chat.previous_response_id.as_deref()), (expected["message"].as_str().unwrap(), expected["previous_response_id"].as_str()), "POST {path}");
+        assert_eq!(
+            (chat.message.as_str(), chat.previous_response_id.as_deref()),
+            (expected["message"].as_str().unwrap(), expected["previous_response_id"].as_str()),
+            "POST {path}"
+        );
     }
     // The AI SDK's body: told apart by its shape, read by its own parser, answered with its header.
     let body = doc["components"]["schemas"]["UiChatBody"]["examples"][0].to_string();
@@ -220,11 +277,15 @@ fn the_document_s_examples_are_what_the_parser_reads() {
     let declared = &doc["components"]["responses"]["Stream"]["headers"][name]["schema"]["const"];
     assert_eq!(declared.as_str(), Some(value), "the UI message stream's header");
     let stop_path = format!("/chat-stream{}", names::STOP_PATH);
-    let body = resolve(&doc, &operation(&doc, &stop_path, "post")["requestBody"])["content"]["application/json"]["example"].clone();
-    let request = http::Request::post(format!("https://x{}", names::STOP_PATH)).body(Body::Text(body.to_string())).unwrap();
+    let body =
+        resolve(&doc, &operation(&doc, &stop_path, "post")["requestBody"])["content"]["application/json"]["example"]
+            .clone();
+    let request =
+        http::Request::post(format!("https://x{}", names::STOP_PATH)).body(Body::Text(body.to_string())).unwrap();
     assert_eq!(shared::request::stop_target(&request).ok().as_deref(), body["response_id"].as_str());
     let token = example("/chat-stream", "get", names::LAST_EVENT_ID);
-    let resume = http::Request::get("https://x/").header(names::LAST_EVENT_ID_HEADER, &token).body(Body::Empty).unwrap();
+    let resume =
+        http::Request::get("https://x/").header(names::LAST_EVENT_ID_HEADER, &token).body(Body::Empty).unwrap();
     assert_eq!(StreamAction::of(&resume), StreamAction::Resume(token.clone()));
     let resume = http::Request::get(format!("https://x/?{}={token}", names::LAST_EVENT_ID)).body(Body::Empty).unwrap();
     assert_eq!(StreamAction::of(&resume), StreamAction::Resume(token));
@@ -252,7 +313,11 @@ fn every_path_the_handlers_route_is_documented() {
 #[tokio::test]
 async fn index_answers_each_documented_route_as_documented() {
     let doc = document();
-    let page = crate::handler::Page::new(crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"), "public", "");
+    let page = crate::handler::Page::new(
+        crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"),
+        "public",
+        "",
+    );
     let index: Vec<_> = operations(&doc).into_iter().filter(|(path, _, _)| path.starts_with("/index")).collect();
     assert!(index.len() >= 6, "three routes, each with its other methods");
     for (path, method, operation) in index {
@@ -264,14 +329,18 @@ async fn index_answers_each_documented_route_as_documented() {
         };
         let response = crate::handler::handle(&page, request.body(Body::Empty).unwrap()).await.unwrap();
         let status = response.status().as_str().to_owned();
-        let declared = resolve(&doc, operation["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path} answers {status}")));
+        let declared = resolve(
+            &doc,
+            operation["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path} answers {status}")),
+        );
         for (name, value) in response.headers() {
             if name == http::header::CONTENT_TYPE {
                 let essence = value.to_str().unwrap().split(';').next().unwrap();
                 assert!(declared["content"].get(essence).is_some(), "{method} {path}: {essence}");
                 continue;
             }
-            let header = declared_header(&doc, declared, name.as_str()).unwrap_or_else(|| panic!("{method} {path} {status}: header {name}"));
+            let header = declared_header(&doc, declared, name.as_str())
+                .unwrap_or_else(|| panic!("{method} {path} {status}: header {name}"));
             if let Some(constant) = header.pointer("/schema/const") {
                 assert_eq!(constant.as_str(), value.to_str().ok(), "{method} {path}: {name}");
             }

@@ -10,24 +10,86 @@ use serde_json::{Map, Value};
 
 use crate::docs::DOCUMENT;
 
-const ROOT: &[&str] = &["openapi", "info", "jsonSchemaDialect", "servers", "paths", "webhooks", "components", "security", "tags", "externalDocs"];
+const ROOT: &[&str] = &[
+    "openapi",
+    "info",
+    "jsonSchemaDialect",
+    "servers",
+    "paths",
+    "webhooks",
+    "components",
+    "security",
+    "tags",
+    "externalDocs",
+];
 const INFO: &[&str] = &["title", "summary", "description", "termsOfService", "contact", "license", "version"];
 const SERVER: &[&str] = &["url", "description", "variables"];
 const TAG: &[&str] = &["name", "description", "externalDocs"];
-const PATH_ITEM: &[&str] = &["$ref", "summary", "description", "servers", "parameters", "get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const PATH_ITEM: &[&str] = &[
+    "$ref",
+    "summary",
+    "description",
+    "servers",
+    "parameters",
+    "get",
+    "put",
+    "post",
+    "delete",
+    "options",
+    "head",
+    "patch",
+    "trace",
+];
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-const OPERATION: &[&str] =
-    &["tags", "summary", "description", "externalDocs", "operationId", "parameters", "requestBody", "responses", "callbacks", "deprecated", "security", "servers"];
-const PARAMETER: &[&str] =
-    &["name", "in", "description", "required", "deprecated", "allowEmptyValue", "style", "explode", "allowReserved", "schema", "example", "examples", "content"];
-const HEADER: &[&str] = &["description", "required", "deprecated", "style", "explode", "schema", "example", "examples", "content"];
+const OPERATION: &[&str] = &[
+    "tags",
+    "summary",
+    "description",
+    "externalDocs",
+    "operationId",
+    "parameters",
+    "requestBody",
+    "responses",
+    "callbacks",
+    "deprecated",
+    "security",
+    "servers",
+];
+const PARAMETER: &[&str] = &[
+    "name",
+    "in",
+    "description",
+    "required",
+    "deprecated",
+    "allowEmptyValue",
+    "style",
+    "explode",
+    "allowReserved",
+    "schema",
+    "example",
+    "examples",
+    "content",
+];
+const HEADER: &[&str] =
+    &["description", "required", "deprecated", "style", "explode", "schema", "example", "examples", "content"];
 const REQUEST_BODY: &[&str] = &["description", "content", "required"];
 const RESPONSE: &[&str] = &["description", "headers", "content", "links"];
 const MEDIA_TYPE: &[&str] = &["schema", "example", "examples", "encoding"];
 const EXAMPLE: &[&str] = &["summary", "description", "value", "externalValue"];
-const COMPONENTS: &[&str] =
-    &["schemas", "responses", "parameters", "examples", "requestBodies", "headers", "securitySchemes", "links", "callbacks", "pathItems"];
-const SECURITY_SCHEME: &[&str] = &["type", "description", "name", "in", "scheme", "bearerFormat", "flows", "openIdConnectUrl"];
+const COMPONENTS: &[&str] = &[
+    "schemas",
+    "responses",
+    "parameters",
+    "examples",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "links",
+    "callbacks",
+    "pathItems",
+];
+const SECURITY_SCHEME: &[&str] =
+    &["type", "description", "name", "in", "scheme", "bearerFormat", "flows", "openIdConnectUrl"];
 const JSON_TYPES: &[&str] = &["null", "boolean", "object", "array", "number", "string", "integer"];
 
 /// Collects every problem, so one run names them all.
@@ -92,7 +154,8 @@ impl<'a> Check<'a> {
         match object.get("type") {
             None => {}
             Some(Value::String(t)) if JSON_TYPES.contains(&t.as_str()) => {}
-            Some(Value::Array(ts)) if !ts.is_empty() && ts.iter().all(|t| t.as_str().is_some_and(|t| JSON_TYPES.contains(&t))) => {}
+            Some(Value::Array(ts))
+                if !ts.is_empty() && ts.iter().all(|t| t.as_str().is_some_and(|t| JSON_TYPES.contains(&t))) => {}
             Some(other) => self.fail(at, format!("type {other}")),
         }
         if let Some(values) = object.get("enum") {
@@ -121,7 +184,9 @@ impl<'a> Check<'a> {
     }
 
     fn media(&mut self, at: &str, content: Option<&'a Value>) {
-        let Some(content) = content.and_then(Value::as_object) else { return self.fail(at, "content must be a map of media types") };
+        let Some(content) = content.and_then(Value::as_object) else {
+            return self.fail(at, "content must be a map of media types");
+        };
         for (media_type, media) in content {
             let at = format!("{at}.content.{media_type}");
             if !media_type.contains('/') {
@@ -164,21 +229,25 @@ impl<'a> Check<'a> {
             let at = format!("{at}.parameters[{i}]");
             let Some(parameter) = self.resolve(&at, parameter, "parameters") else { continue };
             self.parameter_like(&at, parameter, PARAMETER);
-            let (name, place) = (parameter["name"].as_str().unwrap_or_default(), parameter["in"].as_str().unwrap_or_default());
+            let (name, place) =
+                (parameter["name"].as_str().unwrap_or_default(), parameter["in"].as_str().unwrap_or_default());
             if name.is_empty() || !["query", "header", "path", "cookie"].contains(&place) {
                 self.fail(&at, "name and in (query, header, path, cookie) are required");
             }
             if place == "path" && parameter["required"] != true {
                 self.fail(&at, "a path parameter is required");
             }
-            if place == "header" && ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str()) {
+            if place == "header"
+                && ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
+            {
                 self.fail(&at, format!("a header parameter named {name} is ignored by the specification"));
             }
             if !seen.insert((name.to_ascii_lowercase(), place)) {
                 self.fail(&at, format!("{place} parameter {name} twice"));
             }
         }
-        if let Some(body) = object.get("requestBody").and_then(|b| self.resolve(&format!("{at}.requestBody"), b, "requestBodies"))
+        if let Some(body) =
+            object.get("requestBody").and_then(|b| self.resolve(&format!("{at}.requestBody"), b, "requestBodies"))
             && self.object(&format!("{at}.requestBody"), body, REQUEST_BODY).is_some()
         {
             self.media(&format!("{at}.requestBody"), body.get("content"));
@@ -189,7 +258,9 @@ impl<'a> Check<'a> {
         }
         for (status, response) in responses.into_iter().flatten() {
             let at = format!("{at}.responses.{status}");
-            let pattern = status.len() == 3 && matches!(status.as_bytes()[0], b'1'..=b'5') && (status[1..].bytes().all(|b| b.is_ascii_digit()) || &status[1..] == "XX");
+            let pattern = status.len() == 3
+                && matches!(status.as_bytes()[0], b'1'..=b'5')
+                && (status[1..].bytes().all(|b| b.is_ascii_digit()) || &status[1..] == "XX");
             if status != "default" && !pattern {
                 self.fail(&at, "not a status code");
             }
@@ -230,7 +301,8 @@ fn problems(doc: &Value) -> Vec<String> {
     let mut check = Check { doc, problems: Vec::new() };
     let Some(root) = check.object("$", doc, ROOT) else { return check.problems };
     let version = root.get("openapi").and_then(Value::as_str).unwrap_or_default();
-    if !version.strip_prefix("3.1.").is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit())) {
+    if !version.strip_prefix("3.1.").is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()))
+    {
         check.fail("$.openapi", format!("{version:?} is not 3.1.x"));
     }
     if let Some(info) = root.get("info").and_then(|i| check.object("$.info", i, INFO)) {
@@ -244,7 +316,8 @@ fn problems(doc: &Value) -> Vec<String> {
             check.string(&format!("$.servers[{i}].url"), server.get("url"));
         }
     }
-    let tags: BTreeSet<&str> = root.get("tags").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    let tags: BTreeSet<&str> =
+        root.get("tags").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
     for (i, tag) in root.get("tags").and_then(Value::as_array).into_iter().flatten().enumerate() {
         check.object(&format!("$.tags[{i}]"), tag, TAG);
     }
@@ -257,15 +330,22 @@ fn problems(doc: &Value) -> Vec<String> {
             }
         }
         check.map_of("$.components.schemas", components.get("schemas"), "schemas", Check::schema);
-        check.map_of("$.components.securitySchemes", components.get("securitySchemes"), "securitySchemes", |c, at, scheme| {
-            let Some(scheme) = c.object(at, scheme, SECURITY_SCHEME) else { return };
-            match scheme.get("type").and_then(Value::as_str) {
-                Some("apiKey") if scheme.get("name").is_some_and(Value::is_string) && ["query", "header", "cookie"].contains(&scheme["in"].as_str().unwrap_or_default()) => {}
-                Some("http") if scheme.get("scheme").is_some_and(Value::is_string) => {}
-                Some("mutualTLS" | "oauth2" | "openIdConnect") => {}
-                other => c.fail(at, format!("type {other:?} without its required fields")),
-            }
-        });
+        check.map_of(
+            "$.components.securitySchemes",
+            components.get("securitySchemes"),
+            "securitySchemes",
+            |c, at, scheme| {
+                let Some(scheme) = c.object(at, scheme, SECURITY_SCHEME) else { return };
+                match scheme.get("type").and_then(Value::as_str) {
+                    Some("apiKey")
+                        if scheme.get("name").is_some_and(Value::is_string)
+                            && ["query", "header", "cookie"].contains(&scheme["in"].as_str().unwrap_or_default()) => {}
+                    Some("http") if scheme.get("scheme").is_some_and(Value::is_string) => {}
+                    Some("mutualTLS" | "oauth2" | "openIdConnect") => {}
+                    other => c.fail(at, format!("type {other:?} without its required fields")),
+                }
+            },
+        );
     }
     let mut ids = BTreeSet::new();
     let Some(paths) = root.get("paths").and_then(Value::as_object) else {
@@ -285,7 +365,10 @@ fn problems(doc: &Value) -> Vec<String> {
             check.operation(&format!("{at}.{method}"), &item[*method], &tags, &mut ids);
         }
         // What a path answers to the methods it does not list: responses, as an operation's.
-        if let Some(other) = item.get("x-other-methods").and_then(|o| check.object(&format!("{at}.x-other-methods"), o, &["summary", "description", "responses"])) {
+        if let Some(other) = item
+            .get("x-other-methods")
+            .and_then(|o| check.object(&format!("{at}.x-other-methods"), o, &["summary", "description", "responses"]))
+        {
             for (status, response) in other.get("responses").and_then(Value::as_object).into_iter().flatten() {
                 check.response(&format!("{at}.x-other-methods.{status}"), response);
             }
@@ -306,13 +389,21 @@ fn the_document_is_well_formed_openapi_3_1() {
 fn the_check_catches_what_it_is_for() {
     let mut doc: Value = serde_json::from_str(DOCUMENT).unwrap();
     doc["openapi"] = "3.0.3".into();
-    doc["paths"]["/chat-complete"]["get"]["responses"]["200"] = serde_json::json!({ "$ref": "#/components/responses/Nothing" });
+    doc["paths"]["/chat-complete"]["get"]["responses"]["200"] =
+        serde_json::json!({ "$ref": "#/components/responses/Nothing" });
     doc["paths"]["/chat-complete"]["get"]["tags"] = serde_json::json!(["nobody"]);
     doc["paths"]["/chat-stream"]["post"]["operationId"] = "chatCompleteGet".into();
     doc["components"]["schemas"]["Error"]["required"] = serde_json::json!(["detail", "missing"]);
     doc["components"]["parameters"]["errors"]["in"] = "body".into();
     let problems = problems(&doc).join("\n");
-    for expected in ["3.0.3", "Nothing resolves to nothing", "tag \"nobody\"", "chatCompleteGet is not unique", "\"missing\" is not a property", "name and in"] {
+    for expected in [
+        "3.0.3",
+        "Nothing resolves to nothing",
+        "tag \"nobody\"",
+        "chatCompleteGet is not unique",
+        "\"missing\" is not a property",
+        "name and in",
+    ] {
         assert!(problems.contains(expected), "{expected} not caught in:\n{problems}");
     }
 }

@@ -55,16 +55,11 @@ impl ChatUrls {
             Source::Url(url) => return Ok(url.clone()),
             Source::Function(name) => name,
         };
-        let client = self
-            .lambda
-            .get_or_init(|| async { LambdaClient::new(&chat_core::tls::aws_sdk_config().await) })
-            .await;
-        let output = client
-            .get_function_url_config()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| format!("could not look up the URL of function {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(e)))?;
+        let client =
+            self.lambda.get_or_init(|| async { LambdaClient::new(&chat_core::tls::aws_sdk_config().await) }).await;
+        let output = client.get_function_url_config().function_name(name).send().await.map_err(|e| {
+            format!("could not look up the URL of function {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(e))
+        })?;
         Ok(output.function_url().to_owned())
     }
 }
@@ -102,16 +97,21 @@ mod tests {
         let moto = e2e::MotoServer::start(e2e::free_port()).await;
         let script = e2e::workspace_root().join("tests").join("fixtures").join("create_function_urls.py");
         let python = e2e::workspace_root().join(".venv").join("bin").join("python");
-        let output = std::process::Command::new(python).arg(script).arg(moto.endpoint()).output().expect("run the fixture");
+        let output =
+            std::process::Command::new(python).arg(script).arg(moto.endpoint()).output().expect("run the fixture");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let created: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
 
-        let urls = by_function("stack-chat-complete", "stack-chat-stream", &moto.endpoint()).resolve().await.expect("resolved");
+        let urls = by_function("stack-chat-complete", "stack-chat-stream", &moto.endpoint())
+            .resolve()
+            .await
+            .expect("resolved");
         assert_eq!(urls.complete, created["stack-chat-complete"].as_str().unwrap());
         assert_eq!(urls.stream, created["stack-chat-stream"].as_str().unwrap());
         assert!(urls.stream.starts_with("https://"));
 
-        let error = by_function("stack-chat-complete", "no-such-function", &moto.endpoint()).resolve().await.unwrap_err();
+        let error =
+            by_function("stack-chat-complete", "no-such-function", &moto.endpoint()).resolve().await.unwrap_err();
         assert!(error.contains("no-such-function"), "{error}");
     }
 }

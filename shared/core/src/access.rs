@@ -40,15 +40,25 @@ impl JwtConfig {
         let required = |name: &'static str, expected: &'static str| {
             get(name).ok_or(ConfigError::Invalid { name, value: String::new(), expected })
         };
-        let issuer = required("JWT_ISSUER", "the identity provider's issuer URL (the exact `iss` of its tokens), required with ACCESS=jwt")?;
+        let issuer = required(
+            "JWT_ISSUER",
+            "the identity provider's issuer URL (the exact `iss` of its tokens), required with ACCESS=jwt",
+        )?;
         check_url("JWT_ISSUER", &issuer)?;
-        let audiences: Vec<String> = required("JWT_AUDIENCE", "the accepted audiences (or Cognito app client ids), comma-separated, required with ACCESS=jwt")?
-            .split(',')
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .collect();
+        let audiences: Vec<String> = required(
+            "JWT_AUDIENCE",
+            "the accepted audiences (or Cognito app client ids), comma-separated, required with ACCESS=jwt",
+        )?
+        .split(',')
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
         if audiences.is_empty() {
-            return Err(ConfigError::Invalid { name: "JWT_AUDIENCE", value: String::new(), expected: "at least one audience" });
+            return Err(ConfigError::Invalid {
+                name: "JWT_AUDIENCE",
+                value: String::new(),
+                expected: "at least one audience",
+            });
         }
         let jwks_url = get("JWT_JWKS_URL");
         if let Some(url) = &jwks_url {
@@ -77,7 +87,11 @@ fn plan_limits(value: &str) -> Result<Vec<PlanLimits>, ConfigError> {
             if plan.is_empty() {
                 return Err(invalid());
             }
-            Ok(PlanLimits { plan: plan.to_owned(), rate_per_minute: positive(rate).ok_or_else(invalid)?, tokens_per_day: positive(tokens).ok_or_else(invalid)? })
+            Ok(PlanLimits {
+                plan: plan.to_owned(),
+                rate_per_minute: positive(rate).ok_or_else(invalid)?,
+                tokens_per_day: positive(tokens).ok_or_else(invalid)?,
+            })
         })
         .collect()
 }
@@ -107,7 +121,14 @@ mod tests {
         assert!(jwt(&[("JWT_AUDIENCE", "app")]).unwrap_err().to_string().contains("JWT_ISSUER"));
         assert!(jwt(&[("JWT_ISSUER", "https://id.example")]).unwrap_err().to_string().contains("JWT_AUDIENCE"));
         assert!(jwt(&[("JWT_ISSUER", "http://id.example"), ("JWT_AUDIENCE", "app")]).is_err());
-        assert!(jwt(&[("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "app"), ("JWT_JWKS_URL", "http://evil.example/k")]).is_err());
+        assert!(
+            jwt(&[
+                ("JWT_ISSUER", "https://id.example"),
+                ("JWT_AUDIENCE", "app"),
+                ("JWT_JWKS_URL", "http://evil.example/k")
+            ])
+            .is_err()
+        );
         let config = jwt(&[("JWT_ISSUER", "http://127.0.0.1:9/realm/"), ("JWT_AUDIENCE", " app , other ,")]).unwrap();
         assert_eq!(config.audiences, ["app", "other"]);
         assert_eq!(config.discovery_url(), "http://127.0.0.1:9/realm/.well-known/openid-configuration");
@@ -116,9 +137,16 @@ mod tests {
 
     #[test]
     fn plan_limits_are_read_in_one_variable() {
-        let vars = [("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "app"), ("JWT_PLAN_LIMITS", "free=5/20000, pro=60/1000000")];
+        let vars = [
+            ("JWT_ISSUER", "https://id.example"),
+            ("JWT_AUDIENCE", "app"),
+            ("JWT_PLAN_LIMITS", "free=5/20000, pro=60/1000000"),
+        ];
         let config = jwt(&vars).unwrap();
-        assert_eq!(config.plan("pro"), Some(&PlanLimits { plan: "pro".into(), rate_per_minute: 60, tokens_per_day: 1_000_000 }));
+        assert_eq!(
+            config.plan("pro"),
+            Some(&PlanLimits { plan: "pro".into(), rate_per_minute: 60, tokens_per_day: 1_000_000 })
+        );
         assert_eq!(config.plan("free").map(|p| p.rate_per_minute), Some(5));
         assert_eq!(config.plan("gold"), None);
         for bad in ["free", "free=5", "free=0/10", "=5/10", "free=5/many"] {

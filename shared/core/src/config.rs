@@ -151,7 +151,9 @@ impl Config {
                 None => true,
                 Some(v) if v.eq_ignore_ascii_case("true") => true,
                 Some(v) if v.eq_ignore_ascii_case("false") => false,
-                Some(value) => return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" }),
+                Some(value) => {
+                    return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" });
+                }
             },
             reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?,
             max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
@@ -163,7 +165,11 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
     let defaults = LimitsConfig::default();
     let count = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
         get(name).map_or(Ok(default), |v| {
-            v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, expected: "a positive whole number" })
+            v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                name,
+                value: v,
+                expected: "a positive whole number",
+            })
         })
     };
     let table = get("LIMITS_TABLE");
@@ -172,7 +178,11 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
         Some("keys") if table.is_some() => (true, None),
         Some("jwt") => (false, Some(crate::access::JwtConfig::from_lookup(get)?)),
         Some(other) => {
-            let expected = if other == "keys" { "public, or keys together with LIMITS_TABLE (the keys live there)" } else { "public, keys or jwt" };
+            let expected = if other == "keys" {
+                "public, or keys together with LIMITS_TABLE (the keys live there)"
+            } else {
+                "public, keys or jwt"
+            };
             return Err(ConfigError::Invalid { name: "ACCESS", value: other.to_owned(), expected });
         }
     };
@@ -184,7 +194,11 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
         rate_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.rate_per_minute)?,
         caller_tokens_per_day: count("CALLER_TOKENS_PER_DAY", defaults.caller_tokens_per_day)?,
         daily_budget: count("DAILY_TOKEN_BUDGET", defaults.daily_budget)?,
-        allowed_origins: origins.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect(),
+        allowed_origins: origins
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect(),
     })
 }
 
@@ -259,7 +273,15 @@ impl LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { table: None, rate_per_minute: 10, caller_tokens_per_day: 100_000, daily_budget: 2_000_000, allowed_origins: Vec::new(), keys: false, jwt: None }
+        Self {
+            table: None,
+            rate_per_minute: 10,
+            caller_tokens_per_day: 100_000,
+            daily_budget: 2_000_000,
+            allowed_origins: Vec::new(),
+            keys: false,
+            jwt: None,
+        }
     }
 }
 
@@ -304,25 +326,45 @@ mod tests {
 
     #[test]
     fn prices_are_overridden_together_or_not_at_all() {
-        let prices = config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6")]).unwrap().prices.unwrap();
-        assert_eq!((prices.input_per_million, prices.cached_input_per_million, prices.output_per_million), (1.5, 1.5, 6.0));
-        let cached = [("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6"), ("OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "0.15")];
+        let prices = config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6")])
+            .unwrap()
+            .prices
+            .unwrap();
+        assert_eq!(
+            (prices.input_per_million, prices.cached_input_per_million, prices.output_per_million),
+            (1.5, 1.5, 6.0)
+        );
+        let cached = [
+            ("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"),
+            ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6"),
+            ("OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "0.15"),
+        ];
         assert_eq!(config(&cached).unwrap().prices.unwrap().cached_input_per_million, 0.15);
-        assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5")]).unwrap_err().to_string().contains("OPENAI_PRICE_OUTPUT_PER_MTOK"));
+        assert!(
+            config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5")])
+                .unwrap_err()
+                .to_string()
+                .contains("OPENAI_PRICE_OUTPUT_PER_MTOK")
+        );
         assert!(config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "-1"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "1")]).is_err());
         assert_eq!(config(&[]).unwrap().prices, None);
     }
 
     #[test]
     fn plain_http_only_to_loopback_or_by_explicit_opt_in() {
-        for local in ["http://127.0.0.1:8010/v1", "http://localhost:4000", "http://[::1]:8010/v1", "http://127.8.9.10/v1"] {
+        for local in
+            ["http://127.0.0.1:8010/v1", "http://localhost:4000", "http://[::1]:8010/v1", "http://127.8.9.10/v1"]
+        {
             assert!(config(&[("OPENAI_BASE_URL", local)]).is_ok(), "{local}");
         }
-        for remote in ["http://api.openai.com/v1", "http://10.0.0.5:4000", "http://localhost.evil.example/v1", "http://"] {
+        for remote in
+            ["http://api.openai.com/v1", "http://10.0.0.5:4000", "http://localhost.evil.example/v1", "http://"]
+        {
             let error = config(&[("OPENAI_BASE_URL", remote)]).unwrap_err().to_string();
             assert!(error.contains("OPENAI_BASE_URL"), "{remote}: {error}");
         }
-        let opted_in = config(&[("OPENAI_BASE_URL", "http://litellm.internal:4000"), ("OPENAI_ALLOW_INSECURE_HTTP", "true")]);
+        let opted_in =
+            config(&[("OPENAI_BASE_URL", "http://litellm.internal:4000"), ("OPENAI_ALLOW_INSECURE_HTTP", "true")]);
         assert_eq!(opted_in.unwrap().base_url, "http://litellm.internal:4000");
     }
 }

@@ -15,7 +15,9 @@ pub enum ApiError {
     #[error("`message` is {actual} bytes long; the limit is {limit} bytes")]
     MessageTooLong { actual: usize, limit: usize },
     /// The earlier turns of a conversation sent whole (the AI SDK's `messages`).
-    #[error("the conversation before this message is {actual} bytes long; the limit is {limit} bytes: send `previous_response_id` instead of the whole history, or start a new chat")]
+    #[error(
+        "the conversation before this message is {actual} bytes long; the limit is {limit} bytes: send `previous_response_id` instead of the whole history, or start a new chat"
+    )]
     ConversationTooLong { actual: usize, limit: usize },
     #[error("`message` contains a control character (U+{0:04X}); only tabs and line breaks are allowed")]
     ControlCharacter(u32),
@@ -54,7 +56,9 @@ pub enum ApiError {
     TokenInvalid(&'static str),
     #[error("this sign-in token has expired; sign in again")]
     TokenExpired,
-    #[error("this service cannot check sign-ins right now (the identity provider cannot be reached); try again in a moment")]
+    #[error(
+        "this service cannot check sign-ins right now (the identity provider cannot be reached); try again in a moment"
+    )]
     AuthUnavailable,
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
     UpstreamUnauthorized,
@@ -86,7 +90,9 @@ pub enum ApiError {
     ResponseNotFound,
     #[error("this resume token is not valid: {0}")]
     ResumeTokenInvalid(&'static str),
-    #[error("this deployment streams without background mode (RESUMABLE_STREAMS=false): an answer stops when its stream is closed, and cannot be stopped by id")]
+    #[error(
+        "this deployment streams without background mode (RESUMABLE_STREAMS=false): an answer stops when its stream is closed, and cannot be stopped by id"
+    )]
     StopUnavailable,
     #[error("the answer was cut short ({0})")]
     Incomplete(String),
@@ -141,15 +147,21 @@ impl ApiError {
     /// error`): what they can act on, and nothing internal to the deployment.
     pub fn detail(&self) -> String {
         let text = match self {
-            Self::Misconfigured(_) => "this deployment is misconfigured; its owner can find the cause in the logs".to_owned(),
+            Self::Misconfigured(_) => {
+                "this deployment is misconfigured; its owner can find the cause in the logs".to_owned()
+            }
             Self::SecretUnavailable { .. } => {
                 "this deployment could not read its OpenAI API key; its owner can find the cause in the logs".to_owned()
             }
             // OpenAI's own words can say anything (a parameter, an account detail): the log keeps them.
-            Self::UpstreamRejected(_) => "OpenAI rejected the request; the deployment's owner can find the reason in the logs".to_owned(),
+            Self::UpstreamRejected(_) => {
+                "OpenAI rejected the request; the deployment's owner can find the reason in the logs".to_owned()
+            }
             Self::StreamFailed(_) => "the answer failed part way: OpenAI reported an error; try again".to_owned(),
             // A reason is one of OpenAI's names (`max_output_tokens`, `content_filter`), or is not passed on.
-            Self::Incomplete(reason) if !(reason.len() <= 40 && reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) => {
+            Self::Incomplete(reason)
+                if !(reason.len() <= 40 && reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) =>
+            {
                 "the answer was cut short".to_owned()
             }
             other => other.to_string(),
@@ -254,8 +266,9 @@ impl ApiError {
     /// The `WWW-Authenticate` challenge of a refused sign-in token (RFC 6750), with the fixed
     /// detail as its description: never anything of the token itself.
     pub fn www_authenticate(&self) -> Option<String> {
-        matches!(self, Self::TokenMissing | Self::TokenInvalid(_) | Self::TokenExpired)
-            .then(|| format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail().replace(['"', '\\'], "'")))
+        matches!(self, Self::TokenMissing | Self::TokenInvalid(_) | Self::TokenExpired).then(|| {
+            format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail().replace(['"', '\\'], "'"))
+        })
     }
 
     /// `Retry-After` in whole seconds, when there is a wait to announce.
@@ -322,13 +335,19 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "2");
         let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
         assert_eq!(body["detail"], "OpenAI is rate limiting this deployment; try again in a moment");
-        assert_eq!((body["code"].as_str(), body["request_id"].as_str()), (Some("upstream_rate_limited"), Some("req-1")));
+        assert_eq!(
+            (body["code"].as_str(), body["request_id"].as_str()),
+            (Some("upstream_rate_limited"), Some("req-1"))
+        );
     }
 
     #[test]
     fn public_details_hold_nothing_internal() {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/openai-AbCdEf";
-        let secret = ApiError::SecretUnavailable { secret_id: arn.into(), reason: "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x".into() };
+        let secret = ApiError::SecretUnavailable {
+            secret_id: arn.into(),
+            reason: "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x".into(),
+        };
         let misconfigured = ApiError::Misconfigured("could not build the HTTP client: /etc/ssl".into());
         for error in [secret, misconfigured] {
             let public = format!("{} {}", error.detail(), error.to_json("req-2"));
@@ -345,7 +364,11 @@ mod tests {
     fn openai_own_words_reach_the_log_not_the_caller() {
         let words = "Invalid value for 'input': org-12345 has billing hold";
         for error in [ApiError::UpstreamRejected(words.into()), ApiError::StreamFailed(words.into())] {
-            assert!(!error.detail().contains("org-12345") && !error.to_json("r").contains("Invalid value"), "{}", error.detail());
+            assert!(
+                !error.detail().contains("org-12345") && !error.to_json("r").contains("Invalid value"),
+                "{}",
+                error.detail()
+            );
             assert!(error.log_detail().contains(words), "{}", error.log_detail());
         }
     }
@@ -361,7 +384,10 @@ mod tests {
 
     #[test]
     fn conversation_problems_are_4xx_with_stable_codes() {
-        assert_eq!((ApiError::ContextTooLong.status().as_u16(), ApiError::ContextTooLong.code()), (400, "context_length_exceeded"));
+        assert_eq!(
+            (ApiError::ContextTooLong.status().as_u16(), ApiError::ContextTooLong.code()),
+            (400, "context_length_exceeded")
+        );
         let gone = ApiError::PreviousResponseNotFound;
         assert_eq!((gone.status().as_u16(), gone.code()), (404, "previous_response_not_found"));
         assert!(gone.detail().contains("new chat") && ApiError::ContextTooLong.detail().contains("new chat"));

@@ -54,15 +54,43 @@ impl ApiError {
         // the list it must join (the test below checks that each variant is listed once).
         for example in &examples {
             match example {
-                Self::MissingMessage | Self::BlankMessage | Self::MessageTooLong { .. } | Self::ConversationTooLong { .. }
-                | Self::ControlCharacter(_) | Self::BadRequest(_) | Self::MethodNotAllowed { .. } | Self::UnsupportedMediaType(_) | Self::Misconfigured(_)
-                | Self::SecretUnavailable { .. } | Self::OriginNotAllowed | Self::OverLimit { .. } | Self::BudgetExhausted { .. }
-                | Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked | Self::LimitsUnavailable
-                | Self::TokenMissing | Self::TokenInvalid(_) | Self::TokenExpired | Self::AuthUnavailable
-                | Self::UpstreamUnauthorized | Self::RateLimited { .. } | Self::QuotaExceeded | Self::UpstreamRejected(_)
-                | Self::ContextTooLong | Self::PreviousResponseNotFound | Self::UpstreamServerError(_) | Self::UpstreamUnreachable
-                | Self::UpstreamTimeout(_) | Self::StreamFailed(_) | Self::StreamCut(_) | Self::ResponseNotFound
-                | Self::ResumeTokenInvalid(_) | Self::StopUnavailable | Self::Incomplete(_) | Self::MalformedUpstream => {}
+                Self::MissingMessage
+                | Self::BlankMessage
+                | Self::MessageTooLong { .. }
+                | Self::ConversationTooLong { .. }
+                | Self::ControlCharacter(_)
+                | Self::BadRequest(_)
+                | Self::MethodNotAllowed { .. }
+                | Self::UnsupportedMediaType(_)
+                | Self::Misconfigured(_)
+                | Self::SecretUnavailable { .. }
+                | Self::OriginNotAllowed
+                | Self::OverLimit { .. }
+                | Self::BudgetExhausted { .. }
+                | Self::AccessKeyMissing
+                | Self::AccessKeyUnknown
+                | Self::AccessKeyRevoked
+                | Self::LimitsUnavailable
+                | Self::TokenMissing
+                | Self::TokenInvalid(_)
+                | Self::TokenExpired
+                | Self::AuthUnavailable
+                | Self::UpstreamUnauthorized
+                | Self::RateLimited { .. }
+                | Self::QuotaExceeded
+                | Self::UpstreamRejected(_)
+                | Self::ContextTooLong
+                | Self::PreviousResponseNotFound
+                | Self::UpstreamServerError(_)
+                | Self::UpstreamUnreachable
+                | Self::UpstreamTimeout(_)
+                | Self::StreamFailed(_)
+                | Self::StreamCut(_)
+                | Self::ResponseNotFound
+                | Self::ResumeTokenInvalid(_)
+                | Self::StopUnavailable
+                | Self::Incomplete(_)
+                | Self::MalformedUpstream => {}
             }
         }
         examples

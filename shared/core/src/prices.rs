@@ -34,8 +34,14 @@ impl Prices {
         overridden.or_else(|| {
             LIST_PRICES
                 .iter()
-                .find(|(name, _, _, _)| model == *name || model.strip_prefix(name).is_some_and(|rest| rest.starts_with('-')))
-                .map(|(_, input, cached, output)| Prices { input_per_million: *input, cached_input_per_million: *cached, output_per_million: *output })
+                .find(|(name, _, _, _)| {
+                    model == *name || model.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'))
+                })
+                .map(|(_, input, cached, output)| Prices {
+                    input_per_million: *input,
+                    cached_input_per_million: *cached,
+                    output_per_million: *output,
+                })
         })
     }
 
@@ -43,7 +49,9 @@ impl Prices {
     pub fn cost_usd(&self, input_tokens: u64, cached_tokens: u64, output_tokens: u64) -> f64 {
         let cached = cached_tokens.min(input_tokens);
         let fresh = input_tokens - cached;
-        (fresh as f64 * self.input_per_million + cached as f64 * self.cached_input_per_million + output_tokens as f64 * self.output_per_million)
+        (fresh as f64 * self.input_per_million
+            + cached as f64 * self.cached_input_per_million
+            + output_tokens as f64 * self.output_per_million)
             / 1_000_000.0
     }
 }

@@ -20,7 +20,9 @@ pub fn values<'a>(raw_query: &'a str, name: &'a str) -> impl Iterator<Item = Str
 
 /// One component (`+` as a space, then percent-decoded), strictly.
 pub fn decode_component(raw: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::BadRequest("the query string has broken percent-encoding; encode it with encodeURIComponent".into());
+    let bad = || {
+        ApiError::BadRequest("the query string has broken percent-encoding; encode it with encodeURIComponent".into())
+    };
     let bytes = raw.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {

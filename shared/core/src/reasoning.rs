@@ -47,11 +47,13 @@ impl ReasoningConfig {
         let summary = match get("OPENAI_REASONING_SUMMARY") {
             None => Summary::Default,
             Some(value) if value.eq_ignore_ascii_case("off") => Summary::Off,
-            Some(value) => Summary::Explicit(one_of(&value, &["auto", "concise", "detailed"]).ok_or(ConfigError::Invalid {
-                name: "OPENAI_REASONING_SUMMARY",
-                value,
-                expected: "auto, concise, detailed or off",
-            })?),
+            Some(value) => {
+                Summary::Explicit(one_of(&value, &["auto", "concise", "detailed"]).ok_or(ConfigError::Invalid {
+                    name: "OPENAI_REASONING_SUMMARY",
+                    value,
+                    expected: "auto, concise, detailed or off",
+                })?)
+            }
         };
         Ok(Self { effort, summary })
     }
@@ -76,7 +78,8 @@ fn one_of(value: &str, allowed: &[&'static str]) -> Option<&'static str> {
 pub fn is_reasoning_model(model: &str) -> bool {
     let model = model.trim().to_ascii_lowercase();
     let o_series = model.strip_prefix('o').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-    let gpt5 = model.strip_prefix("gpt-5").is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.'])) && !model.starts_with("gpt-5-chat");
+    let gpt5 = model.strip_prefix("gpt-5").is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+        && !model.starts_with("gpt-5-chat");
     o_series || gpt5
 }
 
@@ -90,7 +93,9 @@ mod tests {
 
     #[test]
     fn reasoning_models_are_told_by_name() {
-        for model in ["o1", "o3", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1", "gpt-5-codex", "GPT-5"] {
+        for model in
+            ["o1", "o3", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1", "gpt-5-codex", "GPT-5"]
+        {
             assert!(is_reasoning_model(model), "{model}");
         }
         for model in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "omni-moderation", "gpt-50", ""] {
@@ -103,11 +108,16 @@ mod tests {
         let default = config(&[]).unwrap();
         assert_eq!(default.request("gpt-5"), Some(ReasoningRequest { effort: None, summary: Some("auto") }));
         assert_eq!(default.request("gpt-4o-mini"), None, "a non-reasoning model gets no parameter it would refuse");
-        let explicit = config(&[("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "Detailed")]).unwrap();
-        assert_eq!(explicit.request("my-fine-tune"), Some(ReasoningRequest { effort: Some("high"), summary: Some("detailed") }));
+        let explicit =
+            config(&[("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "Detailed")]).unwrap();
+        assert_eq!(
+            explicit.request("my-fine-tune"),
+            Some(ReasoningRequest { effort: Some("high"), summary: Some("detailed") })
+        );
         let off = config(&[("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
         assert_eq!(off.request("o3"), None);
-        let effort_only = config(&[("OPENAI_REASONING_EFFORT", "minimal"), ("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
+        let effort_only =
+            config(&[("OPENAI_REASONING_EFFORT", "minimal"), ("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
         assert_eq!(effort_only.request("gpt-5"), Some(ReasoningRequest { effort: Some("minimal"), summary: None }));
     }
 

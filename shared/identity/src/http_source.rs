@@ -29,7 +29,9 @@ impl HttpKeySource {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("lambda-openai-chat/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ApiError::Misconfigured(format!("could not build the identity provider's HTTP client: {e}")))?;
+            .map_err(|e| {
+                ApiError::Misconfigured(format!("could not build the identity provider's HTTP client: {e}"))
+            })?;
         let jwks_url = OnceCell::new_with(config.jwks_url.clone());
         Ok(Self { http, issuer: config.issuer.clone(), discovery_url: config.discovery_url(), jwks_url })
     }
@@ -42,7 +44,10 @@ impl HttpKeySource {
                 if named_issuer != Some(self.issuer.as_str()) {
                     return Err(format!("the discovery document names another issuer ({named_issuer:?})"));
                 }
-                let url = document.get("jwks_uri").and_then(|v| v.as_str()).ok_or("the discovery document has no jwks_uri")?;
+                let url = document
+                    .get("jwks_uri")
+                    .and_then(|v| v.as_str())
+                    .ok_or("the discovery document has no jwks_uri")?;
                 if !trusted_url(url) {
                     return Err("the discovery document's jwks_uri is not https".to_owned());
                 }
@@ -56,7 +61,8 @@ impl HttpKeySource {
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
-        let max_age = response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age);
+        let max_age =
+            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
             body.extend_from_slice(&chunk);
@@ -84,7 +90,9 @@ fn trusted_url(url: &str) -> bool {
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
     match url.scheme() {
         "https" => !host.is_empty(),
-        "http" => host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        "http" => {
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
         _ => false,
     }
 }
@@ -110,8 +118,16 @@ mod tests {
 
     #[test]
     fn keys_come_only_from_https_or_this_machine() {
-        assert!(trusted_url("https://id.example/keys") && trusted_url("http://127.0.0.1:9/jwks") && trusted_url("http://[::1]/k"));
-        assert!(!trusted_url("http://127.0.0.1.evil.example/jwks") && !trusted_url("http://id.example/keys") && !trusted_url("file:///etc/keys"));
+        assert!(
+            trusted_url("https://id.example/keys")
+                && trusted_url("http://127.0.0.1:9/jwks")
+                && trusted_url("http://[::1]/k")
+        );
+        assert!(
+            !trusted_url("http://127.0.0.1.evil.example/jwks")
+                && !trusted_url("http://id.example/keys")
+                && !trusted_url("file:///etc/keys")
+        );
     }
 
     #[test]

@@ -110,7 +110,8 @@ impl<S: KeySource> KeyCache<S> {
         if let Some(key) = state.keys.as_ref().and_then(|keys| keys.find(kid)) {
             return Ok(key);
         }
-        let may_ask_again = state.last_unknown_refetch.is_none_or(|at| now.duration_since(at) >= self.policy.unknown_kid_interval);
+        let may_ask_again =
+            state.last_unknown_refetch.is_none_or(|at| now.duration_since(at) >= self.policy.unknown_kid_interval);
         if !fetched_now && may_ask_again && state.keys.is_some() {
             state.last_unknown_refetch = Some(now);
             self.refresh(&mut state, now).await;
@@ -138,7 +139,11 @@ impl<S: KeySource> KeyCache<S> {
     fn keep(&self, state: &mut State, fetched: &Fetched, now: Instant) {
         let age = fetched.max_age.unwrap_or(self.policy.default_age).clamp(self.policy.min_age, self.policy.max_age);
         let set = KeySet::from_json(&fetched.keys, now + age);
-        tracing::info!(keys = set.by_kid.len() + set.anonymous.len(), cached_for_s = age.as_secs(), "fetched the identity provider's signing keys");
+        tracing::info!(
+            keys = set.by_kid.len() + set.anonymous.len(),
+            cached_for_s = age.as_secs(),
+            "fetched the identity provider's signing keys"
+        );
         state.keys = Some(set);
         state.failed_at = None;
     }
@@ -156,7 +161,11 @@ impl<S: KeySource> KeyCache<S> {
                 true
             }
             Err(reason) => {
-                tracing::warn!(reason, cached = state.keys.is_some(), "could not fetch the identity provider's signing keys");
+                tracing::warn!(
+                    reason,
+                    cached = state.keys.is_some(),
+                    "could not fetch the identity provider's signing keys"
+                );
                 state.failed_at = Some(now);
                 if let Some(keys) = &mut state.keys {
                     keys.fresh_until = now + self.policy.retry_after_failure;
@@ -186,7 +195,9 @@ impl KeySet {
     fn find(&self, kid: Option<&str>) -> Option<Key> {
         match kid {
             Some(kid) => self.by_kid.get(kid).cloned(),
-            None if self.by_kid.len() + self.anonymous.len() == 1 => self.by_kid.values().chain(&self.anonymous).next().cloned(),
+            None if self.by_kid.len() + self.anonymous.len() == 1 => {
+                self.by_kid.values().chain(&self.anonymous).next().cloned()
+            }
             None => None,
         }
     }
@@ -218,8 +229,8 @@ fn usable(jwk: &Jwk) -> Option<Key> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
 
@@ -282,7 +293,13 @@ mod tests {
     fn only_asymmetric_signature_keys_are_kept_with_the_algorithms_they_allow() {
         let rsa = serde_json::json!({"kty": "RSA", "kid": "r", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"});
         let set = KeySet::from_json(
-            &[rsa.clone(), serde_json::json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"}), serde_json::json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": rsa["n"], "e": "AQAB"}), ec_key("e"), serde_json::json!({"kty": "EC", "kid": "lie", "alg": "RS256", "crv": "P-256", "x": ec_key("e")["x"], "y": ec_key("e")["y"]})],
+            &[
+                rsa.clone(),
+                serde_json::json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"}),
+                serde_json::json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": rsa["n"], "e": "AQAB"}),
+                ec_key("e"),
+                serde_json::json!({"kty": "EC", "kid": "lie", "alg": "RS256", "crv": "P-256", "x": ec_key("e")["x"], "y": ec_key("e")["y"]}),
+            ],
             Instant::now(),
         );
         assert_eq!(set.find(Some("r")).unwrap().algorithms.len(), 6);

@@ -39,9 +39,16 @@ fn compute_digest(data: &[u8], hash: ThumbprintHash) -> Vec<u8> {
 }
 
 enum PublicKey {
-    Rsa { n: Vec<u8>, e: Vec<u8>, parameters: &'static ring_signature::RsaParameters },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        parameters: &'static ring_signature::RsaParameters,
+    },
     /// An EC point (`04 || x || y`) or an Ed25519 key, as ring reads them.
-    Raw { bytes: Vec<u8>, parameters: &'static dyn ring_signature::VerificationAlgorithm },
+    Raw {
+        bytes: Vec<u8>,
+        parameters: &'static dyn ring_signature::VerificationAlgorithm,
+    },
 }
 
 struct RingVerifier {
@@ -58,7 +65,9 @@ fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerif
         _ => Err(Error::from(ErrorKind::InvalidKeyFormat)),
     };
     let raw = |family: AlgorithmFamily, parameters: &'static dyn VerificationAlgorithm| match key.kind() {
-        DecodingKeyKind::SecretOrDer(bytes) if key.family() == family => Ok(PublicKey::Raw { bytes: bytes.clone(), parameters }),
+        DecodingKeyKind::SecretOrDer(bytes) if key.family() == family => {
+            Ok(PublicKey::Raw { bytes: bytes.clone(), parameters })
+        }
         _ => Err(Error::from(ErrorKind::InvalidKeyFormat)),
     };
     let key = match algorithm {
@@ -79,8 +88,12 @@ fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerif
 impl jsonwebtoken::signature::Verifier<Vec<u8>> for RingVerifier {
     fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), jsonwebtoken::signature::Error> {
         let verified = match &self.key {
-            PublicKey::Rsa { n, e, parameters } => ring_signature::RsaPublicKeyComponents { n, e }.verify(parameters, message, signature),
-            PublicKey::Raw { bytes, parameters } => ring_signature::UnparsedPublicKey::new(*parameters, bytes).verify(message, signature),
+            PublicKey::Rsa { n, e, parameters } => {
+                ring_signature::RsaPublicKeyComponents { n, e }.verify(parameters, message, signature)
+            }
+            PublicKey::Raw { bytes, parameters } => {
+                ring_signature::UnparsedPublicKey::new(*parameters, bytes).verify(message, signature)
+            }
         };
         verified.map_err(|_| jsonwebtoken::signature::Error::new())
     }

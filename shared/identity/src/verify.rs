@@ -2,8 +2,8 @@
 //! and header (asymmetric algorithms only, no key named by the token itself), the issuer's key
 //! for its `kid`, the signature, then the claims (`exp`, `nbf`, `iat`, `iss`, `aud`, `sub`).
 
-use chat_core::{ApiError, JwtConfig};
 use base64::Engine;
+use chat_core::{ApiError, JwtConfig};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{AlgorithmFamily, Validation};
 
@@ -28,7 +28,8 @@ impl User {
     /// `user:` and the first 32 hex digits of SHA-256 over issuer and subject: how limits,
     /// owner tags and logs name the user, without their identifier.
     pub fn caller_id(&self) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, format!("{}\n{}", self.issuer, self.subject).as_bytes());
+        let digest =
+            ring::digest::digest(&ring::digest::SHA256, format!("{}\n{}", self.issuer, self.subject).as_bytes());
         let hex: String = digest.as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect();
         format!("user:{hex}")
     }
@@ -79,10 +80,14 @@ impl<S: KeySource> Verifier<S> {
             _ => ApiError::TokenInvalid("its header cannot be read"),
         })?;
         if header.alg.family() == AlgorithmFamily::Hmac {
-            return Err(ApiError::TokenInvalid("it is signed with a shared secret; only the issuer's public keys are accepted"));
+            return Err(ApiError::TokenInvalid(
+                "it is signed with a shared secret; only the issuer's public keys are accepted",
+            ));
         }
         if header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() || header.x5c.is_some() {
-            return Err(ApiError::TokenInvalid("its header points to its own key; only the issuer's published keys are accepted"));
+            return Err(ApiError::TokenInvalid(
+                "its header points to its own key; only the issuer's published keys are accepted",
+            ));
         }
         if header.crit.is_some() {
             return Err(ApiError::TokenInvalid("its header has critical extensions this service does not know"));
@@ -100,17 +105,22 @@ impl<S: KeySource> Verifier<S> {
         validation.validate_aud = false; // `aud` or Cognito's `client_id`, checked below
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.set_issuer(&[&self.config.issuer]);
-        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
-                ErrorKind::ImmatureSignature => ApiError::TokenInvalid("it is not valid yet (nbf)"),
-                ErrorKind::InvalidIssuer => ApiError::TokenInvalid("it was issued by another identity provider (iss)"),
-                ErrorKind::InvalidSignature => ApiError::TokenInvalid("its signature does not match"),
-                ErrorKind::MissingRequiredClaim(_) => ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type"),
-                ErrorKind::InvalidClaimFormat(_) => ApiError::TokenInvalid("a claim has the wrong type"),
-                _ => ApiError::TokenInvalid("it cannot be read"),
-            })?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key.decoding, &validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+                    ErrorKind::ImmatureSignature => ApiError::TokenInvalid("it is not valid yet (nbf)"),
+                    ErrorKind::InvalidIssuer => {
+                        ApiError::TokenInvalid("it was issued by another identity provider (iss)")
+                    }
+                    ErrorKind::InvalidSignature => ApiError::TokenInvalid("its signature does not match"),
+                    ErrorKind::MissingRequiredClaim(_) => {
+                        ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type")
+                    }
+                    ErrorKind::InvalidClaimFormat(_) => ApiError::TokenInvalid("a claim has the wrong type"),
+                    _ => ApiError::TokenInvalid("it cannot be read"),
+                })?
+                .claims;
         self.check_claims(&claims)
     }
 
@@ -124,7 +134,8 @@ impl<S: KeySource> Verifier<S> {
                 return Err(ApiError::TokenInvalid("it was issued in the future (iat)"));
             }
         }
-        let accepted = |value: &serde_json::Value| value.as_str().is_some_and(|v| self.config.audiences.iter().any(|a| a == v));
+        let accepted =
+            |value: &serde_json::Value| value.as_str().is_some_and(|v| self.config.audiences.iter().any(|a| a == v));
         let audience_ok = match claims.get("aud") {
             Some(serde_json::Value::Array(values)) => values.iter().any(accepted),
             Some(value) => accepted(value),

@@ -96,7 +96,9 @@ async fn a_good_token_names_its_user_and_plan() {
     let ed = keys.token(json!({"alg": "EdDSA", "kid": "ed-1"}), claims());
     assert_eq!(verifier.verify(&ed).await.unwrap(), user, "EdDSA too");
     // The caller id is a hash of issuer and subject: stable, and nothing of either in clear.
-    assert!(user.caller_id().starts_with("user:") && !user.caller_id().contains("alice") && user.caller_id().len() == 37);
+    assert!(
+        user.caller_id().starts_with("user:") && !user.caller_id().contains("alice") && user.caller_id().len() == 37
+    );
     let bob = verifier.verify(&keys.token(ec_header(), with(claims(), json!({"sub": "bob"})))).await.unwrap();
     assert_ne!(bob.caller_id(), user.caller_id());
     assert_eq!(verifier.key_fetches().await, 1, "the keys are fetched once");
@@ -108,7 +110,10 @@ async fn cognito_access_tokens_are_accepted_by_their_client_id() {
     let access = with(claims(), json!({"aud": null, "client_id": "cognito-client", "token_use": "access"}));
     assert!(verifier(&keys).verify(&keys.token(ec_header(), access)).await.is_ok());
     let other = with(claims(), json!({"aud": null, "client_id": "someone-else"}));
-    assert_eq!(verifier(&keys).verify(&keys.token(ec_header(), other)).await, Err(ApiError::TokenInvalid("it was issued for another application (aud)")));
+    assert_eq!(
+        verifier(&keys).verify(&keys.token(ec_header(), other)).await,
+        Err(ApiError::TokenInvalid("it was issued for another application (aud)"))
+    );
     let listed = with(claims(), json!({"aud": ["other", "chat-app"]}));
     assert!(verifier(&keys).verify(&keys.token(ec_header(), listed)).await.is_ok(), "aud as an array");
 }
@@ -119,14 +124,26 @@ async fn every_claim_problem_is_refused_with_its_own_reason() {
     let verifier = verifier(&keys);
     let cases = [
         (json!({"exp": now() - 120}), ApiError::TokenExpired),
-        (json!({"exp": null}), ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type")),
-        (json!({"exp": "99999999999"}), ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type")),
+        (
+            json!({"exp": null}),
+            ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type"),
+        ),
+        (
+            json!({"exp": "99999999999"}),
+            ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type"),
+        ),
         (json!({"nbf": now() + 600}), ApiError::TokenInvalid("it is not valid yet (nbf)")),
         (json!({"nbf": "99999999999"}), ApiError::TokenInvalid("a claim has the wrong type")),
         (json!({"iat": now() + 600}), ApiError::TokenInvalid("it was issued in the future (iat)")),
-        (json!({"iss": "https://id.example/"}), ApiError::TokenInvalid("it was issued by another identity provider (iss)")),
+        (
+            json!({"iss": "https://id.example/"}),
+            ApiError::TokenInvalid("it was issued by another identity provider (iss)"),
+        ),
         (json!({"sub": ""}), ApiError::TokenInvalid("its subject (sub) is empty")),
-        (json!({"sub": null}), ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type")),
+        (
+            json!({"sub": null}),
+            ApiError::TokenInvalid("a required claim (exp, iss or sub) is missing or not of its type"),
+        ),
         (json!({"aud": "another-app"}), ApiError::TokenInvalid("it was issued for another application (aud)")),
     ];
     for (change, expected) in cases {
@@ -142,9 +159,18 @@ async fn headers_that_choose_their_own_key_or_algorithm_are_refused() {
     let keys = Keys::new();
     let verifier = verifier(&keys);
     let cases = [
-        (json!({"jku": "https://evil.example/jwks"}), "its header points to its own key; only the issuer's published keys are accepted"),
-        (json!({"x5u": "https://evil.example/cert"}), "its header points to its own key; only the issuer's published keys are accepted"),
-        (json!({"jwk": keys.jwks()[0].clone()}), "its header points to its own key; only the issuer's published keys are accepted"),
+        (
+            json!({"jku": "https://evil.example/jwks"}),
+            "its header points to its own key; only the issuer's published keys are accepted",
+        ),
+        (
+            json!({"x5u": "https://evil.example/cert"}),
+            "its header points to its own key; only the issuer's published keys are accepted",
+        ),
+        (
+            json!({"jwk": keys.jwks()[0].clone()}),
+            "its header points to its own key; only the issuer's published keys are accepted",
+        ),
         (json!({"crit": ["exp"]}), "its header has critical extensions this service does not know"),
         (json!({"kid": "ed-1"}), "its algorithm is not the one its key allows"),
         (json!({"kid": "nobody"}), "it is signed by a key its issuer does not publish"),
@@ -162,7 +188,8 @@ async fn headers_that_choose_their_own_key_or_algorithm_are_refused() {
     // Tampered claims under a real signature.
     let token = keys.token(ec_header(), claims());
     let parts: Vec<&str> = token.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], B64.encode(with(claims(), json!({"sub": "admin"})).to_string()), parts[2]);
+    let tampered =
+        format!("{}.{}.{}", parts[0], B64.encode(with(claims(), json!({"sub": "admin"})).to_string()), parts[2]);
     assert_eq!(verifier.verify(&tampered).await, Err(ApiError::TokenInvalid("its signature does not match")));
 }
 
@@ -176,7 +203,9 @@ async fn malformed_and_oversized_tokens_are_refused_before_any_key_is_fetched() 
         assert!(matches!(verifier.verify(bad).await, Err(ApiError::TokenInvalid(_))), "{bad:?}");
     }
     assert_eq!(verifier.key_fetches().await, 0);
-    for error in [ApiError::TokenInvalid("its signature does not match"), ApiError::TokenExpired, ApiError::TokenMissing] {
+    for error in
+        [ApiError::TokenInvalid("its signature does not match"), ApiError::TokenExpired, ApiError::TokenMissing]
+    {
         assert_eq!(error.status(), 401);
         assert!(error.www_authenticate().unwrap().starts_with("Bearer error=\"invalid_token\""));
     }

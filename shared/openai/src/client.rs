@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, Shared};
 use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
 use chat_core::{ApiError, Config};
@@ -57,7 +57,9 @@ impl ResponsesClient {
         }
         let signing = config.signing.as_ref().map(ApiKey::from_config);
         if signing.is_none() {
-            tracing::warn!("TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them");
+            tracing::warn!(
+                "TOKEN_SIGNING_SECRET_ID is not set: resume tokens and the owners of answers are signed with the OpenAI API key, so rotating that key ends them"
+            );
         }
         let reasoning = config.reasoning.request(&config.model);
         Ok(Self { http: http.shared(), endpoint, config, key, signing, reasoning, summaries_refused: Arc::default() })
@@ -101,7 +103,6 @@ impl ResponsesClient {
             None => self.key.get().await,
         }
     }
-
 }
 
 fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiError> {

@@ -57,7 +57,13 @@ impl ResponsesClient {
     /// Sends a create; refused for its `reasoning.summary` (OpenAI gives summaries only to
     /// verified organizations), sends it once more without, and asks for none from then on. A
     /// 400 generated nothing, so sending again cannot pay twice.
-    async fn send_create(&self, request: &ChatRequest, stream: bool, deadline: Instant, first: Option<std::time::Duration>) -> Result<Sent, ApiError> {
+    async fn send_create(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+        deadline: Instant,
+        first: Option<std::time::Duration>,
+    ) -> Result<Sent, ApiError> {
         use std::sync::atomic::Ordering;
         let key = self.signing_key().await?;
         let summary = !self.summaries_refused.load(Ordering::Relaxed);
@@ -76,7 +82,8 @@ impl ResponsesClient {
     }
 
     fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str, summary: bool) -> bytes::Bytes {
-        let safety_identifier = request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
+        let safety_identifier =
+            request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
         // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
         let background = stream && self.config.resumable;
         let body = CreateResponse {

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use futures_util::future::{BoxFuture, Shared};
 use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use tokio::sync::OnceCell;
 
 use chat_core::{ApiError, KeyConfig};
@@ -37,10 +37,9 @@ impl ApiKey {
                 (Source::Plain, ready(Ok(key)))
             }
             KeyConfig::Missing => (Source::Missing, ready(Err(missing()))),
-            KeyConfig::Secret(id) => (
-                Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) },
-                read_in_background(id.clone()),
-            ),
+            KeyConfig::Secret(id) => {
+                (Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) }, read_in_background(id.clone()))
+            }
         };
         Self(Arc::new(Inner { source, read: Mutex::new(read) }))
     }
@@ -107,7 +106,9 @@ fn read_in_background(id: String) -> Read {
     let read = move || {
         let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime.block_on(read_secret(id, Arc::new(OnceCell::new()))),
-            Err(error) => Err(ApiError::SecretUnavailable { secret_id: id, reason: format!("could not start the read: {error}") }),
+            Err(error) => {
+                Err(ApiError::SecretUnavailable { secret_id: id, reason: format!("could not start the read: {error}") })
+            }
         };
         let _ = sender.send(outcome);
     };
@@ -120,9 +121,7 @@ fn read_in_background(id: String) -> Read {
 
 async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {
     let failed = |reason: String| ApiError::SecretUnavailable { secret_id: id.clone(), reason };
-    let client = client
-        .get_or_init(|| async { SecretsClient::new(&chat_core::tls::aws_sdk_config().await) })
-        .await;
+    let client = client.get_or_init(|| async { SecretsClient::new(&chat_core::tls::aws_sdk_config().await) }).await;
     let output = client.get_secret_value().secret_id(&id).send().await.map_err(|error| {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
         match error.code() {

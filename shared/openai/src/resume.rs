@@ -8,8 +8,8 @@
 //! keys the owner is the key, so even a token copied elsewhere is refused without that key; and
 //! a token found later in a log or a history is useless after [`TOKEN_LIFETIME`].
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
 use chat_core::{ApiError, Config};
@@ -81,7 +81,9 @@ pub fn verify(token: &str, key: &str, owner: &str, now: u64) -> Result<Position,
     let id_ok = !response_id.is_empty()
         && response_id.len() <= 128
         && response_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let (Ok(sequence), Ok(offset), Ok(expires), true) = (sequence.parse::<u64>(), offset.parse::<usize>(), expires.parse::<u64>(), id_ok) else {
+    let (Ok(sequence), Ok(offset), Ok(expires), true) =
+        (sequence.parse::<u64>(), offset.parse::<usize>(), expires.parse::<u64>(), id_ok)
+    else {
         return Err(malformed);
     };
     let expected = tag(key, owner, response_id, expires);
@@ -131,7 +133,17 @@ mod tests {
         assert!(verify(&format!("resp_abc.1.0.{expires}.{tag}"), "sk-one", "key:alice", NOW).is_ok());
         // Moving the expiry is not: it is signed.
         assert!(verify(&format!("resp_abc.3.9.{}.{tag}", expires + 3600), "sk-one", "key:alice", NOW).is_err());
-        for bad in ["", "x", "resp.1.2", "resp_abc.-1.0.1.t", "resp_abc.1.x.1.t", "resp_abc.1.1.x.t", "../x.1.1.1.t", "resp abc.1.1.1.t", "resp_abc.3.9.t"] {
+        for bad in [
+            "",
+            "x",
+            "resp.1.2",
+            "resp_abc.-1.0.1.t",
+            "resp_abc.1.x.1.t",
+            "resp_abc.1.1.x.t",
+            "../x.1.1.1.t",
+            "resp abc.1.1.1.t",
+            "resp_abc.3.9.t",
+        ] {
             let error = verify(bad, "sk-one", "", NOW).unwrap_err();
             assert_eq!(error.status(), 403, "{bad}");
         }

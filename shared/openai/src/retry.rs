@@ -42,7 +42,12 @@ impl ResponsesClient {
     /// Sends `body` until an attempt is accepted. Each attempt has its own `window` for the
     /// response headers (all of them within `deadline`), so a retry late in the request is not
     /// cut short by a window that closed before it began.
-    pub(crate) async fn send(&self, call: &Call, deadline: Instant, window: Option<Duration>) -> Result<Sent, ApiError> {
+    pub(crate) async fn send(
+        &self,
+        call: &Call,
+        deadline: Instant,
+        window: Option<Duration>,
+    ) -> Result<Sent, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(Duration::from_millis(250))
@@ -113,7 +118,11 @@ impl ResponsesClient {
         }
         let wait = retry_after(response.headers());
         let body = tokio::time::timeout_at(headers_by, response.bytes()).await.ok().and_then(Result::ok);
-        let error = body.as_deref().and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok()).map(|b| b.error).unwrap_or_default();
+        let error = body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok())
+            .map(|b| b.error)
+            .unwrap_or_default();
         let code = error.code.as_deref().or(error.kind.as_deref()).unwrap_or("");
         let message = redact(error.message.as_deref().unwrap_or("no details"), key);
         // A 401's message quotes part of the key: it is never logged.
@@ -123,7 +132,9 @@ impl ResponsesClient {
             StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
             StatusCode::NOT_FOUND if call.names_a_response => Outcome::Fail(ApiError::ResponseNotFound),
             StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),
-            StatusCode::TOO_MANY_REQUESTS => Outcome::Retry { error: ApiError::RateLimited { retry_after: wait }, wait },
+            StatusCode::TOO_MANY_REQUESTS => {
+                Outcome::Retry { error: ApiError::RateLimited { retry_after: wait }, wait }
+            }
             // The conversation itself is the problem: the caller can act on it (a new chat).
             _ if code == "context_length_exceeded" => Outcome::Fail(ApiError::ContextTooLong),
             _ if code == "previous_response_not_found" => Outcome::Fail(ApiError::PreviousResponseNotFound),
@@ -145,7 +156,9 @@ pub(crate) const SUMMARY_REFUSED: &str = "reasoning.summary refused: ";
 /// `retry-after-ms` (OpenAI's own) or `retry-after` in seconds, capped before it becomes a
 /// `Duration`: any server at `OPENAI_BASE_URL` may send `1e20`, which would not fit in one.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
+    let number = |name: &str| {
+        headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
+    };
     let seconds = number("retry-after-ms").map(|ms| ms / 1000.0).or_else(|| number("retry-after"))?;
     Some(Duration::from_secs_f64(seconds.min(MAX_RETRY_AFTER.as_secs_f64())))
 }

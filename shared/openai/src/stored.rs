@@ -29,12 +29,24 @@ impl ResponsesClient {
 
     /// Streams a background response again, from the event after `after` (from its start
     /// without one): no new answer is asked for.
-    pub async fn resume(&self, response_id: &str, after: Option<u64>, deadline: Instant) -> Result<ResponseStream, ApiError> {
+    pub async fn resume(
+        &self,
+        response_id: &str,
+        after: Option<u64>,
+        deadline: Instant,
+    ) -> Result<ResponseStream, ApiError> {
         let query = after.map_or_else(|| "?stream=true".to_owned(), |n| format!("?stream=true&starting_after={n}"));
         let call = self.call_about(reqwest::Method::GET, response_id, &query);
         let first_event = self.config.timeouts.first_event;
         let Sent { response, key, retries, sent_at } = self.send(&call, deadline, Some(first_event)).await?;
-        Ok(ResponseStream::new(response, key, retries, self.config.timeouts, (sent_at + first_event).min(deadline), deadline))
+        Ok(ResponseStream::new(
+            response,
+            key,
+            retries,
+            self.config.timeouts,
+            (sent_at + first_event).min(deadline),
+            deadline,
+        ))
     }
 
     /// The rest of an answer after `position`, with no new model call: from the stored
@@ -83,7 +95,12 @@ impl ResponsesClient {
     /// as OpenAI reported them (it keeps them with the response, whichever function or day made
     /// it). 0 for a new conversation. Only the caller whose answer it is may continue it: anyone
     /// else is told it does not exist, so ids can be neither used nor probed.
-    pub async fn earlier_tokens(&self, request: &ChatRequest, caller: &str, deadline: Instant) -> Result<u64, ApiError> {
+    pub async fn earlier_tokens(
+        &self,
+        request: &ChatRequest,
+        caller: &str,
+        deadline: Instant,
+    ) -> Result<u64, ApiError> {
         let Some(id) = request.previous_response_id.as_deref() else { return Ok(0) };
         let previous = match self.retrieve(id, deadline).await {
             Err(ApiError::ResponseNotFound) => return Err(ApiError::PreviousResponseNotFound),
@@ -93,7 +110,9 @@ impl ResponsesClient {
             return Err(ApiError::PreviousResponseNotFound);
         }
         if !previous.is_finished() {
-            return Err(ApiError::BadRequest("the answer this message follows is still being written: send it once that answer has finished".into()));
+            return Err(ApiError::BadRequest(
+                "the answer this message follows is still being written: send it once that answer has finished".into(),
+            ));
         }
         previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)
     }
@@ -123,10 +142,18 @@ impl ResponsesClient {
     async fn is_owner(&self, caller: &str, response: &ResponseObject) -> Result<bool, ApiError> {
         let key = self.signing_key().await?;
         let expected = safety_identifier(caller, &key);
-        Ok(response.owner().is_some_and(|owner| bool::from(subtle::ConstantTimeEq::ct_eq(owner.as_bytes(), expected.as_bytes()))))
+        Ok(response
+            .owner()
+            .is_some_and(|owner| bool::from(subtle::ConstantTimeEq::ct_eq(owner.as_bytes(), expected.as_bytes()))))
     }
 
-    async fn object_call(&self, method: reqwest::Method, response_id: &str, rest: &str, deadline: Instant) -> Result<ResponseObject, ApiError> {
+    async fn object_call(
+        &self,
+        method: reqwest::Method,
+        response_id: &str,
+        rest: &str,
+        deadline: Instant,
+    ) -> Result<ResponseObject, ApiError> {
         let sent = self.send(&self.call_about(method, response_id, rest), deadline, None).await?;
         read_object(sent.response, deadline).await
     }

@@ -17,15 +17,24 @@ use chat_core::{ApiError, Timeouts, redact};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamEvent {
     /// The response exists upstream; its id continues the conversation.
-    Created { id: String },
+    Created {
+        id: String,
+    },
     /// A piece of the reasoning summary (a new part starts with [`SUMMARY_PART_SEPARATOR`]).
     ReasoningDelta(String),
     TextDelta(String),
-    Completed { usage: Option<Usage> },
+    Completed {
+        usage: Option<Usage>,
+    },
     /// The answer stopped early; the text so far stands.
-    Incomplete { reason: String, usage: Option<Usage> },
+    Incomplete {
+        reason: String,
+        usage: Option<Usage>,
+    },
     /// The answer was cancelled upstream (a Stop): the text so far is all there is.
-    Cancelled { usage: Option<Usage> },
+    Cancelled {
+        usage: Option<Usage>,
+    },
 }
 
 /// A streamed answer. Yields events until the terminal one, or one error and then nothing.
@@ -131,7 +140,10 @@ impl ResponseStream {
         let usage = response.usage;
         let end = match response.status.as_deref() {
             Some("cancelled") => Ok(UpstreamEvent::Cancelled { usage }),
-            Some("incomplete") => Ok(UpstreamEvent::Incomplete { reason: response.incomplete_reason().unwrap_or("no reason given").to_owned(), usage }),
+            Some("incomplete") => Ok(UpstreamEvent::Incomplete {
+                reason: response.incomplete_reason().unwrap_or("no reason given").to_owned(),
+                usage,
+            }),
             Some("failed") => {
                 let message = response.error.as_ref().and_then(|e| e.message.clone());
                 Err(ApiError::StreamFailed(redact(&message.unwrap_or_else(|| "no reason given".into()), key)))
@@ -139,8 +151,13 @@ impl ResponseStream {
             _ => Ok(UpstreamEvent::Completed { usage }),
         };
         let reasoning = (!reasoning_rest.is_empty()).then_some(Ok(UpstreamEvent::ReasoningDelta(reasoning_rest)));
-        let events = reasoning.into_iter().chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest)))).chain([end]);
-        Self { inner: futures_util::stream::iter(events.collect::<Vec<_>>()).boxed(), retries: 0, sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)) }
+        let events =
+            reasoning.into_iter().chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest)))).chain([end]);
+        Self {
+            inner: futures_util::stream::iter(events.collect::<Vec<_>>()).boxed(),
+            retries: 0,
+            sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)),
+        }
     }
 
     /// The `sequence_number` of the last event read: where a background stream resumes.
@@ -218,19 +235,45 @@ mod tests {
 
     #[test]
     fn deltas_and_terminal_events_are_typed() {
-        let delta = parse(r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","logprobs":[]}"#, "k");
+        let delta = parse(
+            r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","logprobs":[]}"#,
+            "k",
+        );
         assert_eq!(delta, Ok(Some(UpstreamEvent::TextDelta("Hi".into()))));
-        let done = parse(r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#, "k");
-        assert_eq!(done, Ok(Some(UpstreamEvent::Completed { usage: Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, output_tokens_details: None, input_tokens_details: None }) })));
-        let cut = parse(r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}}"#, "k");
+        let done = parse(
+            r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#,
+            "k",
+        );
+        assert_eq!(
+            done,
+            Ok(Some(UpstreamEvent::Completed {
+                usage: Some(Usage {
+                    input_tokens: 1,
+                    output_tokens: 2,
+                    total_tokens: 3,
+                    output_tokens_details: None,
+                    input_tokens_details: None
+                })
+            }))
+        );
+        let cut = parse(
+            r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}}"#,
+            "k",
+        );
         assert_eq!(cut, Ok(Some(UpstreamEvent::Incomplete { reason: "max_output_tokens".into(), usage: None })));
         assert_eq!(parse(r#"{"type":"response.in_progress"}"#, "k"), Ok(None));
         assert_eq!(parse(r#"{"type":"some.future.event","x":1}"#, "k"), Ok(None));
-        let stopped = parse(r#"{"type":"response.cancelled","response":{"status":"cancelled","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}"#, "k");
+        let stopped = parse(
+            r#"{"type":"response.cancelled","response":{"status":"cancelled","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}"#,
+            "k",
+        );
         assert!(matches!(stopped, Ok(Some(UpstreamEvent::Cancelled { usage: Some(_) }))), "{stopped:?}");
         let failed_as_cancelled = parse(r#"{"type":"response.failed","response":{"status":"cancelled"}}"#, "k");
         assert_eq!(failed_as_cancelled, Ok(Some(UpstreamEvent::Cancelled { usage: None })));
-        assert_eq!(parse_positioned(r#"{"type":"response.in_progress","sequence_number":7}"#, "k"), Ok((Some(7), None)));
+        assert_eq!(
+            parse_positioned(r#"{"type":"response.in_progress","sequence_number":7}"#, "k"),
+            Ok((Some(7), None))
+        );
     }
 
     #[test]
@@ -242,16 +285,24 @@ mod tests {
         let second = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":1,"part":{"type":"summary_text","text":""}}"#;
         assert_eq!(parse(second, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("\n\n".into()))));
         for done in ["response.reasoning_summary_text.done", "response.reasoning_summary_part.done"] {
-            assert_eq!(parse(&format!(r#"{{"type":"{done}","summary_index":0,"text":"all"}}"#), "k"), Ok(None), "{done}");
+            assert_eq!(
+                parse(&format!(r#"{{"type":"{done}","summary_index":0,"text":"all"}}"#), "k"),
+                Ok(None),
+                "{done}"
+            );
         }
         assert_eq!(parse(r#"{"type":"response.reasoning_summary_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
     }
 
     #[test]
     fn failures_carry_a_redacted_message() {
-        let failed = parse(r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"key sk-secret123 broke"}}}"#, "sk-secret123");
+        let failed = parse(
+            r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"key sk-secret123 broke"}}}"#,
+            "sk-secret123",
+        );
         assert_eq!(failed, Err(ApiError::StreamFailed("key [redacted] broke".into())));
-        let nested = parse(r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"nested"}}"#, "k");
+        let nested =
+            parse(r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"nested"}}"#, "k");
         assert_eq!(nested, Err(ApiError::StreamFailed("nested".into())));
         let flat = parse(r#"{"type":"error","code":"x","message":"flat","param":null}"#, "k");
         assert_eq!(flat, Err(ApiError::StreamFailed("flat".into())));

@@ -172,8 +172,12 @@ pub struct SummaryPart {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
-    OutputText { text: String },
-    Refusal { refusal: String },
+    OutputText {
+        text: String,
+    },
+    Refusal {
+        refusal: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -317,16 +321,23 @@ mod tests {
 
     #[test]
     fn refusal_is_the_answer_when_there_is_no_text() {
-        let json = r#"{"output":[{"type":"message","content":[{"type":"refusal","refusal":"I can't help with that."}]}]}"#;
+        let json =
+            r#"{"output":[{"type":"message","content":[{"type":"refusal","refusal":"I can't help with that."}]}]}"#;
         let response: ResponseObject = serde_json::from_str(json).unwrap();
         assert_eq!(response.output_text(), "I can't help with that.");
     }
 
     #[test]
     fn error_event_reads_both_shapes() {
-        let flat: WireEvent = serde_json::from_str(r#"{"type":"error","code":"server_error","message":"boom","param":null,"sequence_number":3}"#).unwrap();
+        let flat: WireEvent = serde_json::from_str(
+            r#"{"type":"error","code":"server_error","message":"boom","param":null,"sequence_number":3}"#,
+        )
+        .unwrap();
         assert_eq!(flat.message.as_deref(), Some("boom"));
-        let nested: WireEvent = serde_json::from_str(r#"{"type":"error","error":{"type":"server_error","code":500,"message":"boom"},"sequence_number":3}"#).unwrap();
+        let nested: WireEvent = serde_json::from_str(
+            r#"{"type":"error","error":{"type":"server_error","code":500,"message":"boom"},"sequence_number":3}"#,
+        )
+        .unwrap();
         let error = nested.error.unwrap();
         assert_eq!((error.code.as_deref(), error.message.as_deref()), (Some("500"), Some("boom")));
     }

@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
 
 /// `ip:<address>` from the Function URL's `requestContext.http.sourceIp`; an IPv6 address is
 /// grouped by its /64, which one subscriber usually holds whole. `ip:unknown` outside Lambda.

@@ -28,7 +28,9 @@ impl Gate {
         let store = config.table.clone().map(Store::from_env);
         if store.is_none() {
             let who = if config.jwt.is_some() { "any signed-in user" } else { "anyone with its URL" };
-            tracing::warn!("LIMITS_TABLE is not set: this deployment runs WITHOUT per-caller limits or a daily budget; {who} can spend its OpenAI key");
+            tracing::warn!(
+                "LIMITS_TABLE is not set: this deployment runs WITHOUT per-caller limits or a daily budget; {who} can spend its OpenAI key"
+            );
         }
         Self::with(config, store)
     }
@@ -93,7 +95,10 @@ impl Gate {
                 let token = presented_token(request).ok_or(ApiError::TokenMissing)?;
                 let user = users.verify(&token).await?;
                 let plan = user.plan.as_deref().and_then(|plan| self.config.jwt.as_ref()?.plan(plan));
-                let own = OwnLimits { rate_per_minute: plan.map(|p| p.rate_per_minute), tokens_per_day: plan.map(|p| p.tokens_per_day) };
+                let own = OwnLimits {
+                    rate_per_minute: plan.map(|p| p.rate_per_minute),
+                    tokens_per_day: plan.map(|p| p.tokens_per_day),
+                };
                 Ok(Caller { id: user.caller_id(), own })
             }
             (Some(store), None) if self.config.keys => {
@@ -119,7 +124,13 @@ impl Gate {
 
     /// Reserves the most tokens `chat` can use (see [`reservation`]) against the deployment's
     /// budget and the caller's tokens of the day, before it is sent.
-    pub async fn reserve(&self, pass: Pass, chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> Result<Admission, ApiError> {
+    pub async fn reserve(
+        &self,
+        pass: Pass,
+        chat: &ChatRequest,
+        config: &Config,
+        earlier_tokens: u64,
+    ) -> Result<Admission, ApiError> {
         let Pass { caller, own } = pass;
         let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
         let tokens = reservation(chat, config, earlier_tokens);
@@ -136,7 +147,9 @@ impl Gate {
         let tokens = reservation(chat, config, 0);
         let tokens_per_day = caller.own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
         let per_minute = self.rate_per_minute(&caller);
-        let day = store.take_slot_and_reserve(&caller.id, per_minute, tokens, tokens_per_day, self.config.daily_budget).await?;
+        let day = store
+            .take_slot_and_reserve(&caller.id, per_minute, tokens, tokens_per_day, self.config.daily_budget)
+            .await?;
         Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), tokens, day }) })
     }
 
@@ -153,7 +166,8 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
     let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
     let messages = chat.earlier.len() as u64 + 1;
     let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
-    (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output).saturating_add(earlier_tokens)
+    (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output)
+        .saturating_add(earlier_tokens)
 }
 
 /// Who is asking, with their own limits when their key or plan sets them; nothing counted yet.
@@ -196,7 +210,11 @@ impl Admission {
         let Some(held) = self.held else { return };
         if let Some(used) = billed {
             if used > held.tokens {
-                tracing::warn!(reserved = held.tokens, used, "an answer used more tokens than its reservation allowed for");
+                tracing::warn!(
+                    reserved = held.tokens,
+                    used,
+                    "an answer used more tokens than its reservation allowed for"
+                );
             }
             held.store.adjust(&self.caller, held.day, used as i64 - held.tokens as i64).await;
         }
@@ -208,4 +226,3 @@ impl Admission {
         held.store.adjust(&self.caller, held.day, -(held.tokens as i64)).await;
     }
 }
-

@@ -91,7 +91,13 @@ impl Store {
             ("revoked", AttributeValue::Bool(false)),
         ];
         self.put(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).await?;
-        Ok(KeyRecord { id: hash[..16].to_owned(), name: name.to_owned(), revoked: false, rate_per_minute: None, tokens_per_day: None })
+        Ok(KeyRecord {
+            id: hash[..16].to_owned(),
+            name: name.to_owned(),
+            revoked: false,
+            rate_per_minute: None,
+            tokens_per_day: None,
+        })
     }
 
     /// Every key in the table.
@@ -100,7 +106,13 @@ impl Store {
     }
 
     /// Sets a key's own limits, or revokes it, by its id (hash prefix).
-    pub async fn update_key(&self, id: &str, rate_per_minute: Option<u64>, tokens_per_day: Option<u64>, revoke: bool) -> Result<KeyRecord, ApiError> {
+    pub async fn update_key(
+        &self,
+        id: &str,
+        rate_per_minute: Option<u64>,
+        tokens_per_day: Option<u64>,
+        revoke: bool,
+    ) -> Result<KeyRecord, ApiError> {
         let items = self.scan_prefix("key#").await?;
         let hash_of = |item: &Item| item.get("hash").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         let mut matching = items.iter().filter(|item| hash_of(item).starts_with(id));
@@ -154,7 +166,10 @@ mod tests {
 
     #[test]
     fn the_key_comes_from_the_header_or_the_query() {
-        assert_eq!(presented_key(&request("https://x/?message=hi", Some("Bearer chat_abc"))).as_deref(), Some("chat_abc"));
+        assert_eq!(
+            presented_key(&request("https://x/?message=hi", Some("Bearer chat_abc"))).as_deref(),
+            Some("chat_abc")
+        );
         assert_eq!(presented_key(&request("https://x/?message=hi&key=chat_%41b", None)).as_deref(), Some("chat_Ab"));
         assert_eq!(presented_key(&request("https://x/?message=hi&key=", Some("Basic x"))), None);
         assert_eq!(presented_key(&request("https://x/?monkey=1", None)), None);

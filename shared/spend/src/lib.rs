@@ -31,7 +31,10 @@ use std::time::Duration;
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
 pub use gate::{Admission, Caller, Gate, Pass, reservation};
-pub use keys::{KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key, presented_token};
+pub use keys::{
+    KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key,
+    presented_token,
+};
 pub use store::{Clock, Store, day_now};
 
 /// Seconds until the next minute and the next UTC day, for `Retry-After`.

@@ -43,11 +43,17 @@ mod tests {
         assert!(passes(&[]), "a terminal sends neither header");
         assert!(passes(&[("sec-fetch-site", "none"), ("sec-fetch-mode", "navigate")]), "an address typed by the user");
         assert!(passes(&[("origin", "https://page.example/")]));
-        assert!(passes(&[("origin", "https://page.example"), ("sec-fetch-site", "cross-site")]), "the page's own CORS request");
+        assert!(
+            passes(&[("origin", "https://page.example"), ("sec-fetch-site", "cross-site")]),
+            "the page's own CORS request"
+        );
         assert!(!passes(&[("origin", "https://evil.example")]));
         assert!(!passes(&[("origin", "null")]), "a sandboxed or file page");
         for site in ["cross-site", "same-site", "Cross-Site", "something-new"] {
-            assert!(!passes(&[("sec-fetch-site", site), ("sec-fetch-dest", "image")]), "{site}: an <img> of another page");
+            assert!(
+                !passes(&[("sec-fetch-site", site), ("sec-fetch-dest", "image")]),
+                "{site}: an <img> of another page"
+            );
         }
         assert!(check(&request(&[("sec-fetch-site", "cross-site")]), &[]).is_ok(), "no origins configured: no check");
     }

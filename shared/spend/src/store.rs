@@ -77,11 +77,21 @@ pub(crate) fn expiry(day: u64) -> u64 {
 
 impl Store {
     pub fn from_env(table: String) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new()), clock: Arc::new(epoch_seconds), windows: Windows::default() }
+        Self {
+            table: table.into(),
+            client: Arc::new(OnceCell::new()),
+            clock: Arc::new(epoch_seconds),
+            windows: Windows::default(),
+        }
     }
 
     pub fn with_client(table: String, client: Client) -> Self {
-        Self { table: table.into(), client: Arc::new(OnceCell::new_with(Some(client))), clock: Arc::new(epoch_seconds), windows: Windows::default() }
+        Self {
+            table: table.into(),
+            client: Arc::new(OnceCell::new_with(Some(client))),
+            clock: Arc::new(epoch_seconds),
+            windows: Windows::default(),
+        }
     }
 
     /// The same store reading time from `clock` (tests of what happens at midnight).
@@ -102,7 +112,10 @@ impl Store {
                     .operation_timeout(STORE_DEADLINE)
                     .build();
                 let retries = aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2);
-                let config = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).retry_config(retries).build();
+                let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .timeout_config(timeouts)
+                    .retry_config(retries)
+                    .build();
                 Client::from_conf(config)
             })
             .await
@@ -118,7 +131,9 @@ impl Store {
             let read = client.get_item().table_name(&*self.table).key("pk", AttributeValue::S("warm#up".to_owned()));
             match tokio::time::timeout(STORE_DEADLINE, read.send()).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "a connection to the limits table was not opened ahead"),
+                Ok(Err(error)) => {
+                    tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "a connection to the limits table was not opened ahead")
+                }
                 Err(_) => tracing::debug!("the limits table did not answer the read ahead in time"),
             }
         };
@@ -151,7 +166,8 @@ impl Store {
             self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at),
             self.add(&r.caller_pk, "used", tokens as i64, Some(caller_per_day), r.expires_at),
         );
-        let for_caller = for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
+        let for_caller =
+            for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
         self.settle_pair(&r, for_budget, for_caller).await
     }
 
@@ -159,10 +175,21 @@ impl Store {
     /// request of the minute and tokens of the day in one conditional write (both or neither),
     /// beside the budget's. A budget refusal gives the caller's tokens back and keeps the request
     /// counted, as when they were taken one after the other.
-    pub async fn take_slot_and_reserve(&self, caller: &str, per_minute: u64, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
+    pub async fn take_slot_and_reserve(
+        &self,
+        caller: &str,
+        per_minute: u64,
+        tokens: u64,
+        caller_per_day: u64,
+        budget: u64,
+    ) -> Result<u64, ApiError> {
         let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
-        let ask = Ask { minute: r.now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: r.expires_at };
-        let (for_budget, for_caller) = tokio::join!(self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at), self.count_request(&r.caller_pk, &ask));
+        let ask =
+            Ask { minute: r.now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: r.expires_at };
+        let (for_budget, for_caller) = tokio::join!(
+            self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at),
+            self.count_request(&r.caller_pk, &ask)
+        );
         if matches!(for_caller, Ok(Counted::RateRefused)) {
             if matches!(for_budget, Ok(Write::Done)) {
                 self.add_once(&r.budget_pk, -(tokens as i64), r.expires_at).await;
@@ -174,7 +201,12 @@ impl Store {
 
     /// The outcome of a budget write and a caller write sent together: the day, or the refusal
     /// (the deployment's limit named first) once whichever took is given back.
-    async fn settle_pair(&self, r: &Reservation, for_budget: Result<Write, ApiError>, for_caller: Result<Counted, ApiError>) -> Result<u64, ApiError> {
+    async fn settle_pair(
+        &self,
+        r: &Reservation,
+        for_budget: Result<Write, ApiError>,
+        for_caller: Result<Counted, ApiError>,
+    ) -> Result<u64, ApiError> {
         match (for_budget, for_caller) {
             (Ok(Write::Done), Ok(Counted::Done)) => Ok(r.day),
             (budget_outcome, caller_outcome) => {
@@ -187,7 +219,9 @@ impl Store {
                 let retry_after = until_next(DAY, r.now);
                 match (budget_outcome?, caller_outcome?) {
                     (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget: r.budget, retry_after }),
-                    _ => Err(ApiError::OverLimit { limit: format!("{} tokens per day", r.caller_per_day), retry_after }),
+                    _ => {
+                        Err(ApiError::OverLimit { limit: format!("{} tokens per day", r.caller_per_day), retry_after })
+                    }
                 }
             }
         }
@@ -230,7 +264,9 @@ impl Store {
             .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()));
         if let Some(limit) = limit {
             // DynamoDB conditions cannot add, so the check is "at most limit - n before".
-            let Some(room) = (limit as i64).checked_sub(n).filter(|room| *room >= 0) else { return Ok(Write::OverLimit) };
+            let Some(room) = (limit as i64).checked_sub(n).filter(|room| *room >= 0) else {
+                return Ok(Write::OverLimit);
+            };
             update = update
                 .condition_expression("attribute_not_exists(#f) OR #f <= :room")
                 .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
@@ -241,7 +277,8 @@ impl Store {
         }
         let send = async {
             if n < 0 {
-                let once = aws_sdk_dynamodb::config::Builder::default().retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+                let once = aws_sdk_dynamodb::config::Builder::default()
+                    .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
                 update.customize().config_override(once).send().await
             } else {
                 update.send().await
@@ -273,11 +310,14 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut request = self.client().await.update_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned()));
+        let mut request =
+            self.client().await.update_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned()));
         let mut expression = Vec::new();
         for (i, (name, value)) in changes.into_iter().enumerate() {
             expression.push(format!("#a{i} = :v{i}"));
-            request = request.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":v{i}"), value);
+            request = request
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
         }
         request.update_expression(format!("SET {}", expression.join(", "))).send().await.map(drop).map_err(unavailable)
     }

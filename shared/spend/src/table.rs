@@ -34,7 +34,9 @@ pub(crate) fn update<'a>(
     async move { outcome(tokio::time::timeout(DEADLINE, send).await) }
 }
 
-fn outcome(sent: Result<Result<UpdateItemOutput, SdkError<UpdateItemError>>, tokio::time::error::Elapsed>) -> Result<Updated, ApiError> {
+fn outcome(
+    sent: Result<Result<UpdateItemOutput, SdkError<UpdateItemError>>, tokio::time::error::Elapsed>,
+) -> Result<Updated, ApiError> {
     match sent {
         Ok(Ok(_)) => Ok(Updated::Applied),
         Ok(Err(error)) => match error.into_service_error() {

@@ -141,7 +141,14 @@ impl Table<'_> {
     }
 
     /// One try.
-    async fn send_count(&self, pk: &str, ask: &Ask, window: u64, way: Way<'_>, room: Option<u64>) -> Result<Updated, ApiError> {
+    async fn send_count(
+        &self,
+        pk: &str,
+        ask: &Ask,
+        window: u64,
+        way: Way<'_>,
+        room: Option<u64>,
+    ) -> Result<Updated, ApiError> {
         let mut update = self
             .client
             .update_item()
@@ -164,7 +171,9 @@ impl Table<'_> {
         };
         let (Way::Open(pair) | Way::Count(pair)) = way;
         if let Some(pair) = pair {
-            update = update.expression_attribute_names("#p", "pair").expression_attribute_values(":p", AttributeValue::S(pair.to_owned()));
+            update = update
+                .expression_attribute_names("#p", "pair")
+                .expression_attribute_values(":p", AttributeValue::S(pair.to_owned()));
         }
         update = match way {
             Way::Count(_) => {
@@ -177,7 +186,9 @@ impl Table<'_> {
             Way::Open(_) => {
                 let mark = if pair.is_some() { ", #p = :p" } else { "" };
                 update
-                    .update_expression(format!("SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp){mark} ADD #u :t"))
+                    .update_expression(format!(
+                        "SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp){mark} ADD #u :t"
+                    ))
                     .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
             }
         };
@@ -188,7 +199,6 @@ impl Table<'_> {
         Ok(table::read(self.client, self.name, pk).await?.unwrap_or_default())
     }
 }
-
 
 /// How a write counts: opening the window of its minute, or in the window open; with a pair's
 /// mark when both are sent at once.

@@ -14,11 +14,18 @@ const USER_AGENT: &str = "curl/8.5.0";
 /// A Function URL event. `raw_query_string` goes in exactly as given, raw characters and all,
 /// as the URL service passes on what curl sent; `headers` are added to (and override) the ones
 /// a plain curl request carries.
-pub fn function_url_event(method: &str, raw_path: &str, raw_query_string: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+pub fn function_url_event(
+    method: &str,
+    raw_path: &str,
+    raw_query_string: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let epoch_ms = now.as_millis() as u64;
-    let request_id = format!("{:08x}-1111-4111-8111-{:012x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let request_id =
+        format!("{:08x}-1111-4111-8111-{:012x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let domain = format!("{URL_ID}.lambda-url.us-east-1.on.aws");
 
     let mut header_map = Map::new();
@@ -126,7 +133,13 @@ fn clf_time(epoch_secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000", MONTHS[(month - 1) as usize], secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

@@ -140,7 +140,10 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         pending.handed_out_at = Some(Instant::now());
     }
     let name = lock(&shared.function_name).clone();
-    let deadline = (SystemTime::now() + *lock(&shared.deadline)).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let deadline = (SystemTime::now() + *lock(&shared.deadline))
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
     let mut response = Response::new(Body::from(queued.event.to_string()));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -157,7 +160,12 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     response
 }
 
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let streaming = headers
         .get("lambda-runtime-function-response-mode")
         .and_then(|v| v.to_str().ok())
@@ -177,7 +185,10 @@ async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, header
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let diagnostic: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let error_type = diagnostic["errorType"].as_str().map(str::to_owned).unwrap_or(kind);
-    let message = diagnostic["errorMessage"].as_str().map(str::to_owned).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    let message = diagnostic["errorMessage"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     let filled = shared.finish(&id, |inv| inv.error = Some(InvocationError::Reported { error_type, message }));
     accepted(filled)
 }
@@ -218,7 +229,9 @@ impl Streamed {
         invocation.body = self.chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
         invocation.chunks = self.chunks;
         invocation.error = self.error.or_else(|| {
-            self.prelude.is_none().then(|| InvocationError::Malformed("a streamed answer without its prelude and 8 NUL bytes".into()))
+            self.prelude
+                .is_none()
+                .then(|| InvocationError::Malformed("a streamed answer without its prelude and 8 NUL bytes".into()))
         });
     }
 }
@@ -273,7 +286,8 @@ async fn read_streamed(mut body: Body) -> Streamed {
 fn error_from_trailers(trailers: &HeaderMap) -> Option<InvocationError> {
     let error_type = trailers.get("lambda-runtime-function-error-type")?.to_str().ok()?.to_owned();
     let body = trailers.get("lambda-runtime-function-error-body").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let message = base64_decode(body).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|| body.to_owned());
+    let message =
+        base64_decode(body).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|| body.to_owned());
     Some(InvocationError::StreamError { error_type, message })
 }
 
@@ -281,12 +295,14 @@ fn in_band_error(data: &[u8]) -> InvocationError {
     let mut trailers = HeaderMap::new();
     for line in String::from_utf8_lossy(data).split("\r\n") {
         if let Some((name, value)) = line.split_once(':')
-            && let (Ok(name), Ok(value)) = (name.trim().to_ascii_lowercase().parse::<http::HeaderName>(), HeaderValue::from_str(value.trim()))
+            && let (Ok(name), Ok(value)) =
+                (name.trim().to_ascii_lowercase().parse::<http::HeaderName>(), HeaderValue::from_str(value.trim()))
         {
             trailers.insert(name, value);
         }
     }
-    error_from_trailers(&trailers).unwrap_or_else(|| InvocationError::Malformed(String::from_utf8_lossy(data).into_owned()))
+    error_from_trailers(&trailers)
+        .unwrap_or_else(|| InvocationError::Malformed(String::from_utf8_lossy(data).into_owned()))
 }
 
 /// A buffered answer: API Gateway v2 / Function URL JSON, as lambda_http serialises it.
