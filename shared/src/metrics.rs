@@ -28,6 +28,34 @@ pub fn embed(line: &mut Map<String, Value>, metrics: &[Metric], timestamp_ms: u6
     );
 }
 
+/// Writes a line of its own with `metrics` (not a request's): as JSON with the `_aws` directive
+/// when the logs are JSON, else as a plain log line at `level`. `fields` must hold the `function`
+/// and `model` dimensions. Never panics, even on a closed stdout.
+pub fn write_line(level: &'static str, message: &str, mut fields: Map<String, Value>, metrics: &[Metric]) {
+    if !crate::logging::json() {
+        let text: Vec<String> = fields.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        match level {
+            "ERROR" => tracing::error!("{message} {}", text.join(" ")),
+            _ => tracing::warn!("{message} {}", text.join(" ")),
+        }
+        return;
+    }
+    let mut line = Map::new();
+    line.insert("timestamp".into(), json!(crate::logging::timestamp()));
+    line.insert("level".into(), json!(level));
+    line.insert("message".into(), json!(message));
+    line.append(&mut fields);
+    embed(&mut line, metrics, crate::logging::epoch_millis());
+    write_stdout(&Value::Object(line));
+}
+
+/// One line to stdout, where Lambda collects logs; an error (a closed stdout) is ignored, where
+/// `println!` would panic, and in a `Drop` abort the execution environment.
+pub fn write_stdout(line: &Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,6 +192,7 @@ impl RequestSummary {
         put("total_ms", json!(self.started.elapsed().as_millis() as u64));
         put("input_tokens", json!(usage.input_tokens));
         put("cached_input_tokens", json!(usage.cached_tokens()));
+        put("cache_write_tokens", json!(usage.cache_write_tokens()));
         put("output_tokens", json!(usage.output_tokens));
         put("reasoning_tokens", json!(usage.reasoning_tokens()));
         put("total_tokens", json!(usage.total_tokens));
@@ -207,7 +208,7 @@ impl RequestSummary {
 
     fn cost_usd(&self) -> Option<f64> {
         let usage = self.usage?;
-        Some(self.prices?.cost_usd(usage.input_tokens, usage.cached_tokens(), usage.output_tokens))
+        Some(self.prices?.cost_usd(usage.billed()))
     }
 
     /// What this request adds to the CloudWatch metrics; a kind of failure is its own metric,
@@ -265,14 +266,21 @@ impl RequestSummary {
             (Outcome::Incomplete, _) => Some("Incomplete"),
             (Outcome::Timeout, _) => Some("UpstreamTimeout"),
             (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),
+            (_, Some(ApiError::ModelUnavailable(_))) => Some("ModelUnavailable"),
             (
                 _,
-                Some(ApiError::Misconfigured(_) | ApiError::SecretUnavailable { .. } | ApiError::UpstreamUnauthorized),
+                Some(
+                    ApiError::Misconfigured(_)
+                    | ApiError::SecretUnavailable { .. }
+                    | ApiError::UpstreamUnauthorized
+                    | ApiError::SettingRefused { .. },
+                ),
             ) => Some("Misconfigured"),
             (_, Some(_)) => Some("UpstreamError"),
             _ => None,
         };
         metrics.extend(kind.map(|name| (name, "Count", 1.0)));
+        metrics.extend(crate::lifecycle::shutdown_metric());
         metrics
     }
 }
@@ -306,7 +314,7 @@ impl Drop for RequestSummary {
     fn drop(&mut self) {
         if crate::logging::json() {
             if let Some(line) = self.json_line(crate::logging::level()) {
-                println!("{line}");
+                crate::metrics::write_stdout(&line);
             }
             return;
         }
@@ -347,7 +355,8 @@ mod tests {
         assert!(!fields.contains_key("protocol"), "the contract's own protocol goes unsaid");
         summary.protocol = Some("ai_sdk_ui");
         assert_eq!(summary.fields()["protocol"].as_str(), Some("ai_sdk_ui"));
-        assert!((fields["estimated_cost_usd"].as_f64().unwrap() - 0.00027).abs() < 1e-12);
+        // The default model, gpt-6-luna: 200 input at $0.10/M, 400 output at $0.50/M.
+        assert!((fields["estimated_cost_usd"].as_f64().unwrap() - 0.00022).abs() < 1e-12);
         let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
         assert!(names.contains(&"TimeToFirstText") && names.contains(&"EstimatedCost"), "{names:?}");
         assert!(!names.iter().any(|n| n.starts_with("Upstream") || *n == "ReadersGone"), "{names:?}");

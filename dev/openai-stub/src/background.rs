@@ -87,7 +87,8 @@ struct Progress {
     status: String,
     text: String,
     deltas: usize,
-    reasoning_done: bool,
+    /// The items before the message (compaction, reasoning) as they were done.
+    items_done: Vec<Value>,
     message_started: bool,
     /// The response object once it ended: completed, incomplete, failed or cancelled.
     last: Option<Value>,
@@ -114,7 +115,7 @@ impl Entry {
             status,
             text: String::new(),
             deltas: 0,
-            reasoning_done: false,
+            items_done: Vec::new(),
             message_started: false,
             last,
             over,
@@ -266,7 +267,9 @@ impl Progress {
             "response.queued" => self.status = "queued".to_owned(),
             "response.in_progress" => self.status = "in_progress".to_owned(),
             "response.output_item.added" if event["item"]["type"] == "message" => self.message_started = true,
-            "response.output_item.done" if event["item"]["type"] == "reasoning" => self.reasoning_done = true,
+            "response.output_item.done" if event["item"]["type"] != "message" => {
+                self.items_done.push(event["item"].clone());
+            }
             "response.output_text.delta" => {
                 self.text += event["delta"].as_str().unwrap_or_default();
                 self.deltas += 1;
@@ -293,9 +296,7 @@ impl Progress {
     fn response_now(&self, answer: &Answer) -> Value {
         let ended = !matches!(self.status.as_str(), "queued" | "in_progress");
         let mut output = Vec::new();
-        if self.reasoning_done {
-            output.push(wire::reasoning_item(&answer.ids, &answer.summary_texts()));
-        }
+        output.extend(self.items_done.iter().cloned());
         if self.message_started {
             let mut message = wire::message_item(&answer.ids, Some(&self.text));
             message["status"] = json!(if ended { "incomplete" } else { "in_progress" });
@@ -345,6 +346,8 @@ mod tests {
             background: true,
             earlier_tokens: 0,
             summary: Vec::new(),
+            raw: Vec::new(),
+            compacted: false,
         })
     }
 

@@ -30,6 +30,25 @@ pub struct Answer {
     pub earlier_tokens: u64,
     /// The reasoning summary's parts, as deltas: empty unless the request asked for a summary.
     pub summary: Vec<Vec<String>>,
+    /// Raw reasoning parts (`reasoning_text`), as deltas.
+    pub raw: Vec<Vec<String>>,
+    /// The conversation was compacted: a `compaction` item leads the output.
+    pub compacted: bool,
+}
+
+/// One reasoning item of an answer: its id, summary parts and raw parts, each as deltas.
+pub struct ReasoningItem {
+    pub id: String,
+    pub summary: Vec<Vec<String>>,
+    pub raw: Vec<Vec<String>>,
+}
+
+impl ReasoningItem {
+    /// The item whole, as `output_item.done` and the stored response carry it.
+    pub fn whole(&self) -> Value {
+        let texts = |parts: &[Vec<String>]| parts.iter().map(|part| part.concat()).collect::<Vec<_>>();
+        wire::reasoning_item(&self.id, &texts(&self.summary), &texts(&self.raw))
+    }
 }
 
 impl Answer {
@@ -43,17 +62,38 @@ impl Answer {
     /// Usage after `deltas` deltas, as the terminal events report it.
     pub fn usage(&self, deltas: usize) -> Value {
         let messages = wire::input_messages(&self.request).unwrap_or_default();
-        wire::usage(&messages, self.earlier_tokens, deltas, self.reasons())
+        let cache = (self.scenario.cached, self.scenario.cache_write);
+        wire::usage(&messages, self.earlier_tokens, deltas, self.reasons(), cache)
     }
 
     /// Whether the answer has a reasoning item.
     pub fn reasons(&self) -> bool {
-        self.scenario.reasoning || !self.summary.is_empty()
+        self.scenario.reasoning || !self.summary.is_empty() || !self.raw.is_empty()
     }
 
-    /// The summary's parts, whole.
-    pub fn summary_texts(&self) -> Vec<String> {
-        self.summary.iter().map(|part| part.concat()).collect()
+    /// The reasoning items (`items=N` of them), the parts split among them in order.
+    pub fn reasoning_items(&self) -> Vec<ReasoningItem> {
+        if !self.reasons() {
+            return Vec::new();
+        }
+        let count = self.scenario.items.max(1);
+        let share = |parts: &[Vec<String>], n: usize| {
+            let per = parts.len().div_ceil(count);
+            parts.iter().skip(n * per).take(per).cloned().collect::<Vec<_>>()
+        };
+        (0..count)
+            .map(|n| ReasoningItem {
+                id: if n == 0 { self.ids.reasoning.clone() } else { format!("{}_{n}", self.ids.reasoning) },
+                summary: share(&self.summary, n),
+                raw: share(&self.raw, n),
+            })
+            .collect()
+    }
+
+    /// The output items before the message: the compaction, when there was one, then reasoning.
+    pub fn output_before_message(&self) -> Vec<Value> {
+        let compaction = self.compacted.then(|| wire::compaction_item(&self.ids));
+        compaction.into_iter().chain(self.reasoning_items().iter().map(ReasoningItem::whole)).collect()
     }
 }
 
@@ -120,39 +160,56 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
         if let Some(think) = scenario.think {
             tokio::time::sleep(think).await;
         }
-        let mut output_index = 0;
         let mut output = Vec::new();
-        if a.reasons() {
-            let rs = a.ids.reasoning.clone();
-            yield vec![event("response.output_item.added", json!({"output_index": 0, "item": wire::reasoning_item(&a.ids, &[])}))];
-            for (summary_index, part) in a.summary.iter().enumerate() {
-                let at = json!({"item_id": rs, "output_index": 0, "summary_index": summary_index});
+        if a.compacted {
+            let item = wire::compaction_item(&a.ids);
+            yield vec![
+                event("response.output_item.added", json!({"output_index": 0, "item": item})),
+                event("response.output_item.done", json!({"output_index": 0, "item": item})),
+            ];
+            output.push(item);
+        }
+        for reasoning in a.reasoning_items() {
+            let (rs, output_index) = (reasoning.id.clone(), output.len());
+            let empty = wire::reasoning_item(&rs, &[], &[]);
+            yield vec![event("response.output_item.added", json!({"output_index": output_index, "item": empty}))];
+            let parts = reasoning.summary.iter().map(|part| (true, part)).chain(reasoning.raw.iter().map(|part| (false, part)));
+            let (mut summary_index, mut content_index) = (0, 0);
+            for (is_summary, part) in parts {
+                let (index_name, index, part_type, added, delta_kind, done_kind, part_done) = if is_summary {
+                    summary_index += 1;
+                    ("summary_index", summary_index - 1, "summary_text", "response.reasoning_summary_part.added", "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done", "response.reasoning_summary_part.done")
+                } else {
+                    content_index += 1;
+                    ("content_index", content_index - 1, "reasoning_text", "response.content_part.added", "response.reasoning_text.delta", "response.reasoning_text.done", "response.content_part.done")
+                };
                 let with = |extra: Value| {
-                    let mut fields = at.clone();
+                    let mut fields = json!({"item_id": rs, "output_index": output_index});
+                    fields[index_name] = json!(index);
                     for (k, v) in extra.as_object().into_iter().flatten() {
                         fields[k] = v.clone();
                     }
                     fields
                 };
-                yield vec![event("response.reasoning_summary_part.added", with(json!({"part": {"type": "summary_text", "text": ""}})))];
+                yield vec![event(added, with(json!({"part": {"type": part_type, "text": ""}})))];
                 for delta in part {
                     if !a.pause.is_zero() {
                         tokio::time::sleep(a.pause).await;
                     }
-                    yield vec![event("response.reasoning_summary_text.delta", with(json!({"delta": delta, "obfuscation": "stub"})))];
+                    yield vec![event(delta_kind, with(json!({"delta": delta, "obfuscation": "stub"})))];
                 }
                 let text = part.concat();
                 yield vec![
-                    event("response.reasoning_summary_text.done", with(json!({"text": text}))),
-                    event("response.reasoning_summary_part.done", with(json!({"part": {"type": "summary_text", "text": text}}))),
+                    event(done_kind, with(json!({"text": text}))),
+                    event(part_done, with(json!({"part": {"type": part_type, "text": text}}))),
                 ];
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let item = wire::reasoning_item(&a.ids, &a.summary_texts());
-            yield vec![event("response.output_item.done", json!({"output_index": 0, "item": item}))];
+            let item = reasoning.whole();
+            yield vec![event("response.output_item.done", json!({"output_index": output_index, "item": item}))];
             output.push(item);
-            output_index = 1;
         }
+        let output_index = output.len();
         let item_id = a.ids.message.clone();
         yield vec![
             event("response.output_item.added", json!({"output_index": output_index, "item": wire::message_item(&a.ids, None)})),

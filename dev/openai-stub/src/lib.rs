@@ -6,6 +6,7 @@
 mod background;
 mod events;
 mod http;
+pub mod models;
 pub mod reply;
 mod responses;
 pub mod scenario;
@@ -33,9 +34,15 @@ pub struct RecordedRequest {
     pub previous_response_id: Option<String>,
     /// OpenAI's per-end-user id, when the request carried one.
     pub safety_identifier: Option<String>,
-    /// `reasoning.effort` and `reasoning.summary`, when the request carried them.
+    /// `reasoning.effort`, `reasoning.summary` and `reasoning.context`, when the request carried them.
     pub reasoning_effort: Option<String>,
     pub reasoning_summary: Option<String>,
+    pub reasoning_context: Option<String>,
+    /// `store` as sent (OpenAI's default is true, but a background answer outlives its polling
+    /// window only when it is sent explicitly).
+    pub store: Option<bool>,
+    /// `context_management[0].compact_threshold`, when compaction was asked for.
+    pub compact_threshold: Option<u64>,
     pub model: String,
     /// Whether it asked for a background response.
     pub background: bool,
@@ -78,6 +85,13 @@ pub struct StubState {
     retrieves: Mutex<Vec<RecordedRetrieve>>,
     /// TCP connections accepted: a client that opened its connection early opens none later.
     connections: std::sync::atomic::AtomicU64,
+    /// The day it is for the stand-in (`YYYY-MM-DD`, UTC): models shut down by then are gone.
+    today: RwLock<String>,
+    /// Each `GET /v1/models/{id}`, in order.
+    model_lookups: Mutex<Vec<String>>,
+    /// The model's context window in input tokens: a request over it is refused with
+    /// `context_length_exceeded` (after compaction, when asked for). `None`: no limit.
+    context_window: Mutex<Option<u64>>,
 }
 
 impl StubState {
@@ -94,7 +108,38 @@ impl StubState {
             cancels: Mutex::default(),
             retrieves: Mutex::default(),
             connections: Default::default(),
+            today: RwLock::new(real_today()),
+            model_lookups: Mutex::default(),
+            context_window: Mutex::default(),
         })
+    }
+
+    /// The day it is for the stand-in.
+    pub fn today(&self) -> String {
+        self.today.read().map(|d| d.clone()).unwrap_or_else(|_| real_today())
+    }
+
+    /// Moves the stand-in's calendar (`YYYY-MM-DD`), e.g. past a model's shutdown.
+    pub fn set_today(&self, day: &str) {
+        *self.today.write().unwrap_or_else(|e| e.into_inner()) = day.to_owned();
+    }
+
+    /// The model ids asked about with `GET /v1/models/{id}`.
+    pub fn model_lookups(&self) -> Vec<String> {
+        self.model_lookups.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn record_model_lookup(&self, model: &str) {
+        self.model_lookups.lock().unwrap_or_else(|e| e.into_inner()).push(model.to_owned());
+    }
+
+    /// Sets the context window every model has here, in input tokens.
+    pub fn set_context_window(&self, tokens: Option<u64>) {
+        *self.context_window.lock().unwrap_or_else(|e| e.into_inner()) = tokens;
+    }
+
+    pub fn context_window(&self) -> Option<u64> {
+        *self.context_window.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -175,6 +220,12 @@ impl StubState {
         *count += 1;
         *count <= times
     }
+}
+
+/// Today in UTC, as `YYYY-MM-DD`.
+fn real_today() -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
 /// A stand-in server on a loopback port, stopped when dropped.

@@ -45,6 +45,11 @@ pub fn summary_parts(scenario: &Scenario) -> Vec<Vec<String>> {
     }
 }
 
+/// Raw reasoning parts (`raw=N`), each as its deltas.
+pub fn raw_parts(scenario: &Scenario) -> Vec<Vec<String>> {
+    (1..=scenario.raw).map(|i| split_words(&format!("Thinking {i}: the user asks, so check what é ✓ means."))).collect()
+}
+
 /// The whole summary as a reader gets it: the parts, a blank line between two.
 pub fn summary_text(scenario: &Scenario) -> String {
     summary_parts(scenario).iter().map(|part| part.concat()).collect::<Vec<_>>().join("\n\n")

@@ -19,6 +19,9 @@
 //! | `echo` | answer with the rest of the prompt, one character per delta |
 //! | `reasoning` | put a `reasoning` output item before the message |
 //! | `summary=N` / `summary=tricky` | when the request asks for `reasoning.summary`: a summary of N parts (or of tricky text) streamed before the text |
+//! | `raw=N` | stream N parts of raw reasoning (`reasoning_text`, as open-weight models do) before the text |
+//! | `items=N` | split the reasoning (summary parts, raw parts) across N reasoning items |
+//! | `cached=N` / `cache_write=N` | usage reports N prompt tokens read from / written to the prompt cache |
 //! | `think_ms=N` | think silently for N ms (nothing streamed, `in_progress` when asked) before any output |
 //! | `done` | end the stream with `data: [DONE]` |
 //! | `leak` | a careless upstream: put the presented API key in error messages |
@@ -46,6 +49,12 @@ pub struct Scenario {
     pub reasoning: bool,
     /// `summary=N` parts, or `summary=tricky`.
     pub summary: Option<Summary>,
+    /// Raw reasoning parts.
+    pub raw: usize,
+    /// Reasoning items the parts are split across (at least one).
+    pub items: usize,
+    pub cached: u64,
+    pub cache_write: u64,
     /// Silent thinking before any output.
     pub think: Option<Duration>,
     pub done: bool,
@@ -71,7 +80,7 @@ pub enum Failure {
 impl Scenario {
     /// Reads the settings at the start of `prompt`; a prompt without `/stub` is a plain question.
     pub fn parse(prompt: &str) -> Self {
-        let mut scenario = Self { after: 2, ..Self::default() };
+        let mut scenario = Self { after: 2, items: 1, ..Self::default() };
         let Some(rest) = prompt.trim_start().strip_prefix("/stub") else { return scenario };
         let mut words = rest.split(' ');
         while let Some(word) = words.next() {
@@ -101,6 +110,10 @@ impl Scenario {
                 "summary" if value == "tricky" => scenario.summary = Some(Summary::Tricky),
                 "summary" => scenario.summary = value.parse().ok().map(Summary::Parts),
                 "think_ms" => scenario.think = millis(),
+                "raw" => scenario.raw = value.parse().unwrap_or(0),
+                "items" => scenario.items = value.parse().unwrap_or(1),
+                "cached" => scenario.cached = value.parse().unwrap_or(0),
+                "cache_write" => scenario.cache_write = value.parse().unwrap_or(0),
                 "done" => scenario.done = true,
                 "leak" => scenario.leak = true,
                 "echo" => {
@@ -132,6 +145,8 @@ mod tests {
         assert_eq!(Scenario::parse("/stub summary=tricky").summary, Some(Summary::Tricky));
         assert_eq!(Scenario::parse("/stub error=flat after=3").failure, Some(Failure::ErrorFlat));
         assert_eq!(Scenario::parse("/stub echo a  b").echo.as_deref(), Some("a  b"));
-        assert_eq!(Scenario::parse("hello"), Scenario { after: 2, ..Scenario::default() });
+        assert_eq!(Scenario::parse("hello"), Scenario { after: 2, items: 1, ..Scenario::default() });
+        let raw = Scenario::parse("/stub raw=2 items=2 cached=600 cache_write=300");
+        assert_eq!((raw.raw, raw.items, raw.cached, raw.cache_write), (2, 2, 600, 300));
     }
 }

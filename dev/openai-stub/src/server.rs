@@ -25,6 +25,8 @@ pub fn router(state: Arc<StubState>) -> Router {
         .route("/responses", post(create_response))
         .route("/v1/responses/{id}", get(responses::retrieve))
         .route("/responses/{id}", get(responses::retrieve))
+        .route("/v1/models/{id}", get(crate::models::retrieve))
+        .route("/models/{id}", get(crate::models::retrieve))
         .route("/v1/responses/{id}/cancel", post(responses::cancel))
         .route("/responses/{id}/cancel", post(responses::cancel))
         .route("/__stub/requests", get(|State(state): State<Arc<StubState>>| async move { Json(state.requests()) }))
@@ -66,6 +68,9 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),
         reasoning_effort: request["reasoning"]["effort"].as_str().map(str::to_owned),
         reasoning_summary: request["reasoning"]["summary"].as_str().map(str::to_owned),
+        reasoning_context: request["reasoning"]["context"].as_str().map(str::to_owned),
+        store: request["store"].as_bool(),
+        compact_threshold: request["context_management"][0]["compact_threshold"].as_u64(),
         model: model.to_owned(),
         background,
         started_ms: state.now_ms(),
@@ -76,15 +81,34 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     if scenario.hang_headers {
         std::future::pending::<()>().await;
     }
-    let asked_reasoning = ["effort", "summary"].into_iter().find(|field| !request["reasoning"][*field].is_null());
-    if let (Some(field), false) = (asked_reasoning, wire::takes_reasoning(model)) {
+    let refuse = |status: StatusCode, body: Value| {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-        return (StatusCode::BAD_REQUEST, Json(wire::unsupported_reasoning(&format!("reasoning.{field}"))))
-            .into_response();
+        (status, Json(body)).into_response()
+    };
+    if crate::models::is_gone(model, &state.today()) {
+        return refuse(StatusCode::NOT_FOUND, crate::models::model_not_found(model));
+    }
+    let asked_reasoning =
+        ["effort", "summary", "context"].into_iter().find(|field| !request["reasoning"][*field].is_null());
+    if let (Some(field), false) = (asked_reasoning, crate::models::takes_reasoning(model)) {
+        return refuse(StatusCode::BAD_REQUEST, wire::unsupported_reasoning(&format!("reasoning.{field}")));
+    }
+    if let Some(refused) = request["reasoning"]["effort"].as_str().and_then(|e| crate::models::refused_effort(model, e))
+    {
+        return refuse(StatusCode::BAD_REQUEST, refused);
+    }
+    // Compaction keeps what a follow-up sends again under its threshold; past the model's
+    // window without it, the conversation is refused, as OpenAI refuses it.
+    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
+    let compacted = threshold.filter(|t| earlier_tokens > *t).is_some();
+    let earlier_tokens = threshold.map_or(earlier_tokens, |t| earlier_tokens.min(t));
+    if let Some(window) = state.context_window()
+        && earlier_tokens + wire::words(&question) + 8 > window
+    {
+        return refuse(StatusCode::BAD_REQUEST, wire::context_length_exceeded(window));
     }
     if !request["reasoning"]["summary"].is_null() && state.refuse_summaries.load(std::sync::atomic::Ordering::Relaxed) {
-        state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-        return (StatusCode::BAD_REQUEST, Json(wire::summary_needs_verification())).into_response();
+        return refuse(StatusCode::BAD_REQUEST, wire::summary_needs_verification());
     }
     // A summary comes only when one is asked for, as upstream.
     let summary =
@@ -95,6 +119,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
         return error(status, &scenario, Some(&presented));
     }
+    let raw = reply::raw_parts(&scenario);
     let answer = Arc::new(Answer {
         ids: Ids::new(index as u64 + 1),
         deltas: reply::deltas(input, &scenario),
@@ -108,6 +133,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         background,
         earlier_tokens,
         summary,
+        raw,
+        compacted,
         request,
     });
     match (background, stream) {
@@ -129,10 +156,7 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
         std::future::pending::<()>().await;
     }
     let text = deltas.concat();
-    let mut output = Vec::new();
-    if answer.reasons() {
-        output.push(wire::reasoning_item(&answer.ids, &answer.summary_texts()));
-    }
+    let mut output = answer.output_before_message();
     output.push(wire::message_item(&answer.ids, Some(&text)));
     let mut response = answer.response("completed", output, Some(answer.usage(deltas.len())));
     match scenario.failure {

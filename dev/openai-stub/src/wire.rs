@@ -69,14 +69,23 @@ impl Ids {
 /// Usage as OpenAI bills it: a word a token for every input message plus 8, and, for a
 /// follow-up, the whole conversation it continues (`earlier`: the previous response's input and
 /// output tokens) billed again as input.
-pub fn usage(input: &[(String, String)], earlier: u64, output_deltas: usize, reasoning: bool) -> Value {
-    let words: usize = input.iter().map(|(_, text)| text.split_whitespace().count()).sum();
-    let input_tokens = words as u64 + 8 + earlier;
+/// `cache` is `(cached, written)`: tokens of the prompt read from and written to the prompt cache
+/// (scenario `cached=` / `cache_write=`), part of the input as OpenAI counts them.
+pub fn usage(
+    input: &[(String, String)],
+    earlier: u64,
+    output_deltas: usize,
+    reasoning: bool,
+    cache: (u64, u64),
+) -> Value {
+    let words: u64 = input.iter().map(|(_, text)| words(text)).sum();
+    let (cached, written) = cache;
+    let input_tokens = words + 8 + earlier + cached + written;
     let output_tokens = output_deltas as u64;
     let reasoning_tokens = if reasoning { 64 } else { 0 };
     json!({
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
         "output_tokens": output_tokens + reasoning_tokens,
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens + reasoning_tokens,
@@ -91,16 +100,33 @@ pub fn message_item(ids: &Ids, text: Option<&str>) -> Value {
     json!({"id": ids.message, "type": "message", "status": status, "content": content, "role": "assistant"})
 }
 
-/// A reasoning item with the summary parts given (none unless a summary was asked for).
-pub fn reasoning_item(ids: &Ids, summary: &[String]) -> Value {
+/// A reasoning item with the summary parts given (none unless a summary was asked for) and the
+/// raw `reasoning_text` parts of an open-weight model.
+pub fn reasoning_item(id: &str, summary: &[String], raw: &[String]) -> Value {
     let summary: Vec<Value> = summary.iter().map(|text| json!({"type": "summary_text", "text": text})).collect();
-    json!({"id": ids.reasoning, "type": "reasoning", "summary": summary})
+    let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
+    if !raw.is_empty() {
+        item["content"] = raw.iter().map(|text| json!({"type": "reasoning_text", "text": text})).collect();
+    }
+    item
 }
 
-/// Whether `model` takes the `reasoning` parameter: OpenAI refuses it for the GPT-4 family
-/// and `gpt-5-chat`.
-pub fn takes_reasoning(model: &str) -> bool {
-    !(model.starts_with("gpt-4") || model.starts_with("gpt-3.5") || model.starts_with("gpt-5-chat"))
+/// The tokens the stand-in counts for a text: a word a token.
+pub fn words(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+/// OpenAI's 400 for a conversation longer than the model's window.
+pub fn context_length_exceeded(window: u64) -> Value {
+    let message = format!(
+        "Your input exceeds the context window of this model ({window} tokens). Please adjust your input and try again."
+    );
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": "input", "code": "context_length_exceeded"}})
+}
+
+/// The opaque item a compaction leaves in the output.
+pub fn compaction_item(ids: &Ids) -> Value {
+    json!({"id": ids.response.replacen("resp_", "cmp_", 1), "type": "compaction", "encrypted_content": "stub-compacted"})
 }
 
 /// OpenAI's 400 for a reasoning summary asked by an organization not verified for them.

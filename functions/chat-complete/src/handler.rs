@@ -94,7 +94,7 @@ mod tests {
         );
         assert_eq!(upstream.stub.requests()[0].reasoning_summary.as_deref(), Some("auto"));
         // No summary asked for, none given: the field is absent, not empty.
-        let plain = TestUpstream::start().await;
+        let plain = TestUpstream::start_with(&[("OPENAI_MODEL", "gpt-4o-mini")]).await;
         let (status, body) = call(&plain, get_request("/stub summary=tricky echo The answer")).await;
         assert_eq!((status, body.get("reasoning")), (200, None), "{body}");
         assert_eq!(plain.stub.requests()[0].reasoning_summary, None, "gpt-4o-mini is sent no reasoning parameter");

@@ -22,5 +22,6 @@ async fn main() -> Result<(), Error> {
     let gate: &'static Gate = Box::leak(Box::new(Gate::from_config(config.limits.clone())?));
     let client: &'static ResponsesClient = Box::leak(Box::new(ResponsesClient::new(config, key)?));
     shared::warm::open_connections(client, gate).await;
+    shared::lifecycle::watch("chat-complete", client);
     shared::runtime::run(service_fn(move |request| handler::handle(client, gate, request))).await
 }

@@ -31,5 +31,6 @@ async fn main() -> Result<(), Error> {
     let gate: &'static Gate = Box::leak(Box::new(Gate::from_config(config.limits.clone())?));
     let client: &'static ResponsesClient = Box::leak(Box::new(ResponsesClient::new(config, key)?));
     shared::warm::open_connections(client, gate).await;
+    shared::lifecycle::watch("chat-stream", client);
     shared::runtime::run_streaming(service_fn(move |request| handler::handle(client, gate, request))).await
 }

@@ -36,10 +36,10 @@ async fn the_summary_streams_before_the_text_exactly_as_written_with_its_parts_a
     let (first_reasoning, first_text) =
         (names.iter().position(|n| *n == "reasoning"), names.iter().position(|n| *n == "message"));
     assert!(first_reasoning.is_some() && first_reasoning < first_text, "{names:?}");
-    // Each delta as a browser sees it, the second part opened by its blank line.
+    // Each delta as a browser sees it, the second part's first delta opened by its blank line.
     let mut expected: Vec<String> = TRICKY_SUMMARY[0].iter().map(|d| as_browser_sees(d)).collect();
-    expected.push("\n\n".into());
-    expected.extend(TRICKY_SUMMARY[1].iter().map(|d| as_browser_sees(d)));
+    expected.push(as_browser_sees(&format!("\n\n{}", TRICKY_SUMMARY[1][0])));
+    expected.extend(TRICKY_SUMMARY[1][1..].iter().map(|d| as_browser_sees(d)));
     assert_eq!(reasoning_data(&events), expected);
     assert_eq!(
         reasoning_data(&events).concat(),
@@ -79,7 +79,8 @@ async fn a_resume_from_inside_the_reasoning_sends_exactly_the_rest() {
 
 #[tokio::test]
 async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_the_owner_s_choice() {
-    let plain = TestUpstream::start().await;
+    const PLAIN_MODEL: (&str, &str) = ("OPENAI_MODEL", "gpt-4o-mini");
+    let plain = TestUpstream::start_with(&[PLAIN_MODEL]).await;
     let (events, _) = whole(&plain, ask("/stub summary=2 echo ok")).await;
     assert_eq!((reasoning_data(&events).len(), message_data(&events).concat()), (0, "ok".to_owned()));
     assert_eq!(
@@ -88,15 +89,20 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
     );
     // Set explicitly for a model that takes none: OpenAI's 400 for `reasoning.summary`, and
     // the question asked again without it (a 400 generated nothing), not a broken chat.
-    let forced = TestUpstream::start_with(&[("OPENAI_REASONING_SUMMARY", "detailed")]).await;
+    let forced = TestUpstream::start_with(&[PLAIN_MODEL, ("OPENAI_REASONING_SUMMARY", "detailed")]).await;
     let (events, _) = whole(&forced, ask("/stub echo fine")).await;
     assert_eq!(message_data(&events).concat(), "fine", "{events:?}");
     let asked: Vec<Option<String>> = forced.stub.requests().iter().map(|r| r.reasoning_summary.clone()).collect();
     assert_eq!(asked, [Some("detailed".to_owned()), None]);
-    // An effort a model refuses is the owner's explicit choice: OpenAI's rejection, told as such.
-    let refused = TestUpstream::start_with(&[("OPENAI_REASONING_EFFORT", "high")]).await;
+    // An effort a model refuses is the owner's explicit choice: a clear error naming the setting.
+    let refused = TestUpstream::start_with(&[PLAIN_MODEL, ("OPENAI_REASONING_EFFORT", "high")]).await;
     let response = handle(&refused.client, &refused.gate, ask("hello")).await.unwrap();
-    assert_eq!(response.status(), 502);
+    assert_eq!(response.status(), 500);
+    let body: Value =
+        serde_json::from_slice(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["code"], "setting_refused", "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("OPENAI_REASONING_EFFORT=high") && detail.contains("gpt-4o-mini"), "{detail}");
     let effort = TestUpstream::start_with(&[
         REASONING_MODEL,
         ("OPENAI_REASONING_EFFORT", "high"),

@@ -18,7 +18,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub max_retries: u32,
     pub heartbeat: Duration,
-    /// `OPENAI_PRICE_INPUT_PER_MTOK` and `OPENAI_PRICE_OUTPUT_PER_MTOK`, for the cost estimate.
+    /// `OPENAI_PRICE_INPUT_PER_MTOK`, `OPENAI_PRICE_OUTPUT_PER_MTOK` and the optional
+    /// `OPENAI_PRICE_CACHED_INPUT_PER_MTOK` / `OPENAI_PRICE_CACHE_WRITE_PER_MTOK`, for the estimate.
     pub prices: Option<crate::prices::Prices>,
     pub limits: LimitsConfig,
     /// `RESUMABLE_STREAMS`: streamed answers run in OpenAI's background mode, so a dropped
@@ -29,6 +30,9 @@ pub struct Config {
     /// `OPENAI_MAX_THINK_MS`: how long a background answer may stay silent while OpenAI says
     /// it is still working, before it counts as stuck.
     pub max_think: Duration,
+    /// `OPENAI_COMPACT_THRESHOLD`: OpenAI compacts a conversation past this many input tokens,
+    /// so a follow-up costs at most about that much again, and a long chat keeps answering.
+    pub compact_threshold: Option<u64>,
 }
 
 /// Where the OpenAI API key comes from.
@@ -78,7 +82,9 @@ impl Default for Timeouts {
 
 impl Config {
     pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
-    pub const DEFAULT_MODEL: &'static str = "gpt-4o-mini";
+    /// OpenAI's named replacement for `gpt-4o-mini` (shut down 2027-01-14), with no announced
+    /// shutdown of its own; it reasons by default, so it is asked for `low` effort unless set.
+    pub const DEFAULT_MODEL: &'static str = "gpt-6-luna";
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024;
     pub const DEFAULT_MAX_THINK: Duration = Duration::from_secs(10 * 60);
 
@@ -124,13 +130,14 @@ impl Config {
         check_base_url(&base_url, insecure_allowed)?;
         let defaults = Timeouts::default();
         let limits = limits(&get)?;
+        let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
         // With limits on, every request asks for at most what its reservation assumed.
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .or(limits.table.as_ref().map(|_| DEFAULT_OUTPUT_RESERVE));
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            model: get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned()),
+            model: model.clone(),
             key,
             signing,
             instructions: get("OPENAI_INSTRUCTIONS"),
@@ -155,8 +162,19 @@ impl Config {
                     return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" });
                 }
             },
-            reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?,
+            reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?
+                .with_default_effort(model == Self::DEFAULT_MODEL),
             max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
+            compact_threshold: match number("OPENAI_COMPACT_THRESHOLD")? {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        name: "OPENAI_COMPACT_THRESHOLD",
+                        value: "0".into(),
+                        expected: "a positive number of input tokens (unset: no compaction)",
+                    });
+                }
+                threshold => threshold,
+            },
         })
     }
 }
@@ -216,11 +234,14 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices:
             .transpose()
     };
     let cached = price("OPENAI_PRICE_CACHED_INPUT_PER_MTOK")?;
+    let cache_write = price("OPENAI_PRICE_CACHE_WRITE_PER_MTOK")?;
     match (price("OPENAI_PRICE_INPUT_PER_MTOK")?, price("OPENAI_PRICE_OUTPUT_PER_MTOK")?) {
-        // Without a cached price, cached input is priced as input: an estimate never too low.
+        // Unset, cached input is priced as input and cache writes at OpenAI's 1.25x input: an
+        // estimate never too low.
         (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices {
             input_per_million,
             cached_input_per_million: cached.unwrap_or(input_per_million),
+            cache_write_per_million: cache_write.unwrap_or(input_per_million * 1.25),
             output_per_million,
         })),
         (None, None) => Ok(None),
@@ -301,7 +322,13 @@ mod tests {
     fn defaults_follow_the_contract() {
         let config = config(&[]).unwrap();
         assert_eq!(config.base_url, "https://api.openai.com/v1");
-        assert_eq!(config.model, "gpt-4o-mini");
+        assert_eq!(config.model, "gpt-6-luna");
+        assert_eq!(config.reasoning.effort, Some("low"), "the default model reasons at low effort");
+        let chosen = self::config(&[("OPENAI_MODEL", "gpt-4o-mini")]).unwrap();
+        assert_eq!((chosen.reasoning.effort, chosen.compact_threshold), (None, None), "a chosen model keeps its own");
+        let compacting = self::config(&[("OPENAI_COMPACT_THRESHOLD", "200000")]).unwrap();
+        assert_eq!(compacting.compact_threshold, Some(200_000));
+        assert!(self::config(&[("OPENAI_COMPACT_THRESHOLD", "0")]).is_err());
         assert_eq!(config.key, KeyConfig::Missing);
         assert_eq!(config.timeouts, Timeouts::default());
         assert!(config.resumable);
@@ -340,6 +367,13 @@ mod tests {
             ("OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "0.15"),
         ];
         assert_eq!(config(&cached).unwrap().prices.unwrap().cached_input_per_million, 0.15);
+        assert_eq!(config(&cached).unwrap().prices.unwrap().cache_write_per_million, 1.875, "1.25x input unset");
+        let written = [
+            ("OPENAI_PRICE_INPUT_PER_MTOK", "1.5"),
+            ("OPENAI_PRICE_OUTPUT_PER_MTOK", "6"),
+            ("OPENAI_PRICE_CACHE_WRITE_PER_MTOK", "2"),
+        ];
+        assert_eq!(config(&written).unwrap().prices.unwrap().cache_write_per_million, 2.0);
         assert!(
             config(&[("OPENAI_PRICE_INPUT_PER_MTOK", "1.5")])
                 .unwrap_err()

@@ -62,6 +62,18 @@ pub enum ApiError {
     AuthUnavailable,
     #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
     UpstreamUnauthorized,
+    /// OpenAI answered `404 model_not_found`: the model was shut down, or this project has no
+    /// access to it. The name is the deployment's own setting, not a secret.
+    #[error(
+        "this deployment's model ({0}) is not available at OpenAI (shut down, or not open to its project); its owner must set another in OPENAI_MODEL"
+    )]
+    ModelUnavailable(String),
+    /// The model refuses a reasoning setting of the deployment's (a value it does not take):
+    /// named, never silently dropped.
+    #[error(
+        "this deployment's {name}={value} is not accepted by its model {model}; its owner must change or unset {name}"
+    )]
+    SettingRefused { name: &'static str, value: String, model: String },
     #[error("OpenAI is rate limiting this deployment; try again in a moment")]
     RateLimited { retry_after: Option<Duration> },
     #[error("the OpenAI account behind this deployment has run out of quota; check its plan and billing")]
@@ -86,6 +98,10 @@ pub enum ApiError {
     /// answer itself may be fine, and is read again from where it was.
     #[error("the answer failed part way: the connection to OpenAI {0} before the answer was complete")]
     StreamCut(&'static str),
+    /// A resume's place does not fall inside the stored answer (past its end, or inside a
+    /// character): the rest cannot be told, and is not made up.
+    #[error("the rest of this answer could not be found from where this reader stopped; ask again")]
+    ResumeLost,
     #[error("that answer is no longer available (answers can be resumed or stopped for a limited time); ask again")]
     ResponseNotFound,
     #[error("this resume token is not valid: {0}")]
@@ -127,9 +143,11 @@ impl ApiError {
             Self::ContextTooLong => StatusCode::BAD_REQUEST,
             Self::PreviousResponseNotFound => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Misconfigured(_) | Self::SecretUnavailable { .. } | Self::UpstreamUnauthorized => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Misconfigured(_)
+            | Self::SecretUnavailable { .. }
+            | Self::UpstreamUnauthorized
+            | Self::SettingRefused { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::QuotaExceeded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamRejected(_)
@@ -137,6 +155,7 @@ impl ApiError {
             | Self::UpstreamUnreachable
             | Self::StreamFailed(_)
             | Self::StreamCut(_)
+            | Self::ResumeLost
             | Self::Incomplete(_)
             | Self::MalformedUpstream => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -178,15 +197,49 @@ impl ApiError {
     /// OpenAI answered with an error status), so a reservation can be given back whole. A
     /// timeout, a broken connection or a failed answer may have used tokens nobody reports.
     pub fn before_the_model(&self) -> bool {
-        !matches!(
-            self,
+        // No wildcard: a new variant must say whether it gives its reservation back.
+        match self {
             Self::UpstreamTimeout(_)
-                | Self::UpstreamUnreachable
-                | Self::StreamFailed(_)
-                | Self::StreamCut(_)
-                | Self::Incomplete(_)
-                | Self::MalformedUpstream
-        )
+            | Self::UpstreamUnreachable
+            | Self::StreamFailed(_)
+            | Self::StreamCut(_)
+            | Self::ResumeLost
+            | Self::Incomplete(_)
+            | Self::MalformedUpstream => false,
+            Self::MissingMessage
+            | Self::BlankMessage
+            | Self::MessageTooLong { .. }
+            | Self::ConversationTooLong { .. }
+            | Self::ControlCharacter(_)
+            | Self::BadRequest(_)
+            | Self::MethodNotAllowed { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::Misconfigured(_)
+            | Self::SecretUnavailable { .. }
+            | Self::OriginNotAllowed
+            | Self::OverLimit { .. }
+            | Self::BudgetExhausted { .. }
+            | Self::AccessKeyMissing
+            | Self::AccessKeyUnknown
+            | Self::AccessKeyRevoked
+            | Self::LimitsUnavailable
+            | Self::TokenMissing
+            | Self::TokenInvalid(_)
+            | Self::TokenExpired
+            | Self::AuthUnavailable
+            | Self::UpstreamUnauthorized
+            | Self::ModelUnavailable(_)
+            | Self::SettingRefused { .. }
+            | Self::RateLimited { .. }
+            | Self::QuotaExceeded
+            | Self::UpstreamRejected(_)
+            | Self::ContextTooLong
+            | Self::PreviousResponseNotFound
+            | Self::UpstreamServerError(_)
+            | Self::ResponseNotFound
+            | Self::ResumeTokenInvalid(_)
+            | Self::StopUnavailable => true,
+        }
     }
 
     /// A stable, machine-readable name for the error, so clients can act on it (for instance
@@ -215,6 +268,8 @@ impl ApiError {
             Self::Misconfigured(_) => "misconfigured",
             Self::SecretUnavailable { .. } => "key_unavailable",
             Self::UpstreamUnauthorized => "upstream_unauthorized",
+            Self::ModelUnavailable(_) => "model_unavailable",
+            Self::SettingRefused { .. } => "setting_refused",
             Self::RateLimited { .. } => "upstream_rate_limited",
             Self::QuotaExceeded => "upstream_quota_exceeded",
             Self::UpstreamRejected(_) => "upstream_rejected",
@@ -223,7 +278,7 @@ impl ApiError {
             Self::UpstreamServerError(_) => "upstream_error",
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
-            Self::StreamFailed(_) | Self::StreamCut(_) => "stream_failed",
+            Self::StreamFailed(_) | Self::StreamCut(_) | Self::ResumeLost => "stream_failed",
             Self::ResponseNotFound => "response_not_found",
             Self::ResumeTokenInvalid(_) => "resume_token_invalid",
             Self::StopUnavailable => "stop_unavailable",
@@ -242,6 +297,8 @@ impl ApiError {
     pub fn upstream_status(&self) -> Option<u16> {
         match self {
             Self::UpstreamUnauthorized => Some(401),
+            Self::ModelUnavailable(_) => Some(404),
+            Self::SettingRefused { .. } => Some(400),
             Self::RateLimited { .. } | Self::QuotaExceeded => Some(429),
             Self::UpstreamServerError(status) => Some(*status),
             _ => None,

@@ -34,6 +34,12 @@ impl ApiError {
             Self::TokenExpired,
             Self::AuthUnavailable,
             Self::UpstreamUnauthorized,
+            Self::ModelUnavailable("gpt-5".into()),
+            Self::SettingRefused {
+                name: "OPENAI_REASONING_EFFORT",
+                value: "minimal".into(),
+                model: "gpt-6-luna".into(),
+            },
             Self::RateLimited { retry_after: Some(wait) },
             Self::QuotaExceeded,
             Self::UpstreamRejected("Invalid value".into()),
@@ -44,6 +50,7 @@ impl ApiError {
             Self::UpstreamTimeout("first event"),
             Self::StreamFailed("the model failed".into()),
             Self::StreamCut("broke"),
+            Self::ResumeLost,
             Self::ResponseNotFound,
             Self::ResumeTokenInvalid("it was not issued to you"),
             Self::StopUnavailable,
@@ -76,6 +83,8 @@ impl ApiError {
                 | Self::TokenExpired
                 | Self::AuthUnavailable
                 | Self::UpstreamUnauthorized
+                | Self::ModelUnavailable(_)
+                | Self::SettingRefused { .. }
                 | Self::RateLimited { .. }
                 | Self::QuotaExceeded
                 | Self::UpstreamRejected(_)
@@ -86,6 +95,7 @@ impl ApiError {
                 | Self::UpstreamTimeout(_)
                 | Self::StreamFailed(_)
                 | Self::StreamCut(_)
+                | Self::ResumeLost
                 | Self::ResponseNotFound
                 | Self::ResumeTokenInvalid(_)
                 | Self::StopUnavailable

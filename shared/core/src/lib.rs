@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod config;
+pub mod date;
 pub mod error;
 mod error_examples;
 pub mod prices;

@@ -1,19 +1,32 @@
-//! `OPENAI_REASONING_EFFORT` and `OPENAI_REASONING_SUMMARY`: what a reasoning model is asked
-//! for, and the documented rule for when the Responses API's `reasoning` object is sent at all.
+//! `OPENAI_REASONING_EFFORT`, `OPENAI_REASONING_SUMMARY` and `OPENAI_REASONING_CONTEXT`: what a
+//! reasoning model is asked for, and the documented rule for when the Responses API's
+//! `reasoning` object is sent at all.
 //!
-//! The rule: an effort is sent whenever the owner sets one (they chose a model that takes it);
-//! a summary is sent when set explicitly, or, by default (`auto`), only to models whose name
-//! says they reason (`o1`, `o3`, `o4-mini`, … and the `gpt-5` family except `gpt-5-chat`), so a
-//! non-reasoning model never receives a parameter it would refuse.
+//! The rule: an effort or a context is sent whenever the owner sets one (they chose a model
+//! that takes it; a model that refuses it gets a clear error naming the variable, never a silent
+//! downgrade). Without an effort set, the default model (`gpt-6-luna`, which reasons by default
+//! at `medium`) is asked for `low`, so a plain chat stays fast and cheap. A summary is
+//! sent when set explicitly, or, by default (`auto`), to every model not known to reason never
+//! (`gpt-4o`, `gpt-4.1`, `*-chat*`, …): OpenAI's own answer decides for the rest, since a model
+//! that refuses `reasoning.summary` is asked once more without it, and never again.
 
 use crate::setting::ConfigError;
+
+/// The seven values of `reasoning.effort` (December 2026); not every model takes every one.
+pub const EFFORTS: [&str; 7] = ["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+/// The values of `reasoning.context`.
+pub const CONTEXTS: [&str; 3] = ["auto", "current_turn", "all_turns"];
+/// The effort the default model is asked for when the owner sets none.
+pub const DEFAULT_MODEL_EFFORT: &str = "low";
 
 /// The owner's reasoning settings, read once at init.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReasoningConfig {
-    /// `minimal`, `low`, `medium` or `high`; `None`: the model's own default.
+    /// One of [`EFFORTS`]; `None`: the model's own default.
     pub effort: Option<&'static str>,
     pub summary: Summary,
+    /// One of [`CONTEXTS`]; `None`: the model's own default.
+    pub context: Option<&'static str>,
 }
 
 /// `OPENAI_REASONING_SUMMARY`.
@@ -32,16 +45,25 @@ pub enum Summary {
 pub struct ReasoningRequest {
     pub effort: Option<&'static str>,
     pub summary: Option<&'static str>,
+    pub context: Option<&'static str>,
 }
 
 impl ReasoningConfig {
     pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let effort = match get("OPENAI_REASONING_EFFORT") {
             None => None,
-            Some(value) => Some(one_of(&value, &["minimal", "low", "medium", "high"]).ok_or(ConfigError::Invalid {
+            Some(value) => Some(one_of(&value, &EFFORTS).ok_or(ConfigError::Invalid {
                 name: "OPENAI_REASONING_EFFORT",
                 value,
-                expected: "minimal, low, medium or high (unset: the model's default)",
+                expected: "none, minimal, low, medium, high, xhigh or max (unset: the model's default)",
+            })?),
+        };
+        let context = match get("OPENAI_REASONING_CONTEXT") {
+            None => None,
+            Some(value) => Some(one_of(&value, &CONTEXTS).ok_or(ConfigError::Invalid {
+                name: "OPENAI_REASONING_CONTEXT",
+                value,
+                expected: "auto, current_turn or all_turns (unset: the model's default)",
             })?),
         };
         let summary = match get("OPENAI_REASONING_SUMMARY") {
@@ -55,17 +77,30 @@ impl ReasoningConfig {
                 })?)
             }
         };
-        Ok(Self { effort, summary })
+        Ok(Self { effort, summary, context })
+    }
+
+    /// The effort the default model gets when the owner set none.
+    pub(crate) fn with_default_effort(mut self, model_is_default: bool) -> Self {
+        if model_is_default && self.effort.is_none() {
+            self.effort = Some(DEFAULT_MODEL_EFFORT);
+        }
+        self
     }
 
     /// The `reasoning` object for `model` by the rule above; `None` sends none.
     pub fn request(&self, model: &str) -> Option<ReasoningRequest> {
         let summary = match self.summary {
-            Summary::Default => is_reasoning_model(model).then_some("auto"),
+            Summary::Default => (!never_reasons(model)).then_some("auto"),
             Summary::Explicit(summary) => Some(summary),
             Summary::Off => None,
         };
-        (self.effort.is_some() || summary.is_some()).then_some(ReasoningRequest { effort: self.effort, summary })
+        let (effort, context) = (self.effort, self.context);
+        (effort.is_some() || summary.is_some() || context.is_some()).then_some(ReasoningRequest {
+            effort,
+            summary,
+            context,
+        })
     }
 }
 
@@ -73,14 +108,14 @@ fn one_of(value: &str, allowed: &[&'static str]) -> Option<&'static str> {
     allowed.iter().copied().find(|a| a.eq_ignore_ascii_case(value))
 }
 
-/// `o1`, `o3-mini`, `o4-mini-2025-04-16`, `gpt-5`, `gpt-5-mini`, `gpt-5.1`, `gpt-5-codex`…;
-/// not `gpt-5-chat-latest`, `gpt-4o`, `gpt-4.1`.
-pub fn is_reasoning_model(model: &str) -> bool {
+/// Models known to take no `reasoning` at all: the GPT-4 families, GPT-3.5 and the chat
+/// snapshots (`gpt-5-chat-latest`). Every other model, including ones named after this was
+/// written, is asked for a summary, and OpenAI's answer decides ([`ReasoningConfig`]'s rule).
+pub fn never_reasons(model: &str) -> bool {
     let model = model.trim().to_ascii_lowercase();
-    let o_series = model.strip_prefix('o').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-    let gpt5 = model.strip_prefix("gpt-5").is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
-        && !model.starts_with("gpt-5-chat");
-    o_series || gpt5
+    let family = |name: &str| model.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'));
+    ["gpt-4o", "gpt-4.1", "gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "chatgpt-4o"].iter().any(|name| family(name))
+        || model.contains("-chat")
 }
 
 #[cfg(test)]
@@ -92,39 +127,54 @@ mod tests {
     }
 
     #[test]
-    fn reasoning_models_are_told_by_name() {
-        for model in
-            ["o1", "o3", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1", "gpt-5-codex", "GPT-5"]
-        {
-            assert!(is_reasoning_model(model), "{model}");
+    fn only_the_families_that_never_reason_are_spared_a_summary() {
+        for model in ["gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1", "gpt-4.1-mini", "gpt-5-chat-latest", "GPT-4"] {
+            assert!(never_reasons(model), "{model}");
         }
-        for model in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "omni-moderation", "gpt-50", ""] {
-            assert!(!is_reasoning_model(model), "{model}");
+        // Today's families and ones named later are asked; OpenAI's answer decides.
+        for model in ["gpt-6-luna", "gpt-6.1-sol", "gpt-5.6-terra", "o3", "gpt-oss-120b", "gpt-7", "gpt-40"] {
+            assert!(!never_reasons(model), "{model}");
         }
     }
 
     #[test]
-    fn by_default_only_reasoning_models_are_asked_for_a_summary() {
+    fn by_default_every_model_but_the_old_ones_is_asked_for_a_summary() {
         let default = config(&[]).unwrap();
-        assert_eq!(default.request("gpt-5"), Some(ReasoningRequest { effort: None, summary: Some("auto") }));
+        let auto = |effort| Some(ReasoningRequest { effort, summary: Some("auto"), context: None });
+        assert_eq!(default.request("gpt-6-luna"), auto(None));
+        assert_eq!(default.clone().with_default_effort(true).request("gpt-6-luna"), auto(Some("low")));
         assert_eq!(default.request("gpt-4o-mini"), None, "a non-reasoning model gets no parameter it would refuse");
-        let explicit =
-            config(&[("OPENAI_REASONING_EFFORT", "high"), ("OPENAI_REASONING_SUMMARY", "Detailed")]).unwrap();
+        let explicit = config(&[
+            ("OPENAI_REASONING_EFFORT", "XHigh"),
+            ("OPENAI_REASONING_SUMMARY", "Detailed"),
+            ("OPENAI_REASONING_CONTEXT", "current_turn"),
+        ])
+        .unwrap();
+        let chosen =
+            Some(ReasoningRequest { effort: Some("xhigh"), summary: Some("detailed"), context: Some("current_turn") });
         assert_eq!(
-            explicit.request("my-fine-tune"),
-            Some(ReasoningRequest { effort: Some("high"), summary: Some("detailed") })
+            explicit.clone().with_default_effort(true).request("my-fine-tune"),
+            chosen,
+            "the owner's effort wins"
         );
         let off = config(&[("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
         assert_eq!(off.request("o3"), None);
-        let effort_only =
-            config(&[("OPENAI_REASONING_EFFORT", "minimal"), ("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
-        assert_eq!(effort_only.request("gpt-5"), Some(ReasoningRequest { effort: Some("minimal"), summary: None }));
+        let effort_only = config(&[("OPENAI_REASONING_EFFORT", "none"), ("OPENAI_REASONING_SUMMARY", "off")]).unwrap();
+        assert_eq!(
+            effort_only.request("gpt-6-luna"),
+            Some(ReasoningRequest { effort: Some("none"), summary: None, context: None })
+        );
     }
 
     #[test]
-    fn other_values_are_named_in_the_error() {
+    fn all_seven_efforts_are_taken_and_others_named_in_the_error() {
+        for effort in EFFORTS {
+            assert_eq!(config(&[("OPENAI_REASONING_EFFORT", effort)]).unwrap().effort, Some(effort));
+        }
         let error = config(&[("OPENAI_REASONING_EFFORT", "extreme")]).unwrap_err().to_string();
-        assert!(error.contains("OPENAI_REASONING_EFFORT") && error.contains("minimal, low, medium or high"), "{error}");
+        assert!(error.contains("OPENAI_REASONING_EFFORT") && error.contains("none, minimal, low"), "{error}");
         assert!(config(&[("OPENAI_REASONING_SUMMARY", "verbose")]).is_err());
+        let error = config(&[("OPENAI_REASONING_CONTEXT", "everything")]).unwrap_err().to_string();
+        assert!(error.contains("OPENAI_REASONING_CONTEXT") && error.contains("current_turn"), "{error}");
     }
 }

@@ -70,7 +70,7 @@ impl ResponsesClient {
         match self.send(&self.create_call(self.body(request, stream, &key, summary)), deadline, first).await {
             Err(ApiError::UpstreamRejected(why)) if summary && why.starts_with(SUMMARY_REFUSED) => {
                 self.summaries_refused.store(true, Ordering::Relaxed);
-                tracing::warn!(%why, "OpenAI refuses reasoning summaries for this organization (verify it on platform.openai.com to get them, or set OPENAI_REASONING_SUMMARY=off); answering without them");
+                tracing::warn!(%why, "OpenAI refuses reasoning summaries (the model takes none, or the organization is not verified for them on platform.openai.com; OPENAI_REASONING_SUMMARY=off stops asking); answering without them");
                 self.send(&self.create_call(self.body(request, stream, &key, false)), deadline, first).await
             }
             other => other,
@@ -99,8 +99,17 @@ impl ResponsesClient {
             stream,
             reasoning: self
                 .reasoning
-                .map(|r| types::ReasoningParam { effort: r.effort, summary: r.summary.filter(|_| summary) })
-                .filter(|r| r.effort.is_some() || r.summary.is_some()),
+                .map(|r| types::ReasoningParam {
+                    effort: r.effort,
+                    summary: r.summary.filter(|_| summary),
+                    context: r.context,
+                })
+                .filter(|r| r.effort.is_some() || r.summary.is_some() || r.context.is_some()),
+            store: true,
+            context_management: self
+                .config
+                .compact_threshold
+                .map(|compact_threshold| [types::Compaction { kind: "compaction", compact_threshold }]),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()
     }

@@ -7,6 +7,7 @@
 mod client;
 mod create;
 mod key;
+mod models;
 mod owner;
 pub mod resume;
 mod retry;
@@ -17,5 +18,6 @@ pub mod types;
 pub use client::{DEADLINE_MARGIN, ResponsesClient};
 pub use create::Completion;
 pub use key::ApiKey;
+pub use models::ModelLifecycle;
 pub use owner::safety_identifier;
 pub use stream::{OVERALL_DEADLINE, ResponseStream, UpstreamEvent, parse as parse_event};

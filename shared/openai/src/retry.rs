@@ -128,8 +128,17 @@ impl ResponsesClient {
         // A 401's message quotes part of the key: it is never logged.
         let logged = if status == StatusCode::UNAUTHORIZED { "(not logged)" } else { message.as_str() };
         tracing::warn!(upstream_status = status.as_u16(), code, message = logged, "OpenAI answered with an error");
+        if status == StatusCode::BAD_REQUEST
+            && let Some(refused) = self.refused_setting(error.param.as_deref())
+        {
+            return Err(Outcome::Fail(refused));
+        }
         Err(match status {
             StatusCode::UNAUTHORIZED => Outcome::Fail(ApiError::UpstreamUnauthorized),
+            // The model is gone (shut down) or not this project's: no retry brings it back.
+            _ if code == "model_not_found" && !call.names_a_response => {
+                Outcome::Fail(ApiError::ModelUnavailable(self.config.model.clone()))
+            }
             StatusCode::NOT_FOUND if call.names_a_response => Outcome::Fail(ApiError::ResponseNotFound),
             StatusCode::TOO_MANY_REQUESTS if code == "insufficient_quota" => Outcome::Fail(ApiError::QuotaExceeded),
             StatusCode::TOO_MANY_REQUESTS => {
@@ -147,6 +156,20 @@ impl ResponsesClient {
             }
             _ => Outcome::Fail(ApiError::UpstreamRejected(truncate(message, 300))),
         })
+    }
+}
+
+impl ResponsesClient {
+    /// The deployment's own setting behind a refused request parameter, named with its value:
+    /// a reasoning effort or context the model does not take is the owner's to change.
+    fn refused_setting(&self, param: Option<&str>) -> Option<ApiError> {
+        let reasoning = &self.config.reasoning;
+        let (name, value) = match param? {
+            "reasoning.effort" => ("OPENAI_REASONING_EFFORT", reasoning.effort?),
+            "reasoning.context" => ("OPENAI_REASONING_CONTEXT", reasoning.context?),
+            _ => return None,
+        };
+        Some(ApiError::SettingRefused { name, value: value.to_owned(), model: self.config.model.clone() })
     }
 }
 
@@ -174,6 +197,14 @@ fn truncate(mut text: String, max: usize) -> String {
 
 /// Reads a response object from a JSON answer, within the deadline.
 pub(crate) async fn read_object(response: reqwest::Response, deadline: Instant) -> Result<ResponseObject, ApiError> {
+    read_json(response, deadline).await
+}
+
+/// Reads a JSON answer, within the deadline.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    deadline: Instant,
+) -> Result<T, ApiError> {
     let bytes = tokio::time::timeout_at(deadline, response.bytes())
         .await
         .map_err(|_| ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE))?

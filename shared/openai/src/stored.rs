@@ -62,7 +62,7 @@ impl ResponsesClient {
                     tracing::info!(%reason, "OpenAI would not stream the answer again; reading the stored one");
                     self.when_finished(&position.response_id, deadline).await?
                 }
-                other => return other,
+                other => return other.map(|stream| stream.resuming_at(position.offset)),
             }
         };
         Ok(ResponseStream::finished(&response, position.offset, &self.key.get().await?))
@@ -114,7 +114,9 @@ impl ResponsesClient {
                 "the answer this message follows is still being written: send it once that answer has finished".into(),
             ));
         }
-        previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)
+        let earlier = previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)?;
+        // With compaction on, OpenAI keeps the conversation it sends again under the threshold.
+        Ok(self.config.compact_threshold.map_or(earlier, |threshold| earlier.min(threshold)))
     }
 
     /// Signs the event ids of `response_id` for `caller`, valid for [`resume::TOKEN_LIFETIME`].

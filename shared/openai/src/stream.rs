@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use eventsource_stream::Eventsource;
@@ -44,6 +44,9 @@ pub struct ResponseStream {
     pub retries: u32,
     /// The `sequence_number` of the last event read ([`NO_SEQUENCE`] before any).
     sequence: Arc<AtomicU64>,
+    /// Whether reasoning text reached the reader before this stream began (a resume): the next
+    /// reasoning part then starts with [`SUMMARY_PART_SEPARATOR`], as the stored answer has it.
+    reasoning_before: Arc<AtomicBool>,
 }
 
 const NO_SEQUENCE: u64 = u64::MAX;
@@ -63,7 +66,10 @@ impl ResponseStream {
     ) -> Self {
         let sequence = Arc::new(AtomicU64::new(NO_SEQUENCE));
         let last_sequence = sequence.clone();
+        let reasoning_before = Arc::new(AtomicBool::new(false));
+        let reasoning_flag = reasoning_before.clone();
         let inner = async_stream::stream! {
+            let mut parts = ReasoningParts { started: reasoning_flag.load(Ordering::Relaxed), pending: false };
             let mut source = response.bytes_stream().eventsource();
             // Until the first text (or reasoning summary), only `first_token_by` counts:
             // `response.created` and progress events do not move it. After it, each event
@@ -100,11 +106,11 @@ impl ResponseStream {
                     return;
                 }
                 let parsed = parse_positioned(&event.data, &key);
-                let parsed = parsed.map(|(sequence, event)| {
+                let parsed = parsed.map(|(sequence, item)| {
                     if let Some(sequence) = sequence {
                         last_sequence.store(sequence, Ordering::Relaxed);
                     }
-                    event
+                    parts.read(item)
                 });
                 seen_text |= matches!(parsed, Ok(Some(UpstreamEvent::TextDelta(_) | UpstreamEvent::ReasoningDelta(_))));
                 if seen_text {
@@ -126,7 +132,14 @@ impl ResponseStream {
                 }
             }
         };
-        Self { inner: inner.boxed(), retries, sequence }
+        Self { inner: inner.boxed(), retries, sequence, reasoning_before }
+    }
+
+    /// A stream read again after `offset` bytes reached the reader: reasoning parts after it
+    /// are set apart from what the reader already has.
+    pub(crate) fn resuming_at(self, offset: usize) -> Self {
+        self.reasoning_before.store(offset > 0, Ordering::Relaxed);
+        self
     }
 
     /// A finished response told as a stream: what a reader has not had of it after `offset`
@@ -135,8 +148,20 @@ impl ResponseStream {
     pub fn finished(response: &ResponseObject, offset: usize, key: &str) -> Self {
         let summary = response.reasoning_summary().unwrap_or_default();
         let text = response.output_text();
-        let reasoning_rest = summary.get(offset..).unwrap_or_default().to_owned();
-        let rest = text.get(offset.saturating_sub(summary.len())..).unwrap_or_default().to_owned();
+        let reasoning_rest = summary.get(offset.min(summary.len())..);
+        let rest = text.get(offset.saturating_sub(summary.len())..);
+        let (Some(reasoning_rest), Some(rest)) = (reasoning_rest, rest) else {
+            // Past the end or inside a character: the reader's place is not in this answer, and
+            // a rest made up from it would be wrong or silently short.
+            tracing::warn!(
+                offset,
+                reasoning = summary.len(),
+                text = text.len(),
+                "a resume position does not fall in the stored answer"
+            );
+            return Self::failing(ApiError::ResumeLost);
+        };
+        let (reasoning_rest, rest) = (reasoning_rest.to_owned(), rest.to_owned());
         let usage = response.usage;
         let end = match response.status.as_deref() {
             Some("cancelled") => Ok(UpstreamEvent::Cancelled { usage }),
@@ -153,10 +178,19 @@ impl ResponseStream {
         let reasoning = (!reasoning_rest.is_empty()).then_some(Ok(UpstreamEvent::ReasoningDelta(reasoning_rest)));
         let events =
             reasoning.into_iter().chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest)))).chain([end]);
+        Self::of(events.collect())
+    }
+
+    fn failing(error: ApiError) -> Self {
+        Self::of(vec![Err(error)])
+    }
+
+    fn of(events: Vec<Result<UpstreamEvent, ApiError>>) -> Self {
         Self {
-            inner: futures_util::stream::iter(events.collect::<Vec<_>>()).boxed(),
+            inner: futures_util::stream::iter(events).boxed(),
             retries: 0,
             sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)),
+            reasoning_before: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -177,11 +211,52 @@ impl Stream for ResponseStream {
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
 /// the chat functions do not need. `key` is redacted from any message passed on.
 pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
-    parse_positioned(data, key).map(|(_, event)| event)
+    parse_positioned(data, key).map(|(_, item)| match item {
+        Some(Item::Event(event)) => Some(event),
+        Some(Item::ReasoningPart) | None => None,
+    })
+}
+
+/// One upstream event as the stream reads it: an event to act on, or the start of a reasoning
+/// part (a reasoning item, a summary part, a raw `reasoning_text` part).
+#[derive(Debug, PartialEq, Eq)]
+enum Item {
+    Event(UpstreamEvent),
+    ReasoningPart,
+}
+
+/// One definition of the reasoning text for live and stored answers alike: every non-empty
+/// part, in order, set apart by [`SUMMARY_PART_SEPARATOR`] ([`ResponseObject::reasoning_summary`]).
+/// Live, the separator goes before the first delta of a part after one that reached the reader,
+/// so an empty part or item adds nothing, as it adds nothing to the stored text.
+struct ReasoningParts {
+    started: bool,
+    pending: bool,
+}
+
+impl ReasoningParts {
+    fn read(&mut self, item: Option<Item>) -> Option<UpstreamEvent> {
+        match item? {
+            Item::ReasoningPart => {
+                self.pending = self.started;
+                None
+            }
+            Item::Event(UpstreamEvent::ReasoningDelta(delta)) if !delta.is_empty() => {
+                self.started = true;
+                let separated = std::mem::take(&mut self.pending);
+                Some(UpstreamEvent::ReasoningDelta(if separated {
+                    format!("{SUMMARY_PART_SEPARATOR}{delta}")
+                } else {
+                    delta
+                }))
+            }
+            Item::Event(event) => Some(event),
+        }
+    }
 }
 
 /// [`parse`], with the event's `sequence_number` when it has one.
-fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<UpstreamEvent>), ApiError> {
+fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Item>), ApiError> {
     let event: WireEvent = serde_json::from_str(data).map_err(|error| {
         tracing::warn!(%error, "OpenAI sent an event that is not valid JSON");
         ApiError::MalformedUpstream
@@ -205,12 +280,14 @@ fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Upstre
         "response.output_text.delta" | "response.refusal.delta" => {
             Some(UpstreamEvent::TextDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
         }
-        "response.reasoning_summary_text.delta" => {
+        // A summary, or an open-weight model's raw reasoning: both are the model's reasoning.
+        "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
             Some(UpstreamEvent::ReasoningDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
         }
-        // Parts after the first are paragraphs of their own, as OpenAI's own apps show them.
-        "response.reasoning_summary_part.added" if event.summary_index.unwrap_or(0) > 0 => {
-            Some(UpstreamEvent::ReasoningDelta(SUMMARY_PART_SEPARATOR.to_owned()))
+        // Parts are paragraphs of their own, as OpenAI's own apps show them.
+        "response.reasoning_summary_part.added" => return Ok((sequence, Some(Item::ReasoningPart))),
+        "response.output_item.added" | "response.content_part.added" if event.starts_reasoning() => {
+            return Ok((sequence, Some(Item::ReasoningPart)));
         }
         "response.created" => Some(UpstreamEvent::Created { id: event.response.unwrap_or_default().id }),
         "response.completed" => Some(UpstreamEvent::Completed { usage: event.response.and_then(|r| r.usage) }),
@@ -226,7 +303,7 @@ fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Upstre
         "error" => return Err(failure(event.error, event.code, event.message)),
         _ => None,
     };
-    Ok((sequence, typed))
+    Ok((sequence, typed.map(Item::Event)))
 }
 
 #[cfg(test)]
@@ -281,9 +358,17 @@ mod tests {
         let delta = r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","output_index":0,"summary_index":0,"delta":"**Plan**","sequence_number":3,"obfuscation":"x"}"#;
         assert_eq!(parse(delta, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("**Plan**".into()))));
         let first = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":""}}"#;
+        assert_eq!(parse_positioned(first, "k"), Ok((None, Some(Item::ReasoningPart))));
         assert_eq!(parse(first, "k"), Ok(None));
-        let second = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":1,"part":{"type":"summary_text","text":""}}"#;
-        assert_eq!(parse(second, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("\n\n".into()))));
+        let raw = r#"{"type":"response.reasoning_text.delta","item_id":"rs_1","output_index":0,"content_index":0,"delta":"think"}"#;
+        assert_eq!(parse(raw, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("think".into()))));
+        let raw_part = r#"{"type":"response.content_part.added","output_index":0,"content_index":0,"part":{"type":"reasoning_text","text":""}}"#;
+        let item = r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"reasoning","id":"rs_2","summary":[]}}"#;
+        let message =
+            r#"{"type":"response.output_item.added","output_index":2,"item":{"type":"message","id":"msg_1"}}"#;
+        assert_eq!(parse_positioned(raw_part, "k"), Ok((None, Some(Item::ReasoningPart))));
+        assert_eq!(parse_positioned(item, "k"), Ok((None, Some(Item::ReasoningPart))));
+        assert_eq!(parse_positioned(message, "k"), Ok((None, None)));
         for done in ["response.reasoning_summary_text.done", "response.reasoning_summary_part.done"] {
             assert_eq!(
                 parse(&format!(r#"{{"type":"{done}","summary_index":0,"text":"all"}}"#), "k"),
@@ -292,6 +377,36 @@ mod tests {
             );
         }
         assert_eq!(parse(r#"{"type":"response.reasoning_summary_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
+    }
+
+    #[test]
+    fn reasoning_parts_are_set_apart_only_between_parts_that_have_text() {
+        let delta = |text: &str| Some(Item::Event(UpstreamEvent::ReasoningDelta(text.into())));
+        let mut parts = ReasoningParts { started: false, pending: false };
+        let read: Vec<Option<UpstreamEvent>> = [
+            Some(Item::ReasoningPart),
+            delta("a"),
+            delta("b"),
+            Some(Item::ReasoningPart), // an empty part: nothing
+            Some(Item::ReasoningPart),
+            delta("c"),
+        ]
+        .into_iter()
+        .map(|item| parts.read(item))
+        .collect();
+        let text: String = read
+            .into_iter()
+            .flatten()
+            .map(|e| match e {
+                UpstreamEvent::ReasoningDelta(t) => t,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(text, "ab\n\nc");
+        // Resumed after reasoning reached the reader: the next part is set apart from it.
+        let mut resumed = ReasoningParts { started: true, pending: false };
+        assert_eq!(resumed.read(Some(Item::ReasoningPart)), None);
+        assert_eq!(resumed.read(delta("d")), Some(UpstreamEvent::ReasoningDelta("\n\nd".into())));
     }
 
     #[test]

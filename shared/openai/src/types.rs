@@ -27,15 +27,31 @@ pub struct CreateResponse<'a> {
     /// Sent by [`chat_core::ReasoningConfig::request`]'s rule only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<ReasoningParam>,
+    /// Always true: OpenAI keeps a background answer past its ~10-minute polling window only
+    /// when asked explicitly, and follow-ups and resumes need the stored answer.
+    pub store: bool,
+    /// `OPENAI_COMPACT_THRESHOLD`: server-side compaction of a long conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_management: Option<[Compaction; 1]>,
 }
 
-/// `{"effort", "summary"}`, each only when set.
+/// `{"type": "compaction", "compact_threshold": N}`.
+#[derive(Debug, Serialize)]
+pub struct Compaction {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub compact_threshold: u64,
+}
+
+/// `{"effort", "summary", "context"}`, each only when set.
 #[derive(Debug, Serialize)]
 pub struct ReasoningParam {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effort: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'static str>,
 }
 
 /// What the model is asked: one message, or a conversation sent whole (oldest first).
@@ -122,17 +138,22 @@ impl ResponseObject {
         if text.is_empty() { refusal } else { text }
     }
 
-    /// The reasoning summary: every summary part of every `reasoning` item, parts separated by
-    /// a blank line as they are streamed; `None` when there is none.
+    /// The reasoning text: every non-empty part of every `reasoning` item (its summary parts,
+    /// then an open-weight model's raw `reasoning_text`), set apart by a blank line exactly as
+    /// the stream sets them apart; `None` when there is none.
     pub fn reasoning_summary(&self) -> Option<String> {
         let parts: Vec<&str> = self
             .output
             .iter()
             .flat_map(|item| match item {
-                OutputItem::Reasoning { summary } => summary.as_slice(),
-                _ => &[],
+                OutputItem::Reasoning { summary, content } => summary
+                    .iter()
+                    .map(|part| part.text.as_str())
+                    .chain(content.iter().map(|part| part.text.as_str()))
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
             })
-            .map(|part| part.text.as_str())
+            .filter(|part| !part.is_empty())
             .collect();
         let summary = parts.join(SUMMARY_PART_SEPARATOR);
         (!summary.is_empty()).then_some(summary)
@@ -153,6 +174,9 @@ pub enum OutputItem {
     Reasoning {
         #[serde(default)]
         summary: Vec<SummaryPart>,
+        /// Raw reasoning (`reasoning_text` parts), from open-weight models.
+        #[serde(default)]
+        content: Vec<SummaryPart>,
     },
     #[serde(other)]
     Other,
@@ -162,7 +186,7 @@ pub enum OutputItem {
 /// as separate paragraphs (`summary_index` 0, 1, …).
 pub const SUMMARY_PART_SEPARATOR: &str = "\n\n";
 
-/// One `summary_text` part of a reasoning item.
+/// One `summary_text` (or raw `reasoning_text`) part of a reasoning item.
 #[derive(Debug, Deserialize)]
 pub struct SummaryPart {
     #[serde(default)]
@@ -213,12 +237,34 @@ impl Usage {
     pub fn cached_tokens(&self) -> u64 {
         self.input_tokens_details.map_or(0, |d| d.cached_tokens).min(self.input_tokens)
     }
+
+    /// The input tokens written to the prompt cache (part of `input_tokens`, GPT-5.6 and later).
+    pub fn cache_write_tokens(&self) -> u64 {
+        self.input_tokens_details.map_or(0, |d| d.cache_write_tokens).min(self.input_tokens - self.cached_tokens())
+    }
+
+    /// The tokens by the class each is billed at, for the cost estimate.
+    pub fn billed(&self) -> chat_core::prices::Billed {
+        chat_core::prices::Billed {
+            input: self.input_tokens,
+            cached: self.cached_tokens(),
+            cache_write: self.cache_write_tokens(),
+            output: self.output_tokens,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputTokensDetails {
     #[serde(default)]
     pub cached_tokens: u64,
+    /// Written to the prompt cache by this request: billed at 1.25x input (GPT-5.6 and later).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +323,26 @@ pub struct WireEvent {
     /// The `error` event, nested as the live API sends it: `{"type":"error","error":{...}}`.
     #[serde(default)]
     pub error: Option<ErrorObject>,
+    /// The item of `response.output_item.added`, the part of `response.content_part.added`.
+    #[serde(default)]
+    pub item: Option<Typed>,
+    #[serde(default)]
+    pub part: Option<Typed>,
+}
+
+/// Only the `type` of an item or part.
+#[derive(Debug, Deserialize)]
+pub struct Typed {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+impl WireEvent {
+    /// Whether this event opens a reasoning item or a raw reasoning part.
+    pub fn starts_reasoning(&self) -> bool {
+        self.item.as_ref().is_some_and(|item| item.kind == "reasoning")
+            || self.part.as_ref().is_some_and(|part| part.kind == "reasoning_text")
+    }
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
