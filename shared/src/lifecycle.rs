@@ -1,11 +1,17 @@
 //! The model's lifecycle, watched: after init, off the request path, each chat function asks
-//! OpenAI about its model once (`GET /models/{id}`). An announced shutdown is a WARN line and
+//! OpenAI about its model once (`GET /models/{id}`), at the first moment no request is running
+//! (after the first request, or a second after init when none came): on HTTP/1.1 a lookup
+//! beside the first answer would take the connection init opened, and the answer would pay a
+//! new handshake. An announced shutdown is a WARN line and
 //! the metric `ModelDaysToShutdown` (on that line and on every summary line after it, so the
 //! alarm always has data); a model that is gone is an ERROR line and `ModelUnavailable`. Bounded,
 //! and never fatal: an answer it cannot get leaves the lifecycle unknown, said at DEBUG.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use serde_json::{Map, Value, json};
 
@@ -16,14 +22,56 @@ use crate::metrics::Metric;
 /// How long the question may take; it runs beside requests, never before them.
 pub const LOOKUP_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long an environment with no request waits before it asks anyway.
+const IDLE_AFTER_INIT: Duration = Duration::from_secs(1);
+/// Lookups that failed (a frozen environment's connection, OpenAI down) are tried again at the
+/// next idle moment, this many times in all.
+const ATTEMPTS: usize = 3;
+
 /// The announced shutdown day of this environment's model, once known.
 static SHUTDOWN: OnceLock<time::Date> = OnceLock::new();
+/// Requests running now, and whether one has finished, so the lookup waits for a quiet moment.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static ONE_FINISHED: AtomicBool = AtomicBool::new(false);
+static QUIET: Notify = Notify::const_new();
 
-/// Starts the lookup on the runtime, not awaited: init goes on, and the first request does not
-/// wait for it.
+/// Starts the lookup on the runtime, not awaited: init goes on, and no request waits for it.
 pub fn watch(function: &'static str, client: &'static ResponsesClient) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(check(function, client));
+        runtime.spawn(async move {
+            for _ in 0..ATTEMPTS {
+                quiet_moment().await;
+                if check(function, client).await.is_some() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A request began (its summary was started).
+pub(crate) fn request_started() {
+    IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A request ended (its summary line was written).
+pub(crate) fn request_finished() {
+    ONE_FINISHED.store(true, Ordering::Relaxed);
+    if IN_FLIGHT.fetch_sub(1, Ordering::Relaxed) <= 1 {
+        QUIET.notify_waiters();
+    }
+}
+
+/// Waits until no request runs, and one has finished or none came for [`IDLE_AFTER_INIT`].
+async fn quiet_moment() {
+    let started = tokio::time::Instant::now();
+    loop {
+        let waiting = QUIET.notified();
+        let idle = IN_FLIGHT.load(Ordering::Relaxed) == 0;
+        if idle && (ONE_FINISHED.load(Ordering::Relaxed) || started.elapsed() >= IDLE_AFTER_INIT) {
+            return;
+        }
+        let _ = tokio::time::timeout(IDLE_AFTER_INIT, waiting).await;
     }
 }
 

@@ -89,6 +89,7 @@ pub struct RequestSummary {
 
 impl RequestSummary {
     pub fn start(function: &'static str, request_id: String, config: &Config) -> Self {
+        crate::lifecycle::request_started();
         Self {
             request_id,
             function,
@@ -126,6 +127,8 @@ impl RequestSummary {
         usage: Option<Usage>,
     ) -> Self {
         let mut summary = Self::start(function, request_id, config);
+        // Written after its request ended: it is not one that runs now.
+        crate::lifecycle::request_finished();
         summary.counts_request = false;
         summary.response_id = Some(response_id.to_owned());
         summary.usage = usage;
@@ -312,6 +315,9 @@ impl RequestSummary {
 
 impl Drop for RequestSummary {
     fn drop(&mut self) {
+        if self.counts_request {
+            crate::lifecycle::request_finished();
+        }
         if crate::logging::json() {
             if let Some(line) = self.json_line(crate::logging::level()) {
                 crate::metrics::write_stdout(&line);
