@@ -197,7 +197,7 @@ fn p50_p99(samples: &[f64]) -> [f64; 2] {
 /// A non-streamed answer read whole from an OpenAI-shaped API (the stand-in, or the peer).
 async fn buffered_call(http: &reqwest::Client, base_url: &str) -> f64 {
     let started = Instant::now();
-    let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
+    let body = serde_json::json!({ "model": "gpt-6-luna", "input": "hello there", "stream": false });
     let response = http
         .post(format!("{base_url}/responses"))
         .bearer_auth("sk-bench")

@@ -24,7 +24,7 @@ pub struct BackgroundFigures {
     pub resume_finished: [f64; 2],
     /// A reconnect to an answer still being generated: streamed again after the last event.
     pub resume_live: [f64; 2],
-    /// A reasoning model (`gpt-5-mini`, a summary of two parts before the text): to its
+    /// A reasoning model (the default, `gpt-6-luna`, a summary of two parts before the text): to its
     /// summary's first delta, and to its first text.
     pub reasoning_first_summary: [f64; 2],
     pub reasoning_first_text: [f64; 2],
@@ -45,7 +45,8 @@ pub async fn measure(
     plain_env.push(("RESUMABLE_STREAMS", "false"));
     let plain = Server::Function { api: Arc::new(RuntimeApi::launch(binary, &plain_env).await) };
     let mut reasoning_env = env.to_vec();
-    reasoning_env.push(("OPENAI_MODEL", "gpt-5-mini"));
+    // The default model (gpt-6-luna) reasons: a summary is asked for by default.
+    reasoning_env.push(("OPENAI_MODEL", chat_core::Config::DEFAULT_MODEL));
     let reasoning = Server::Function { api: Arc::new(RuntimeApi::launch(binary, &reasoning_env).await) };
     reasoning.stream(http, "warm up").await;
     let background_server = Server::Function { api: background.clone() };
@@ -87,7 +88,7 @@ pub async fn measure(
 
 /// Asks the stand-in directly for a background answer and returns its id at once.
 async fn create_background(http: &reqwest::Client, base_url: &str, input: &str) -> String {
-    let body = serde_json::json!({ "model": "gpt-4o-mini", "input": input, "background": true, "stream": false });
+    let body = serde_json::json!({ "model": "gpt-6-luna", "input": input, "background": true, "stream": false });
     let response: serde_json::Value = http
         .post(format!("{base_url}/responses"))
         .bearer_auth("sk-bench")

@@ -23,7 +23,7 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)], base_url: &str, http: 
     let query = format!("message={}", e2e::encode("hello there"));
     let direct_call = || async {
         let started = Instant::now();
-        let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
+        let body = serde_json::json!({ "model": "gpt-6-luna", "input": "hello there", "stream": false });
         let response = http
             .post(format!("{base_url}/responses"))
             .bearer_auth("sk-bench")

@@ -64,7 +64,7 @@ impl Server {
             Self::Direct { base_url } | Self::Gateway { base_url } => (
                 http.post(format!("{base_url}/responses"))
                     .bearer_auth("sk-bench")
-                    .json(&serde_json::json!({ "model": "gpt-4o-mini", "input": message, "stream": true })),
+                    .json(&serde_json::json!({ "model": "gpt-6-luna", "input": message, "stream": true })),
                 "response.output_text.delta",
             ),
             Self::Peer { url } | Self::Watch { url } => {

@@ -61,7 +61,7 @@ pub async fn start_litellm(
         .ok()?;
     let base_url = format!("http://127.0.0.1:{port}/v1");
     let started = Instant::now();
-    let body = serde_json::json!({ "model": "gpt-4o-mini", "input": "hello there", "stream": false });
+    let body = serde_json::json!({ "model": "gpt-6-luna", "input": "hello there", "stream": false });
     loop {
         let ready = http
             .post(format!("{base_url}/responses"))

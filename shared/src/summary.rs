@@ -237,10 +237,11 @@ impl RequestSummary {
             ("TotalTime", "Milliseconds", self.started.elapsed().as_secs_f64() * 1000.0),
         ];
         metrics.extend(tokens);
-        if let Some(first) = self.first_text {
+        // A resume's first text is not the model's: it was written before the reader came back.
+        if let Some(first) = self.first_text.filter(|_| !self.resumed) {
             metrics.push(("TimeToFirstText", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
-        if let Some(first) = self.first_reasoning {
+        if let Some(first) = self.first_reasoning.filter(|_| !self.resumed) {
             metrics.push(("TimeToFirstReasoning", "Milliseconds", first.as_secs_f64() * 1000.0));
         }
         if let Some(cost) = self.cost_usd().filter(|_| counts_tokens) {
@@ -283,9 +284,28 @@ impl RequestSummary {
             _ => None,
         };
         metrics.extend(kind.map(|name| (name, "Count", 1.0)));
+        // One metric for every failure that is not the caller's, so the error-rate alarm reads
+        // two metrics whatever kinds are added later.
+        if kind.is_some_and(is_server_failure) {
+            metrics.push(("Failures", "Count", 1.0));
+        }
         metrics.extend(crate::lifecycle::shutdown_metric());
         metrics
     }
+}
+
+/// The kinds of failure that are the deployment's or OpenAI's, not the caller's.
+fn is_server_failure(kind: &str) -> bool {
+    matches!(
+        kind,
+        "UpstreamError"
+            | "UpstreamTimeout"
+            | "UpstreamRateLimited"
+            | "Misconfigured"
+            | "LimitsUnavailable"
+            | "AuthUnavailable"
+            | "ModelUnavailable"
+    )
 }
 
 impl RequestSummary {
@@ -431,11 +451,19 @@ mod tests {
             (ApiError::RateLimited { retry_after: None }, true, "UpstreamRateLimited"),
             (ApiError::UpstreamServerError(503), true, "UpstreamError"),
             (ApiError::SecretUnavailable { secret_id: "s".into(), reason: "r".into() }, true, "Misconfigured"),
+            (ApiError::AuthUnavailable, true, "AuthUnavailable"),
+            (ApiError::ModelUnavailable("gpt-5".into()), true, "ModelUnavailable"),
+            (ApiError::LimitsUnavailable, true, "LimitsUnavailable"),
+            (ApiError::TokenExpired, true, "RefusedUnauthorized"),
         ];
         for (error, with_status, kind) in kinds {
             let mut summary = RequestSummary::start("chat-complete", "r".into(), &config());
             summary.failed(&error, with_status);
-            assert!(summary.metrics().iter().any(|m| m.0 == kind), "{error:?}");
+            let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
+            assert!(names.contains(&kind), "{error:?}: {names:?}");
+            // Every failure that is not the caller's is one `Failures`, which the alarm reads.
+            let callers = matches!(kind, "RefusedBadInput" | "RefusedUnauthorized");
+            assert_eq!(names.contains(&"Failures"), !callers, "{error:?}: {names:?}");
         }
         let gone = RequestSummary::start("chat-stream", "r".into(), &config());
         assert!(gone.metrics().iter().any(|m| m.0 == "ReadersGone"));

@@ -70,6 +70,16 @@ pub fn declared_metrics(line: &Value) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// Writes the metric names a suite saw declared to `target/emf-metrics/<suite>.json`; the
+/// template check allows the dashboard and alarms only the names some suite recorded.
+pub fn record_emitted(suite: &str, names: &std::collections::BTreeSet<String>) {
+    let folder = crate::workspace_root().join("target").join("emf-metrics");
+    std::fs::create_dir_all(&folder).expect("make target/emf-metrics");
+    let list = folder.join(format!("{suite}.json"));
+    std::fs::write(&list, serde_json::to_string_pretty(names).expect("JSON"))
+        .unwrap_or_else(|e| panic!("write {}: {e}", list.display()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,10 +111,12 @@ optional_settings_reach_the_chat_functions(jwt_settings)
 # Reasoning models: each setting is a parameter that reaches both chat functions, left out when
 # empty (the functions' own default: an empty OPENAI_REASONING_SUMMARY would be refused at init),
 # and only ever one of the values the functions accept.
-reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
+reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "ReasoningContext": "OPENAI_REASONING_CONTEXT", "CompactThreshold": "OPENAI_COMPACT_THRESHOLD", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
 optional_settings_reach_the_chat_functions(reasoning_settings)
 check("index gets no reasoning settings", not set(reasoning_settings.values()) & set(functions["IndexFunction"]["Properties"]["Environment"]["Variables"]))
-check("ReasoningEffort: the efforts OpenAI takes, or empty", parameters["ReasoningEffort"].get("AllowedValues") == ["", "minimal", "low", "medium", "high"], parameters["ReasoningEffort"].get("AllowedValues"))
+check("ReasoningEffort: the efforts OpenAI takes, or empty", parameters["ReasoningEffort"].get("AllowedValues") == ["", "none", "minimal", "low", "medium", "high", "xhigh", "max"], parameters["ReasoningEffort"].get("AllowedValues"))
+check("ReasoningContext: auto, current_turn, all_turns, or empty", parameters["ReasoningContext"].get("AllowedValues") == ["", "auto", "current_turn", "all_turns"], parameters["ReasoningContext"].get("AllowedValues"))
+check("OpenAIModel: a current model by default (gpt-4o-mini shuts down 2027-01-14)", parameters["OpenAIModel"].get("Default") == "gpt-6-luna", parameters["OpenAIModel"].get("Default"))
 # "off" quoted in the YAML: unquoted, YAML 1.1 would read it as false.
 check("ReasoningSummary: auto, concise, detailed, off, or empty", parameters["ReasoningSummary"].get("AllowedValues") == ["", "auto", "concise", "detailed", "off"], parameters["ReasoningSummary"].get("AllowedValues"))
 think = re.compile(parameters["MaxThinkMs"]["AllowedPattern"])
@@ -158,12 +160,13 @@ for group in ("ChatCompleteLogs", "ChatStreamLogs", "IndexLogs"):
 outputs = template.get("Outputs", {})
 check("outputs: page and both API URLs", {"PageUrl", "ChatCompleteUrl", "ChatStreamUrl"} <= set(outputs), sorted(outputs))
 
-# The dashboard and alarms use only metrics the functions emit: the names their summary lines
-# declared in the fault suite under cargo lambda watch (which writes target/emf-metrics.json).
+# The dashboard and alarms use only metrics the functions emit: the names their log lines
+# declared in the suites that record them (target/emf-metrics/<suite>.json: the fault suite
+# under cargo lambda watch, the model-lifecycle suite on the release binaries).
 NAMESPACE = "LambdaOpenAIChat"
-emitted_list = ROOT / "target" / "emf-metrics.json"
-emitted = set(json.loads(emitted_list.read_text())) if emitted_list.exists() else set()
-check("the fault suite recorded the emitted metrics", emitted, f"{emitted_list} is missing: run cargo test first")
+emitted_lists = sorted((ROOT / "target" / "emf-metrics").glob("*.json"))
+emitted = {name for path in emitted_lists for name in json.loads(path.read_text())}
+check("the suites recorded the emitted metrics", len(emitted_lists) >= 2 and emitted, f"target/emf-metrics/ holds {[p.name for p in emitted_lists]}: run cargo test first")
 dashboard = resources.get("Dashboard", {}).get("Properties", {})
 body_source = dashboard.get("DashboardBody", {}).get("Fn::Sub", "")
 try:
@@ -210,7 +213,10 @@ for name, alarm in alarms.items():
 
 # Every kind of failure that is not the caller's, on both chat functions, as a share of the
 # requests of the same function; never a division by zero.
-failures = ("UpstreamError", "UpstreamTimeout", "UpstreamRateLimited", "Misconfigured", "LimitsUnavailable")
+# The functions emit `Failures` for every kind that is not the caller's (UpstreamError,
+# UpstreamTimeout, UpstreamRateLimited, Misconfigured, LimitsUnavailable, AuthUnavailable,
+# ModelUnavailable): the alarm reads it, so a kind added later is counted with no edit here.
+failures = ("Failures",)
 covered = {(row[1], row[2]) for name in error_rate_alarms for row in alarm_stats(name)}
 for function in ("chat-stream", "chat-complete"):
     missing = [kind for kind in failures if (kind, function) not in covered]
@@ -222,6 +228,14 @@ for name in error_rate_alarms:
     check(f"{name}: divides only when there were requests", re.search(rf"IF\(\s*{requests}\s*>\s*0\s*,", expression), expression)
     check(f"{name}: a failure metric without data counts as 0", all(f"FILL({row[0]}, 0)" in expression for row in rows if row[1] in failures), expression)
     check(f"{name}: threshold ErrorRateAlarmPercent", alarms.get(name, {}).get("Properties", {}).get("Threshold") == {"Ref": "ErrorRateAlarmPercent"})
+
+# OpenAI's announced shutdown of the model: the fewest days either function reported, against
+# ModelShutdownAlarmDays (30 by default), a month's warning.
+shutdown_rows = alarm_stats("ModelShutdownAlarm")
+check("ModelShutdownAlarm: ModelDaysToShutdown of both chat functions", {(row[1], row[2]) for row in shutdown_rows} == {("ModelDaysToShutdown", f) for f in ("chat-stream", "chat-complete")}, shutdown_rows)
+shutdown_alarm = alarms.get("ModelShutdownAlarm", {}).get("Properties", {})
+check("ModelShutdownAlarm: below ModelShutdownAlarmDays", shutdown_alarm.get("Threshold") == {"Ref": "ModelShutdownAlarmDays"} and shutdown_alarm.get("ComparisonOperator") == "LessThanThreshold", shutdown_alarm.get("Threshold"))
+check("ModelShutdownAlarmDays: 30 by default", template["Parameters"].get("ModelShutdownAlarmDays", {}).get("Default") == 30)
 
 # Tokens of the last 24 hours against DailyTokenBudget: sees the models SpendAlarm cannot price.
 token_rows = alarm_stats("TokenAlarm")

@@ -206,7 +206,7 @@ async fn every_fault_under_cargo_lambda_watch() {
     }
     assert!(summaries.iter().any(|(l, _)| l["function"] == "chat-complete"), "no chat-complete summary");
     // Every summary line is valid EMF; what the lines declare is what the template's dashboard
-    // and alarms may use (tests/template/check_template.py reads the list written here).
+    // and alarms may use (tests/template/check_template.py reads the lists written to target/emf-metrics/).
     let mut emitted = std::collections::BTreeSet::new();
     for (line, raw) in &summaries {
         let declared =
@@ -227,15 +227,14 @@ async fn every_fault_under_cargo_lambda_watch() {
         "InputTokens",
         "OutputTokens",
         "LimitsUnavailable",
+        "Failures",
     ] {
         assert!(
             emitted.contains(&format!("{}/{expected}", shared::metrics::NAMESPACE)),
             "{expected} never emitted: {emitted:?}"
         );
     }
-    let list = e2e::workspace_root().join("target").join("emf-metrics.json");
-    std::fs::write(&list, serde_json::to_string_pretty(&emitted).expect("JSON"))
-        .expect("write target/emf-metrics.json");
+    e2e::emf::record_emitted("faults_under_watch", &emitted);
     let refused = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 400).expect("the warm-up's 400 was logged");
     assert_eq!(
         (refused["level"].as_str(), refused["outcome"].as_str()),

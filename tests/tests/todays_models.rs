@@ -39,6 +39,17 @@ fn summaries(function: &RuntimeApi) -> Vec<Value> {
     lines(function).into_iter().filter(|line| line["message"] == "request finished").collect()
 }
 
+/// Records what every JSON line of `functions` declared, for the template check.
+fn record_emitted(suite: &str, functions: &[&RuntimeApi]) {
+    let names = functions
+        .iter()
+        .flat_map(|f| lines(f))
+        .filter(|line| line.get("_aws").is_some())
+        .flat_map(|line| e2e::emf::declared_metrics(&line).unwrap_or_else(|e| panic!("not valid EMF ({e}): {line}")))
+        .collect();
+    e2e::emf::record_emitted(suite, &names);
+}
+
 fn declares(line: &Value, metric: &str) -> bool {
     e2e::emf::declared_metrics(line).is_ok_and(|names| names.iter().any(|n| n.ends_with(&format!("/{metric}"))))
 }
@@ -89,6 +100,7 @@ async fn a_model_with_a_shutdown_date_is_a_warning_and_a_metric_the_alarm_reads(
     let last = summaries(&complete).pop().unwrap();
     assert!(declares(&last, "ModelDaysToShutdown"), "{last}");
     assert_eq!(last["ModelDaysToShutdown"].as_f64(), Some(days));
+    record_emitted("model_shutdown", &[&complete]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,6 +125,8 @@ async fn a_model_that_is_gone_is_model_unavailable_to_every_client_and_an_error_
     let problem: Value = serde_json::from_str(&problem.data).unwrap();
     assert_eq!((problem["code"].as_str(), problem["status"].as_u64()), (Some("model_unavailable"), Some(503)));
     assert_eq!(events.last().map(|e| e.event.as_str()), Some("end"));
+    assert!(declares(&summaries(&stream).pop().unwrap(), "Failures"), "the error-rate alarm counts it");
+    record_emitted("model_unavailable", &[&complete, &stream]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -85,7 +85,8 @@ pub struct StubState {
     retrieves: Mutex<Vec<RecordedRetrieve>>,
     /// TCP connections accepted: a client that opened its connection early opens none later.
     connections: std::sync::atomic::AtomicU64,
-    /// The day it is for the stand-in (`YYYY-MM-DD`, UTC): models shut down by then are gone.
+    /// The day it is for the stand-in (`YYYY-MM-DD`, UTC; [`CATALOGUE_DAY`] unless set): models
+    /// shut down by then are gone.
     today: RwLock<String>,
     /// Each `GET /v1/models/{id}`, in order.
     model_lookups: Mutex<Vec<String>>,
@@ -108,7 +109,7 @@ impl StubState {
             cancels: Mutex::default(),
             retrieves: Mutex::default(),
             connections: Default::default(),
-            today: RwLock::new(real_today()),
+            today: RwLock::new(CATALOGUE_DAY.to_owned()),
             model_lookups: Mutex::default(),
             context_window: Mutex::default(),
         })
@@ -116,7 +117,7 @@ impl StubState {
 
     /// The day it is for the stand-in.
     pub fn today(&self) -> String {
-        self.today.read().map(|d| d.clone()).unwrap_or_else(|_| real_today())
+        self.today.read().map(|d| d.clone()).unwrap_or_else(|_| CATALOGUE_DAY.to_owned())
     }
 
     /// Moves the stand-in's calendar (`YYYY-MM-DD`), e.g. past a model's shutdown.
@@ -222,8 +223,12 @@ impl StubState {
     }
 }
 
-/// Today in UTC, as `YYYY-MM-DD`.
-fn real_today() -> String {
+/// The day the stand-in's calendar stands at unless told otherwise: the day its model catalogue
+/// was checked, so that a test naming a model retired since keeps passing on a later day.
+pub const CATALOGUE_DAY: &str = "2026-12-06";
+
+/// Today in UTC, as `YYYY-MM-DD` (the offline binary's calendar).
+pub fn real_today() -> String {
     let date = time::OffsetDateTime::now_utc().date();
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }

@@ -28,6 +28,8 @@ async fn main() -> std::io::Result<()> {
     }
     let state = StubState::new(Duration::from_millis(delay_ms), None);
     state.set_resume_window(resume_window);
+    // Offline runs keep OpenAI's calendar: a model shut down today is gone here too.
+    state.set_today(&openai_stub::real_today());
     let server = StubServer::start_with(state, SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!("openai-stub: the local stand-in for OpenAI is listening on {}", server.base_url());
     tokio::signal::ctrl_c().await?;
