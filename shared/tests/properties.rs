@@ -130,9 +130,24 @@ proptest! {
 
     #[test]
     fn any_post_body_is_parsed_or_refused_without_panicking(body in prop::collection::vec(any::<u8>(), 0..96), json in "\\{\"message\": ?(\"[^\"]{0,20}\"|[0-9]+|null|\\[\\]|\\{\\})\\}") {
-        for body in [Body::Binary(body), Body::Text(json)] {
+        let sent_message = serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|value| value["message"].as_str().map(str::to_owned))
+            .filter(|m| !m.trim().is_empty() && m.len() <= 32 && !m.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')));
+        for (body, is_json) in [(Body::Binary(body), false), (Body::Text(json), true)] {
             let request = lambda_http::http::Request::post("https://x/").body(body).expect("request");
-            let _ = shared::request::chat_request(&request, 32);
+            match shared::request::chat_request(&request, 32) {
+                Ok(chat) => {
+                    prop_assert!(!chat.message.trim().is_empty() && chat.message.len() <= 32, "{:?}", chat.message);
+                    if is_json {
+                        prop_assert_eq!(Some(chat.message), sent_message.clone(), "a JSON message comes back as sent");
+                    }
+                }
+                Err(error) => {
+                    prop_assert!(error.status().is_client_error(), "{error}");
+                    prop_assert!(!is_json || sent_message.is_none(), "{:?} refused: {error}", sent_message);
+                }
+            }
         }
     }
 

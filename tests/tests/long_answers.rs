@@ -92,3 +92,38 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     assert!(log.matches("outcome=\"handed_over\"").count() >= 2, "each hand-over is counted:\n{log}");
     assert!(!String::from_utf8_lossy(&all).contains(TEST_KEY));
 }
+
+/// A model that thinks in silence past `OPENAI_MAX_THINK_MS`, across invocations: each hand-over
+/// carries when the model was last heard, so the limit fires in a later invocation (the answer
+/// cancelled at OpenAI, `error` then `end`) instead of handing the silence over forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_silent_past_the_think_limit_is_cancelled_across_hand_overs() {
+    let stub = StubServer::start().await.expect("stand-in");
+    let env = [("OPENAI_MAX_THINK_MS", "5000"), ("OPENAI_FIRST_EVENT_TIMEOUT_MS", "1000")];
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    function.set_deadline(FUNCTION_TIMEOUT);
+    let query = format!("message={}", encode("/stub think_ms=600000 deltas=3"));
+    let mut last_id: Option<String> = None;
+    let mut invocations = 0;
+    let ending = loop {
+        assert!(invocations < 5, "still handing the silence over after {invocations} invocations:\n{}", function.log());
+        invocations += 1;
+        let headers: Vec<(&str, &str)> = last_id.iter().map(|id| ("last-event-id", id.as_str())).collect();
+        let answer = function.invoke(function_url_event("GET", "/", &query, &headers, None)).await;
+        assert_eq!(answer.status, Some(200), "{:?}\n{}", answer.error, function.log());
+        let events = browser_events(&answer.body).await;
+        if events.iter().any(|e| e.event == "end") {
+            break events;
+        }
+        assert_eq!(events.last().map(|e| e.event.as_str()), Some("handover"), "{events:?}");
+        last_id = last_event_id(&answer.body).or(last_id);
+    };
+    // 5 s of silence take two invocations of about 3 s each: the limit fires in the second.
+    assert!(invocations >= 2, "the first invocation alone reached the limit");
+    let names: Vec<&str> = ending.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names[names.len() - 2..], ["error", "end"], "{names:?}");
+    let error = &ending[ending.len() - 2].data;
+    assert!(error.contains("thought for longer"), "{error}");
+    assert_eq!(stub.cancels().len(), 1, "cancelled at OpenAI");
+    assert_eq!(stub.requests().len(), 1, "one model call");
+}

@@ -195,6 +195,39 @@ async fn raw_characters_in_the_query_do_not_kill_the_process() {
     );
 }
 
+/// A front (CloudFront, a proxy) may pass the caller's `X-Forwarded-Proto` or `Host` on;
+/// `lambda_http` builds the request's URL from them with `unwrap`, which under `panic = "abort"`
+/// would take the whole execution environment down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_proto_or_host_that_makes_no_url_does_not_kill_the_process() {
+    const HEADERS: &[(&str, &str)] = &[
+        ("x-forwarded-proto", "ht tp"),
+        ("x-forwarded-proto", "1"),
+        ("x-forwarded-proto", ""),
+        ("x-forwarded-proto", "-x"),
+        ("host", "exa mple.com"),
+        ("host", "[::1"),
+    ];
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let stub = stub().await;
+    let mut failures = Vec::new();
+    for function in ["chat-stream", "chat-complete", "index"] {
+        let api = launch(function, &stub, &[]).await;
+        for (name, value) in HEADERS {
+            let event = e2e::runtime_api::function_url_event("GET", "/", "message=hello", &[(name, value)], None);
+            let answer = api.invoke(event).await;
+            let problem = match answer_problem(function, &answer, &[400..=499]).await {
+                Some(problem) => Some(format!("{problem}: {}", describe(&api, &answer))),
+                None => still_serves(function, &api).await,
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{function} {name}: {value:?}: {problem}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} cases failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
 /// An upstream's `Retry-After` is a number the function does not control; one too large for a
 /// `Duration` must not panic (and so abort) the function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,6 +63,9 @@ async fn the_default_model_is_current_reasons_at_low_effort_and_every_answer_is_
     let stream = launch("chat-stream", &stub, &[]).await;
     let streamed = stream.invoke(question_event("hello again")).await;
     assert_eq!(streamed.status, Some(200), "{}", streamed.text());
+    for answer in [&answer, &streamed] {
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "chat answers are not sniffed");
+    }
     let sent = stub.requests();
     assert_eq!(sent.len(), 2);
     for request in &sent {
@@ -112,6 +115,7 @@ async fn a_model_that_is_gone_is_model_unavailable_to_every_client_and_an_error_
     assert_eq!(answer.status, Some(503), "{}", answer.text());
     let body = answer.json().unwrap();
     assert_eq!(body["code"], "model_unavailable", "{body}");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     assert!(body["detail"].as_str().unwrap().contains("gpt-4o-mini"), "{body}");
     let summary = summaries(&complete).pop().unwrap();
     assert!(declares(&summary, "ModelUnavailable"), "{summary}");

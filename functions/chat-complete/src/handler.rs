@@ -46,6 +46,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .body(Body::Text(body.to_string()))?)
 }
 

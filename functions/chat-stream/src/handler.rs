@@ -47,7 +47,7 @@ async fn ask(
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);
             let caller = admission.caller.clone();
-            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0 };
+            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None };
             let headers = dialect.headers();
             sse_response(relay(client, start, summary, Some(admission), deadline, dialect), headers)
         }
@@ -94,8 +94,14 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
     // After a hand-over, this invocation settles the answer: it takes the reservation over.
     let admission = gate.take_handed_over(&caller, &position.response_id).await;
     summary.settles_answer = admission.is_some();
-    let start =
-        Start { upstream, caller, signer: Some(signer), sequence: Some(position.sequence), offset: position.offset };
+    let start = Start {
+        upstream,
+        caller,
+        signer: Some(signer),
+        sequence: Some(position.sequence),
+        offset: position.offset,
+        heard: position.heard,
+    };
     sse_response(relay(client, start, summary, admission, deadline, Box::new(EventSource)), &[])
 }
 

@@ -229,3 +229,32 @@ async fn a_failed_answer_is_cancelled_before_its_reader_is_told() {
     let id = response_id(&browser_events(&read).await);
     assert_eq!(upstream.stub.cancels(), [id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_public_mode_a_stop_reaches_only_this_deployment_s_answers() {
+    let upstream = TestUpstream::start_with(&[("OPENAI_MODEL", "gpt-6-luna")]).await;
+    // Another deployment in the same OpenAI project (its own signing secret) starts an answer.
+    use futures_util::StreamExt;
+    let other = e2e::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "another-app-s-secret")]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut theirs = other.stream(&e2e::chat("/stub deltas=50 delay_ms=20 theirs"), deadline).await.unwrap();
+    let foreign_id = loop {
+        if let Some(Ok(openai_client::UpstreamEvent::Created { id })) = theirs.next().await {
+            break id;
+        }
+    };
+    let (status, refused) = status_and_body(&upstream, &upstream.gate, stop(&foreign_id, None)).await;
+    assert_eq!((status, refused["code"].as_str()), (404, Some("response_not_found")), "{refused}");
+    assert!(upstream.stub.cancels().is_empty(), "another app's answer was not cancelled");
+    // Ours, asked from this deployment, stops for whoever holds its id.
+    let (events, _body) = started(
+        &upstream,
+        &upstream.gate,
+        from("203.0.113.9", "message=%2Fstub%20deltas%3D50%20delay_ms%3D20%20ours", None, None),
+    )
+    .await;
+    let ours = response_id(&events);
+    let (status, stopped) = status_and_body(&upstream, &upstream.gate, stop(&ours, None)).await;
+    assert_eq!((status, stopped["stopped"].as_str()), (200, Some(ours.as_str())), "{stopped}");
+    assert_eq!(upstream.stub.cancels(), [ours]);
+}

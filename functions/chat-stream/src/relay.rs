@@ -33,6 +33,9 @@ pub struct Start {
     pub signer: Option<Signer>,
     pub sequence: Option<u64>,
     pub offset: usize,
+    /// When the model was last heard (epoch seconds), as a hand-over's token carried it: the
+    /// silence `OPENAI_MAX_THINK_MS` bounds goes on across invocations.
+    pub heard: Option<u64>,
 }
 
 /// The reservation of a new answer, settled exactly once: by the relay when it learns the
@@ -86,7 +89,20 @@ async fn read_again(
     deadline: Instant,
 ) -> Result<ResponseStream, ApiError> {
     let response_id = signer.as_ref().map(|s| s.response_id().to_owned()).unwrap_or_default();
-    client.continue_after(&Position { response_id, sequence: sequence.unwrap_or(0), offset }, deadline).await
+    client
+        .continue_after(&Position { response_id, sequence: sequence.unwrap_or(0), offset, heard: None }, deadline)
+        .await
+}
+
+/// The `Instant` of an epoch second (now, when it is in the future or too far past).
+fn instant_of(epoch: u64) -> Instant {
+    let ago = std::time::Duration::from_secs(openai_client::resume::epoch_seconds().saturating_sub(epoch));
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
+}
+
+/// The epoch second of an `Instant` in the past.
+fn epoch_of(at: Instant) -> u64 {
+    openai_client::resume::epoch_seconds().saturating_sub(at.elapsed().as_secs())
 }
 
 /// The `id:` of an event at this position, in background mode.
@@ -105,13 +121,14 @@ pub fn relay(
     let client = client.clone();
     let heartbeat = client.config().heartbeat;
     let stream = async_stream::stream! {
-        let Start { upstream, caller, mut signer, mut sequence, mut offset } = start;
+        let Start { upstream, caller, mut signer, mut sequence, mut offset, heard } = start;
         let mut upstream = upstream;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let mut settlement = Settlement { admission, client: client.clone(), response_id, request_id: summary.request_id.clone() };
         let mut reconnects = 0;
-        // When the model last showed it was working: a silence is judged from here.
-        let mut heard_at = Instant::now();
+        // When the model last showed it was working: a silence is judged from here, in this
+        // invocation or, after a hand-over, in the one before.
+        let mut heard_at = heard.map_or_else(Instant::now, instant_of);
         yield dialect.start();
         loop {
             let event = match tokio::time::timeout(heartbeat, upstream.next()).await {
@@ -203,11 +220,15 @@ pub fn relay(
                 }
                 Err(error) => error,
             };
-            // Out of time, not out of answer: the next invocation streams the rest.
-            if matches!(failure, ApiError::UpstreamTimeout(why) if why == OVERALL_DEADLINE)
-                && signer.is_some()
-                && let Some(last) = dialect.hand_over(token(&signer, sequence, offset).as_deref())
-            {
+            // Out of time, not out of answer: the next invocation streams the rest, told when
+            // the model was last heard.
+            let handover_id = match (&signer, &failure) {
+                (Some(signer), ApiError::UpstreamTimeout(why)) if *why == OVERALL_DEADLINE => {
+                    client.handover_token(signer, &caller, sequence.unwrap_or(0), offset, epoch_of(heard_at)).await.ok()
+                }
+                _ => None,
+            };
+            if let Some(last) = handover_id.as_deref().and_then(|id| dialect.hand_over(Some(id))) {
                 settlement.hand_over().await;
                 summary.outcome = Outcome::HandedOver;
                 tracing::info!(response_id = summary.response_id.as_deref().unwrap_or_default(), "the invocation's time is up; handing the answer over to the reader's reconnect");

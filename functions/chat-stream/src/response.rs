@@ -25,6 +25,7 @@ pub fn sse_response(events: BoxStream<'static, Bytes>, extra: &[(&'static str, &
     headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     for (name, value) in extra {
         headers.insert(*name, header::HeaderValue::from_static(value));
     }

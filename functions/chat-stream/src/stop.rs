@@ -19,6 +19,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             let response = Response::builder()
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CACHE_CONTROL, "no-store")
+                .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
                 .body(body.to_string())
                 .unwrap_or_default();
             json_response(response)

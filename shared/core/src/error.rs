@@ -338,7 +338,8 @@ impl ApiError {
         let mut builder = http::Response::builder()
             .status(self.status())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::CACHE_CONTROL, "no-store");
+            .header(http::header::CACHE_CONTROL, "no-store")
+            .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         if let Some(seconds) = self.retry_after_header() {
             builder = builder.header(http::header::RETRY_AFTER, seconds);
         }

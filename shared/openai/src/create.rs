@@ -87,8 +87,12 @@ impl ResponsesClient {
         // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
         let background = stream && self.config.resumable;
         let body = CreateResponse {
-            // Every answer names its owner, so that only they may continue the conversation.
-            metadata: safety_identifier.clone().map(|owner| types::Metadata { owner: Some(owner) }),
+            // Every answer names its owner, so that only they may continue the conversation, and
+            // this deployment, so that nothing here stops another app's answers.
+            metadata: Some(types::Metadata {
+                owner: safety_identifier.clone(),
+                deployment: Some(crate::owner::deployment_tag(signing_key)),
+            }),
             background,
             safety_identifier,
             model: &self.config.model,

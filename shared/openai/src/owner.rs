@@ -10,6 +10,12 @@ pub fn safety_identifier(caller: &str, key: &str) -> String {
     tag.as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The tag every answer of this deployment carries (`metadata.deployment`): the same keyed hash
+/// of a fixed name, so an answer another app made in the same OpenAI project is told apart.
+pub fn deployment_tag(key: &str) -> String {
+    safety_identifier("deployment:lambda-openai-chat", key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,9 @@ pub struct Position {
     /// Bytes the reader got of the reasoning summary and then of the text: where a stored
     /// answer is cut.
     pub offset: usize,
+    /// When the model was last heard (epoch seconds), carried by a hand-over's token so that
+    /// `OPENAI_MAX_THINK_MS` measures a silence across invocations; signed with the token.
+    pub heard: Option<u64>,
 }
 
 /// Writes the tokens of one response for one owner; the tag is computed once per stream.
@@ -51,6 +54,14 @@ impl Signer {
     pub fn token(&self, sequence: u64, offset: usize) -> String {
         format!("{}.{sequence}.{offset}.{}.{}", self.response_id, self.expires, self.tag)
     }
+
+    /// The `id:` of a hand-over, which also says when the model was last heard (`heard`, epoch
+    /// seconds): `<response id>.<sequence>.<offset>.<heard>.<expires>.<tag>`, the tag covering
+    /// `heard`, so a reader cannot reset the silence clock.
+    pub fn handover_token(&self, key: &str, owner: &str, sequence: u64, offset: usize, heard: u64) -> String {
+        let tag = tag(key, owner, &format!("{}\nheard {heard}", self.response_id), self.expires);
+        format!("{}.{sequence}.{offset}.{heard}.{}.{tag}", self.response_id, self.expires)
+    }
 }
 
 pub fn epoch_seconds() -> u64 {
@@ -72,11 +83,16 @@ pub fn owner<'a>(config: &Config, caller: &'a str) -> &'a str {
 /// (epoch seconds).
 pub fn verify(token: &str, key: &str, owner: &str, now: u64) -> Result<Position, ApiError> {
     let malformed = ApiError::ResumeTokenInvalid("it is not an event id this service wrote");
-    let mut parts = token.trim().rsplitn(5, '.');
-    let (Some(presented), Some(expires), Some(offset), Some(sequence), Some(response_id)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(malformed);
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    let (response_id, sequence, offset, heard, expires, presented) = match parts.as_slice() {
+        [id, sequence, offset, expires, tag] => (*id, *sequence, *offset, None, *expires, *tag),
+        [id, sequence, offset, heard, expires, tag] => (*id, *sequence, *offset, Some(*heard), *expires, *tag),
+        _ => return Err(malformed),
+    };
+    let heard = match heard.map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(heard)) => Some(heard),
+        Some(Err(_)) => return Err(malformed),
     };
     let id_ok = !response_id.is_empty()
         && response_id.len() <= 128
@@ -86,14 +102,15 @@ pub fn verify(token: &str, key: &str, owner: &str, now: u64) -> Result<Position,
     else {
         return Err(malformed);
     };
-    let expected = tag(key, owner, response_id, expires);
+    let signed = heard.map_or_else(|| response_id.to_owned(), |heard| format!("{response_id}\nheard {heard}"));
+    let expected = tag(key, owner, &signed, expires);
     if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(ApiError::ResumeTokenInvalid("it was not issued to you"));
     }
     if now > expires {
         return Err(ApiError::ResumeTokenInvalid("it has expired: ask again"));
     }
-    Ok(Position { response_id: response_id.to_owned(), sequence, offset })
+    Ok(Position { response_id: response_id.to_owned(), sequence, offset, heard })
 }
 
 fn tag(key: &str, owner: &str, response_id: &str, expires: u64) -> String {
@@ -117,7 +134,20 @@ mod tests {
         let token = signer.token(41, 1234);
         assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{token}");
         let position = verify(&token, "sk-one", "", NOW).unwrap();
-        assert_eq!(position, Position { response_id: "resp_abc".into(), sequence: 41, offset: 1234 });
+        assert_eq!(position, Position { response_id: "resp_abc".into(), sequence: 41, offset: 1234, heard: None });
+    }
+
+    #[test]
+    fn a_hand_over_s_token_carries_when_the_model_was_heard_signed() {
+        let signer = Signer::new("sk-one", "key:alice", "resp_abc", NOW + 60);
+        let token = signer.handover_token("sk-one", "key:alice", 41, 12, NOW - 300);
+        let position = verify(&token, "sk-one", "key:alice", NOW).unwrap();
+        assert_eq!((position.sequence, position.offset, position.heard), (41, 12, Some(NOW - 300)));
+        // The reader cannot reset the silence clock: the time is signed.
+        let moved = token.replacen(&format!(".{}.", NOW - 300), &format!(".{NOW}."), 1);
+        assert_ne!(moved, token);
+        assert!(verify(&moved, "sk-one", "key:alice", NOW).is_err());
+        assert!(verify(&token, "sk-one", "key:bob", NOW).is_err());
     }
 
     #[test]

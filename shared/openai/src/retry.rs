@@ -117,7 +117,7 @@ impl ResponsesClient {
             return Ok(response);
         }
         let wait = retry_after(response.headers());
-        let body = tokio::time::timeout_at(headers_by, response.bytes()).await.ok().and_then(Result::ok);
+        let body = read_capped(response, headers_by).await.ok();
         let error = body
             .as_deref()
             .and_then(|b| serde_json::from_slice::<ErrorBody>(b).ok())
@@ -200,16 +200,37 @@ pub(crate) async fn read_object(response: reqwest::Response, deadline: Instant) 
     read_json(response, deadline).await
 }
 
-/// Reads a JSON answer, within the deadline.
+/// Reads a JSON answer, within the deadline and [`MAX_REPLY_BYTES`].
 pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
     deadline: Instant,
 ) -> Result<T, ApiError> {
-    let bytes = tokio::time::timeout_at(deadline, response.bytes())
-        .await
-        .map_err(|_| ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE))?
-        .map_err(|_| ApiError::UpstreamUnreachable)?;
+    let bytes = read_capped(response, deadline).await?;
     serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedUpstream)
+}
+
+/// The most a reply read whole may hold: a stored answer at the largest `max_output_tokens` is
+/// far smaller. A server at `OPENAI_BASE_URL` that sends more is not read to the end.
+pub(crate) const MAX_REPLY_BYTES: usize = 8 << 20;
+
+/// A reply's body, within the deadline and [`MAX_REPLY_BYTES`].
+pub(crate) async fn read_capped(mut response: reqwest::Response, deadline: Instant) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .map_err(|_| ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE))?
+            .map_err(|_| ApiError::UpstreamUnreachable)?;
+        let Some(chunk) = chunk else { return Ok(body) };
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            tracing::warn!(
+                limit = MAX_REPLY_BYTES,
+                "OpenAI's reply is larger than any answer can be; not read further"
+            );
+            return Err(ApiError::MalformedUpstream);
+        }
+        body.extend_from_slice(&chunk);
+    }
 }
 
 pub(crate) struct Sent {

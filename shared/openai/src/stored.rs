@@ -125,6 +125,19 @@ impl ResponsesClient {
         Ok(Signer::new(&key, resume::owner(&self.config, caller), response_id, resume::expiry_from_now()))
     }
 
+    /// The `id:` of a hand-over at this position, carrying when the model was last heard.
+    pub async fn handover_token(
+        &self,
+        signer: &Signer,
+        caller: &str,
+        sequence: u64,
+        offset: usize,
+        heard: u64,
+    ) -> Result<String, ApiError> {
+        let key = self.signing_key().await?;
+        Ok(signer.handover_token(&key, resume::owner(&self.config, caller), sequence, offset, heard))
+    }
+
     /// Reads a resume token presented by `caller`.
     pub async fn verify_token(&self, caller: &str, token: &str) -> Result<Position, ApiError> {
         let key = self.signing_key().await?;
@@ -132,10 +145,14 @@ impl ResponsesClient {
     }
 
     /// Whether `caller` may stop `response`: with access keys or users, only whoever asked for it;
-    /// in public mode whoever holds its id, which only ever went to the stream that carried it.
+    /// in public mode whoever holds its id (which only ever went to the stream that carried it),
+    /// if this deployment made it: never another app's answer in the same OpenAI project.
     pub async fn owns(&self, caller: &str, response: &ResponseObject) -> Result<bool, ApiError> {
         if !self.config.limits.callers_are_identified() {
-            return Ok(true);
+            let expected = crate::owner::deployment_tag(&self.signing_key().await?);
+            return Ok(response
+                .deployment()
+                .is_some_and(|tag| bool::from(subtle::ConstantTimeEq::ct_eq(tag.as_bytes(), expected.as_bytes()))));
         }
         self.is_owner(caller, response).await
     }

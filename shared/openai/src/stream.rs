@@ -70,7 +70,7 @@ impl ResponseStream {
         let reasoning_flag = reasoning_before.clone();
         let inner = async_stream::stream! {
             let mut parts = ReasoningParts { started: reasoning_flag.load(Ordering::Relaxed), pending: false };
-            let mut source = response.bytes_stream().eventsource();
+            let mut source = capped_lines(response.bytes_stream()).eventsource();
             // Until the first text (or reasoning summary), only `first_token_by` counts:
             // `response.created` and progress events do not move it. After it, each event
             // opens an idle window.
@@ -206,6 +206,28 @@ impl Stream for ResponseStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.poll_next_unpin(cx)
     }
+}
+
+/// The longest line an upstream event may have; past it the stream counts as broken, as a
+/// connection that broke does (a server that never ends a line would otherwise fill the memory).
+const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// `bytes`, failing once a line grows past [`MAX_LINE_BYTES`].
+fn capped_lines(
+    bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>>,
+) -> impl Stream<Item = Result<bytes::Bytes, String>> {
+    let mut since_break = 0usize;
+    bytes.map(move |chunk| {
+        let chunk = chunk.map_err(|e| e.without_url().to_string())?;
+        since_break = match chunk.iter().rposition(|b| matches!(b, b'\n' | b'\r')) {
+            Some(at) => chunk.len() - at - 1,
+            None => since_break.saturating_add(chunk.len()),
+        };
+        if since_break > MAX_LINE_BYTES {
+            return Err(format!("an event line longer than {MAX_LINE_BYTES} bytes"));
+        }
+        Ok(chunk)
+    })
 }
 
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
@@ -407,6 +429,21 @@ mod tests {
         let mut resumed = ReasoningParts { started: true, pending: false };
         assert_eq!(resumed.read(Some(Item::ReasoningPart)), None);
         assert_eq!(resumed.read(delta("d")), Some(UpstreamEvent::ReasoningDelta("\n\nd".into())));
+    }
+
+    #[tokio::test]
+    async fn a_line_past_the_cap_breaks_the_stream_and_lines_under_it_pass() {
+        let chunks = |parts: Vec<Vec<u8>>| {
+            futures_util::stream::iter(parts.into_iter().map(|p| Ok::<_, reqwest::Error>(bytes::Bytes::from(p))))
+        };
+        let fine: Vec<_> =
+            capped_lines(chunks(vec![vec![b'a'; MAX_LINE_BYTES], b"\n".to_vec(), vec![b'b'; 10]])).collect().await;
+        assert!(fine.iter().all(Result::is_ok));
+        let endless: Vec<_> =
+            capped_lines(chunks(vec![vec![b'a'; MAX_LINE_BYTES / 2], vec![b'a'; MAX_LINE_BYTES / 2 + 1]]))
+                .collect()
+                .await;
+        assert!(endless.last().is_some_and(Result::is_err));
     }
 
     #[test]

@@ -87,6 +87,9 @@ impl<'a> Input<'a> {
 pub struct Metadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// [`crate::owner::deployment_tag`]: made by this deployment, whoever asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 /// A response object, as returned by a buffered call or carried by the terminal stream events.
@@ -117,6 +120,10 @@ impl ResponseObject {
 
     pub fn owner(&self) -> Option<&str> {
         self.metadata.as_ref().and_then(|m| m.owner.as_deref())
+    }
+
+    pub fn deployment(&self) -> Option<&str> {
+        self.metadata.as_ref().and_then(|m| m.deployment.as_deref())
     }
 
     /// The answer's text: every `output_text` part of every `message` item, in order. A refusal

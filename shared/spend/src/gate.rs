@@ -216,13 +216,33 @@ impl Admission {
                     "an answer used more tokens than its reservation allowed for"
                 );
             }
-            held.store.adjust(&self.caller, held.day, used as i64 - held.tokens as i64).await;
+            held.store.adjust(&self.caller, held.day, settlement_delta(used, held.tokens)).await;
         }
     }
 
     /// The request never reached the model: it gives its reservation back.
     pub async fn release(self) {
         let Some(held) = self.held else { return };
-        held.store.adjust(&self.caller, held.day, -(held.tokens as i64)).await;
+        held.store.adjust(&self.caller, held.day, -crate::store::signed(held.tokens)).await;
+    }
+}
+
+/// What settling changes the counters by: the bill less the reservation, saturated both ways,
+/// so an absurd usage from upstream counts as the most there is, never as a refund.
+fn settlement_delta(used: u64, reserved: u64) -> i64 {
+    crate::store::signed(used).saturating_sub(crate::store::signed(reserved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_bill_saturates_and_never_becomes_a_refund() {
+        assert_eq!(settlement_delta(50, 100), -50);
+        assert_eq!(settlement_delta(150, 100), 50);
+        assert_eq!(settlement_delta(u64::MAX, 100), i64::MAX - 100);
+        assert!(settlement_delta(u64::MAX, u64::MAX) >= 0);
+        assert_eq!(crate::store::signed(u64::MAX), i64::MAX);
     }
 }

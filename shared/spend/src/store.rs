@@ -163,8 +163,8 @@ impl Store {
     pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
         let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
         let (for_budget, for_caller) = tokio::join!(
-            self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at),
-            self.add(&r.caller_pk, "used", tokens as i64, Some(caller_per_day), r.expires_at),
+            self.add(&r.budget_pk, "used", signed(tokens), Some(budget), r.expires_at),
+            self.add(&r.caller_pk, "used", signed(tokens), Some(caller_per_day), r.expires_at),
         );
         let for_caller =
             for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
@@ -187,12 +187,12 @@ impl Store {
         let ask =
             Ask { minute: r.now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: r.expires_at };
         let (for_budget, for_caller) = tokio::join!(
-            self.add(&r.budget_pk, "used", tokens as i64, Some(budget), r.expires_at),
+            self.add(&r.budget_pk, "used", signed(tokens), Some(budget), r.expires_at),
             self.count_request(&r.caller_pk, &ask)
         );
         if matches!(for_caller, Ok(Counted::RateRefused)) {
             if matches!(for_budget, Ok(Write::Done)) {
-                self.add_once(&r.budget_pk, -(tokens as i64), r.expires_at).await;
+                self.add_once(&r.budget_pk, -signed(tokens), r.expires_at).await;
             }
             return Err(rate_refusal(per_minute, r.now));
         }
@@ -211,10 +211,10 @@ impl Store {
             (Ok(Write::Done), Ok(Counted::Done)) => Ok(r.day),
             (budget_outcome, caller_outcome) => {
                 if matches!(budget_outcome, Ok(Write::Done)) {
-                    self.add_once(&r.budget_pk, -(r.tokens as i64), r.expires_at).await;
+                    self.add_once(&r.budget_pk, -signed(r.tokens), r.expires_at).await;
                 }
                 if matches!(caller_outcome, Ok(Counted::Done)) {
-                    self.add_once(&r.caller_pk, -(r.tokens as i64), r.expires_at).await;
+                    self.add_once(&r.caller_pk, -signed(r.tokens), r.expires_at).await;
                 }
                 let retry_after = until_next(DAY, r.now);
                 match (budget_outcome?, caller_outcome?) {
@@ -264,7 +264,7 @@ impl Store {
             .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()));
         if let Some(limit) = limit {
             // DynamoDB conditions cannot add, so the check is "at most limit - n before".
-            let Some(room) = (limit as i64).checked_sub(n).filter(|room| *room >= 0) else {
+            let Some(room) = signed(limit).checked_sub(n).filter(|room| *room >= 0) else {
                 return Ok(Write::OverLimit);
             };
             update = update
@@ -349,4 +349,10 @@ pub fn day_now() -> u64 {
 
 fn epoch_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A token count as DynamoDB's signed `ADD` takes it: saturated, never wrapped into a negative
+/// number that would give budget back.
+pub(crate) fn signed(tokens: u64) -> i64 {
+    i64::try_from(tokens).unwrap_or(i64::MAX)
 }
