@@ -365,3 +365,40 @@ async fn one_user_cannot_resume_or_stop_another_user_s_answer() {
     assert!(setup.stub.cancels().is_empty(), "nothing was cancelled for mallory");
     assert_nothing_of(Some(&mallory), &refused, &function);
 }
+
+/// The rest of an answer already admitted reaches its reader after their sign-in expired: an
+/// EventSource reconnect carries the URL's token from when the question was asked. The resume
+/// token (bound to that user) proves the answer is theirs; a new question still needs a valid
+/// token, and another user's expired token gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_continues_after_the_user_s_token_expired_but_a_new_question_does_not() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let setup = Setup::start().await;
+    let function = setup.launch("chat-stream", &[]).await;
+    let fresh = setup.provider.mint(json!({})).await;
+    let answer = function.invoke(ask("/stub deltas=6", Some(&fresh))).await;
+    assert_eq!(answer.status, Some(200), "{}", answer.text());
+    let events = browser_events(&answer.body).await;
+    let texts: Vec<_> = events.iter().filter(|e| e.event == "message").collect();
+    let whole: String = texts.iter().map(|e| e.data.as_str()).collect();
+    let had: String = texts[..2].iter().map(|e| e.data.as_str()).collect();
+    let now = now();
+    let resume = |token: String| {
+        let query = format!("message=ignored&access_token={token}");
+        function_url_event("GET", "/", &query, &[("last-event-id", texts[1].id.as_str())], None)
+    };
+    let expired = setup.provider.mint(json!({ "iat": now - 7200, "exp": now - 3600 })).await;
+    let rest = function.invoke(resume(expired.clone())).await;
+    assert_eq!(rest.status, Some(200), "{}\n{}", rest.text(), function.log());
+    let rest = browser_events(&rest.body).await;
+    assert_eq!(format!("{had}{}", message_data(&rest).concat()), whole, "the rest, exactly");
+    assert_eq!(rest.last().map(|e| e.event.as_str()), Some("end"));
+    // Another user, expired or not, gets none of it.
+    let other = setup.provider.mint(json!({ "sub": "user-2", "iat": now - 7200, "exp": now - 3600 })).await;
+    let refused = function.invoke(resume(other)).await;
+    assert_eq!(refused.status, Some(403), "{}", refused.text());
+    // A new question with the expired token is refused as before.
+    let asked = function.invoke(ask("hello", Some(&expired))).await;
+    assert_eq!((asked.status, asked.json().unwrap_or_default()["code"].clone()), (Some(401), json!("token_expired")));
+    assert_eq!(setup.stub.requests().len(), 1, "one model call");
+}

@@ -72,7 +72,8 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         return failure(error, inline, summary);
     }
     // A resume spends no tokens but takes a request slot: it holds an invocation and polls OpenAI.
-    let caller = match gate.enter(&request).await {
+    // A sign-in that expired since the question still gets the rest: the resume token proves it.
+    let caller = match gate.enter_to_resume(&request).await {
         Ok(pass) => pass.caller,
         Err(error) => return failure(error, inline, summary),
     };

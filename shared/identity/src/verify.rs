@@ -12,6 +12,13 @@ use crate::keys::{CachePolicy, KeyCache, KeySource, Lookup};
 
 /// Tokens longer than this are refused before any parsing (real ones are 1 to 4 KiB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Whether a token past its `exp` is refused (always, but to resume an admitted answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Enforced,
+    Ignored,
+}
+
 /// Clock difference allowed between the provider and this function, for `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 60;
 
@@ -67,6 +74,17 @@ impl<S: KeySource> Verifier<S> {
     /// The user `token` was issued to, or why it is refused (a fixed sentence: nothing of the
     /// token is repeated). `AuthUnavailable` when no key can be had to check it.
     pub async fn verify(&self, token: &str) -> Result<User, ApiError> {
+        self.verify_with(token, Expiry::Enforced).await
+    }
+
+    /// [`Self::verify`], but a token that has expired since still names its user: only to
+    /// continue an answer that user was admitted for, which their resume token (signed, bound
+    /// to them, valid for an hour) must also prove. Every other check stands.
+    pub async fn verify_for_resume(&self, token: &str) -> Result<User, ApiError> {
+        self.verify_with(token, Expiry::Ignored).await
+    }
+
+    async fn verify_with(&self, token: &str, expiry: Expiry) -> Result<User, ApiError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::TokenInvalid("it is longer than 8 KiB"));
         }
@@ -102,6 +120,7 @@ impl<S: KeySource> Verifier<S> {
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
+        validation.validate_exp = expiry == Expiry::Enforced;
         validation.validate_aud = false; // `aud` or Cognito's `client_id`, checked below
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.set_issuer(&[&self.config.issuer]);

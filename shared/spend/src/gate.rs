@@ -13,6 +13,14 @@ use crate::store::Store;
 /// Tokens a message's framing may add beyond its text (role and separators), with room to spare.
 const TOKENS_PER_MESSAGE: u64 = 8;
 
+/// What a caller is identified for: a question (or a stop) needs a valid sign-in; the rest of an
+/// answer already admitted needs the user, whose token may have expired since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Ask,
+    Resume,
+}
+
 /// The gate, built once per execution environment.
 pub struct Gate {
     config: LimitsConfig,
@@ -85,15 +93,30 @@ impl Gate {
         self.take_slot(caller).await
     }
 
+    /// [`Gate::enter`] for a resume of an answer already admitted: a signed-in user whose token
+    /// expired since the question still gets the rest (their resume token, bound to them, must
+    /// prove the answer is theirs); a new question still needs a valid token.
+    pub async fn enter_to_resume(&self, request: &lambda_http::Request) -> Result<Pass, ApiError> {
+        let caller = self.identify_as(request, Purpose::Resume).await?;
+        self.take_slot(caller).await
+    }
+
     /// Who is asking: the origin check, then the caller (an access key with `ACCESS=keys`, a
     /// signed-in user with `ACCESS=jwt`, else the address) with their own limits. Nothing is
     /// counted yet.
     pub async fn identify(&self, request: &lambda_http::Request) -> Result<Caller, ApiError> {
+        self.identify_as(request, Purpose::Ask).await
+    }
+
+    async fn identify_as(&self, request: &lambda_http::Request, purpose: Purpose) -> Result<Caller, ApiError> {
         origin::check(request, &self.config.allowed_origins)?;
         match (&self.store, &self.users) {
             (_, Some(users)) => {
                 let token = presented_token(request).ok_or(ApiError::TokenMissing)?;
-                let user = users.verify(&token).await?;
+                let user = match purpose {
+                    Purpose::Ask => users.verify(&token).await?,
+                    Purpose::Resume => users.verify_for_resume(&token).await?,
+                };
                 let plan = user.plan.as_deref().and_then(|plan| self.config.jwt.as_ref()?.plan(plan));
                 let own = OwnLimits {
                     rate_per_minute: plan.map(|p| p.rate_per_minute),
