@@ -447,7 +447,7 @@ mod tests {
     fn failures_are_counted_by_kind() {
         let kinds = [
             (ApiError::BlankMessage, true, "RefusedBadInput"),
-            (ApiError::UpstreamTimeout("x"), false, "UpstreamTimeout"),
+            (ApiError::UpstreamTimeout(chat_core::Wait::Silence), false, "UpstreamTimeout"),
             (ApiError::RateLimited { retry_after: None }, true, "UpstreamRateLimited"),
             (ApiError::UpstreamServerError(503), true, "UpstreamError"),
             (ApiError::SecretUnavailable { secret_id: "s".into(), reason: "r".into() }, true, "Misconfigured"),

@@ -108,7 +108,7 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     while let Some(event) = stream.next().await {
         last = Some(event);
     }
-    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout("no first token in time"))));
+    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout(chat_core::Wait::FirstText))));
     assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
 
     // Events that are not text (created, in progress, a reasoning item) do not hold the
@@ -123,7 +123,7 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
     while let Some(event) = stream.next().await {
         last = Some(event);
     }
-    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout("no first token in time"))));
+    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout(chat_core::Wait::FirstText))));
     assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
 
     // Streamed: text, then a gap longer than the idle limit.
@@ -138,7 +138,7 @@ async fn a_hanging_upstream_times_out_well_before_lambda_would() {
         last = Some(event);
     }
     assert_eq!(texts, 1);
-    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout("silent for too long"))));
+    assert_eq!(last, Some(Err(ApiError::UpstreamTimeout(chat_core::Wait::Silence))));
 
     // The Lambda deadline caps everything: 2 s are kept to answer in.
     let lambda = tokio::time::Instant::now() + Duration::from_millis(2300);

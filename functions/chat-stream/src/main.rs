@@ -5,12 +5,14 @@ mod dialect;
 mod handler;
 #[cfg(test)]
 mod ownership_tests;
+mod pings;
 #[cfg(test)]
 mod reasoning_tests;
 mod relay;
 mod response;
 #[cfg(test)]
 mod resume_tests;
+mod settlement;
 mod stop;
 #[cfg(test)]
 mod ui_chat_tests;

@@ -181,7 +181,7 @@ async fn a_silence_longer_than_the_think_limit_fails_and_the_answer_is_cancelled
             .await;
     let (events, _) = whole(&upstream, ask("/stub think_ms=5000 deltas=3")).await;
     let error = events.iter().find(|e| e.event == "error").unwrap_or_else(|| panic!("{events:?}"));
-    assert!(error.data.contains(crate::relay::THOUGHT_TOO_LONG), "{}", error.data);
+    assert!(error.data.contains(&chat_core::Wait::ThoughtTooLong.to_string()), "{}", error.data);
     assert_eq!(events.last().map(|e| e.event.as_str()), Some("end"));
     assert_eq!(upstream.stub.cancels().len(), 1, "the stuck answer is cancelled, not paid for");
 }

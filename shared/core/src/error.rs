@@ -90,14 +90,14 @@ pub enum ApiError {
     #[error("could not reach OpenAI; try again")]
     UpstreamUnreachable,
     #[error("OpenAI took too long to answer ({0}); try again")]
-    UpstreamTimeout(&'static str),
+    UpstreamTimeout(Wait),
     /// OpenAI's message is for the log only.
     #[error("the answer failed part way: {0}")]
     StreamFailed(String),
     /// The connection to OpenAI `closed`, `broke` or `ended` mid-answer: in background mode the
     /// answer itself may be fine, and is read again from where it was.
     #[error("the answer failed part way: the connection to OpenAI {0} before the answer was complete")]
-    StreamCut(&'static str),
+    StreamCut(Cut),
     /// A resume's place does not fall inside the stored answer (past its end, or inside a
     /// character): the rest cannot be told, and is not made up.
     #[error("the rest of this answer could not be found from where this reader stopped; ask again")]
@@ -114,6 +114,55 @@ pub enum ApiError {
     Incomplete(String),
     #[error("OpenAI sent a reply that could not be understood")]
     MalformedUpstream,
+}
+
+/// Which wait ran out: each a limit of its own, told apart by the relay (a silence in
+/// background mode is asked about, the invocation's own deadline hands the answer over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// No response headers within the attempt's window.
+    Headers,
+    /// Headers, but no first text (or reasoning) within `OPENAI_FIRST_EVENT_TIMEOUT_MS`.
+    FirstText,
+    /// Silent between two events past `OPENAI_IDLE_TIMEOUT_MS`.
+    Silence,
+    /// The request's own deadline (`OPENAI_TOTAL_TIMEOUT_MS`, or the invocation's less its margin).
+    Overall,
+    /// A model OpenAI says is working, silent past `OPENAI_MAX_THINK_MS`.
+    ThoughtTooLong,
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Headers => "no answer in time",
+            Self::FirstText => "no first token in time",
+            Self::Silence => "silent for too long",
+            Self::Overall => "the overall deadline",
+            Self::ThoughtTooLong => "it thought for longer than this service waits",
+        })
+    }
+}
+
+/// How the connection to OpenAI stopped mid-answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The connection closed with no terminal event.
+    Closed,
+    /// Reading it failed (reset, a broken TLS record, a line past the cap).
+    Broke,
+    /// `data: [DONE]` with no terminal event.
+    Ended,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Closed => "closed",
+            Self::Broke => "broke",
+            Self::Ended => "ended",
+        })
+    }
 }
 
 impl ApiError {
@@ -379,7 +428,7 @@ mod tests {
     fn statuses_say_whose_fault_it_is() {
         assert_eq!(ApiError::BlankMessage.status(), 400);
         assert_eq!(ApiError::MessageTooLong { actual: 9, limit: 8 }.status(), 413);
-        assert_eq!(ApiError::UpstreamTimeout("first event").status(), 504);
+        assert_eq!(ApiError::UpstreamTimeout(Wait::FirstText).status(), 504);
         assert_eq!(ApiError::RateLimited { retry_after: None }.status(), 429);
         assert_eq!(ApiError::UpstreamServerError(503).status(), 502);
         assert_eq!(ApiError::Misconfigured("x".into()).status(), 500);

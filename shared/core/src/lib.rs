@@ -18,7 +18,7 @@ pub mod tls;
 
 pub use access::{JwtConfig, PlanLimits};
 pub use config::{Config, KeyConfig, LimitsConfig, Timeouts};
-pub use error::ApiError;
+pub use error::{ApiError, Cut, Wait};
 pub use question::{ChatRequest, Role, Turn};
 pub use reasoning::{ReasoningConfig, ReasoningRequest};
 pub use redact::redact;

@@ -20,4 +20,4 @@ pub use create::Completion;
 pub use key::ApiKey;
 pub use models::ModelLifecycle;
 pub use owner::safety_identifier;
-pub use stream::{OVERALL_DEADLINE, ResponseStream, UpstreamEvent, parse as parse_event};
+pub use stream::{ResponseStream, UpstreamEvent, parse as parse_event};

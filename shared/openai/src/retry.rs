@@ -100,7 +100,7 @@ impl ResponsesClient {
         }
         let request = request.send();
         let response = match tokio::time::timeout_at(headers_by, request).await {
-            Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout("no answer in time"))),
+            Err(_) => return Err(Outcome::Fail(ApiError::UpstreamTimeout(chat_core::Wait::Headers))),
             Ok(Err(error)) => {
                 tracing::warn!(error = %redact(&error.to_string(), key), "OpenAI request failed to send");
                 // A create that may have arrived is not sent again: OpenAI may be generating (and
@@ -219,7 +219,7 @@ pub(crate) async fn read_capped(mut response: reqwest::Response, deadline: Insta
     loop {
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
-            .map_err(|_| ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE))?
+            .map_err(|_| ApiError::UpstreamTimeout(chat_core::Wait::Overall))?
             .map_err(|_| ApiError::UpstreamUnreachable)?;
         let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > MAX_REPLY_BYTES {

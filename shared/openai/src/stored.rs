@@ -83,7 +83,7 @@ impl ResponsesClient {
                 return Ok(response);
             }
             if Instant::now() + wait >= deadline {
-                return Err(ApiError::UpstreamTimeout(crate::stream::OVERALL_DEADLINE));
+                return Err(ApiError::UpstreamTimeout(chat_core::Wait::Overall));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));

@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt, stream::BoxStream};
 use tokio::time::Instant;
 
 use crate::types::{ErrorObject, ResponseObject, SUMMARY_PART_SEPARATOR, Usage, WireEvent};
-use chat_core::{ApiError, Timeouts, redact};
+use chat_core::{ApiError, Cut, Timeouts, Wait, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +51,6 @@ pub struct ResponseStream {
 
 const NO_SEQUENCE: u64 = u64::MAX;
 
-/// The [`ApiError::UpstreamTimeout`] of a request that ran out of time (its invocation's
-/// deadline), as opposed to a model that was silent for too long.
-pub const OVERALL_DEADLINE: &str = "the overall deadline";
-
 impl ResponseStream {
     pub(super) fn new(
         response: reqwest::Response,
@@ -81,28 +77,28 @@ impl ResponseStream {
                 let event = match next {
                     Err(_) => {
                         let what = if Instant::now() >= deadline {
-                            OVERALL_DEADLINE
+                            Wait::Overall
                         } else if !seen_text {
-                            "no first token in time"
+                            Wait::FirstText
                         } else {
-                            "silent for too long"
+                            Wait::Silence
                         };
                         yield Err(ApiError::UpstreamTimeout(what));
                         return;
                     }
                     Ok(None) => {
-                        yield Err(ApiError::StreamCut("closed"));
+                        yield Err(ApiError::StreamCut(Cut::Closed));
                         return;
                     }
                     Ok(Some(Err(error))) => {
                         tracing::warn!(error = %redact(&error.to_string(), &key), "the OpenAI stream broke");
-                        yield Err(ApiError::StreamCut("broke"));
+                        yield Err(ApiError::StreamCut(Cut::Broke));
                         return;
                     }
                     Ok(Some(Ok(event))) => event,
                 };
                 if event.data == "[DONE]" {
-                    yield Err(ApiError::StreamCut("ended"));
+                    yield Err(ApiError::StreamCut(Cut::Ended));
                     return;
                 }
                 let parsed = parse_positioned(&event.data, &key);
@@ -196,7 +192,22 @@ impl ResponseStream {
 
     /// The `sequence_number` of the last event read: where a background stream resumes.
     pub fn last_sequence(&self) -> Option<u64> {
-        Some(self.sequence.load(Ordering::Relaxed)).filter(|s| *s != NO_SEQUENCE)
+        self.sequence_reader().get()
+    }
+
+    /// Reads [`Self::last_sequence`] while the stream itself is lent to an adapter.
+    pub fn sequence_reader(&self) -> SequenceReader {
+        SequenceReader(self.sequence.clone())
+    }
+}
+
+/// The `sequence_number` of the last event a [`ResponseStream`] read.
+#[derive(Debug, Clone)]
+pub struct SequenceReader(Arc<AtomicU64>);
+
+impl SequenceReader {
+    pub fn get(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|s| *s != NO_SEQUENCE)
     }
 }
 
