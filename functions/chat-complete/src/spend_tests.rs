@@ -382,3 +382,25 @@ async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_read
     let pk = format!("tokens#ip:192.0.2.42#{}", minute / 1440);
     assert_eq!(caller_item(&dynamo, "trips", &pk).await, (Some(minute), Some(3), Some(30)));
 }
+
+/// A create answered 5xx is sent again (it may have been a passing fault); when the last attempt
+/// fails too, an earlier one may be running and billed at OpenAI, so the reservation is kept
+/// (too much, never too little) rather than given back whole. A 4xx generated nothing: given back.
+#[tokio::test]
+async fn a_create_that_failed_after_server_errors_keeps_its_reservation_and_a_4xx_gives_it_back() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("retried").await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "retried"), ("OPENAI_MAX_OUTPUT_TOKENS", "100")]).await;
+    let gate =
+        Gate::with_client(LimitsConfig { table: Some("retried".into()), ..LimitsConfig::default() }, dynamo.client())
+            .unwrap();
+    let store = Store::with_client("retried".into(), dynamo.client());
+    let budget = || async { store.used(&format!("budget#{}", spend::day_now())).await.unwrap() };
+    let (status, body) = ask(&upstream, &gate, "192.0.2.21", &message("/stub status=400"), &[]).await;
+    assert_eq!((status, body["code"].as_str()), (502, Some("upstream_rejected")), "{body}");
+    assert_eq!(budget().await, 0, "a 4xx generated nothing: the reservation is given back");
+    let (status, body) = ask(&upstream, &gate, "192.0.2.21", &message("/stub status=500"), &[]).await;
+    assert_eq!((status, body["code"].as_str()), (502, Some("upstream_error")), "{body}");
+    assert_eq!(upstream.stub.requests().len(), 4, "one 400, then a 500 sent three times");
+    assert!(budget().await > 100, "the reservation stands for attempts OpenAI may be billing");
+}

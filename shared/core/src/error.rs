@@ -243,13 +243,16 @@ impl ApiError {
     }
 
     /// Whether the model surely generated nothing for this request (refused before it, or
-    /// OpenAI answered with an error status), so a reservation can be given back whole. A
+    /// OpenAI answered with a 4xx), so a reservation can be given back whole. A
     /// timeout, a broken connection or a failed answer may have used tokens nobody reports.
     pub fn before_the_model(&self) -> bool {
         // No wildcard: a new variant must say whether it gives its reservation back.
         match self {
+            // A 5xx, 408 or 409 may come after an earlier attempt that OpenAI is running and
+            // billing (the create was sent again): its reservation stands.
             Self::UpstreamTimeout(_)
             | Self::UpstreamUnreachable
+            | Self::UpstreamServerError(_)
             | Self::StreamFailed(_)
             | Self::StreamCut(_)
             | Self::ResumeLost
@@ -284,7 +287,6 @@ impl ApiError {
             | Self::UpstreamRejected(_)
             | Self::ContextTooLong
             | Self::PreviousResponseNotFound
-            | Self::UpstreamServerError(_)
             | Self::ResponseNotFound
             | Self::ResumeTokenInvalid(_)
             | Self::StopUnavailable => true,
