@@ -182,6 +182,34 @@ test("an upstream failure is shown in words, with no second request, and the box
   assert.equal(await lastAnswer().getAttribute("data-raw"), "next one");
 });
 
+test("after a failed answer the next message continues from the last one that finished; a lost conversation starts anew by itself", async () => {
+  await page.click("#new-chat");
+  await ask("/stub echo kept");
+  await idle();
+  const keptId = "resp_" + (await upstream()).length.toString(16).padStart(48, "0");
+  await ask("/stub error=nested after=2 echo broken");
+  await idle();
+  const errors = await page.locator(".turn.error").count();
+  await ask("/stub echo after the failure");
+  await idle();
+  let requests = await upstream();
+  assert.equal(requests.at(-1).previous_response_id, keptId, "continues from the answer that finished");
+  assert.equal(await answerText(), "after the failure");
+  assert.equal(await page.locator(".turn.error").count(), errors, "the follow-up answered, no new error");
+  // OpenAI no longer has the conversation: one refusal, then the next message starts a new one
+  // by itself, with what is on screen kept.
+  await fetch(`${STUB_URL}/__stub/forget`, { method: "POST" });
+  await ask("/stub echo refused");
+  await idle();
+  assert.equal(await page.locator(".turn.error").count(), errors + 1, "previous_response_not_found is shown");
+  await ask("/stub echo fresh start");
+  await idle();
+  requests = await upstream();
+  assert.equal(requests.at(-1).previous_response_id, null, "a new conversation");
+  assert.equal(await answerText(), "fresh start");
+  assert.match(await page.locator("#log").innerText(), /after the failure/, "what was on screen stays");
+});
+
 test("follow-ups continue the conversation; new chat starts over", async () => {
   await ask("/stub echo first");
   await idle();
@@ -247,8 +275,10 @@ test("Stop cancels the answer upstream: the stand-in lists its id, the page is i
   const cancelled = (await cancels()).length;
   await ask(prompt);
   await page.waitForFunction(() => ([...document.querySelectorAll(".turn.bot")].at(-1)?.dataset.raw || "").length > 10, null, { timeout: 15000 });
-  const id = await page.evaluate(() => previousResponseId); // the page's own note of the `response` event
-  assert.match(id || "", /^resp_/);
+  // The stand-in names the answer to its n-th request resp_<n in hex, 48 digits>.
+  const asked = (await upstream()).findLastIndex((r) => r.input === prompt) + 1;
+  const id = "resp_" + asked.toString(16).padStart(48, "0");
+  assert.ok(asked > 0, "the question reached the stand-in");
   await page.click("#stop");
   await idle();
   assert.equal(await page.locator("#stop").isHidden(), true, "Stop is hidden");
