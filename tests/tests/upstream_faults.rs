@@ -46,7 +46,8 @@ async fn permanent_errors_are_not_retried() {
     for (message, status) in [
         ("/stub status=429 code=insufficient_quota", 503),
         ("/stub status=400", 502),
-        ("/stub status=404", 502),
+        // A create answered 404 names a model OpenAI does not serve (model_not_found).
+        ("/stub status=404", 503),
         ("/stub status=401", 500),
     ] {
         let error = upstream.client.create(&request(message), soon()).await.unwrap_err();
