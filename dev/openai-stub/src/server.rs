@@ -33,7 +33,13 @@ pub fn router(state: Arc<StubState>) -> Router {
         .route("/__stub/cancels", get(|State(state): State<Arc<StubState>>| async move { Json(state.cancels()) }))
         .route("/__stub/retrieves", get(|State(state): State<Arc<StubState>>| async move { Json(state.retrieves()) }))
         // Every answer gone, as OpenAI forgets them: a follow-up then gets previous_response_not_found.
-        .route("/__stub/forget", post(|State(state): State<Arc<StubState>>| async move { state.forget_responses(); "forgotten" }))
+        .route(
+            "/__stub/forget",
+            post(|State(state): State<Arc<StubState>>| async move {
+                state.forget_responses();
+                "forgotten"
+            }),
+        )
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
 }

@@ -29,6 +29,7 @@ async fn ask(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     let dynamo = Dynalite::start().await;
     let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "rate")]).await);
@@ -72,6 +73,7 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled() {
     let dynamo = Dynalite::start().await;
     // Each request reserves its message bytes + 8 for its framing + 64 + 100 output tokens: 199.
@@ -104,6 +106,7 @@ async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled()
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn the_store_down_means_503_and_nothing_upstream() {
     let mut dynamo = Dynalite::start().await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "down")]).await;
@@ -139,6 +142,7 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn access_keys_missing_wrong_or_revoked_are_401_and_a_key_s_own_limit_applies() {
     let dynamo = Dynalite::start().await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "keys")]).await;

@@ -36,6 +36,7 @@ fn follow_up(text: &str, previous: &serde_json::Value) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_follow_up_reserves_the_conversation_it_continues_and_the_budget_holds() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("conversation").await;
@@ -117,6 +118,7 @@ async fn a_page_of_another_site_cannot_make_its_visitors_ask() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_goes_negative() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("midnight").await;
@@ -158,6 +160,7 @@ async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_g
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_give_back_whose_answer_is_lost_is_not_applied_twice() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("lost").await;
@@ -179,6 +182,7 @@ async fn a_give_back_whose_answer_is_lost_is_not_applied_twice() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_create_that_may_have_reached_openai_is_not_sent_again_and_keeps_its_reservation() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("maybe").await;
@@ -252,6 +256,7 @@ async fn caller_item(dynamo: &Dynalite, table: &str, pk: &str) -> (Option<u64>, 
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever_environment_counts() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("window").await;
@@ -299,6 +304,7 @@ async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn new_environments_asking_at_once_send_both_ways_and_each_request_counts_once() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("pairs").await;
@@ -354,6 +360,7 @@ impl aws_sdk_dynamodb::config::Intercept for SentOperations {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_reads_nothing() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("trips").await;
@@ -387,6 +394,7 @@ async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_read
 /// fails too, an earlier one may be running and billed at OpenAI, so the reservation is kept
 /// (too much, never too little) rather than given back whole. A 4xx generated nothing: given back.
 #[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_create_that_failed_after_server_errors_keeps_its_reservation_and_a_4xx_gives_it_back() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("retried").await;

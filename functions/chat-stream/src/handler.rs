@@ -220,6 +220,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(feature = "e2e"),
+        ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it"
+    )]
     async fn limits_refuse_before_start_and_a_finished_stream_settles_its_reservation() {
         let dynamo = e2e::Dynalite::start().await;
         dynamo.create_limits_table("stream").await;

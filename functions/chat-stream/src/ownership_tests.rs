@@ -67,6 +67,7 @@ fn response_id(events: &[BrowserEvent]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_settles() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("owners").await;
@@ -116,6 +117,7 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("left").await;
@@ -146,6 +148,7 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn resumes_and_stops_take_a_request_slot_like_any_other() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("slots").await;

@@ -93,6 +93,10 @@ mod tests {
     // The deployed page's URLs come from Lambda itself: checked against moto's Lambda emulator,
     // with the functions and URLs made as the SAM template makes them.
     #[tokio::test]
+    #[cfg_attr(
+        not(feature = "e2e"),
+        ignore = "needs Python (moto): cargo test --all-features, as scripts/test runs it"
+    )]
     async fn deployed_urls_are_looked_up_by_function_name() {
         let moto = e2e::MotoServer::start(e2e::free_port()).await;
         let script = e2e::workspace_root().join("tests").join("fixtures").join("create_function_urls.py");
