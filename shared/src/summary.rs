@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tracing_subscriber::filter::LevelFilter;
 
 use chat_core::prices::Prices;
-use chat_core::{ApiError, Config};
+use chat_core::{ApiError, Config, ErrorKind};
 use openai_client::types::Usage;
 
 use crate::metrics::{self, Metric};
@@ -247,46 +247,27 @@ impl RequestSummary {
         if let Some(cost) = self.cost_usd().filter(|_| counts_tokens) {
             metrics.push(("EstimatedCost", "None", cost));
         }
-        let kind = match (&self.outcome, &self.error) {
-            (_, Some(ApiError::OverLimit { .. } | ApiError::BudgetExhausted { .. })) => Some("RefusedOverLimit"),
-            (
-                _,
-                Some(
-                    ApiError::OriginNotAllowed
-                    | ApiError::AccessKeyMissing
-                    | ApiError::AccessKeyUnknown
-                    | ApiError::AccessKeyRevoked
-                    | ApiError::TokenMissing
-                    | ApiError::TokenInvalid(_)
-                    | ApiError::TokenExpired,
-                ),
-            ) => Some("RefusedUnauthorized"),
-            (_, Some(ApiError::LimitsUnavailable)) => Some("LimitsUnavailable"),
-            (_, Some(ApiError::AuthUnavailable)) => Some("AuthUnavailable"),
-            (Outcome::Rejected, _) => Some("RefusedBadInput"),
-            (Outcome::Cancelled, _) => Some("ReadersGone"),
-            (Outcome::Stopped, _) => Some("Stopped"),
-            (Outcome::HandedOver, _) => Some("HandOvers"),
-            (Outcome::Incomplete, _) => Some("Incomplete"),
-            (Outcome::Timeout, _) => Some("UpstreamTimeout"),
-            (_, Some(ApiError::RateLimited { .. } | ApiError::QuotaExceeded)) => Some("UpstreamRateLimited"),
-            (_, Some(ApiError::ModelUnavailable(_))) => Some("ModelUnavailable"),
-            (
-                _,
-                Some(
-                    ApiError::Misconfigured(_)
-                    | ApiError::SecretUnavailable { .. }
-                    | ApiError::UpstreamUnauthorized
-                    | ApiError::SettingRefused { .. },
-                ),
-            ) => Some("Misconfigured"),
-            (_, Some(_)) => Some("UpstreamError"),
-            _ => None,
+        // Refusals and unreachable stores by the error; the rest by how the request ended,
+        // then by the error's kind (exhaustive in `ApiError::kind`).
+        let error_kind = self.error.as_ref().map(ApiError::kind);
+        let kind = match (&self.outcome, error_kind) {
+            (_, Some(kind @ (ErrorKind::OverLimit | ErrorKind::Unauthorized))) => Some(kind),
+            (_, Some(kind @ (ErrorKind::LimitsUnavailable | ErrorKind::AuthUnavailable))) => Some(kind),
+            (Outcome::Rejected, _) => Some(ErrorKind::BadInput),
+            (Outcome::Timeout, _) => Some(ErrorKind::Timeout),
+            (Outcome::Incomplete, _) => Some(ErrorKind::Incomplete),
+            (_, kind) => kind,
         };
-        metrics.extend(kind.map(|name| (name, "Count", 1.0)));
+        let name = match (&self.outcome, kind) {
+            (Outcome::Cancelled, None) => Some("ReadersGone"),
+            (Outcome::Stopped, None) => Some("Stopped"),
+            (Outcome::HandedOver, None) => Some("HandOvers"),
+            (_, kind) => kind.map(metric_name),
+        };
+        metrics.extend(name.map(|name| (name, "Count", 1.0)));
         // One metric for every failure that is not the caller's, so the error-rate alarm reads
         // two metrics whatever kinds are added later.
-        if kind.is_some_and(is_server_failure) {
+        if kind.is_some_and(ErrorKind::is_server_failure) {
             metrics.push(("Failures", "Count", 1.0));
         }
         metrics.extend(crate::lifecycle::shutdown_metric());
@@ -294,18 +275,21 @@ impl RequestSummary {
     }
 }
 
-/// The kinds of failure that are the deployment's or OpenAI's, not the caller's.
-fn is_server_failure(kind: &str) -> bool {
-    matches!(
-        kind,
-        "UpstreamError"
-            | "UpstreamTimeout"
-            | "UpstreamRateLimited"
-            | "Misconfigured"
-            | "LimitsUnavailable"
-            | "AuthUnavailable"
-            | "ModelUnavailable"
-    )
+/// The metric that counts a kind of failure.
+fn metric_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::BadInput => "RefusedBadInput",
+        ErrorKind::OverLimit => "RefusedOverLimit",
+        ErrorKind::Unauthorized => "RefusedUnauthorized",
+        ErrorKind::LimitsUnavailable => "LimitsUnavailable",
+        ErrorKind::AuthUnavailable => "AuthUnavailable",
+        ErrorKind::RateLimited => "UpstreamRateLimited",
+        ErrorKind::Misconfigured => "Misconfigured",
+        ErrorKind::ModelUnavailable => "ModelUnavailable",
+        ErrorKind::Timeout => "UpstreamTimeout",
+        ErrorKind::Incomplete => "Incomplete",
+        ErrorKind::Upstream => "UpstreamError",
+    }
 }
 
 impl RequestSummary {

@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+pub use crate::interruption::{Cut, Wait};
+
 /// Everything that can go wrong while answering a chat request.
 ///
 /// Each variant knows the HTTP status to answer with and a message a user can act on.
@@ -116,55 +118,6 @@ pub enum ApiError {
     MalformedUpstream,
 }
 
-/// Which wait ran out: each a limit of its own, told apart by the relay (a silence in
-/// background mode is asked about, the invocation's own deadline hands the answer over).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// No response headers within the attempt's window.
-    Headers,
-    /// Headers, but no first text (or reasoning) within `OPENAI_FIRST_EVENT_TIMEOUT_MS`.
-    FirstText,
-    /// Silent between two events past `OPENAI_IDLE_TIMEOUT_MS`.
-    Silence,
-    /// The request's own deadline (`OPENAI_TOTAL_TIMEOUT_MS`, or the invocation's less its margin).
-    Overall,
-    /// A model OpenAI says is working, silent past `OPENAI_MAX_THINK_MS`.
-    ThoughtTooLong,
-}
-
-impl std::fmt::Display for Wait {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Headers => "no answer in time",
-            Self::FirstText => "no first token in time",
-            Self::Silence => "silent for too long",
-            Self::Overall => "the overall deadline",
-            Self::ThoughtTooLong => "it thought for longer than this service waits",
-        })
-    }
-}
-
-/// How the connection to OpenAI stopped mid-answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
-    /// The connection closed with no terminal event.
-    Closed,
-    /// Reading it failed (reset, a broken TLS record, a line past the cap).
-    Broke,
-    /// `data: [DONE]` with no terminal event.
-    Ended,
-}
-
-impl std::fmt::Display for Cut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Closed => "closed",
-            Self::Broke => "broke",
-            Self::Ended => "ended",
-        })
-    }
-}
-
 impl ApiError {
     /// The methods a question may be asked with.
     pub const ALLOW_ASK: &'static str = "GET, POST";
@@ -240,57 +193,6 @@ impl ApiError {
     /// The whole story, for the log line only (secret ids, SDK errors): never sent to a caller.
     pub fn log_detail(&self) -> String {
         capitalized(self.to_string())
-    }
-
-    /// Whether the model surely generated nothing for this request (refused before it, or
-    /// OpenAI answered with a 4xx), so a reservation can be given back whole. A
-    /// timeout, a broken connection or a failed answer may have used tokens nobody reports.
-    pub fn before_the_model(&self) -> bool {
-        // No wildcard: a new variant must say whether it gives its reservation back.
-        match self {
-            // A 5xx, 408 or 409 may come after an earlier attempt that OpenAI is running and
-            // billing (the create was sent again): its reservation stands.
-            Self::UpstreamTimeout(_)
-            | Self::UpstreamUnreachable
-            | Self::UpstreamServerError(_)
-            | Self::StreamFailed(_)
-            | Self::StreamCut(_)
-            | Self::ResumeLost
-            | Self::Incomplete(_)
-            | Self::MalformedUpstream => false,
-            Self::MissingMessage
-            | Self::BlankMessage
-            | Self::MessageTooLong { .. }
-            | Self::ConversationTooLong { .. }
-            | Self::ControlCharacter(_)
-            | Self::BadRequest(_)
-            | Self::MethodNotAllowed { .. }
-            | Self::UnsupportedMediaType(_)
-            | Self::Misconfigured(_)
-            | Self::SecretUnavailable { .. }
-            | Self::OriginNotAllowed
-            | Self::OverLimit { .. }
-            | Self::BudgetExhausted { .. }
-            | Self::AccessKeyMissing
-            | Self::AccessKeyUnknown
-            | Self::AccessKeyRevoked
-            | Self::LimitsUnavailable
-            | Self::TokenMissing
-            | Self::TokenInvalid(_)
-            | Self::TokenExpired
-            | Self::AuthUnavailable
-            | Self::UpstreamUnauthorized
-            | Self::ModelUnavailable(_)
-            | Self::SettingRefused { .. }
-            | Self::RateLimited { .. }
-            | Self::QuotaExceeded
-            | Self::UpstreamRejected(_)
-            | Self::ContextTooLong
-            | Self::PreviousResponseNotFound
-            | Self::ResponseNotFound
-            | Self::ResumeTokenInvalid(_)
-            | Self::StopUnavailable => true,
-        }
     }
 
     /// A stable, machine-readable name for the error, so clients can act on it (for instance
