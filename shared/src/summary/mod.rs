@@ -1,0 +1,168 @@
+//! The one summary line each request logs, written when the summary is dropped: at the end of
+//! a request, and also when Lambda drops a streamed body because its reader went away (Stop, a
+//! closed tab, a failed write), so the requests that matter most for abuse and billing still
+//! leave their trace, with what was streamed until then.
+
+use std::time::{Duration, Instant};
+
+use chat_core::prices::Prices;
+use chat_core::{ApiError, Config};
+use openai_client::types::Usage;
+
+mod line;
+mod metrics;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The whole answer reached the caller.
+    Completed,
+    /// The model stopped early (`max_output_tokens`, a content filter); the text so far stands.
+    Incomplete,
+    /// Refused before anything went upstream: the caller's request was at fault.
+    Rejected,
+    /// Upstream failed, or the deployment is misconfigured.
+    Failed,
+    /// Upstream took too long.
+    Timeout,
+    /// The reader went away before the answer was complete.
+    Cancelled,
+    /// The caller stopped the answer (`POST /stop`); the text so far stands.
+    Stopped,
+    /// The invocation's time ran out while the answer went on: the reader reconnects and the
+    /// next invocation streams the rest.
+    HandedOver,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Incomplete => "incomplete",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Cancelled => "cancelled",
+            Self::Stopped => "stopped",
+            Self::HandedOver => "handed_over",
+        }
+    }
+}
+
+/// What the summary line says; fill it in as the request goes, drop it to write the line.
+pub struct RequestSummary {
+    pub request_id: String,
+    pub function: &'static str,
+    model: String,
+    prices: Option<Prices>,
+    started: Instant,
+    pub status: u16,
+    pub upstream_status: Option<u16>,
+    pub retries: u32,
+    pub deltas: u64,
+    pub streamed_bytes: u64,
+    pub first_text: Option<Duration>,
+    /// When the first piece of the reasoning summary went out, and how many.
+    pub first_reasoning: Option<Duration>,
+    pub reasoning_deltas: u64,
+    /// How often a silent model was asked about (background mode), and found still working.
+    pub silences_checked: u32,
+    pub usage: Option<Usage>,
+    /// Until the request says otherwise it was cancelled: a body dropped mid-answer never does.
+    pub outcome: Outcome,
+    pub error: Option<ApiError>,
+    /// The upstream response this request created, resumed or stopped.
+    pub response_id: Option<String>,
+    /// The request continued an answer after a dropped connection (no new model call).
+    pub resumed: bool,
+    /// A resume that took over the answer's reservation (a hand-over): it settles the answer,
+    /// so its tokens count here.
+    pub settles_answer: bool,
+    /// The protocol answered in, when not the contract's EventSource events (`ai_sdk_ui`).
+    pub protocol: Option<&'static str>,
+    /// False for the line of an answer settled after its request ended: its tokens count, it
+    /// is no request of its own.
+    counts_request: bool,
+}
+
+impl RequestSummary {
+    pub fn start(function: &'static str, request_id: String, config: &Config) -> Self {
+        crate::lifecycle::request_started();
+        Self {
+            request_id,
+            function,
+            model: config.model.clone(),
+            prices: Prices::for_model(&config.model, config.prices),
+            started: Instant::now(),
+            status: 200,
+            upstream_status: None,
+            retries: 0,
+            deltas: 0,
+            streamed_bytes: 0,
+            first_text: None,
+            first_reasoning: None,
+            reasoning_deltas: 0,
+            silences_checked: 0,
+            usage: None,
+            outcome: Outcome::Cancelled,
+            response_id: None,
+            resumed: false,
+            settles_answer: false,
+            protocol: None,
+            error: None,
+            counts_request: true,
+        }
+    }
+
+    /// The line of an answer whose reader left, written once it finished and was settled: its
+    /// tokens and cost, which the request's own line (written when the reader left) could not
+    /// know, so the token and spend metrics and alarms see every answer.
+    pub fn settled_later(
+        function: &'static str,
+        request_id: String,
+        config: &Config,
+        response_id: &str,
+        usage: Option<Usage>,
+    ) -> Self {
+        let mut summary = Self::start(function, request_id, config);
+        // Written after its request ended: it is not one that runs now.
+        crate::lifecycle::request_finished();
+        summary.counts_request = false;
+        summary.response_id = Some(response_id.to_owned());
+        summary.usage = usage;
+        summary.outcome = Outcome::Completed;
+        summary
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Notes a piece of text sent to the caller.
+    pub fn text_sent(&mut self, text: &str) {
+        self.first_text.get_or_insert_with(|| self.started.elapsed());
+        self.deltas += 1;
+        self.streamed_bytes += text.len() as u64;
+    }
+
+    /// Notes a piece of the reasoning summary sent to the caller.
+    pub fn reasoning_sent(&mut self) {
+        self.first_reasoning.get_or_insert_with(|| self.started.elapsed());
+        self.reasoning_deltas += 1;
+    }
+
+    /// Notes the error the request ended with, and the outcome and statuses it implies.
+    pub fn failed(&mut self, error: &ApiError, answered_with_status: bool) {
+        if answered_with_status {
+            self.status = error.status().as_u16();
+        }
+        self.upstream_status = error.upstream_status().or(self.upstream_status);
+        self.outcome = match error {
+            ApiError::UpstreamTimeout(_) => Outcome::Timeout,
+            ApiError::Incomplete(_) => Outcome::Incomplete,
+            error if error.is_callers_fault() => Outcome::Rejected,
+            _ => Outcome::Failed,
+        };
+        self.error = Some(error.clone());
+    }
+}
