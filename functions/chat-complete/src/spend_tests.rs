@@ -412,3 +412,22 @@ async fn a_create_that_failed_after_server_errors_keeps_its_reservation_and_a_4x
     assert_eq!(upstream.stub.requests().len(), 4, "one 400, then a 500 sent three times");
     assert!(budget().await > 100, "the reservation stands for attempts OpenAI may be billing");
 }
+
+/// A question that could never fit in a day (here a plan of 1,000 tokens a day against a 4,096
+/// token answer cap) is 413 `question_too_large`, not a 429 that says to come back tomorrow;
+/// nothing goes upstream and nothing is counted.
+#[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn a_question_that_can_never_fit_a_day_is_too_large_not_too_early() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("small").await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "small")]).await;
+    let limits = LimitsConfig { table: Some("small".into()), caller_tokens_per_day: 1000, ..LimitsConfig::default() };
+    let gate = Gate::with_client(limits, dynamo.client()).unwrap();
+    let (status, body) = ask(&upstream, &gate, "192.0.2.31", &message("hello"), &[]).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("question_too_large")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("1000 tokens a day"), "{body}");
+    assert!(upstream.stub.requests().is_empty(), "nothing upstream");
+    let store = Store::with_client("small".into(), dynamo.client());
+    assert_eq!(store.used(&format!("budget#{}", spend::day_now())).await.unwrap(), 0, "nothing reserved");
+}

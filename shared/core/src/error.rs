@@ -43,6 +43,12 @@ pub enum ApiError {
     OverLimit { limit: String, retry_after: Duration },
     #[error("this service has used its daily budget of {budget} tokens; it resets at 00:00 UTC, in {}", wait_words(*retry_after))]
     BudgetExhausted { budget: u64, retry_after: Duration },
+    /// The question's worst case (its conversation, message and longest answer) is more than a
+    /// whole day allows: waiting would not help, so it is no 429.
+    #[error(
+        "this question can use up to {tokens} tokens (the conversation it continues, the message and the longest answer), more than the {limit} tokens a day allows; start a new chat, or ask the service's owner for a larger limit"
+    )]
+    QuestionTooLarge { tokens: u64, limit: u64 },
     #[error("an access key is required: send it as `Authorization: Bearer <key>` or `?key=<key>`")]
     AccessKeyMissing,
     #[error("this access key is not known; check it, or ask the service's owner for one")]
@@ -134,7 +140,9 @@ impl ApiError {
             | Self::StopUnavailable => StatusCode::BAD_REQUEST,
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
-            Self::MessageTooLong { .. } | Self::ConversationTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MessageTooLong { .. } | Self::ConversationTooLong { .. } | Self::QuestionTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
@@ -213,6 +221,7 @@ impl ApiError {
             Self::AccessKeyRevoked => "access_key_revoked",
             Self::OverLimit { .. } => "caller_limit_reached",
             Self::BudgetExhausted { .. } => "daily_budget_reached",
+            Self::QuestionTooLarge { .. } => "question_too_large",
             Self::LimitsUnavailable => "limits_unavailable",
             Self::TokenMissing => "token_missing",
             Self::TokenInvalid(_) => "token_invalid",

@@ -25,6 +25,7 @@ impl ApiError {
             Self::OriginNotAllowed,
             Self::OverLimit { limit: "10 requests per minute".into(), retry_after: wait },
             Self::BudgetExhausted { budget: 2_000_000, retry_after: wait },
+            Self::QuestionTooLarge { tokens: 24_000, limit: 20_000 },
             Self::AccessKeyMissing,
             Self::AccessKeyUnknown,
             Self::AccessKeyRevoked,
@@ -74,6 +75,7 @@ impl ApiError {
                 | Self::OriginNotAllowed
                 | Self::OverLimit { .. }
                 | Self::BudgetExhausted { .. }
+                | Self::QuestionTooLarge { .. }
                 | Self::AccessKeyMissing
                 | Self::AccessKeyUnknown
                 | Self::AccessKeyRevoked

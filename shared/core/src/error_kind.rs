@@ -76,6 +76,7 @@ impl ApiError {
             | Self::OriginNotAllowed
             | Self::OverLimit { .. }
             | Self::BudgetExhausted { .. }
+            | Self::QuestionTooLarge { .. }
             | Self::AccessKeyMissing
             | Self::AccessKeyUnknown
             | Self::AccessKeyRevoked
@@ -113,7 +114,9 @@ impl ApiError {
             | Self::ResponseNotFound
             | Self::ResumeTokenInvalid(_)
             | Self::StopUnavailable => ErrorKind::BadInput,
-            Self::OverLimit { .. } | Self::BudgetExhausted { .. } => ErrorKind::OverLimit,
+            Self::OverLimit { .. } | Self::BudgetExhausted { .. } | Self::QuestionTooLarge { .. } => {
+                ErrorKind::OverLimit
+            }
             Self::OriginNotAllowed
             | Self::AccessKeyMissing
             | Self::AccessKeyUnknown

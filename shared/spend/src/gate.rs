@@ -158,6 +158,7 @@ impl Gate {
         let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
         let tokens = reservation(chat, config, earlier_tokens);
         let tokens_per_day = own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
+        self.fits_in_a_day(tokens, tokens_per_day)?;
         let day = store.reserve(&caller, tokens, tokens_per_day, self.config.daily_budget).await?;
         Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day }) })
     }
@@ -169,11 +170,22 @@ impl Gate {
         let Some(store) = &self.store else { return Ok(Admission { caller: caller.id, held: None }) };
         let tokens = reservation(chat, config, 0);
         let tokens_per_day = caller.own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
+        self.fits_in_a_day(tokens, tokens_per_day)?;
         let per_minute = self.rate_per_minute(&caller);
         let day = store
             .take_slot_and_reserve(&caller.id, per_minute, tokens, tokens_per_day, self.config.daily_budget)
             .await?;
         Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), tokens, day }) })
+    }
+
+    /// A question whose worst case is more than a whole day allows (the caller's, or the
+    /// deployment's) is refused as too large, not told to come back tomorrow.
+    fn fits_in_a_day(&self, tokens: u64, tokens_per_day: u64) -> Result<(), ApiError> {
+        let limit = tokens_per_day.min(self.config.daily_budget);
+        if tokens > limit {
+            return Err(ApiError::QuestionTooLarge { tokens, limit });
+        }
+        Ok(())
     }
 
     fn rate_per_minute(&self, caller: &Caller) -> u64 {
