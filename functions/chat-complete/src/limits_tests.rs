@@ -6,7 +6,7 @@ use std::sync::Arc;
 use e2e::{Dynalite, TestUpstream, encode, request_from};
 use futures_util::future::join_all;
 use lambda_http::Body;
-use spend::{Gate, LimitsConfig};
+use spend::{Gate, LimitsConfig, Store};
 
 use crate::handler::handle;
 
@@ -33,8 +33,14 @@ async fn ask(
 async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     let dynamo = Dynalite::start().await;
     let upstream = Arc::new(TestUpstream::start_with(&[("LIMITS_TABLE", "rate")]).await);
-    let gate =
-        Arc::new(gate_on(&dynamo, "rate", LimitsConfig { rate_per_minute: 10, ..LimitsConfig::default() }).await);
+    dynamo.create_limits_table("rate").await;
+    // The whole burst in one minute whenever it runs: the store's clock stands at this minute's
+    // middle (the same day as the real clock), so no request lands in the next window.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mid_minute = now - now % 60 + 30;
+    let store = Store::with_client("rate".into(), dynamo.client()).with_clock(Arc::new(move || mid_minute));
+    let limits = LimitsConfig { table: Some("rate".into()), rate_per_minute: 10, ..LimitsConfig::default() };
+    let gate = Arc::new(Gate::with_store(limits, store).unwrap());
     // One question first, as in a conversation under way: the burst then meets an environment
     // that has counted the caller this minute (one write each, not both ways) and an emulator
     // past its first requests, which on a loaded machine can outlast the store's 1 s deadline.
@@ -58,16 +64,16 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     }
     // A new conversation's slot and reservation are written at once: the forty refused gave
     // back what they had reserved, so the counters hold exactly what the ten were billed.
-    let store = spend::Store::with_client("rate".into(), dynamo.client());
-    let day = spend::day_now();
+    let counters = Store::with_client("rate".into(), dynamo.client());
+    let day = mid_minute / 86_400;
     let billed: u64 = upstream
         .stub
         .requests()
         .iter()
         .map(|r| r.input.split_whitespace().count() as u64 + 8 + r.deltas_sent as u64)
         .sum();
-    assert_eq!(store.used(&format!("tokens#ip:203.0.113.10#{day}")).await.unwrap(), billed);
-    assert_eq!(store.used(&format!("budget#{day}")).await.unwrap(), billed);
+    assert_eq!(counters.used(&format!("tokens#ip:203.0.113.10#{day}")).await.unwrap(), billed);
+    assert_eq!(counters.used(&format!("budget#{day}")).await.unwrap(), billed);
     // Another caller has its own allowance.
     assert_eq!(ask(&upstream, &gate, "203.0.113.11", "/stub echo other").await.0, 200);
 }
