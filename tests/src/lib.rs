@@ -9,6 +9,7 @@ mod moto;
 mod node;
 pub mod oidc;
 mod proxy;
+mod returning_proxy;
 pub mod runtime_api;
 mod watch;
 
@@ -28,6 +29,7 @@ pub use moto::MotoServer;
 pub use node::node_test;
 pub use oidc::OidcProvider;
 pub use proxy::CuttingProxy;
+pub use returning_proxy::ReturningProxy;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 
 /// The key tests use; searched for in every output to prove it never leaks.

@@ -431,3 +431,40 @@ async fn a_question_that_can_never_fit_a_day_is_too_large_not_too_early() {
     let store = Store::with_client("small".into(), dynamo.client());
     assert_eq!(store.used(&format!("budget#{}", spend::day_now())).await.unwrap(), 0, "nothing reserved");
 }
+
+/// The path the real DynamoDB takes: it returns the item with a failed condition
+/// (`ReturnValuesOnConditionCheckFailure`), so a window another environment's clock moved, and a
+/// refusal from an environment new to the caller, are told from that item with no read. Through
+/// `ReturningProxy`, which answers as DynamoDB does in front of dynalite (which returns none).
+#[tokio::test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn with_the_item_returned_as_dynamodb_does_a_moved_window_and_a_refusal_read_nothing() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("real").await;
+    let proxy = e2e::ReturningProxy::start(dynamo.endpoint()).await;
+    let minute = 20_000 * 1440 + 7;
+    let environment = |sent: &SentOperations, at_minute: u64| {
+        let config = Dynalite::client_at(&proxy.endpoint()).config().to_builder().interceptor(sent.clone()).build();
+        Store::with_client("real".into(), aws_sdk_dynamodb::Client::from_conf(config))
+            .with_clock(Arc::new(move || at_minute * 60 + 1))
+    };
+    let ask = |store: Store| async move { store.take_slot_and_reserve("ip:192.0.2.50", 2, 10, 1_000, 1_000_000).await };
+    let (behind, ahead, new) = (SentOperations::default(), SentOperations::default(), SentOperations::default());
+    // An environment counts the caller at minute m, another whose clock is ahead opens m+1.
+    let late = environment(&behind, minute);
+    ask(late.clone()).await.unwrap();
+    ask(environment(&ahead, minute + 1)).await.unwrap();
+    behind.take();
+    // The late one counts in m, finds the window moved in the item returned, counts in m+1.
+    ask(late).await.unwrap();
+    let sent = behind.take();
+    assert!(!sent.contains(&"GetItem".to_owned()), "the item came with the failure: {sent:?}");
+    let pk = format!("tokens#ip:192.0.2.50#{}", minute / 1440);
+    assert_eq!(caller_item(&dynamo, "real", &pk).await, (Some(minute + 1), Some(2), Some(30)));
+    // A third environment, new to the caller, over the limit of 2: both ways fail, the items
+    // say why, and nothing is read.
+    let refused = ask(environment(&new, minute + 1)).await.unwrap_err();
+    assert_eq!(refused.code(), "caller_limit_reached");
+    let sent = new.take();
+    assert!(!sent.contains(&"GetItem".to_owned()), "{sent:?}");
+}
