@@ -112,7 +112,7 @@ optional_settings_reach_the_chat_functions(jwt_settings)
 # Reasoning models: each setting is a parameter that reaches both chat functions, left out when
 # empty (the functions' own default: an empty OPENAI_REASONING_SUMMARY would be refused at init),
 # and only ever one of the values the functions accept.
-reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "ReasoningContext": "OPENAI_REASONING_CONTEXT", "CompactThreshold": "OPENAI_COMPACT_THRESHOLD", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
+reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "ReasoningContext": "OPENAI_REASONING_CONTEXT", "CompactThreshold": "OPENAI_COMPACT_THRESHOLD", "ServiceTier": "OPENAI_SERVICE_TIER", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
 optional_settings_reach_the_chat_functions(reasoning_settings)
 check("index gets no reasoning settings", not set(reasoning_settings.values()) & set(functions["IndexFunction"]["Properties"]["Environment"]["Variables"]))
 check("ReasoningEffort: the efforts OpenAI takes, or empty", parameters["ReasoningEffort"].get("AllowedValues") == ["", "none", "minimal", "low", "medium", "high", "xhigh", "max"], parameters["ReasoningEffort"].get("AllowedValues"))

@@ -200,7 +200,7 @@ async fn raw_reasoning_in_two_items_streams_as_reasoning_and_a_resume_from_it_is
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn cache_writes_are_priced_at_their_own_rate_in_the_estimate() {
+async fn cache_writes_and_the_tier_are_priced_in_the_estimate() {
     let stub = stub().await;
     let complete = launch("chat-complete", &stub, &[]).await;
     let answer = complete.invoke(question_event("/stub cached=600 cache_write=300 deltas=5")).await;
@@ -212,6 +212,13 @@ async fn cache_writes_are_priced_at_their_own_rate_in_the_estimate() {
     assert_eq!((line["input_tokens"].as_u64(), line["cache_write_tokens"].as_u64()), (Some(912), Some(300)));
     assert!((line["EstimatedCost"].as_f64().unwrap() - expected).abs() < 1e-12, "{line}");
     assert!((line["estimated_cost_usd"].as_f64().unwrap() - expected).abs() < 1e-12, "{line}");
+    assert_eq!(line["service_tier"], "default");
+    // OPENAI_SERVICE_TIER=flex is sent, OpenAI answers in flex, and the estimate is half.
+    let flex = launch("chat-complete", &stub, &[("OPENAI_SERVICE_TIER", "flex")]).await;
+    assert_eq!(flex.invoke(question_event("/stub cached=600 cache_write=300 deltas=5")).await.status, Some(200));
+    let line = summaries(&flex).pop().unwrap();
+    assert_eq!(line["service_tier"], "flex", "{line}");
+    assert!((line["EstimatedCost"].as_f64().unwrap() - expected / 2.0).abs() < 1e-12, "{line}");
 }
 
 /// Asks `turns` questions of `function`, each continuing the one before; the statuses.

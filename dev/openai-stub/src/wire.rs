@@ -144,6 +144,8 @@ pub fn unsupported_reasoning(param: &str) -> Value {
 /// A response object; `output` and `usage` are filled in once the answer is known.
 pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, usage: Option<Value>) -> Value {
     let model = request["model"].as_str().unwrap_or_default();
+    // The tier it was served in: the one asked for, `default` for `auto` or none.
+    let tier = request["service_tier"].as_str().filter(|tier| ["flex", "priority"].contains(tier)).unwrap_or("default");
     json!({
         "id": ids.response,
         "object": "response",
@@ -152,6 +154,7 @@ pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, us
         "background": false,
         "error": null,
         "incomplete_details": null,
+        "service_tier": tier,
         "instructions": request.get("instructions").cloned().unwrap_or(Value::Null),
         "max_output_tokens": request.get("max_output_tokens").cloned().unwrap_or(Value::Null),
         "model": format!("{model}{MODEL_SNAPSHOT_SUFFIX}"),

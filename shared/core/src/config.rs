@@ -33,6 +33,9 @@ pub struct Config {
     /// `OPENAI_COMPACT_THRESHOLD`: OpenAI compacts a conversation past this many input tokens,
     /// so a follow-up costs at most about that much again, and a long chat keeps answering.
     pub compact_threshold: Option<u64>,
+    /// `OPENAI_SERVICE_TIER`: `auto`, `default`, `flex` (half price, slower) or `priority`
+    /// (twice the price), sent as `service_tier`; the estimate prices the tier OpenAI answers in.
+    pub service_tier: Option<&'static str>,
 }
 
 /// Where the OpenAI API key comes from.
@@ -165,6 +168,19 @@ impl Config {
             reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?
                 .with_default_effort(model == Self::DEFAULT_MODEL),
             max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
+            service_tier: match get("OPENAI_SERVICE_TIER") {
+                None => None,
+                Some(value) => Some(
+                    ["auto", "default", "flex", "priority"]
+                        .into_iter()
+                        .find(|tier| tier.eq_ignore_ascii_case(&value))
+                        .ok_or(ConfigError::Invalid {
+                            name: "OPENAI_SERVICE_TIER",
+                            value,
+                            expected: "auto, default, flex or priority (unset: the project's default)",
+                        })?,
+                ),
+            },
             compact_threshold: match number("OPENAI_COMPACT_THRESHOLD")? {
                 Some(0) => {
                     return Err(ConfigError::Invalid {
@@ -243,6 +259,8 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices:
             cached_input_per_million: cached.unwrap_or(input_per_million),
             cache_write_per_million: cache_write.unwrap_or(input_per_million * 1.25),
             output_per_million,
+            // Set from the model's family by `Prices::for_model`.
+            long_context: false,
         })),
         (None, None) => Ok(None),
         (input, _) => Err(ConfigError::Invalid {
@@ -329,6 +347,10 @@ mod tests {
         let compacting = self::config(&[("OPENAI_COMPACT_THRESHOLD", "200000")]).unwrap();
         assert_eq!(compacting.compact_threshold, Some(200_000));
         assert!(self::config(&[("OPENAI_COMPACT_THRESHOLD", "0")]).is_err());
+        assert_eq!(self::config(&[("OPENAI_SERVICE_TIER", "Flex")]).unwrap().service_tier, Some("flex"));
+        assert!(
+            self::config(&[("OPENAI_SERVICE_TIER", "cheap")]).unwrap_err().to_string().contains("OPENAI_SERVICE_TIER")
+        );
         assert_eq!(config.key, KeyConfig::Missing);
         assert_eq!(config.timeouts, Timeouts::default());
         assert!(config.resumable);

@@ -18,9 +18,12 @@ pub struct Prices {
     pub cache_write_per_million: f64,
     #[serde(rename = "output")]
     pub output_per_million: f64,
+    /// Whether a request over [`LONG_CONTEXT_TOKENS`] input is billed at the long-context rates.
+    #[serde(default)]
+    pub long_context: bool,
 }
 
-/// The tokens of one answer by the class they are billed at.
+/// The tokens of one answer by the class they are billed at, and the tier it was served in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Billed {
     /// All input, cached and cache writes included (as OpenAI reports `input_tokens`).
@@ -29,7 +32,51 @@ pub struct Billed {
     pub cache_write: u64,
     /// Output, reasoning included.
     pub output: u64,
+    pub tier: Tier,
 }
+
+/// The service tier a response was served in (its `service_tier`): `flex` bills half the list
+/// price, `priority` twice; `default` (and `auto`, and anything else) the list price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tier {
+    #[default]
+    Default,
+    Flex,
+    Priority,
+}
+
+impl Tier {
+    pub fn named(name: Option<&str>) -> Self {
+        match name {
+            Some("flex") => Self::Flex,
+            Some("priority") => Self::Priority,
+            _ => Self::Default,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Flex => "flex",
+            Self::Priority => "priority",
+        }
+    }
+
+    fn multiplier(self) -> f64 {
+        match self {
+            Self::Default => 1.0,
+            Self::Flex => 0.5,
+            Self::Priority => 2.0,
+        }
+    }
+}
+
+/// Past this many input tokens a request is billed whole at [`LONG_INPUT`] times the input
+/// rates (fresh, cached, cache writes) and [`LONG_OUTPUT`] times the output rate (GPT-5.4 and
+/// later families: the rows of the catalogue marked `long_context`).
+pub const LONG_CONTEXT_TOKENS: u64 = 272_000;
+const LONG_INPUT: f64 = 2.0;
+const LONG_OUTPUT: f64 = 1.5;
 
 #[derive(Debug, Deserialize)]
 struct Catalogue {
@@ -58,7 +105,10 @@ impl Prices {
     /// The prices for `model`: the override when given, else the list price of its family in
     /// effect today.
     pub fn for_model(model: &str, overridden: Option<Prices>) -> Option<Prices> {
-        overridden.or_else(|| Self::listed(model, &crate::date::today()))
+        let listed = Self::listed(model, &crate::date::today());
+        // An owner's prices replace the rates, not OpenAI's long-context rule for the family.
+        let long_context = listed.is_some_and(|p| p.long_context);
+        overridden.map(|prices| Prices { long_context, ..prices }).or(listed)
     }
 
     /// The list price of `model`'s family in effect on `day` (`YYYY-MM-DD`).
@@ -72,16 +122,20 @@ impl Prices {
     }
 
     /// What `tokens` cost in dollars. Cached and cache-write tokens are part of the input and are
-    /// priced at their own rates; the rest of the input is fresh.
+    /// priced at their own rates; the rest of the input is fresh. A request past
+    /// [`LONG_CONTEXT_TOKENS`] pays the long-context rates whole (where the model has them), and
+    /// the tier multiplies it all.
     pub fn cost_usd(&self, tokens: Billed) -> f64 {
         let cached = tokens.cached.min(tokens.input);
         let written = tokens.cache_write.min(tokens.input - cached);
         let fresh = tokens.input - cached - written;
-        (fresh as f64 * self.input_per_million
+        let long = self.long_context && tokens.input > LONG_CONTEXT_TOKENS;
+        let (input_rate, output_rate) = if long { (LONG_INPUT, LONG_OUTPUT) } else { (1.0, 1.0) };
+        let input = fresh as f64 * self.input_per_million
             + cached as f64 * self.cached_input_per_million
-            + written as f64 * self.cache_write_per_million
-            + tokens.output as f64 * self.output_per_million)
-            / 1_000_000.0
+            + written as f64 * self.cache_write_per_million;
+        let output = tokens.output as f64 * self.output_per_million;
+        (input * input_rate + output * output_rate) * tokens.tier.multiplier() / 1_000_000.0
     }
 }
 
@@ -90,7 +144,31 @@ mod tests {
     use super::*;
 
     fn billed(input: u64, cached: u64, cache_write: u64, output: u64) -> Billed {
-        Billed { input, cached, cache_write, output }
+        Billed { input, cached, cache_write, output, tier: Tier::Default }
+    }
+
+    #[test]
+    fn long_context_and_the_tier_multiply_the_bill() {
+        let sol = Prices::listed("gpt-6-sol", "2026-12-06").unwrap();
+        // 300,000 input (100,000 cached, 50,000 written), 1,000 output, past the threshold:
+        // every input class at 2x, output at 1.5x.
+        let long = billed(300_000, 100_000, 50_000, 1_000);
+        let expected = ((150_000.0 * 2.0 + 100_000.0 * 0.2 + 50_000.0 * 2.5) * 2.0 + 1_000.0 * 10.0 * 1.5) / 1e6;
+        assert!((sol.cost_usd(long) - expected).abs() < 1e-12, "{} {expected}", sol.cost_usd(long));
+        // At the threshold, list rates; flex halves and priority doubles whatever the rest is.
+        let at = billed(LONG_CONTEXT_TOKENS, 0, 0, 0);
+        assert!((sol.cost_usd(at) - 272_000.0 * 2.0 / 1e6).abs() < 1e-12);
+        let flex = Billed { tier: Tier::Flex, ..long };
+        let priority = Billed { tier: Tier::Priority, ..long };
+        assert!((sol.cost_usd(flex) - expected / 2.0).abs() < 1e-12);
+        assert!((sol.cost_usd(priority) - expected * 2.0).abs() < 1e-12);
+        // A model without long-context rates (gpt-4o-mini) is billed at its list rates.
+        let mini = Prices::listed("gpt-4o-mini", "2026-12-06").unwrap();
+        assert!((mini.cost_usd(billed(300_000, 0, 0, 0)) - 300_000.0 * 0.15 / 1e6).abs() < 1e-12);
+        assert_eq!(
+            (Tier::named(Some("flex")), Tier::named(Some("auto")), Tier::named(None)),
+            (Tier::Flex, Tier::Default, Tier::Default)
+        );
     }
 
     #[test]
@@ -132,7 +210,9 @@ mod tests {
             cached_input_per_million: 1.0,
             cache_write_per_million: 1.0,
             output_per_million: 2.0,
+            long_context: false,
         };
         assert_eq!(Prices::for_model("gpt-4o", Some(custom)), Some(custom));
+        assert!(Prices::for_model("gpt-6-sol", Some(custom)).unwrap().long_context, "the family's rule stays");
     }
 }

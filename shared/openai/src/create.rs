@@ -110,6 +110,7 @@ impl ResponsesClient {
                 })
                 .filter(|r| r.effort.is_some() || r.summary.is_some() || r.context.is_some()),
             store: true,
+            service_tier: self.config.service_tier,
             context_management: self
                 .config
                 .compact_threshold

@@ -362,7 +362,8 @@ mod tests {
                     output_tokens: 2,
                     total_tokens: 3,
                     output_tokens_details: None,
-                    input_tokens_details: None
+                    input_tokens_details: None,
+                    tier: Default::default()
                 })
             }))
         );

@@ -30,6 +30,9 @@ pub struct CreateResponse<'a> {
     /// Always true: OpenAI keeps a background answer past its ~10-minute polling window only
     /// when asked explicitly, and follow-ups and resumes need the stored answer.
     pub store: bool,
+    /// `OPENAI_SERVICE_TIER`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'static str>,
     /// `OPENAI_COMPACT_THRESHOLD`: server-side compaction of a long conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_management: Option<[Compaction; 1]>,
@@ -94,21 +97,52 @@ pub struct Metadata {
 
 /// A response object, as returned by a buffered call or carried by the terminal stream events.
 #[derive(Debug, Default, Deserialize)]
+#[serde(from = "WireResponseObject")]
 pub struct ResponseObject {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub output: Vec<OutputItem>,
-    #[serde(default)]
+    /// With the tier the response was served in (`service_tier`), which its price depends on.
     pub usage: Option<Usage>,
-    #[serde(default)]
     pub incomplete_details: Option<IncompleteDetails>,
-    #[serde(default)]
     pub error: Option<ErrorObject>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
+}
+
+/// [`ResponseObject`] as OpenAI writes it: the tier beside the usage, not in it.
+#[derive(Deserialize)]
+struct WireResponseObject {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    output: Vec<OutputItem>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    incomplete_details: Option<IncompleteDetails>,
+    #[serde(default)]
+    error: Option<ErrorObject>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+    #[serde(default)]
+    service_tier: Option<String>,
+}
+
+impl From<WireResponseObject> for ResponseObject {
+    fn from(wire: WireResponseObject) -> Self {
+        let tier = chat_core::prices::Tier::named(wire.service_tier.as_deref());
+        Self {
+            id: wire.id,
+            status: wire.status,
+            output: wire.output,
+            usage: wire.usage.map(|usage| Usage { tier, ..usage }),
+            incomplete_details: wire.incomplete_details,
+            error: wire.error,
+            metadata: wire.metadata,
+        }
+    }
 }
 
 impl ResponseObject {
@@ -227,6 +261,9 @@ pub struct Usage {
     /// Cached input is billed at the cached price, and counted in `input_tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens_details: Option<InputTokensDetails>,
+    /// The response's `service_tier` (set from beside the usage, never sent on).
+    #[serde(skip)]
+    pub tier: chat_core::prices::Tier,
 }
 
 impl Usage {
@@ -257,6 +294,7 @@ impl Usage {
             cached: self.cached_tokens(),
             cache_write: self.cache_write_tokens(),
             output: self.output_tokens,
+            tier: self.tier,
         }
     }
 }

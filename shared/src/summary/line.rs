@@ -35,6 +35,7 @@ impl RequestSummary {
         put("input_tokens", json!(usage.input_tokens));
         put("cached_input_tokens", json!(usage.cached_tokens()));
         put("cache_write_tokens", json!(usage.cache_write_tokens()));
+        put("service_tier", json!(self.usage.map(|u| u.tier.as_str())));
         put("output_tokens", json!(usage.output_tokens));
         put("reasoning_tokens", json!(usage.reasoning_tokens()));
         put("total_tokens", json!(usage.total_tokens));
@@ -121,6 +122,7 @@ mod tests {
             total_tokens: 60,
             output_tokens_details: None,
             input_tokens_details: None,
+            tier: Default::default(),
         });
         summary.outcome = Outcome::Completed;
         for (floor, level) in [

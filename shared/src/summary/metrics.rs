@@ -106,6 +106,7 @@ mod tests {
             total_tokens: 600,
             output_tokens_details: None,
             input_tokens_details: None,
+            tier: Default::default(),
         });
         summary.outcome = Outcome::Completed;
         let fields = summary.fields();
@@ -135,6 +136,7 @@ mod tests {
             total_tokens: 600,
             output_tokens_details: None,
             input_tokens_details: None,
+            tier: Default::default(),
         };
         let summary = RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage));
         let line = summary.json_line(LevelFilter::INFO).unwrap();
