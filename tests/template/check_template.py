@@ -114,6 +114,13 @@ optional_settings_reach_the_chat_functions(jwt_settings)
 # and only ever one of the values the functions accept.
 reasoning_settings = {"ReasoningEffort": "OPENAI_REASONING_EFFORT", "ReasoningSummary": "OPENAI_REASONING_SUMMARY", "ReasoningContext": "OPENAI_REASONING_CONTEXT", "CompactThreshold": "OPENAI_COMPACT_THRESHOLD", "ServiceTier": "OPENAI_SERVICE_TIER", "MaxThinkMs": "OPENAI_MAX_THINK_MS"}
 optional_settings_reach_the_chat_functions(reasoning_settings)
+# Money: the dollar limits and the owner's prices reach both chat functions the same way.
+money_settings = {"DailyBudgetUSD": "DAILY_BUDGET_USD", "CallerUSDPerDay": "CALLER_USD_PER_DAY", "PriceInputPerMTok": "OPENAI_PRICE_INPUT_PER_MTOK", "PriceCachedInputPerMTok": "OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "PriceCacheWritePerMTok": "OPENAI_PRICE_CACHE_WRITE_PER_MTOK", "PriceOutputPerMTok": "OPENAI_PRICE_OUTPUT_PER_MTOK"}
+optional_settings_reach_the_chat_functions(money_settings)
+usd = re.compile(parameters["DailyBudgetUSD"].get("AllowedPattern", "x^"))
+check("DailyBudgetUSD: dollars as the functions read them", all(usd.match(v) for v in ("", "5", "0.50", "0.000000001")) and not any(usd.match(v) for v in ("-1", "$5", "1.0000000001")), usd.pattern)
+spend_alarm = resources.get("SpendAlarm", {}).get("Properties", {})
+check("SpendAlarm: DailySpendAlarmUSD, else a share of DailyBudgetUSD, else $10", spend_alarm.get("Threshold") == {"Fn::If": ["HasSpendAlarmUSD", {"Ref": "DailySpendAlarmUSD"}, {"Fn::If": ["HasDailyBudgetUSD", {"Ref": "DailyTokenAlarmPercent"}, 10]}]}, spend_alarm.get("Threshold"))
 check("index gets no reasoning settings", not set(reasoning_settings.values()) & set(functions["IndexFunction"]["Properties"]["Environment"]["Variables"]))
 check("ReasoningEffort: the efforts OpenAI takes, or empty", parameters["ReasoningEffort"].get("AllowedValues") == ["", "none", "minimal", "low", "medium", "high", "xhigh", "max"], parameters["ReasoningEffort"].get("AllowedValues"))
 check("ReasoningContext: auto, current_turn, all_turns, or empty", parameters["ReasoningContext"].get("AllowedValues") == ["", "auto", "current_turn", "all_turns"], parameters["ReasoningContext"].get("AllowedValues"))

@@ -317,7 +317,11 @@ pub fn spawn_generator(state: Arc<StubState>, entry: Arc<Entry>) {
             state.update(generating.request_index, |r| r.deltas_sent = deltas);
         }
         if generating.end() {
-            state.update(generating.request_index, |r| r.finished = true);
+            let answer = generating.answer.clone();
+            state.update(generating.request_index, |r| {
+                r.finished = true;
+                r.usage = Some(answer.usage(r.deltas_sent));
+            });
         }
     });
     *entry.generator.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());

@@ -4,6 +4,7 @@
 //! responses (`"background": true`) can be retrieved, streamed again and cancelled, as upstream.
 
 mod background;
+pub mod billing;
 mod events;
 mod http;
 pub mod models;
@@ -55,6 +56,17 @@ pub struct RecordedRequest {
     /// Whether the whole answer was sent before the connection closed; for a background
     /// response, whether it was generated to its end.
     pub finished: bool,
+    /// `service_tier` as asked for.
+    pub service_tier: Option<String>,
+    /// The usage the answer's final response reported, once it ended.
+    pub usage: Option<serde_json::Value>,
+}
+
+impl RecordedRequest {
+    /// What OpenAI would bill for this answer, in dollars (see [`billing`]).
+    pub fn bill_usd(&self) -> f64 {
+        self.usage.as_ref().map_or(0.0, |usage| billing::dollars(&self.model, self.service_tier.as_deref(), usage))
+    }
 }
 
 /// One `GET /v1/responses/{id}` the stand-in saw.

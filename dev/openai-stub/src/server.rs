@@ -85,6 +85,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         closed_ms: None,
         deltas_sent: 0,
         finished: false,
+        service_tier: request["service_tier"].as_str().map(str::to_owned),
+        usage: None,
     });
     if scenario.hang_headers {
         std::future::pending::<()>().await;
@@ -189,6 +191,7 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
         r.deltas_sent = deltas.len();
         r.finished = true;
         r.closed_ms = Some(state.now_ms());
+        r.usage = response.get("usage").cloned();
     });
     state.responses.insert(Entry::ended(answer.clone(), index, response.clone()));
     let mut response = Json(response).into_response();
@@ -211,7 +214,11 @@ fn streamed(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Respons
                 state.update(index, |r| r.deltas_sent += deltas);
             }
         }
-        state.update(index, |r| r.finished = true);
+        let usage = ended.as_ref().and_then(|response| response.get("usage").cloned());
+        state.update(index, |r| {
+            r.finished = true;
+            r.usage = usage;
+        });
         if let Some(response) = ended {
             state.responses.insert(Entry::ended(answer.clone(), index, response));
         }

@@ -26,7 +26,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             return Ok(failure(&error, summary));
         }
     };
-    admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed_tokens)).await;
+    admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed)).await;
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;
     summary.usage = completion.usage;

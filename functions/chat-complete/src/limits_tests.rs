@@ -111,6 +111,83 @@ async fn many_callers_never_reserve_past_the_daily_budget_and_usage_is_settled()
     assert_eq!(store.used(&format!("tokens#ip:198.51.100.{first_caller}#{day}")).await.unwrap(), one);
 }
 
+/// gpt-6-luna's worst case for "/stub delay_ms=700 deltas=3" with a 100-token output cap in the
+/// default tier: 99 input tokens at the cache-write rate ($0.125/M = 125 nano-dollars each) and
+/// 100 output at $0.50/M (500 each). Its bill: 11 fresh input (3 words and 8 of framing, 100
+/// each) and 3 output.
+const WORST_NANOS: u64 = 99 * 125 + 100 * 500;
+const BILL_NANOS: u64 = 11 * 100 + 3 * 500;
+const SLOW: &str = "/stub delay_ms=700 deltas=3";
+
+async fn dollar_upstream(table: &str) -> Arc<TestUpstream> {
+    let settings = [("LIMITS_TABLE", table), ("OPENAI_MAX_OUTPUT_TOKENS", "100"), ("OPENAI_SERVICE_TIER", "default")];
+    Arc::new(TestUpstream::start_with(&settings).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn many_callers_never_spend_past_the_daily_dollars_and_the_bill_is_what_openai_charges() {
+    let dynamo = Dynalite::start().await;
+    let upstream = dollar_upstream("dollars").await;
+    // $0.0003 holds four worst cases (249,500 nano-dollars), never five (311,875).
+    let budget_nanos = 300_000;
+    let limits =
+        LimitsConfig { daily_budget: 1_000_000, daily_budget_usd: Some(budget_nanos), ..LimitsConfig::default() };
+    let gate = Arc::new(gate_on(&dynamo, "dollars", limits).await);
+    let store = Store::with_client("dollars".into(), dynamo.client());
+    let day = spend::day_now();
+    let calls = (0..30).map(|i| {
+        let (upstream, gate) = (upstream.clone(), gate.clone());
+        async move { ask(&upstream, &gate, &format!("198.51.100.{i}"), SLOW).await }
+    });
+    let answers = join_all(calls).await;
+    let admitted = answers.iter().filter(|(status, _, _)| *status == 200).count();
+    assert_eq!(admitted, 4, "$0.0003 holds four reservations of {WORST_NANOS} nano-dollars, never five");
+    for (status, _, body) in answers.iter().filter(|(status, _, _)| *status != 200) {
+        assert_eq!((*status, body["code"].as_str()), (429, Some("daily_budget_reached")), "{body}");
+        assert!(body["detail"].as_str().is_some_and(|d| d.contains("$0.0003")), "the detail in dollars: {body}");
+    }
+    // Settled to the bill: the counter holds what the stand-in charges, by class, and that is
+    // never above the budget.
+    let requests = upstream.stub.requests();
+    assert_eq!(requests.len(), admitted);
+    let bill: f64 = requests.iter().map(|r| r.bill_usd()).sum();
+    let counted = store.used_nanos(&format!("budget#{day}")).await.unwrap();
+    assert_eq!(counted, admitted as u64 * BILL_NANOS);
+    assert!((bill - counted as f64 / 1e9).abs() < 1e-12, "{bill} against {counted} nano-dollars");
+    assert!(bill <= budget_nanos as f64 / 1e9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn a_caller_s_dollars_hold_and_a_question_dearer_than_a_day_is_too_large() {
+    let dynamo = Dynalite::start().await;
+    let upstream = dollar_upstream("caller-dollars").await;
+    // Room for one worst case at a time ($0.0001), not two.
+    let limits = LimitsConfig { caller_usd_per_day: Some(100_000), ..LimitsConfig::default() };
+    let gate = Arc::new(gate_on(&dynamo, "caller-dollars", limits).await);
+    let store = Store::with_client("caller-dollars".into(), dynamo.client());
+    let (first, second) =
+        tokio::join!(ask(&upstream, &gate, "203.0.113.7", SLOW), ask(&upstream, &gate, "203.0.113.7", SLOW));
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 429]);
+    let refused = if first.0 == 429 { &first.2 } else { &second.2 };
+    assert_eq!(refused["code"], "caller_limit_reached", "{refused}");
+    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("$0.0001 per day")), "{refused}");
+    let caller = format!("tokens#ip:203.0.113.7#{}", spend::day_now());
+    assert_eq!(store.used_nanos(&caller).await.unwrap(), BILL_NANOS, "settled to the bill");
+    // Settled, the next fits again; another caller with less than one worst case a day is told
+    // the question is too large, in dollars.
+    assert_eq!(ask(&upstream, &gate, "203.0.113.7", SLOW).await.0, 200);
+    let small = LimitsConfig { caller_usd_per_day: Some(50_000), ..LimitsConfig::default() };
+    let small_gate = gate_on(&dynamo, "small-dollars", small).await;
+    let (status, _, body) = ask(&upstream, &small_gate, "203.0.113.8", SLOW).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("question_too_large")), "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("$0.000062375") && detail.contains("$0.00005"), "{detail}");
+}
+
 #[tokio::test]
 #[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn the_store_down_means_503_and_nothing_upstream() {

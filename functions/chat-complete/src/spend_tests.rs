@@ -147,7 +147,7 @@ async fn a_give_back_at_midnight_lands_on_the_reservation_s_day_and_no_counter_g
         assert_eq!(store.used(&pk).await.unwrap(), 0, "{pk}: given back where it was taken, nothing minted elsewhere");
     }
     // A give-back can never take a counter below zero, so no budget can be minted at all.
-    store.adjust("ip:192.0.2.9", day + 1, -500).await;
+    store.adjust("ip:192.0.2.9", day + 1, spend::Change::tokens(-500)).await;
     let raw = dynamo
         .client()
         .get_item()
@@ -165,13 +165,29 @@ async fn a_give_back_whose_answer_is_lost_is_not_applied_twice() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("lost").await;
     let direct = Store::with_client("lost".into(), dynamo.client());
-    let day = direct.reserve("ip:192.0.2.10", 500, 100_000, 1_000_000).await.unwrap();
-    direct.reserve("ip:192.0.2.10", 500, 100_000, 1_000_000).await.unwrap();
+    let day = direct
+        .reserve(
+            "ip:192.0.2.10",
+            spend::Amount::tokens(500),
+            spend::DayLimit::tokens(100_000),
+            spend::DayLimit::tokens(1_000_000),
+        )
+        .await
+        .unwrap();
+    direct
+        .reserve(
+            "ip:192.0.2.10",
+            spend::Amount::tokens(500),
+            spend::DayLimit::tokens(100_000),
+            spend::DayLimit::tokens(1_000_000),
+        )
+        .await
+        .unwrap();
     // The give-back arrives and is applied; its answer is lost, as on a reset connection.
     let is_give_back = |request: &[u8]| String::from_utf8_lossy(request).contains(r#"{"N":"-500"}"#);
     let proxy = LosingProxy::start(dynamo.addr(), is_give_back, 1).await;
     let through_proxy = Store::with_client("lost".into(), Dynalite::client_at(&proxy.url()));
-    through_proxy.adjust("ip:192.0.2.10", day, -500).await;
+    through_proxy.adjust("ip:192.0.2.10", day, spend::Change::tokens(-500)).await;
     assert_eq!(proxy.lost(), 1, "the answer was lost");
     for pk in [format!("budget#{day}"), format!("tokens#ip:192.0.2.10#{day}")] {
         assert!(
@@ -266,7 +282,17 @@ async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever
     let (day, pk) = (minute / 1440, format!("tokens#ip:192.0.2.40#{}", minute / 1440));
     let ask = |store: &Store, tokens: u64| {
         let store = store.clone();
-        async move { store.take_slot_and_reserve("ip:192.0.2.40", 3, tokens, 1_000, 1_000_000).await }
+        async move {
+            store
+                .take_slot_and_reserve(
+                    "ip:192.0.2.40",
+                    3,
+                    spend::Amount::tokens(tokens),
+                    spend::DayLimit::tokens(1_000),
+                    spend::DayLimit::tokens(1_000_000),
+                )
+                .await
+        }
     };
     assert_eq!(ask(&here, 100).await.unwrap(), day);
     assert_eq!(ask(&here, 100).await.unwrap(), day);
@@ -298,7 +324,16 @@ async fn a_question_s_request_and_tokens_are_one_write_both_or_neither_whichever
     ask(&behind, 100).await.unwrap();
     assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(2), Some(500)));
     // The budget refuses: the caller's tokens are given back, the request stays counted.
-    let broke = later.take_slot_and_reserve("ip:192.0.2.40", 3, 100, 1_000, 550).await.unwrap_err();
+    let broke = later
+        .take_slot_and_reserve(
+            "ip:192.0.2.40",
+            3,
+            spend::Amount::tokens(100),
+            spend::DayLimit::tokens(1_000),
+            spend::DayLimit::tokens(550),
+        )
+        .await
+        .unwrap_err();
     assert!(broke.to_string().contains("budget"), "{broke}");
     assert_eq!(caller_item(&dynamo, "window", &pk).await, (Some(minute + 1), Some(3), Some(500)));
 }
@@ -313,7 +348,17 @@ async fn new_environments_asking_at_once_send_both_ways_and_each_request_counts_
     // Twenty execution environments, none of which has seen the caller: each sends both ways.
     let asks = (0..20).map(|i| {
         let store = Store::with_client("pairs".into(), dynamo.client()).with_clock(Arc::new(move || minute * 60 + i));
-        async move { store.take_slot_and_reserve("ip:192.0.2.41", 7, 10, 1_000, 1_000_000).await }
+        async move {
+            store
+                .take_slot_and_reserve(
+                    "ip:192.0.2.41",
+                    7,
+                    spend::Amount::tokens(10),
+                    spend::DayLimit::tokens(1_000),
+                    spend::DayLimit::tokens(1_000_000),
+                )
+                .await
+        }
     });
     let outcomes = futures_util::future::join_all(asks).await;
     let admitted = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -371,7 +416,16 @@ async fn a_new_environment_s_first_question_is_one_round_trip_of_writes_and_read
             .with_clock(Arc::new(move || minute * 60 + 1))
     };
     let ask = |store: Store| async move {
-        store.take_slot_and_reserve("ip:192.0.2.42", 10, 10, 1_000, 1_000_000).await.unwrap()
+        store
+            .take_slot_and_reserve(
+                "ip:192.0.2.42",
+                10,
+                spend::Amount::tokens(10),
+                spend::DayLimit::tokens(1_000),
+                spend::DayLimit::tokens(1_000_000),
+            )
+            .await
+            .unwrap()
     };
     let updates = |n: usize| vec!["UpdateItem".to_owned(); n];
     // The caller's first request anywhere (opening applies), then its first in another
@@ -448,7 +502,17 @@ async fn with_the_item_returned_as_dynamodb_does_a_moved_window_and_a_refusal_re
         Store::with_client("real".into(), aws_sdk_dynamodb::Client::from_conf(config))
             .with_clock(Arc::new(move || at_minute * 60 + 1))
     };
-    let ask = |store: Store| async move { store.take_slot_and_reserve("ip:192.0.2.50", 2, 10, 1_000, 1_000_000).await };
+    let ask = |store: Store| async move {
+        store
+            .take_slot_and_reserve(
+                "ip:192.0.2.50",
+                2,
+                spend::Amount::tokens(10),
+                spend::DayLimit::tokens(1_000),
+                spend::DayLimit::tokens(1_000_000),
+            )
+            .await
+    };
     let (behind, ahead, new) = (SentOperations::default(), SentOperations::default(), SentOperations::default());
     // An environment counts the caller at minute m, another whose clock is ahead opens m+1.
     let late = environment(&behind, minute);

@@ -93,7 +93,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         Err(error) => return failure(error, inline, summary),
     };
     // After a hand-over, this invocation settles the answer: it takes the reservation over.
-    let admission = gate.take_handed_over(&caller, &position.response_id).await;
+    let admission = gate.take_handed_over(&caller, &position.response_id, client.config()).await;
     summary.settles_answer = admission.is_some();
     let start = Start {
         upstream,

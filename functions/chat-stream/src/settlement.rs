@@ -23,7 +23,7 @@ pub struct Settlement {
 impl Settlement {
     pub async fn settle(&mut self, usage: Option<Usage>) {
         if let Some(admission) = self.admission.take() {
-            admission.settle(usage.as_ref().map(Usage::billed_tokens)).await;
+            admission.settle(usage.as_ref().map(Usage::billed)).await;
         }
     }
 
@@ -43,7 +43,7 @@ impl Drop for Settlement {
         let request_id = std::mem::take(&mut self.request_id);
         runtime.spawn(async move {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
-            admission.settle(usage.as_ref().map(Usage::billed_tokens)).await;
+            admission.settle(usage.as_ref().map(Usage::billed)).await;
             // The request's own line was written when its reader left: this one counts the tokens.
             drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
         });

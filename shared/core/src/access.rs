@@ -17,12 +17,14 @@ pub struct JwtConfig {
     pub plans: Vec<PlanLimits>,
 }
 
-/// One entry of `JWT_PLAN_LIMITS`: `<plan>=<requests per minute>/<tokens per day>`.
+/// One entry of `JWT_PLAN_LIMITS`: `<plan>=<requests per minute>/<tokens per day>[/$<dollars per day>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanLimits {
     pub plan: String,
     pub rate_per_minute: u64,
     pub tokens_per_day: u64,
+    /// In nano-dollars; `None`: the deployment's `CALLER_USD_PER_DAY`, if any.
+    pub usd_per_day: Option<crate::prices::Nanos>,
 }
 
 impl JwtConfig {
@@ -69,12 +71,12 @@ impl JwtConfig {
     }
 }
 
-/// `free=5/20000,pro=60/1000000`.
+/// `free=5/20000,pro=60/1000000/$2.50`.
 fn plan_limits(value: &str) -> Result<Vec<PlanLimits>, ConfigError> {
     let invalid = || ConfigError::Invalid {
         name: "JWT_PLAN_LIMITS",
         value: value.to_owned(),
-        expected: "comma-separated <plan>=<requests per minute>/<tokens per day>, e.g. free=5/20000,pro=60/1000000",
+        expected: "comma-separated <plan>=<requests per minute>/<tokens per day>[/$<dollars per day>], e.g. free=5/20000/$0.05,pro=60/1000000",
     };
     let positive = |n: &str| n.trim().parse::<u64>().ok().filter(|n| *n > 0);
     value
@@ -83,6 +85,12 @@ fn plan_limits(value: &str) -> Result<Vec<PlanLimits>, ConfigError> {
         .map(|entry| {
             let (plan, limits) = entry.split_once('=').ok_or_else(invalid)?;
             let (rate, tokens) = limits.split_once('/').ok_or_else(invalid)?;
+            let (tokens, usd) = match tokens.split_once('/') {
+                Some((tokens, usd)) => {
+                    (tokens, Some(crate::prices::parse_usd(usd).filter(|n| *n > 0).ok_or_else(invalid)?))
+                }
+                None => (tokens, None),
+            };
             let plan = plan.trim();
             if plan.is_empty() {
                 return Err(invalid());
@@ -91,6 +99,7 @@ fn plan_limits(value: &str) -> Result<Vec<PlanLimits>, ConfigError> {
                 plan: plan.to_owned(),
                 rate_per_minute: positive(rate).ok_or_else(invalid)?,
                 tokens_per_day: positive(tokens).ok_or_else(invalid)?,
+                usd_per_day: usd,
             })
         })
         .collect()
@@ -140,16 +149,17 @@ mod tests {
         let vars = [
             ("JWT_ISSUER", "https://id.example"),
             ("JWT_AUDIENCE", "app"),
-            ("JWT_PLAN_LIMITS", "free=5/20000, pro=60/1000000"),
+            ("JWT_PLAN_LIMITS", "free=5/20000/$0.05, pro=60/1000000"),
         ];
         let config = jwt(&vars).unwrap();
         assert_eq!(
             config.plan("pro"),
-            Some(&PlanLimits { plan: "pro".into(), rate_per_minute: 60, tokens_per_day: 1_000_000 })
+            Some(&PlanLimits { plan: "pro".into(), rate_per_minute: 60, tokens_per_day: 1_000_000, usd_per_day: None })
         );
-        assert_eq!(config.plan("free").map(|p| p.rate_per_minute), Some(5));
+        assert_eq!(config.plan("free").map(|p| (p.rate_per_minute, p.usd_per_day)), Some((5, Some(50_000_000))));
         assert_eq!(config.plan("gold"), None);
-        for bad in ["free", "free=5", "free=0/10", "=5/10", "free=5/many"] {
+        for bad in ["free", "free=5", "free=0/10", "=5/10", "free=5/many", "free=5/10/$", "free=5/10/$0", "free=5/10/x"]
+        {
             let vars = [("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "app"), ("JWT_PLAN_LIMITS", bad)];
             assert!(jwt(&vars).unwrap_err().to_string().contains("JWT_PLAN_LIMITS"), "{bad}");
         }

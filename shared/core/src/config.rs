@@ -134,6 +134,8 @@ impl Config {
         let defaults = Timeouts::default();
         let limits = limits(&get)?;
         let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
+        let prices = prices(&get)?;
+        limits.check_dollars(&model, prices)?;
         // With limits on, every request asks for at most what its reservation assumed.
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
@@ -155,7 +157,7 @@ impl Config {
             },
             max_retries: number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
-            prices: prices(&get)?,
+            prices,
             limits,
             resumable: match get("RESUMABLE_STREAMS") {
                 None => true,
@@ -220,8 +222,21 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
             return Err(ConfigError::Invalid { name: "ACCESS", value: other.to_owned(), expected });
         }
     };
+    let dollars = |name: &'static str| -> Result<Option<crate::prices::Nanos>, ConfigError> {
+        get(name)
+            .map(|v| {
+                crate::prices::parse_usd(&v).filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name,
+                    value: v,
+                    expected: "a positive amount of dollars, e.g. 5 or 0.50",
+                })
+            })
+            .transpose()
+    };
     let origins = get("ALLOWED_ORIGINS").unwrap_or_default();
     Ok(LimitsConfig {
+        daily_budget_usd: dollars("DAILY_BUDGET_USD")?,
+        caller_usd_per_day: dollars("CALLER_USD_PER_DAY")?,
         table,
         keys,
         jwt,
@@ -295,6 +310,10 @@ pub struct LimitsConfig {
     pub rate_per_minute: u64,
     pub caller_tokens_per_day: u64,
     pub daily_budget: u64,
+    /// `DAILY_BUDGET_USD`, in nano-dollars: the deployment's dollars of a UTC day.
+    pub daily_budget_usd: Option<crate::prices::Nanos>,
+    /// `CALLER_USD_PER_DAY`, in nano-dollars: each caller's dollars of a UTC day.
+    pub caller_usd_per_day: Option<crate::prices::Nanos>,
     pub allowed_origins: Vec<String>,
     /// `ACCESS=keys`: callers are access keys, not addresses.
     pub keys: bool,
@@ -308,6 +327,35 @@ impl LimitsConfig {
     pub fn callers_are_identified(&self) -> bool {
         self.keys || self.jwt.is_some()
     }
+
+    /// Whether any limit is in dollars: the deployment's, each caller's, or a plan's.
+    pub fn counts_dollars(&self) -> bool {
+        let plans = self.jwt.as_ref().is_some_and(|jwt| jwt.plans.iter().any(|p| p.usd_per_day.is_some()));
+        self.daily_budget_usd.is_some() || self.caller_usd_per_day.is_some() || plans
+    }
+
+    /// A dollar limit that cannot be kept stops the function at init (fail closed): one without
+    /// the limits table to count in, or for a model whose price is neither listed nor overridden.
+    fn check_dollars(&self, model: &str, overridden: Option<crate::prices::Prices>) -> Result<(), ConfigError> {
+        if !self.counts_dollars() {
+            return Ok(());
+        }
+        if self.table.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "LIMITS_TABLE",
+                value: String::new(),
+                expected: "the limits table's name: DAILY_BUDGET_USD, CALLER_USD_PER_DAY and plans' dollars are counted there",
+            });
+        }
+        if crate::prices::Prices::for_model(model, overridden).is_none() {
+            return Err(ConfigError::Invalid {
+                name: "OPENAI_MODEL",
+                value: model.to_owned(),
+                expected: "a model in the price list, or OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK set: a dollar limit (DAILY_BUDGET_USD, CALLER_USD_PER_DAY, a plan's dollars) cannot be kept without the price",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for LimitsConfig {
@@ -317,6 +365,8 @@ impl Default for LimitsConfig {
             rate_per_minute: 10,
             caller_tokens_per_day: 100_000,
             daily_budget: 2_000_000,
+            daily_budget_usd: None,
+            caller_usd_per_day: None,
             allowed_origins: Vec::new(),
             keys: false,
             jwt: None,
@@ -422,5 +472,30 @@ mod tests {
         let opted_in =
             config(&[("OPENAI_BASE_URL", "http://litellm.internal:4000"), ("OPENAI_ALLOW_INSECURE_HTTP", "true")]);
         assert_eq!(opted_in.unwrap().base_url, "http://litellm.internal:4000");
+    }
+
+    #[test]
+    fn dollar_limits_are_read_exactly_and_fail_closed_without_a_price_or_a_table() {
+        let table = ("LIMITS_TABLE", "limits");
+        let config = self::config(&[table, ("DAILY_BUDGET_USD", "5"), ("CALLER_USD_PER_DAY", "$0.25")]).unwrap();
+        assert_eq!(
+            (config.limits.daily_budget_usd, config.limits.caller_usd_per_day),
+            (Some(5_000_000_000), Some(250_000_000))
+        );
+        for bad in ["0", "-1", "five", "1.0000000001"] {
+            let refused = self::config(&[table, ("DAILY_BUDGET_USD", bad)]).unwrap_err().to_string();
+            assert!(refused.contains("DAILY_BUDGET_USD"), "{refused}");
+        }
+        let no_table = self::config(&[("CALLER_USD_PER_DAY", "1")]).unwrap_err().to_string();
+        assert!(no_table.contains("LIMITS_TABLE"), "{no_table}");
+        let unpriced = [table, ("DAILY_BUDGET_USD", "5"), ("OPENAI_MODEL", "my-local-model")];
+        let refused = self::config(&unpriced).unwrap_err().to_string();
+        assert!(refused.contains("OPENAI_PRICE_INPUT_PER_MTOK") && refused.contains("my-local-model"), "{refused}");
+        let priced =
+            [unpriced.as_slice(), &[("OPENAI_PRICE_INPUT_PER_MTOK", "1"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "2")]]
+                .concat();
+        assert!(self::config(&priced).is_ok());
+        // Token limits alone need no price.
+        assert!(self::config(&[table, ("OPENAI_MODEL", "my-local-model")]).is_ok());
     }
 }

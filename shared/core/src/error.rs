@@ -41,14 +41,15 @@ pub enum ApiError {
     /// `limit` names the limit in words, e.g. "10 requests per minute".
     #[error("you have reached this service's limit of {limit}; try again in {}", wait_words(*retry_after))]
     OverLimit { limit: String, retry_after: Duration },
-    #[error("this service has used its daily budget of {budget} tokens; it resets at 00:00 UTC, in {}", wait_words(*retry_after))]
-    BudgetExhausted { budget: u64, retry_after: Duration },
+    /// `budget` names the budget in words: "2000000 tokens" or "$5".
+    #[error("this service has used its daily budget of {budget}; it resets at 00:00 UTC, in {}", wait_words(*retry_after))]
+    BudgetExhausted { budget: String, retry_after: Duration },
     /// The question's worst case (its conversation, message and longest answer) is more than a
     /// whole day allows: waiting would not help, so it is no 429.
     #[error(
-        "this question can use up to {tokens} tokens (the conversation it continues, the message and the longest answer), more than the {limit} tokens a day allows; start a new chat, or ask the service's owner for a larger limit"
+        "this question can use up to {worst} (the conversation it continues, the message and the longest answer), more than the {limit} a day allows; start a new chat, or ask the service's owner for a larger limit"
     )]
-    QuestionTooLarge { tokens: u64, limit: u64 },
+    QuestionTooLarge { worst: String, limit: String },
     #[error("an access key is required: send it as `Authorization: Bearer <key>` or `?key=<key>`")]
     AccessKeyMissing,
     #[error("this access key is not known; check it, or ask the service's owner for one")]

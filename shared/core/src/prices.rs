@@ -33,6 +33,16 @@ pub struct Billed {
     /// Output, reasoning included.
     pub output: u64,
     pub tier: Tier,
+    /// What OpenAI bills in tokens (input and output, or the total it reports when more): what
+    /// the token limits count.
+    pub total: u64,
+}
+
+impl Billed {
+    /// The tokens the token limits count: [`Billed::total`], never less than input and output.
+    pub fn tokens(&self) -> u64 {
+        self.total.max(self.input.saturating_add(self.output))
+    }
 }
 
 /// The service tier a response was served in (its `service_tier`): `flex` bills half the list
@@ -62,21 +72,20 @@ impl Tier {
         }
     }
 
-    fn multiplier(self) -> f64 {
+    /// The tier's price as a fraction of the list price: `(times, divisor)`.
+    fn fraction(self) -> (u128, u128) {
         match self {
-            Self::Default => 1.0,
-            Self::Flex => 0.5,
-            Self::Priority => 2.0,
+            Self::Default => (1, 1),
+            Self::Flex => (1, 2),
+            Self::Priority => (2, 1),
         }
     }
 }
 
-/// Past this many input tokens a request is billed whole at [`LONG_INPUT`] times the input
-/// rates (fresh, cached, cache writes) and [`LONG_OUTPUT`] times the output rate (GPT-5.4 and
+/// Past this many input tokens a request is billed whole at twice the input
+/// rates (fresh, cached, cache writes) and 1.5 times the output rate (GPT-5.4 and
 /// later families: the rows of the catalogue marked `long_context`).
 pub const LONG_CONTEXT_TOKENS: u64 = 272_000;
-const LONG_INPUT: f64 = 2.0;
-const LONG_OUTPUT: f64 = 1.5;
 
 #[derive(Debug, Deserialize)]
 struct Catalogue {
@@ -121,22 +130,90 @@ impl Prices {
         rows.filter(|row| row.model.len() == longest).find(|row| row.from.as_str() <= day).map(|row| row.prices)
     }
 
-    /// What `tokens` cost in dollars. Cached and cache-write tokens are part of the input and are
-    /// priced at their own rates; the rest of the input is fresh. A request past
-    /// [`LONG_CONTEXT_TOKENS`] pays the long-context rates whole (where the model has them), and
-    /// the tier multiplies it all.
+    /// What `tokens` cost in dollars (the estimate the metrics carry): [`Prices::cost_nanos`]
+    /// before it is rounded.
     pub fn cost_usd(&self, tokens: Billed) -> f64 {
+        let (picos, divisor) = self.cost_picos(tokens);
+        picos as f64 / divisor as f64 / 1e12
+    }
+
+    /// What `tokens` cost in nano-dollars, rounded up: the unit the dollar limits count in,
+    /// integer so that reservations and settlements add up exactly.
+    pub fn cost_nanos(&self, tokens: Billed) -> Nanos {
+        let (picos, divisor) = self.cost_picos(tokens);
+        u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX)
+    }
+
+    /// The most a request of at most `input` and `output` tokens can be billed when asked for in
+    /// the `requested` service tier: every input token at the dearest input class, the
+    /// long-context rates when `input` can cross the threshold, and twice the price unless the
+    /// tier asked for is `default` or `flex` (`auto` is the project's default, which may be
+    /// `priority`).
+    pub fn worst_case_nanos(&self, input: u64, output: u64, requested: Option<&str>) -> Nanos {
+        let (fresh, cached, written) = (
+            picos_per_token(self.input_per_million),
+            picos_per_token(self.cached_input_per_million),
+            picos_per_token(self.cache_write_per_million),
+        );
+        let class = |rate: u128| if rate == fresh.max(cached).max(written) { input } else { 0 };
+        let cached_tokens = class(cached);
+        let written_tokens = if cached_tokens == 0 { class(written) } else { 0 };
+        let tier = match requested {
+            Some("default" | "flex") => Tier::Default,
+            _ => Tier::Priority,
+        };
+        self.cost_nanos(Billed { input, cached: cached_tokens, cache_write: written_tokens, output, tier, total: 0 })
+    }
+
+    /// The bill in pico-dollars as a fraction `(numerator, divisor)`, exact: the rates are whole
+    /// pico-dollars per token and the multipliers halves.
+    fn cost_picos(&self, tokens: Billed) -> (u128, u128) {
         let cached = tokens.cached.min(tokens.input);
         let written = tokens.cache_write.min(tokens.input - cached);
         let fresh = tokens.input - cached - written;
         let long = self.long_context && tokens.input > LONG_CONTEXT_TOKENS;
-        let (input_rate, output_rate) = if long { (LONG_INPUT, LONG_OUTPUT) } else { (1.0, 1.0) };
-        let input = fresh as f64 * self.input_per_million
-            + cached as f64 * self.cached_input_per_million
-            + written as f64 * self.cache_write_per_million;
-        let output = tokens.output as f64 * self.output_per_million;
-        (input * input_rate + output * output_rate) * tokens.tier.multiplier() / 1_000_000.0
+        // In halves: input 2x long (4/2), output 1.5x long (3/2).
+        let (input_halves, output_halves) = if long { (4, 3) } else { (2, 2) };
+        let input = u128::from(fresh) * picos_per_token(self.input_per_million)
+            + u128::from(cached) * picos_per_token(self.cached_input_per_million)
+            + u128::from(written) * picos_per_token(self.cache_write_per_million);
+        let output = u128::from(tokens.output) * picos_per_token(self.output_per_million);
+        let (tier_times, tier_divisor) = tokens.tier.fraction();
+        ((input * input_halves + output * output_halves) * tier_times, 2 * tier_divisor)
     }
+}
+
+/// Nano-dollars (10^-9 USD).
+pub type Nanos = u64;
+
+/// A price in dollars per million tokens as whole pico-dollars per token (exact to a millionth
+/// of a cent per million tokens, finer than any list price).
+fn picos_per_token(dollars_per_million: f64) -> u128 {
+    (dollars_per_million * 1e6).round().max(0.0) as u128
+}
+
+/// Dollars as a person writes them: `$5`, `$0.50`, `$0.000125`.
+pub fn usd_words(nanos: Nanos) -> String {
+    let (dollars, fraction) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+    if fraction == 0 {
+        return format!("${dollars}");
+    }
+    let digits = format!("{fraction:09}");
+    let digits = digits.trim_end_matches('0');
+    format!("${dollars}.{digits:0<2}")
+}
+
+/// Dollars as an owner writes them in a variable (`5`, `0.50`) in nano-dollars; `None` when not a
+/// non-negative amount.
+pub fn parse_usd(text: &str) -> Option<Nanos> {
+    let text = text.trim().trim_start_matches('$');
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let fraction: u64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
+    whole.checked_mul(1_000_000_000)?.checked_add(fraction)
 }
 
 #[cfg(test)]
@@ -144,7 +221,7 @@ mod tests {
     use super::*;
 
     fn billed(input: u64, cached: u64, cache_write: u64, output: u64) -> Billed {
-        Billed { input, cached, cache_write, output, tier: Tier::Default }
+        Billed { input, cached, cache_write, output, tier: Tier::Default, total: 0 }
     }
 
     #[test]
@@ -214,5 +291,45 @@ mod tests {
         };
         assert_eq!(Prices::for_model("gpt-4o", Some(custom)), Some(custom));
         assert!(Prices::for_model("gpt-6-sol", Some(custom)).unwrap().long_context, "the family's rule stays");
+    }
+
+    #[test]
+    fn nano_dollars_are_exact_and_the_worst_case_bounds_every_bill() {
+        let luna = Prices::listed("gpt-6-luna", "2026-12-06").unwrap();
+        // (100 x 0.10 + 600 x 0.01 + 300 x 0.125 + 500 x 0.50) / 1e6 dollars = 303,500 nano-dollars.
+        assert_eq!(luna.cost_nanos(billed(1000, 600, 300, 500)), 303_500);
+        assert_eq!(luna.cost_nanos(billed(1, 1, 0, 0)), 10, "a cached token: $0.01/M");
+        // A tenth of a nano-dollar (an owner's price of $0.0001/M) rounds up, never to nothing.
+        let tiny = Prices { input_per_million: 0.0001, ..luna };
+        assert_eq!(tiny.cost_nanos(billed(1, 0, 0, 0)), 1);
+        let sol = Prices::listed("gpt-6-sol", "2026-12-06").unwrap();
+        // 300,000 input, long: 2x input at the cache-write rate ($2.50), 1.5x output, priority 2x.
+        let worst = sol.worst_case_nanos(300_000, 1_000, None);
+        assert_eq!(worst, (300_000 * 2_500 * 2 + 1_000 * 10_000 * 3 / 2) * 2);
+        assert_eq!(sol.worst_case_nanos(300_000, 1_000, Some("default")), worst / 2);
+        assert_eq!(sol.worst_case_nanos(1_000, 1_000, Some("flex")), 1_000 * 2_500 + 1_000 * 10_000);
+        for (input, cached, written, output) in [(300_000, 0, 0, 1_000), (300_000, 300_000, 0, 1), (5, 0, 5, 0)] {
+            for tier in [Tier::Default, Tier::Flex, Tier::Priority] {
+                let bill = Billed { tier, ..billed(input, cached, written, output) };
+                assert!(sol.cost_nanos(bill) <= sol.worst_case_nanos(input, output, None));
+            }
+        }
+        // A price list whose cached input is dearest (an owner's override) reserves at that.
+        let odd = Prices { cached_input_per_million: 9.0, ..sol };
+        assert_eq!(odd.worst_case_nanos(10, 0, Some("default")), 10 * 9_000);
+    }
+
+    #[test]
+    fn dollars_read_and_written_as_people_do() {
+        assert_eq!(parse_usd("5"), Some(5_000_000_000));
+        assert_eq!(parse_usd("$0.50"), Some(500_000_000));
+        assert_eq!(parse_usd(" .000000001 "), Some(1));
+        for bad in ["", ".", "-1", "1.0000000001", "abc", "1e3", "18446744074"] {
+            assert_eq!(parse_usd(bad), None, "{bad}");
+        }
+        assert_eq!(usd_words(5_000_000_000), "$5");
+        assert_eq!(usd_words(500_000_000), "$0.50");
+        assert_eq!(usd_words(125_000), "$0.000125");
+        assert_eq!(usd_words(1_234_500_000), "$1.2345");
     }
 }

@@ -295,6 +295,7 @@ impl Usage {
             cache_write: self.cache_write_tokens(),
             output: self.output_tokens,
             tier: self.tier,
+            total: self.billed_tokens(),
         }
     }
 }

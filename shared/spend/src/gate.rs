@@ -1,14 +1,16 @@
 //! The gate: [`Gate::enter`], then [`Gate::reserve`], and the [`Admission`] that settles.
 
 use chat_core::config::DEFAULT_OUTPUT_RESERVE;
+use chat_core::prices::{Billed, Prices};
 use chat_core::{ApiError, ChatRequest, Config, LimitsConfig};
 
 use identity::Verifier;
 
+use crate::amount::{Amount, DayLimit};
 use crate::caller::caller_id;
 use crate::keys::{self, presented_key, presented_token};
 use crate::origin;
-use crate::store::Store;
+use crate::store::{Change, Store};
 
 /// Tokens a message's framing may add beyond its text (role and separators), with room to spare.
 const TOKENS_PER_MESSAGE: u64 = 8;
@@ -121,6 +123,7 @@ impl Gate {
                 let own = OwnLimits {
                     rate_per_minute: plan.map(|p| p.rate_per_minute),
                     tokens_per_day: plan.map(|p| p.tokens_per_day),
+                    usd_per_day: plan.and_then(|p| p.usd_per_day),
                 };
                 Ok(Caller { id: user.caller_id(), own })
             }
@@ -130,7 +133,11 @@ impl Gate {
                 if record.revoked {
                     return Err(ApiError::AccessKeyRevoked);
                 }
-                let own = OwnLimits { rate_per_minute: record.rate_per_minute, tokens_per_day: record.tokens_per_day };
+                let own = OwnLimits {
+                    rate_per_minute: record.rate_per_minute,
+                    tokens_per_day: record.tokens_per_day,
+                    usd_per_day: None,
+                };
                 Ok(Caller { id: format!("key:{}", record.id), own })
             }
             _ => Ok(Caller { id: caller_id(request), own: OwnLimits::default() }),
@@ -145,8 +152,8 @@ impl Gate {
         Ok(Pass { caller: caller.id, own: caller.own })
     }
 
-    /// Reserves the most tokens `chat` can use (see [`reservation`]) against the deployment's
-    /// budget and the caller's tokens of the day, before it is sent.
+    /// Reserves the most `chat` can cost (see [`reservation`]), in tokens and in dollars, against
+    /// the deployment's budget and the caller's day, before it is sent.
     pub async fn reserve(
         &self,
         pass: Pass,
@@ -156,11 +163,11 @@ impl Gate {
     ) -> Result<Admission, ApiError> {
         let Pass { caller, own } = pass;
         let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
-        let tokens = reservation(chat, config, earlier_tokens);
-        let tokens_per_day = own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
-        self.fits_in_a_day(tokens, tokens_per_day)?;
-        let day = store.reserve(&caller, tokens, tokens_per_day, self.config.daily_budget).await?;
-        Ok(Admission { caller, held: Some(Held { store: store.clone(), tokens, day }) })
+        let (amount, prices) = worst_case(chat, config, earlier_tokens);
+        let caller_per_day = self.caller_per_day(&own);
+        self.fits_in_a_day(amount, caller_per_day)?;
+        let day = store.reserve(&caller, amount, caller_per_day, self.budget()).await?;
+        Ok(Admission { caller, held: Some(Held { store: store.clone(), amount, day, prices }) })
     }
 
     /// A question that continues no conversation: its request slot and its reservation in one
@@ -168,24 +175,34 @@ impl Gate {
     /// [`Gate::take_slot`] then [`Gate::reserve`].
     pub async fn admit(&self, caller: Caller, chat: &ChatRequest, config: &Config) -> Result<Admission, ApiError> {
         let Some(store) = &self.store else { return Ok(Admission { caller: caller.id, held: None }) };
-        let tokens = reservation(chat, config, 0);
-        let tokens_per_day = caller.own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day);
-        self.fits_in_a_day(tokens, tokens_per_day)?;
+        let (amount, prices) = worst_case(chat, config, 0);
+        let caller_per_day = self.caller_per_day(&caller.own);
+        self.fits_in_a_day(amount, caller_per_day)?;
         let per_minute = self.rate_per_minute(&caller);
-        let day = store
-            .take_slot_and_reserve(&caller.id, per_minute, tokens, tokens_per_day, self.config.daily_budget)
-            .await?;
-        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), tokens, day }) })
+        let day = store.take_slot_and_reserve(&caller.id, per_minute, amount, caller_per_day, self.budget()).await?;
+        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), amount, day, prices }) })
     }
 
     /// A question whose worst case is more than a whole day allows (the caller's, or the
     /// deployment's) is refused as too large, not told to come back tomorrow.
-    fn fits_in_a_day(&self, tokens: u64, tokens_per_day: u64) -> Result<(), ApiError> {
-        let limit = tokens_per_day.min(self.config.daily_budget);
-        if tokens > limit {
-            return Err(ApiError::QuestionTooLarge { tokens, limit });
+    fn fits_in_a_day(&self, amount: Amount, caller_per_day: DayLimit) -> Result<(), ApiError> {
+        match caller_per_day.within(self.budget()).too_large(amount) {
+            Some((worst, limit)) => Err(ApiError::QuestionTooLarge { worst, limit }),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The deployment's day: `DAILY_TOKEN_BUDGET`, and `DAILY_BUDGET_USD` when set.
+    fn budget(&self) -> DayLimit {
+        DayLimit { tokens: self.config.daily_budget, nanos: self.config.daily_budget_usd }
+    }
+
+    /// A caller's day: their key's or plan's own limits, else the per-caller defaults.
+    fn caller_per_day(&self, own: &OwnLimits) -> DayLimit {
+        DayLimit {
+            tokens: own.tokens_per_day.unwrap_or(self.config.caller_tokens_per_day),
+            nanos: own.usd_per_day.or(self.config.caller_usd_per_day),
+        }
     }
 
     fn rate_per_minute(&self, caller: &Caller) -> u64 {
@@ -205,6 +222,17 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
         .saturating_add(earlier_tokens)
 }
 
+/// The most `chat` can cost: [`reservation`] tokens, and in nano-dollars its input at the dearest
+/// class and its output cap at the output price, by the model's price (none when unpriced, which a
+/// deployment with a dollar limit refuses at init); with the price, for settling.
+fn worst_case(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> (Amount, Option<Prices>) {
+    let tokens = reservation(chat, config, earlier_tokens);
+    let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
+    let prices = Prices::for_model(&config.model, config.prices);
+    let nanos = prices.map_or(0, |p| p.worst_case_nanos(tokens.saturating_sub(output), output, config.service_tier));
+    (Amount { tokens, nanos }, prices)
+}
+
 /// Who is asking, with their own limits when their key or plan sets them; nothing counted yet.
 pub struct Caller {
     pub id: String,
@@ -222,6 +250,7 @@ pub struct Pass {
 struct OwnLimits {
     rate_per_minute: Option<u64>,
     tokens_per_day: Option<u64>,
+    usd_per_day: Option<chat_core::prices::Nanos>,
 }
 
 /// An admitted request: who it is, and the tokens it holds until it is settled.
@@ -232,40 +261,46 @@ pub struct Admission {
 
 pub(crate) struct Held {
     pub(crate) store: Store,
-    pub(crate) tokens: u64,
+    pub(crate) amount: Amount,
     /// The day the reservation was made on: it is settled there, whenever that happens.
     pub(crate) day: u64,
+    /// The model's price, to count the bill in dollars.
+    pub(crate) prices: Option<Prices>,
 }
 
 impl Admission {
-    /// The tokens OpenAI billed replace the reservation, on the day it was made. Without them
-    /// (a failure or a cut part way) the reservation stands: the model may have generated what
-    /// nobody read. Usage beyond the reservation (which bounds it) is counted all the same.
-    pub async fn settle(self, billed: Option<u64>) {
+    /// The bill OpenAI reported replaces the reservation, in tokens and dollars, on the day it
+    /// was made. Without it (a failure or a cut part way) the reservation stands: the model may
+    /// have generated what nobody read. A bill beyond the reservation (which bounds it) is
+    /// counted all the same.
+    pub async fn settle(self, billed: Option<Billed>) {
         let Some(held) = self.held else { return };
-        if let Some(used) = billed {
-            if used > held.tokens {
-                tracing::warn!(
-                    reserved = held.tokens,
-                    used,
-                    "an answer used more tokens than its reservation allowed for"
-                );
-            }
-            held.store.adjust(&self.caller, held.day, settlement_delta(used, held.tokens)).await;
+        let Some(billed) = billed else { return };
+        let used = Amount { tokens: billed.tokens(), nanos: held.prices.map_or(0, |p| p.cost_nanos(billed)) };
+        if used.tokens > held.amount.tokens || used.nanos > held.amount.nanos {
+            tracing::warn!(
+                reserved_tokens = held.amount.tokens,
+                used_tokens = used.tokens,
+                reserved_nanos = held.amount.nanos,
+                used_nanos = used.nanos,
+                "an answer cost more than its reservation allowed for"
+            );
         }
+        held.store.adjust(&self.caller, held.day, settlement_delta(used, held.amount)).await;
     }
 
     /// The request never reached the model: it gives its reservation back.
     pub async fn release(self) {
         let Some(held) = self.held else { return };
-        held.store.adjust(&self.caller, held.day, -crate::store::signed(held.tokens)).await;
+        held.store.adjust(&self.caller, held.day, settlement_delta(Amount::default(), held.amount)).await;
     }
 }
 
 /// What settling changes the counters by: the bill less the reservation, saturated both ways,
 /// so an absurd usage from upstream counts as the most there is, never as a refund.
-fn settlement_delta(used: u64, reserved: u64) -> i64 {
-    crate::store::signed(used).saturating_sub(crate::store::signed(reserved))
+fn settlement_delta(used: Amount, reserved: Amount) -> Change {
+    let delta = |used: u64, reserved: u64| crate::store::signed(used).saturating_sub(crate::store::signed(reserved));
+    Change { tokens: delta(used.tokens, reserved.tokens), nanos: delta(used.nanos, reserved.nanos) }
 }
 
 #[cfg(test)]
@@ -274,10 +309,15 @@ mod tests {
 
     #[test]
     fn an_absurd_bill_saturates_and_never_becomes_a_refund() {
-        assert_eq!(settlement_delta(50, 100), -50);
-        assert_eq!(settlement_delta(150, 100), 50);
-        assert_eq!(settlement_delta(u64::MAX, 100), i64::MAX - 100);
-        assert!(settlement_delta(u64::MAX, u64::MAX) >= 0);
+        let tokens = |used, reserved| {
+            settlement_delta(Amount { tokens: used, nanos: used }, Amount { tokens: reserved, nanos: reserved }).tokens
+        };
+        assert_eq!(tokens(50, 100), -50);
+        assert_eq!(tokens(150, 100), 50);
+        assert_eq!(tokens(u64::MAX, 100), i64::MAX - 100);
+        assert!(tokens(u64::MAX, u64::MAX) >= 0);
+        let mixed = settlement_delta(Amount { tokens: 10, nanos: 900 }, Amount { tokens: 100, nanos: 500 });
+        assert_eq!(mixed, Change { tokens: -90, nanos: 400 });
         assert_eq!(crate::store::signed(u64::MAX), i64::MAX);
     }
 }

@@ -6,6 +6,10 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use chat_core::Config;
+use chat_core::prices::Prices;
+
+use crate::amount::Amount;
 use crate::gate::{Admission, Gate, Held};
 use crate::store::{Store, expiry};
 
@@ -17,11 +21,12 @@ impl Admission {
     /// Parks the reservation for the invocation that continues `response_id`. On failure it
     /// stays as reserved (counted, never settled): the counters count too much, never too little.
     pub async fn hand_over(self, response_id: &str) {
-        let Some(Held { store, tokens, day }) = self.held else { return };
+        let Some(Held { store, amount, day, .. }) = self.held else { return };
         let item = [
             ("pk", AttributeValue::S(key(response_id))),
             ("caller", AttributeValue::S(self.caller)),
-            ("tokens", AttributeValue::N(tokens.to_string())),
+            ("tokens", AttributeValue::N(amount.tokens.to_string())),
+            ("nanos", AttributeValue::N(amount.nanos.to_string())),
             ("day", AttributeValue::N(day.to_string())),
             ("expires_at", AttributeValue::N(expiry(day).to_string())),
         ];
@@ -33,12 +38,15 @@ impl Admission {
 
 impl Gate {
     /// The reservation parked for `response_id` by `caller`'s earlier invocation, taken so that
-    /// no other resume can; `None` when there is none (or it is another caller's).
-    pub async fn take_handed_over(&self, caller: &str, response_id: &str) -> Option<Admission> {
+    /// no other resume can; `None` when there is none (or it is another caller's). `config` is
+    /// the model's, whose price counts the bill in dollars.
+    pub async fn take_handed_over(&self, caller: &str, response_id: &str, config: &Config) -> Option<Admission> {
         let store = self.store()?;
         let item = store.take(&key(response_id), caller).await?;
-        let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
-        let held = Held { store: store.clone(), tokens: number("tokens")?, day: number("day")? };
+        let number = |name: &str| crate::amount::number(&item, name);
+        let amount = Amount { tokens: number("tokens")?, nanos: number("nanos").unwrap_or(0) };
+        let prices = Prices::for_model(&config.model, config.prices);
+        let held = Held { store: store.clone(), amount, day: number("day")?, prices };
         Some(Admission { caller: caller.to_owned(), held: Some(held) })
     }
 }

@@ -8,7 +8,8 @@
 //! - With `LIMITS_TABLE` set, every request (a question, a resume, a stop) takes one slot of its
 //!   caller's requests per minute; a question also reserves a safe upper bound of the tokens it
 //!   can use, the conversation it continues included, against the caller's and the deployment's
-//!   daily tokens, atomically in DynamoDB (conditional writes: concurrent requests can never push
+//!   daily tokens and, when set, dollars (`DAILY_BUDGET_USD`, `CALLER_USD_PER_DAY`, counted in
+//!   nano-dollars at the model's price, in the same writes), atomically in DynamoDB (conditional writes: concurrent requests can never push
 //!   a counter past its limit). A new question does both in one round trip ([`Gate::admit`]: its
 //!   request and tokens in one write to the caller's item, see `window`); a follow-up takes its
 //!   slot ([`Gate::enter`]), reads what it continues, then reserves ([`Gate::reserve`]). The answer's real
@@ -17,6 +18,7 @@
 //!
 //! It knows nothing of OpenAI's wire format: it counts the tokens it is handed.
 
+mod amount;
 mod caller;
 mod gate;
 mod handover;
@@ -28,6 +30,7 @@ mod window;
 
 use std::time::Duration;
 
+pub use amount::{Amount, DayLimit};
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
 pub use gate::{Admission, Caller, Gate, Pass, reservation};
@@ -35,7 +38,7 @@ pub use keys::{
     KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key,
     presented_token,
 };
-pub use store::{Clock, Store, day_now};
+pub use store::{Change, Clock, Store, day_now};
 
 /// Seconds until the next minute and the next UTC day, for `Retry-After`.
 pub(crate) fn until_next(period: u64, now: u64) -> Duration {

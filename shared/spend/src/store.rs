@@ -1,7 +1,7 @@
 //! The limits table in DynamoDB. Key schema fixed for outside tools: partition key `pk`
 //! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
-//! `tokens#<caller>#<day>` (`used`, and the caller's requests of the minute: `minute`, `count`,
-//! see `window`) and `budget#<day>` (`used`). Every limit is a conditional write, so concurrent
+//! `tokens#<caller>#<day>` (`used` tokens and `nano_usd` nano-dollars, and the caller's requests of
+//! the minute: `minute`, `count`, see `window`) and `budget#<day>` (`used`, `nano_usd`). Every limit is a conditional write, so concurrent
 //! requests never pass a limit; the deployment's budget and the caller's item are written at once
 //! (one round trip), and the one that took is given back when the other is refused.
 //! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use tokio::sync::OnceCell;
 
 use chat_core::ApiError;
 
+use crate::amount::{Amount, DayLimit, NANOS, Refused, TOKENS};
 use crate::table::{self, DEADLINE as STORE_DEADLINE, Item, Updated, unavailable};
 use crate::until_next;
 use crate::window::{Ask, Counted, Table, Windows};
@@ -37,7 +38,7 @@ pub struct Store {
 
 enum Write {
     Done,
-    OverLimit,
+    OverLimit(Refused),
 }
 
 /// One reservation's day, read from the clock once, and the counters it is made against.
@@ -47,16 +48,42 @@ struct Reservation {
     expires_at: u64,
     budget_pk: String,
     caller_pk: String,
-    tokens: u64,
-    caller_per_day: u64,
-    budget: u64,
+    amount: Amount,
+    caller_per_day: DayLimit,
+    budget: DayLimit,
 }
 
 impl Reservation {
-    fn new(now: u64, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Self {
+    fn new(now: u64, caller: &str, amount: Amount, caller_per_day: DayLimit, budget: DayLimit) -> Self {
         let day = now / DAY;
         let (budget_pk, caller_pk) = (budget_key(day), caller_key(caller, day));
-        Self { now, day, expires_at: expiry(day), budget_pk, caller_pk, tokens, caller_per_day, budget }
+        Self { now, day, expires_at: expiry(day), budget_pk, caller_pk, amount, caller_per_day, budget }
+    }
+}
+
+/// A change of both counters: positive reserves, negative gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub tokens: i64,
+    pub nanos: i64,
+}
+
+impl Change {
+    /// Tokens alone.
+    pub fn tokens(tokens: i64) -> Self {
+        Self { tokens, nanos: 0 }
+    }
+
+    pub(crate) fn of(amount: Amount) -> Self {
+        Self { tokens: signed(amount.tokens), nanos: signed(amount.nanos) }
+    }
+
+    fn back(self) -> Self {
+        Self { tokens: -self.tokens, nanos: -self.nanos }
+    }
+
+    fn is_zero(self) -> bool {
+        self.tokens == 0 && self.nanos == 0
     }
 }
 
@@ -149,50 +176,58 @@ impl Store {
     pub async fn take_request_slot(&self, caller: &str, per_minute: u64) -> Result<(), ApiError> {
         let now = (self.clock)();
         let day = now / DAY;
-        let ask = Ask { minute: now / MINUTE, per_minute, tokens: 0, per_day: None, expires_at: expiry(day) };
+        let ask =
+            Ask { minute: now / MINUTE, per_minute, amount: Amount::default(), per_day: None, expires_at: expiry(day) };
         match self.count_request(&caller_key(caller, day), &ask).await? {
             Counted::Done => Ok(()),
             _ => Err(rate_refusal(per_minute, now)),
         }
     }
 
-    /// Reserves `tokens` against the deployment's budget and the caller's daily tokens, both
-    /// written at once (one round trip of waiting, not two); whichever is refused, the other is
-    /// given back. Returns the day they were reserved on, read once, which is where they are
-    /// settled.
-    pub async fn reserve(&self, caller: &str, tokens: u64, caller_per_day: u64, budget: u64) -> Result<u64, ApiError> {
-        let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
+    /// Reserves `amount` against the deployment's budget and the caller's day, both written at
+    /// once (one round trip of waiting, not two); whichever is refused, the other is given back.
+    /// Returns the day they were reserved on, read once, which is where they are settled.
+    pub async fn reserve(
+        &self,
+        caller: &str,
+        amount: Amount,
+        caller_per_day: DayLimit,
+        budget: DayLimit,
+    ) -> Result<u64, ApiError> {
+        let r = Reservation::new((self.clock)(), caller, amount, caller_per_day, budget);
         let (for_budget, for_caller) = tokio::join!(
-            self.add(&r.budget_pk, "used", signed(tokens), Some(budget), r.expires_at),
-            self.add(&r.caller_pk, "used", signed(tokens), Some(caller_per_day), r.expires_at),
+            self.add(&r.budget_pk, Change::of(amount), Some(budget), r.expires_at),
+            self.add(&r.caller_pk, Change::of(amount), Some(caller_per_day), r.expires_at),
         );
-        let for_caller =
-            for_caller.map(|write| if matches!(write, Write::Done) { Counted::Done } else { Counted::TokensRefused });
+        let for_caller = for_caller.map(|write| match write {
+            Write::Done => Counted::Done,
+            Write::OverLimit(refused) => Counted::SpendRefused(refused),
+        });
         self.settle_pair(&r, for_budget, for_caller).await
     }
 
     /// [`Store::take_request_slot`] and [`Store::reserve`] in one round trip: the caller's
-    /// request of the minute and tokens of the day in one conditional write (both or neither),
-    /// beside the budget's. A budget refusal gives the caller's tokens back and keeps the request
+    /// request of the minute and its day's amount in one conditional write (both or neither),
+    /// beside the budget's. A budget refusal gives the caller's amount back and keeps the request
     /// counted, as when they were taken one after the other.
     pub async fn take_slot_and_reserve(
         &self,
         caller: &str,
         per_minute: u64,
-        tokens: u64,
-        caller_per_day: u64,
-        budget: u64,
+        amount: Amount,
+        caller_per_day: DayLimit,
+        budget: DayLimit,
     ) -> Result<u64, ApiError> {
-        let r = Reservation::new((self.clock)(), caller, tokens, caller_per_day, budget);
+        let r = Reservation::new((self.clock)(), caller, amount, caller_per_day, budget);
         let ask =
-            Ask { minute: r.now / MINUTE, per_minute, tokens, per_day: Some(caller_per_day), expires_at: r.expires_at };
+            Ask { minute: r.now / MINUTE, per_minute, amount, per_day: Some(caller_per_day), expires_at: r.expires_at };
         let (for_budget, for_caller) = tokio::join!(
-            self.add(&r.budget_pk, "used", signed(tokens), Some(budget), r.expires_at),
+            self.add(&r.budget_pk, Change::of(amount), Some(budget), r.expires_at),
             self.count_request(&r.caller_pk, &ask)
         );
         if matches!(for_caller, Ok(Counted::RateRefused)) {
             if matches!(for_budget, Ok(Write::Done)) {
-                self.add_once(&r.budget_pk, -signed(tokens), r.expires_at).await;
+                self.add_once(&r.budget_pk, Change::of(amount).back(), r.expires_at).await;
             }
             return Err(rate_refusal(per_minute, r.now));
         }
@@ -210,73 +245,108 @@ impl Store {
         match (for_budget, for_caller) {
             (Ok(Write::Done), Ok(Counted::Done)) => Ok(r.day),
             (budget_outcome, caller_outcome) => {
+                let back = Change::of(r.amount).back();
                 if matches!(budget_outcome, Ok(Write::Done)) {
-                    self.add_once(&r.budget_pk, -signed(r.tokens), r.expires_at).await;
+                    self.add_once(&r.budget_pk, back, r.expires_at).await;
                 }
                 if matches!(caller_outcome, Ok(Counted::Done)) {
-                    self.add_once(&r.caller_pk, -signed(r.tokens), r.expires_at).await;
+                    self.add_once(&r.caller_pk, back, r.expires_at).await;
                 }
                 let retry_after = until_next(DAY, r.now);
                 match (budget_outcome?, caller_outcome?) {
-                    (Write::OverLimit, _) => Err(ApiError::BudgetExhausted { budget: r.budget, retry_after }),
-                    _ => {
-                        Err(ApiError::OverLimit { limit: format!("{} tokens per day", r.caller_per_day), retry_after })
+                    (Write::OverLimit(refused), _) => {
+                        Err(ApiError::BudgetExhausted { budget: r.budget.words(refused), retry_after })
                     }
+                    (_, Counted::SpendRefused(refused)) => Err(ApiError::OverLimit {
+                        limit: format!("{} per day", r.caller_per_day.words(refused)),
+                        retry_after,
+                    }),
+                    _ => Err(ApiError::OverLimit {
+                        limit: format!("{} per day", r.caller_per_day.words(Refused::Unknown)),
+                        retry_after,
+                    }),
                 }
             }
         }
     }
 
     /// A give-back of a reservation half made, sent once; its outcome only logged.
-    async fn add_once(&self, pk: &str, change: i64, expires: u64) {
-        if let Err(error) = self.add(pk, "used", change, None, expires).await {
+    async fn add_once(&self, pk: &str, change: Change, expires: u64) {
+        if let Err(error) = self.add(pk, change, None, expires).await {
             tracing::warn!(error = %error.log_detail(), "half a reservation could not be given back");
         }
     }
 
-    /// Moves both of a reservation's counters by `change` tokens (negative gives back).
-    pub async fn adjust(&self, caller: &str, day: u64, change: i64) {
-        if change == 0 {
+    /// Moves both of a reservation's counters by `change` (negative gives back).
+    pub async fn adjust(&self, caller: &str, day: u64, change: Change) {
+        if change.is_zero() {
             return;
         }
         let expires = expiry(day);
         for pk in [budget_key(day), caller_key(caller, day)] {
-            match self.add(&pk, "used", change, None, expires).await {
+            match self.add(&pk, change, None, expires).await {
                 Ok(Write::Done) => {}
-                Ok(Write::OverLimit) => tracing::warn!(change, "a give-back larger than its counter was not applied"),
+                Ok(Write::OverLimit(_)) => {
+                    tracing::warn!(?change, "a give-back larger than its counter was not applied")
+                }
                 Err(error) => tracing::warn!(error = %error.log_detail(), "a reservation could not be settled"),
             }
         }
     }
 
-    /// `ADD field :n`, only while the field stays within `limit` when one is given. A negative
-    /// `n` (a give-back) is sent once, and only while the field stays at or above zero.
-    async fn add(&self, pk: &str, field: &str, n: i64, limit: Option<u64>, expires_at: u64) -> Result<Write, ApiError> {
+    /// `ADD used :t, nano_usd :d`, only while both stay within `limit` when one is given. A
+    /// negative part (a give-back) is sent once, and only while its counter stays at or above zero.
+    async fn add(&self, pk: &str, change: Change, limit: Option<DayLimit>, expires_at: u64) -> Result<Write, ApiError> {
         let mut update = self
             .client()
             .await
             .update_item()
             .table_name(&*self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .update_expression("ADD #f :n SET expires_at = if_not_exists(expires_at, :exp)")
-            .expression_attribute_names("#f", field)
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .update_expression("ADD #t :t, #d :d SET expires_at = if_not_exists(expires_at, :exp)")
+            .expression_attribute_names("#t", TOKENS)
+            .expression_attribute_names("#d", NANOS)
+            .expression_attribute_values(":t", AttributeValue::N(change.tokens.to_string()))
+            .expression_attribute_values(":d", AttributeValue::N(change.nanos.to_string()))
             .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()));
+        let mut conditions = Vec::new();
         if let Some(limit) = limit {
             // DynamoDB conditions cannot add, so the check is "at most limit - n before".
-            let Some(room) = signed(limit).checked_sub(n).filter(|room| *room >= 0) else {
-                return Ok(Write::OverLimit);
+            let amount =
+                Amount { tokens: change.tokens.max(0).unsigned_abs(), nanos: change.nanos.max(0).unsigned_abs() };
+            let Some((tokens_room, nanos_room)) = limit.room(amount) else {
+                return Ok(Write::OverLimit(if amount.tokens > limit.tokens {
+                    Refused::Tokens
+                } else {
+                    Refused::Dollars
+                }));
             };
+            conditions.push("(attribute_not_exists(#t) OR #t <= :troom)");
             update = update
-                .condition_expression("attribute_not_exists(#f) OR #f <= :room")
-                .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
-        } else if n < 0 {
-            update = update
-                .condition_expression("#f >= :back")
-                .expression_attribute_values(":back", AttributeValue::N(n.unsigned_abs().to_string()));
+                .expression_attribute_values(":troom", AttributeValue::N(tokens_room.to_string()))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            if let Some(room) = nanos_room {
+                conditions.push("(attribute_not_exists(#d) OR #d <= :droom)");
+                update = update.expression_attribute_values(":droom", AttributeValue::N(room.to_string()));
+            }
+        } else {
+            if change.tokens < 0 {
+                conditions.push("#t >= :tback");
+                update = update
+                    .expression_attribute_values(":tback", AttributeValue::N(change.tokens.unsigned_abs().to_string()));
+            }
+            if change.nanos < 0 {
+                conditions.push("#d >= :dback");
+                update = update
+                    .expression_attribute_values(":dback", AttributeValue::N(change.nanos.unsigned_abs().to_string()));
+            }
         }
+        if !conditions.is_empty() {
+            update = update.condition_expression(conditions.join(" AND "));
+        }
+        let gives_back = change.tokens < 0 || change.nanos < 0;
         let send = async {
-            if n < 0 {
+            if gives_back {
                 let once = aws_sdk_dynamodb::config::Builder::default()
                     .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
                 update.customize().config_override(once).send().await
@@ -286,15 +356,25 @@ impl Store {
         };
         Ok(match table::update(send).await? {
             Updated::Applied => Write::Done,
-            Updated::ConditionFailed(_) => Write::OverLimit,
+            Updated::ConditionFailed(item) => {
+                let asked =
+                    Amount { tokens: change.tokens.max(0).unsigned_abs(), nanos: change.nanos.max(0).unsigned_abs() };
+                Write::OverLimit(limit.map_or(Refused::Unknown, |limit| limit.refused_by(asked, item.as_ref())))
+            }
         })
     }
 
     /// `used` of a counter (tests, the keys tool).
     pub async fn used(&self, pk: &str) -> Result<u64, ApiError> {
         let item = self.get(pk).await?.unwrap_or_default();
-        let value = item.get("used").or_else(|| item.get("count"));
+        let value = item.get(TOKENS).or_else(|| item.get("count"));
         Ok(value.and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0))
+    }
+
+    /// The nano-dollars a counter holds (tests, the keys tool).
+    pub async fn used_nanos(&self, pk: &str) -> Result<u64, ApiError> {
+        let item = self.get(pk).await?.unwrap_or_default();
+        Ok(crate::amount::number(&item, NANOS).unwrap_or(0))
     }
 
     pub(super) async fn get(&self, pk: &str) -> Result<Option<Item>, ApiError> {

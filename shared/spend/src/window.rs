@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use chat_core::ApiError;
 
+use crate::amount::{Amount, DayLimit, NANOS, Refused, TOKENS, number};
 use crate::table::{self, Item, Updated};
 
 /// Callers remembered per environment before the memory is cleared (a guess, never a limit).
@@ -49,15 +50,16 @@ impl Windows {
 pub(crate) enum Counted {
     Done,
     RateRefused,
-    TokensRefused,
+    /// The caller's tokens or dollars of the day.
+    SpendRefused(Refused),
 }
 
-/// A request and `tokens` against what the day's item allows.
+/// A request and `amount` against what the day's item allows.
 pub(crate) struct Ask {
     pub minute: u64,
     pub per_minute: u64,
-    pub tokens: u64,
-    pub per_day: Option<u64>,
+    pub amount: Amount,
+    pub per_day: Option<DayLimit>,
     pub expires_at: u64,
 }
 
@@ -69,12 +71,12 @@ pub(crate) struct Table<'a> {
 }
 
 impl Table<'_> {
-    /// Counts one request of `ask.minute` and adds `ask.tokens`, in one conditional write.
+    /// Counts one request of `ask.minute` and adds `ask.amount`, in one conditional write.
     pub(crate) async fn count_request(&self, pk: &str, ask: &Ask) -> Result<Counted, ApiError> {
         let room = match ask.per_day {
-            Some(limit) => match limit.checked_sub(ask.tokens) {
+            Some(limit) => match limit.room(ask.amount) {
                 Some(room) => Some(room),
-                None => return Ok(Counted::TokensRefused),
+                None => return Ok(Counted::SpendRefused(limit.refused_by(ask.amount, Some(&Item::new())))),
             },
             None => None,
         };
@@ -103,8 +105,11 @@ impl Table<'_> {
             return Ok(Counted::Done);
         };
         for _ in 0..ATTEMPTS {
-            if room.is_some_and(|room| number(&item, "used").unwrap_or(0) > room) {
-                return Ok(Counted::TokensRefused);
+            if let (Some(limit), Some((tokens, nanos))) = (ask.per_day, room) {
+                let over = |name, room| number(&item, name).unwrap_or(0) > room;
+                if over(TOKENS, tokens) || nanos.is_some_and(|nanos| over(NANOS, nanos)) {
+                    return Ok(Counted::SpendRefused(limit.refused_by(ask.amount, Some(&item))));
+                }
             }
             // The window to count in: this minute's (opened if need be), or a later one another
             // environment opened by its clock.
@@ -147,7 +152,7 @@ impl Table<'_> {
         ask: &Ask,
         window: u64,
         way: Way<'_>,
-        room: Option<u64>,
+        room: Option<(u64, Option<u64>)>,
     ) -> Result<Updated, ApiError> {
         let mut update = self
             .client
@@ -156,19 +161,23 @@ impl Table<'_> {
             .key("pk", AttributeValue::S(pk.to_owned()))
             .expression_attribute_names("#m", "minute")
             .expression_attribute_names("#c", "count")
-            .expression_attribute_names("#u", "used")
+            .expression_attribute_names("#u", TOKENS)
+            .expression_attribute_names("#d", NANOS)
             .expression_attribute_values(":m", AttributeValue::N(window.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":t", AttributeValue::N(ask.tokens.to_string()))
+            .expression_attribute_values(":t", AttributeValue::N(ask.amount.tokens.to_string()))
+            .expression_attribute_values(":dn", AttributeValue::N(ask.amount.nanos.to_string()))
             .expression_attribute_values(":exp", AttributeValue::N(ask.expires_at.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let tokens_fit = match room {
-            Some(room) => {
-                update = update.expression_attribute_values(":room", AttributeValue::N(room.to_string()));
-                " AND (attribute_not_exists(#u) OR #u <= :room)"
+        let mut fits = String::new();
+        if let Some((tokens, nanos)) = room {
+            update = update.expression_attribute_values(":room", AttributeValue::N(tokens.to_string()));
+            fits.push_str(" AND (attribute_not_exists(#u) OR #u <= :room)");
+            if let Some(nanos) = nanos {
+                update = update.expression_attribute_values(":droom", AttributeValue::N(nanos.to_string()));
+                fits.push_str(" AND (attribute_not_exists(#d) OR #d <= :droom)");
             }
-            None => "",
-        };
+        }
         let (Way::Open(pair) | Way::Count(pair)) = way;
         if let Some(pair) = pair {
             update = update
@@ -179,17 +188,17 @@ impl Table<'_> {
             Way::Count(_) => {
                 let not_after_opening = if pair.is_some() { " AND (attribute_not_exists(#p) OR #p <> :p)" } else { "" };
                 update
-                    .update_expression("ADD #c :one, #u :t SET expires_at = if_not_exists(expires_at, :exp)")
-                    .condition_expression(format!("#m = :m AND #c < :limit{tokens_fit}{not_after_opening}"))
+                    .update_expression("ADD #c :one, #u :t, #d :dn SET expires_at = if_not_exists(expires_at, :exp)")
+                    .condition_expression(format!("#m = :m AND #c < :limit{fits}{not_after_opening}"))
                     .expression_attribute_values(":limit", AttributeValue::N(ask.per_minute.to_string()))
             }
             Way::Open(_) => {
                 let mark = if pair.is_some() { ", #p = :p" } else { "" };
                 update
                     .update_expression(format!(
-                        "SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp){mark} ADD #u :t"
+                        "SET #m = :m, #c = :one, expires_at = if_not_exists(expires_at, :exp){mark} ADD #u :t, #d :dn"
                     ))
-                    .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){tokens_fit}"))
+                    .condition_expression(format!("(attribute_not_exists(#m) OR #m < :m){fits}"))
             }
         };
         table::update(update.send()).await
@@ -206,10 +215,6 @@ impl Table<'_> {
 enum Way<'a> {
     Open(Option<&'a str>),
     Count(Option<&'a str>),
-}
-
-fn number(item: &Item, name: &str) -> Option<u64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
 }
 
 /// A mark no other request's pair shares: a std hasher's random keys and the clock.
