@@ -88,11 +88,7 @@ pub async fn measure(t: &Targets<'_>) -> Vec<Added> {
     dynamo.create_limits_table("added").await;
     let mut limits_env = plain_env.clone();
     limits_env.extend(dynamo.limits_env("added"));
-    limits_env.extend([
-        ("RATE_LIMIT_PER_MINUTE", "1000000"),
-        ("CALLER_TOKENS_PER_DAY", "1000000000"),
-        ("DAILY_TOKEN_BUDGET", "1000000000"),
-    ]);
+    limits_env.extend(crate::limits::OUT_OF_REACH);
     let limited_stream = launch(t.stream_binary, &limits_env).await;
     let complete = RuntimeApi::launch(t.complete_binary, &t.env).await;
 

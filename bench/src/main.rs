@@ -316,10 +316,6 @@ fn behind_tls<'a>(url: &'a str, ca_path: &'a str) -> Vec<(&'static str, &'a str)
 /// round trips.
 fn limits_on<'a>(mut env: Vec<(&'static str, &'a str)>, dynamo: &'a Dynalite) -> Vec<(&'static str, &'a str)> {
     env.extend(dynamo.limits_env(cold::TABLE));
-    env.extend([
-        ("RATE_LIMIT_PER_MINUTE", "1000000"),
-        ("CALLER_TOKENS_PER_DAY", "1000000000"),
-        ("DAILY_TOKEN_BUDGET", "1000000000"),
-    ]);
+    env.extend(limits::OUT_OF_REACH);
     env
 }

@@ -188,7 +188,10 @@ impl Figures {
         );
         let _ = writeln!(t);
         let l = &self.limits;
-        let _ = writeln!(t, "Limits on (`LIMITS_TABLE` on dynalite, loopback), (b) only, p50 / p95 / p99:\n");
+        let _ = writeln!(
+            t,
+            "Limits on (`LIMITS_TABLE` on dynalite, loopback; token and dollar limits), (b) only, p50 / p95 / p99:\n"
+        );
         let _ = writeln!(t, "| figure | p50 / p95 / p99 |");
         let _ = writeln!(t, "| --- | ---: |");
         let _ = writeln!(
@@ -198,7 +201,7 @@ impl Figures {
         );
         let _ = writeln!(
             t,
-            "| time to first text, limits on (the request and tokens in one write, beside the budget's) | {:.2} / {:.2} / {:.2} ms |",
+            "| time to first text, limits on (the request, tokens and dollars in one write, beside the budget's) | {:.2} / {:.2} / {:.2} ms |",
             l.ttft_on[0], l.ttft_on[1], l.ttft_on[2]
         );
         let _ = writeln!(t, "| added by the limits, p99 | {:.2} ms |", l.ttft_on[2] - l.ttft_off[2]);
