@@ -5,6 +5,8 @@
 //! The stream: `start`, `message-metadata` with the OpenAI response id (what a stop names),
 //! `text-start`, one `text-delta` per delta, `text-end`, then `finish` (its reason, and the
 //! usage in the message metadata) or `error`, then `data: [DONE]`.
+//!
+//! A chunk carries only keys the SDK's chunk schemas name: ai 6.0.99 (strict objects) refuses any other.
 
 use bytes::Bytes;
 use lambda_http::Request;

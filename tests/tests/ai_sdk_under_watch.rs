@@ -1,8 +1,8 @@
-//! The Vercel AI SDK's own client (the `ai` package, pinned in tests/aisdk/package-lock.json)
-//! against chat-stream under `cargo lambda watch` with the stand-in: tests/aisdk/chat.test.mjs
-//! chats, fails and stops through it; this side checks what reached OpenAI. Then the SDK's
-//! OpenAI provider reads the stand-in itself (tests/aisdk/stub.test.mjs), holding its events to
-//! the SDK's schemas of OpenAI's wire format.
+//! The Vercel AI SDK's own client (the `ai` package in four versions side by side, npm aliases
+//! pinned in tests/aisdk/package-lock.json) against chat-stream under `cargo lambda watch` with
+//! the stand-in: tests/aisdk/chat.test.mjs chats, fails and stops through each version's client;
+//! this side checks what reached OpenAI. Then the SDK's OpenAI provider reads the stand-in itself
+//! (tests/aisdk/stub.test.mjs), holding its events to the SDK's schemas of OpenAI's wire format.
 
 use std::time::Duration;
 
@@ -34,24 +34,38 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
     .await;
     assert!(passed, "AI SDK tests failed:\n{report}\n--- watch log ---\n{}", watch.log());
 
-    // The second turn carried the first: the history went to OpenAI as input messages.
-    let requests = stub.state.requests();
-    let second =
-        requests.iter().find(|r| r.input == "/stub echo second turn").expect("the second turn reached the stand-in");
-    let roles: Vec<&str> = second.messages.iter().map(|(role, _)| role.as_str()).collect();
-    assert_eq!(roles, ["user", "assistant", "user"], "{:?}", second.messages);
-    assert_eq!(second.messages[1].1, openai_stub::reply::TRICKY_DELTAS.concat());
-
-    // The stop reached OpenAI as a cancel of that answer, and its generation ended there.
-    let stopped = report
+    let versions = report
         .lines()
-        .find_map(|l| l.trim().strip_prefix("STOPPED_RESPONSE_ID="))
-        .expect("the stop test names its answer");
-    assert!(stub.state.cancels().iter().any(|id| id == stopped), "cancels: {:?}", stub.state.cancels());
-    let generated = stub.state.deltas_generated(stopped).expect("the stopped answer is known");
+        .find_map(|l| l.trim().strip_prefix("AI_SDK_VERSIONS="))
+        .expect("the AI SDK test names its versions")
+        .split(',')
+        .count();
+
+    // Each version's second turn carried the first: the history went to OpenAI as input messages.
+    let requests = stub.state.requests();
+    let seconds: Vec<_> = requests.iter().filter(|r| r.input == "/stub echo second turn").collect();
+    assert_eq!(seconds.len(), versions, "one second turn per AI SDK version");
+    for second in seconds {
+        let roles: Vec<&str> = second.messages.iter().map(|(role, _)| role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user"], "{:?}", second.messages);
+        assert_eq!(second.messages[1].1, openai_stub::reply::TRICKY_DELTAS.concat());
+    }
+
+    // Each version's stop reached OpenAI as a cancel of that answer, and its generation ended there.
+    let stopped: Vec<&str> = report.lines().filter_map(|l| l.trim().strip_prefix("STOPPED_RESPONSE_ID=")).collect();
+    assert_eq!(stopped.len(), versions, "each version's stop test names its answer");
+    let generated: Vec<usize> = stopped
+        .iter()
+        .map(|&stopped| {
+            assert!(stub.state.cancels().iter().any(|id| id == stopped), "cancels: {:?}", stub.state.cancels());
+            stub.state.deltas_generated(stopped).expect("the stopped answer is known")
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(stub.state.deltas_generated(stopped), Some(generated), "nothing is generated after the stop");
-    assert!(generated < 400, "{generated} deltas generated of 400");
+    for (stopped, generated) in stopped.iter().zip(generated) {
+        assert_eq!(stub.state.deltas_generated(stopped), Some(generated), "nothing is generated after the stop");
+        assert!(generated < 400, "{generated} deltas generated of 400");
+    }
 
     let parts = |prompt: &str| -> String {
         let parts: Vec<String> = openai_stub::reply::summary_parts(&openai_stub::scenario::Scenario::parse(prompt))
