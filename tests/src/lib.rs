@@ -138,3 +138,11 @@ pub fn message_data(events: &[BrowserEvent]) -> Vec<String> {
 pub fn as_browser_sees(delta: &str) -> String {
     delta.replace("\r\n", "\n").replace('\r', "\n")
 }
+
+/// A limits store's clock standing at the middle of the current minute (the same day as the real
+/// clock), so the requests of a test never straddle two rate windows whenever it runs.
+pub fn mid_minute_clock() -> spend::Clock {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mid_minute = now - now % 60 + 30;
+    std::sync::Arc::new(move || mid_minute)
+}

@@ -36,9 +36,9 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     dynamo.create_limits_table("rate").await;
     // The whole burst in one minute whenever it runs: the store's clock stands at this minute's
     // middle (the same day as the real clock), so no request lands in the next window.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let mid_minute = now - now % 60 + 30;
-    let store = Store::with_client("rate".into(), dynamo.client()).with_clock(Arc::new(move || mid_minute));
+    let clock = e2e::mid_minute_clock();
+    let day = clock() / 86_400;
+    let store = Store::with_client("rate".into(), dynamo.client()).with_clock(clock);
     let limits = LimitsConfig { table: Some("rate".into()), rate_per_minute: 10, ..LimitsConfig::default() };
     let gate = Arc::new(Gate::with_store(limits, store).unwrap());
     // One question first, as in a conversation under way: the burst then meets an environment
@@ -65,7 +65,6 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     // A new conversation's slot and reservation are written at once: the forty refused gave
     // back what they had reserved, so the counters hold exactly what the ten were billed.
     let counters = Store::with_client("rate".into(), dynamo.client());
-    let day = mid_minute / 86_400;
     let billed: u64 = upstream
         .stub
         .requests()

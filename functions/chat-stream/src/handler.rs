@@ -7,6 +7,7 @@ use spend::Gate;
 use crate::dialect::{Dialect, EventSource, UiMessageStream};
 use crate::relay::{Start, relay};
 use crate::response::{SseBody, failure, sse_response};
+use crate::settlement::Holding;
 
 /// Answers `GET ?message=` with `start`, one unnamed event per text delta, and `end`; a
 /// reconnect carrying `Last-Event-ID` with the rest of that answer; `POST /stop` by stopping one;
@@ -49,7 +50,7 @@ async fn ask(
             let caller = admission.caller.clone();
             let start = Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None };
             let headers = dialect.headers();
-            sse_response(relay(client, start, summary, Some(admission), deadline, dialect), headers)
+            sse_response(relay(client, start, summary, Holding::Reservation(admission), deadline, dialect), headers)
         }
         Err(error) => {
             if error.before_the_model() {
@@ -93,8 +94,14 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         Err(error) => return failure(error, inline, summary),
     };
     // After a hand-over, this invocation settles the answer: it takes the reservation over.
-    let admission = gate.take_handed_over(&caller, &position.response_id, client.config()).await;
-    summary.settles_answer = admission.is_some();
+    let holding = match gate.parked(&position.response_id, client.config()) {
+        None => Holding::Nothing,
+        Some(parked) => match parked.take().await {
+            Some(admission) => Holding::Reservation(admission),
+            None => Holding::Parked(parked),
+        },
+    };
+    summary.settles_answer = matches!(holding, Holding::Reservation(_));
     let start = Start {
         upstream,
         caller,
@@ -103,7 +110,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         offset: position.offset,
         heard: position.heard,
     };
-    sse_response(relay(client, start, summary, admission, deadline, Box::new(EventSource)), &[])
+    sse_response(relay(client, start, summary, holding, deadline, Box::new(EventSource)), &[])
 }
 
 #[cfg(test)]
@@ -229,7 +236,9 @@ mod tests {
         dynamo.create_limits_table("stream").await;
         let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "stream")]).await;
         let limits = spend::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
-        let gate = spend::Gate::with_client(limits, dynamo.client()).unwrap();
+        // Both requests in one minute whenever the test runs.
+        let store = spend::Store::with_client("stream".into(), dynamo.client()).with_clock(e2e::mid_minute_clock());
+        let gate = spend::Gate::with_store(limits, store).unwrap();
         let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
         let response =
             handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();

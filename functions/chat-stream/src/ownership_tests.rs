@@ -261,3 +261,40 @@ async fn in_public_mode_a_stop_reaches_only_this_deployment_s_answers() {
     assert_eq!((status, stopped["stopped"].as_str()), (200, Some(ours.as_str())), "{stopped}");
     assert_eq!(upstream.stub.cancels(), [ours]);
 }
+
+/// `request` with a Lambda deadline `after` from now, as the runtime gives each invocation.
+fn with_deadline(request: Request, after: Duration) -> Request {
+    use lambda_http::RequestExt;
+    let mut context = lambda_http::Context::default();
+    let deadline = std::time::SystemTime::now() + after;
+    context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    request.with_lambda_context(context)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn a_reader_back_before_the_hand_over_from_another_address_settles_the_answer_it_finishes() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("parked").await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "parked")]).await;
+    let gate =
+        Gate::with_client(LimitsConfig { table: Some("parked".into()), ..LimitsConfig::default() }, dynamo.client())
+            .unwrap();
+    let store = Store::with_client("parked".into(), dynamo.client());
+    // The first invocation hands over a second or so in (its deadline less the margin it keeps).
+    let question = from("203.0.113.5", &format!("message={}", e2e::encode("/stub deltas=60 delay_ms=50")), None, None);
+    let (events, first) = started(&upstream, &gate, with_deadline(question, Duration::from_millis(7_500))).await;
+    let token = events.iter().rfind(|e| e.event == "message").unwrap().id.clone();
+    // The reader is back already, from another network (public mode: the token is bound to no
+    // address), while the first invocation still runs: nothing is parked yet.
+    let resumed = handle(&upstream.client, &gate, from("198.51.100.9", "", None, Some(&token))).await.unwrap();
+    assert_eq!(resumed.status(), 200);
+    let first = BodyExt::collect(first).await.unwrap().to_bytes();
+    assert!(!String::from_utf8_lossy(&first).contains("event: end"), "the first invocation handed over");
+    let rest = BodyExt::collect(resumed.into_body()).await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&rest).contains("event: end"), "the resume finished the answer");
+    // Three words + 8, one token a delta: the asker's counter holds the bill, not the reservation.
+    let counter = format!("tokens#ip:203.0.113.5#{}", spend::day_now());
+    assert_eq!(store.used(&counter).await.unwrap(), 3 + 8 + 60);
+    assert_eq!(store.used(&format!("tokens#ip:198.51.100.9#{}", spend::day_now())).await.unwrap(), 0);
+}

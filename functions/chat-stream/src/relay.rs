@@ -14,12 +14,11 @@ use futures_util::{StreamExt, stream::BoxStream};
 use openai_client::resume::{Position, Signer};
 use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
 use shared::{Outcome, RequestSummary};
-use spend::Admission;
 use tokio::time::Instant;
 
 use crate::dialect::Dialect;
 use crate::pings::{Tick, with_pings};
-use crate::settlement::Settlement;
+use crate::settlement::{Holding, Settlement};
 
 /// How often one relay reads the answer again after its own connection to OpenAI broke.
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
@@ -96,12 +95,12 @@ pub fn relay(
     client: &ResponsesClient,
     start: Start,
     summary: RequestSummary,
-    admission: Option<Admission>,
+    holding: Holding,
     deadline: Instant,
     dialect: Box<dyn Dialect>,
 ) -> BoxStream<'static, Bytes> {
     let heartbeat = client.config().heartbeat;
-    let (mut relay, mut upstream) = Relay::new(client, start, summary, admission, deadline, dialect);
+    let (mut relay, mut upstream) = Relay::new(client, start, summary, holding, deadline, dialect);
     let stream = async_stream::stream! {
         yield relay.dialect.start();
         let ending = loop {
@@ -150,14 +149,14 @@ impl Relay {
         client: &ResponsesClient,
         start: Start,
         summary: RequestSummary,
-        admission: Option<Admission>,
+        holding: Holding,
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
         let Start { upstream, caller, signer, sequence, offset, heard } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
-        let settlement = Settlement { admission, client: client.clone(), response_id, request_id };
+        let settlement = Settlement { holding, client: client.clone(), response_id, request_id };
         // A silence is judged from when the model was last heard, here or, after a hand-over,
         // in the invocation before.
         let heard_at = heard.map_or_else(Instant::now, instant_of);
@@ -200,13 +199,13 @@ impl Relay {
                 self.summary.usage = usage;
                 // Settled before `end`: a browser closes the stream on `end`, and a body dropped
                 // then would drop the settlement with it.
-                self.settlement.settle(usage).await;
+                self.summary.settles_answer |= self.settlement.settle(usage).await;
                 self.summary.outcome = Outcome::Completed;
                 Step::Stop(Ending::Finished(self.dialect.completed(self.cursor.token().as_deref(), usage)))
             }
             UpstreamEvent::Cancelled { usage } => {
                 self.summary.usage = usage;
-                self.settlement.settle(usage).await;
+                self.summary.settles_answer |= self.settlement.settle(usage).await;
                 self.summary.outcome = Outcome::Stopped;
                 let response_id = self.summary.response_id.clone();
                 let token = self.cursor.token();
@@ -215,7 +214,7 @@ impl Relay {
             UpstreamEvent::Incomplete { reason, usage } => {
                 self.summary.usage = usage;
                 if usage.is_some() {
-                    self.settlement.settle(usage).await;
+                    self.summary.settles_answer |= self.settlement.settle(usage).await;
                 }
                 Step::Stop(Ending::Finished(self.fail(ApiError::Incomplete(reason)).await))
             }
@@ -293,7 +292,7 @@ impl Relay {
             let cancel_by = Instant::now() + CANCEL_PATIENCE;
             if let Ok(stopped) = self.client.cancel(signer.response_id(), cancel_by).await {
                 self.summary.usage = stopped.usage;
-                self.settlement.settle(stopped.usage).await;
+                self.summary.settles_answer |= self.settlement.settle(stopped.usage).await;
             }
         }
         self.dialect.failed(self.cursor.token().as_deref(), &error, self.summary.usage)

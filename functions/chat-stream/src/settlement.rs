@@ -1,19 +1,41 @@
 //! The reservation of one answer, settled exactly once: by the relay when it learns the usage,
 //! handed to the invocation that continues the answer, or, when the relay is dropped first (its
-//! reader gone), by a task that waits for the background answer to finish.
+//! reader gone), by a task that waits for the background answer to finish. A resume that began
+//! before the reservation was parked (its reader came back before the hand-over) looks for it
+//! again when the answer ends.
 
 use std::time::Duration;
 
 use openai_client::ResponsesClient;
 use openai_client::types::Usage;
 use shared::RequestSummary;
-use spend::Admission;
+use spend::{Admission, Parked};
 
 /// How long an abandoned answer is followed to settle its reservation.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
 
+/// What an invocation settles.
+pub enum Holding {
+    /// The reservation itself: the question's, or one taken over at a resume's start.
+    Reservation(Admission),
+    /// None yet: an earlier invocation may park it while this one runs.
+    Parked(Parked),
+    Nothing,
+}
+
+impl Holding {
+    /// The reservation, when it is held or has been parked by now.
+    async fn take(self) -> Option<Admission> {
+        match self {
+            Self::Reservation(admission) => Some(admission),
+            Self::Parked(parked) => parked.take().await,
+            Self::Nothing => None,
+        }
+    }
+}
+
 pub struct Settlement {
-    pub admission: Option<Admission>,
+    pub holding: Holding,
     pub client: ResponsesClient,
     pub response_id: Option<String>,
     /// The request's id, for the line that counts the answer's tokens once it is settled.
@@ -21,15 +43,20 @@ pub struct Settlement {
 }
 
 impl Settlement {
-    pub async fn settle(&mut self, usage: Option<Usage>) {
-        if let Some(admission) = self.admission.take() {
-            admission.settle(usage.as_ref().map(Usage::billed)).await;
-        }
+    /// Settles the reservation to `usage`; whether this invocation held it.
+    pub async fn settle(&mut self, usage: Option<Usage>) -> bool {
+        let Some(admission) = std::mem::replace(&mut self.holding, Holding::Nothing).take().await else {
+            return false;
+        };
+        admission.settle(usage.as_ref().map(Usage::billed)).await;
+        true
     }
 
-    /// The reservation goes to the invocation that continues the answer.
+    /// The reservation goes to the invocation that continues the answer (one only looked for
+    /// stays where it is).
     pub async fn hand_over(&mut self) {
-        if let (Some(admission), Some(id)) = (self.admission.take(), self.response_id.as_deref()) {
+        let holding = std::mem::replace(&mut self.holding, Holding::Nothing);
+        if let (Holding::Reservation(admission), Some(id)) = (holding, self.response_id.as_deref()) {
             admission.hand_over(id).await;
         }
     }
@@ -37,7 +64,10 @@ impl Settlement {
 
 impl Drop for Settlement {
     fn drop(&mut self) {
-        let (Some(admission), Some(id)) = (self.admission.take(), self.response_id.take()) else { return };
+        // Only a reservation held is followed: one merely looked for is taken by the next resume,
+        // without a poll of OpenAI for every reader who left.
+        let Holding::Reservation(admission) = std::mem::replace(&mut self.holding, Holding::Nothing) else { return };
+        let Some(id) = self.response_id.take() else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let client = self.client.clone();
         let request_id = std::mem::take(&mut self.request_id);

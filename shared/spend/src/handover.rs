@@ -1,8 +1,9 @@
 //! A reservation that outlives its invocation: an answer longer than one Lambda invocation is
 //! handed over to the next one (the browser reconnects with `Last-Event-ID`), and so is the
 //! reservation that must be settled once, at the real end. It is parked in the limits table under
-//! `handover#<response id>` and taken back with one conditional delete, so of any number of
-//! resumes exactly one holds it.
+//! `handover#<response id>` and taken back with one delete, so of any number of resumes exactly
+//! one holds it: the one that takes it when it starts, or, when it began before the reservation
+//! was parked, when the answer ends.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
@@ -37,39 +38,52 @@ impl Admission {
 }
 
 impl Gate {
-    /// The reservation parked for `response_id` by `caller`'s earlier invocation, taken so that
-    /// no other resume can; `None` when there is none (or it is another caller's). `config` is
-    /// the model's, whose price counts the bill in dollars.
-    pub async fn take_handed_over(&self, caller: &str, response_id: &str, config: &Config) -> Option<Admission> {
-        let store = self.store()?;
-        let item = store.take(&key(response_id), caller).await?;
+    /// Where `response_id`'s parked reservation is looked for, now or when the answer ends;
+    /// `None` without a limits table. `config` is the model's, whose price counts the bill.
+    pub fn parked(&self, response_id: &str, config: &Config) -> Option<Parked> {
+        let store = self.store()?.clone();
+        let prices = Prices::for_model(&config.model, config.prices);
+        Some(Parked { store, response_id: response_id.to_owned(), prices })
+    }
+}
+
+/// The reservation an earlier invocation of an answer parked, or may park: the invocation that
+/// began before it (its reader came back before the hand-over, perhaps from another address)
+/// looks again when the answer ends, so whoever finishes the answer settles it.
+pub struct Parked {
+    store: Store,
+    response_id: String,
+    prices: Option<Prices>,
+}
+
+impl Parked {
+    /// The reservation, taken so that no other invocation can (one delete: of any number at
+    /// once, one gets the item); settled against the caller who parked it. `None` when none is
+    /// parked (yet).
+    pub async fn take(&self) -> Option<Admission> {
+        let item = self.store.take(&key(&self.response_id)).await?;
         let number = |name: &str| crate::amount::number(&item, name);
         let amount = Amount { tokens: number("tokens")?, nanos: number("nanos").unwrap_or(0) };
-        let prices = Prices::for_model(&config.model, config.prices);
-        let held = Held { store: store.clone(), amount, day: number("day")?, prices };
-        Some(Admission { caller: caller.to_owned(), held: Some(held) })
+        let caller = item.get("caller").and_then(|v| v.as_s().ok())?.clone();
+        let held = Held { store: self.store.clone(), amount, day: number("day")?, prices: self.prices };
+        Some(Admission { caller, held: Some(held) })
     }
 }
 
 impl Store {
-    /// Deletes `pk` if it is `caller`'s, returning what it held.
-    async fn take(&self, pk: &str, caller: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    /// Deletes `pk`, returning what it held when this delete removed it.
+    async fn take(&self, pk: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
         let request = self
             .client()
             .await
             .delete_item()
             .table_name(self.table())
             .key("pk", AttributeValue::S(pk.to_owned()))
-            .condition_expression("caller = :caller")
-            .expression_attribute_values(":caller", AttributeValue::S(caller.to_owned()))
             .return_values(ReturnValue::AllOld);
         match request.send().await {
             Ok(output) => output.attributes,
             Err(error) => {
-                let missing = error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception());
-                if !missing {
-                    tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "a handed-over reservation could not be taken");
-                }
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "a handed-over reservation could not be taken");
                 None
             }
         }

@@ -34,6 +34,7 @@ pub use amount::{Amount, DayLimit};
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
 pub use gate::{Admission, Caller, Gate, Pass, reservation};
+pub use handover::Parked;
 pub use keys::{
     KEY_PARAMETER, KeyRecord, TOKEN_PARAMETER, generate as generate_key, hash as key_hash, presented_key,
     presented_token,
