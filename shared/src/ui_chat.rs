@@ -139,9 +139,10 @@ impl UiStreamEncoder {
 
     /// The OpenAI response id, as message metadata: what `POST /stop` names, and what a client
     /// may send back as `previous_response_id`.
-    pub fn response(&mut self, response_id: &str) -> Bytes {
+    pub fn response(&mut self, response_id: &str, model: &str) -> Bytes {
         self.response_id = Some(response_id.to_owned());
-        chunk(&json!({ "type": "message-metadata", "messageMetadata": { "responseId": response_id } }))
+        let metadata = json!({ "responseId": response_id, "model": model });
+        chunk(&json!({ "type": "message-metadata", "messageMetadata": metadata }))
     }
 
     pub fn text(&mut self, delta: &str) -> Bytes {
@@ -299,7 +300,7 @@ mod tests {
     #[test]
     fn the_stream_pairs_text_start_and_end_and_ends_with_done() {
         let mut ui = UiStreamEncoder::default();
-        let mut out = vec![ui.start(), ui.response("resp_1"), ui.text("a\n"), ui.text("b")];
+        let mut out = vec![ui.start(), ui.response("resp_1", "gpt-6-luna"), ui.text("a\n"), ui.text("b")];
         out.push(ui.finish(
             "stop",
             Some(Usage { input_tokens: 1, output_tokens: 2, total_tokens: 3, ..Default::default() }),

@@ -66,6 +66,10 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
+    # The fallback's secret, readable only when a fallback is set (FallbackBaseUrl).
+    fallback_reading = {"Fn::If": ["HasFallback", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "FallbackApiKeySecretArn"}}, {"Ref": "AWS::NoValue"}]}
+    check(f"{name}: may read the fallback's secret only with a fallback", fallback_reading in statements, statements)
+    statements = [s for s in statements if s != fallback_reading]
     # chat-stream also parks the reservation of an answer it hands over (handover#<id>).
     table_actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if name == "ChatStreamFunction" else [])
     check(f"{name}: may only read the secrets and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "secretsmanager:GetSecretValue", table_actions], statements)
@@ -117,6 +121,12 @@ optional_settings_reach_the_chat_functions(reasoning_settings)
 # Money: the dollar limits and the owner's prices reach both chat functions the same way.
 money_settings = {"DailyBudgetUSD": "DAILY_BUDGET_USD", "CallerUSDPerDay": "CALLER_USD_PER_DAY", "PriceInputPerMTok": "OPENAI_PRICE_INPUT_PER_MTOK", "PriceCachedInputPerMTok": "OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "PriceCacheWritePerMTok": "OPENAI_PRICE_CACHE_WRITE_PER_MTOK", "PriceOutputPerMTok": "OPENAI_PRICE_OUTPUT_PER_MTOK"}
 optional_settings_reach_the_chat_functions(money_settings)
+fallback_env = {"FALLBACK_BASE_URL": "FallbackBaseUrl", "FALLBACK_AUTH": "FallbackAuth", "FALLBACK_API_KEY_SECRET_ID": "FallbackApiKeySecretArn"}
+for name in ("ChatCompleteFunction", "ChatStreamFunction"):
+    env = functions[name]["Properties"]["Environment"]["Variables"]
+    for variable, parameter in fallback_env.items():
+        check(f"{name}: {variable} from {parameter}, only with a fallback", env.get(variable) == {"Fn::If": ["HasFallback", {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, env.get(variable))
+
 usd = re.compile(parameters["DailyBudgetUSD"].get("AllowedPattern", "x^"))
 check("DailyBudgetUSD: dollars as the functions read them", all(usd.match(v) for v in ("", "5", "0.50", "0.000000001")) and not any(usd.match(v) for v in ("-1", "$5", "1.0000000001")), usd.pattern)
 spend_alarm = resources.get("SpendAlarm", {}).get("Properties", {})

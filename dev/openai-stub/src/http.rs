@@ -41,12 +41,12 @@ impl IntoResponse for Refused {
 
 /// The key the request presents, if it is one the stand-in accepts.
 pub(crate) fn authorize(state: &StubState, headers: &HeaderMap) -> Result<String, Refused> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
+    let presented = if state.azure.load(std::sync::atomic::Ordering::Relaxed) {
+        headers.get("api-key").and_then(|v| v.to_str().ok())
+    } else {
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    };
+    let presented = presented.map(str::trim).filter(|k| !k.is_empty());
     let Some(presented) = presented else { return Err(Refused(None)) };
     let expected = state.expected_key.read().map(|k| k.clone()).unwrap_or(None);
     if expected.as_deref().is_some_and(|k| k != presented) {

@@ -105,6 +105,11 @@ pub struct StubState {
     /// The model's context window in input tokens: a request over it is refused with
     /// `context_length_exceeded` (after compaction, when asked for). `None`: no limit.
     context_window: Mutex<Option<u64>>,
+    /// Every create is answered with this status and error code, whatever it asks: a provider
+    /// that is down (a failover's primary), until set to `None`.
+    pub failing: Mutex<Option<(u16, Option<String>)>>,
+    /// Keys are taken as Azure OpenAI takes them, in `api-key`, and a bearer token is refused.
+    pub azure: std::sync::atomic::AtomicBool,
 }
 
 impl StubState {
@@ -124,6 +129,8 @@ impl StubState {
             today: RwLock::new(CATALOGUE_DAY.to_owned()),
             model_lookups: Mutex::default(),
             context_window: Mutex::default(),
+            failing: Mutex::default(),
+            azure: Default::default(),
         })
     }
 
@@ -320,6 +327,18 @@ impl StubServer {
 
     pub fn set_resume_window(&self, window: Duration) {
         self.state.set_resume_window(window);
+    }
+
+    /// Answers every create with `status` (and OpenAI's error `code`), as a provider that is
+    /// down; `None` brings it back.
+    pub fn fail_every_create(&self, failure: Option<(u16, Option<&str>)>) {
+        *self.state.failing.lock().unwrap_or_else(|e| e.into_inner()) =
+            failure.map(|(status, code)| (status, code.map(str::to_owned)));
+    }
+
+    /// Takes keys as Azure OpenAI does: in `api-key`, never as a bearer token.
+    pub fn take_keys_as_azure(&self) {
+        self.state.azure.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn forget_responses(&self) {

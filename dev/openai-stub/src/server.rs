@@ -91,6 +91,11 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     if scenario.hang_headers {
         std::future::pending::<()>().await;
     }
+    let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some((status, code)) = failing {
+        state.update(index, |r| r.closed_ms = Some(state.now_ms()));
+        return error(status, &Scenario { status: Some(status), code, ..Scenario::default() }, None);
+    }
     let refuse = |status: StatusCode, body: Value| {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
         (status, Json(body)).into_response()

@@ -30,11 +30,13 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;
     summary.usage = completion.usage;
+    summary.answered_by(&completion.model, completion.from_fallback);
     summary.text_sent(&completion.text);
     summary.outcome = if completion.incomplete_reason.is_some() { Outcome::Incomplete } else { Outcome::Completed };
     let mut body = serde_json::Map::new();
     body.insert("data".into(), json!(completion.text));
     body.insert("response_id".into(), json!(completion.id));
+    body.insert("model".into(), json!(completion.model));
     if let Some(reasoning) = completion.reasoning {
         body.insert("reasoning".into(), json!(reasoning));
     }

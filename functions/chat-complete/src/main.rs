@@ -1,5 +1,7 @@
 //! `chat-complete`: asks the model and answers with the whole text as JSON.
 
+#[cfg(test)]
+mod failover_tests;
 mod handler;
 #[cfg(test)]
 mod limits_tests;

@@ -18,8 +18,8 @@ pub trait Dialect: Send + 'static {
     fn ping(&mut self) -> Bytes {
         SseEncoder.ping()
     }
-    /// OpenAI named the answer.
-    fn response(&mut self, token: Option<&str>, response_id: &str) -> Bytes;
+    /// OpenAI named the answer; `model` answers it.
+    fn response(&mut self, token: Option<&str>, response_id: &str, model: &str) -> Bytes;
     fn text(&mut self, token: Option<&str>, delta: &str) -> Bytes;
     /// A piece of the reasoning summary, before the text.
     fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes;
@@ -61,8 +61,8 @@ impl Dialect for EventSource {
         SseEncoder.start()
     }
 
-    fn response(&mut self, token: Option<&str>, response_id: &str) -> Bytes {
-        let event = SseEncoder.named_at(token, "response", &json!({ "id": response_id }).to_string());
+    fn response(&mut self, token: Option<&str>, response_id: &str, model: &str) -> Bytes {
+        let event = SseEncoder.named_at(token, "response", &json!({ "id": response_id, "model": model }).to_string());
         // Ids make a browser reconnect by itself: soon, since the answer goes on meanwhile.
         match token {
             Some(_) => [event, SseEncoder.retry(RECONNECT_AFTER_MS)].concat().into(),
@@ -125,8 +125,8 @@ impl Dialect for UiMessageStream {
         self.0.start()
     }
 
-    fn response(&mut self, _token: Option<&str>, response_id: &str) -> Bytes {
-        self.0.response(response_id)
+    fn response(&mut self, _token: Option<&str>, response_id: &str, model: &str) -> Bytes {
+        self.0.response(response_id, model)
     }
 
     fn text(&mut self, _token: Option<&str>, delta: &str) -> Bytes {

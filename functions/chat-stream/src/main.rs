@@ -2,6 +2,8 @@
 //! response streaming mode.
 
 mod dialect;
+#[cfg(test)]
+mod failover_tests;
 mod handler;
 #[cfg(test)]
 mod ownership_tests;

@@ -89,6 +89,8 @@ struct Relay {
     dialect: Box<dyn Dialect>,
     deadline: Instant,
     reconnects: u32,
+    /// The model that answers (the fallback's, when it does).
+    model: String,
 }
 
 pub fn relay(
@@ -161,8 +163,20 @@ impl Relay {
         // in the invocation before.
         let heard_at = heard.map_or_else(Instant::now, instant_of);
         let cursor = Cursor { signer, sequence, offset, heard_at };
-        let relay =
-            Self { client: client.clone(), caller, cursor, summary, settlement, dialect, deadline, reconnects: 0 };
+        let mut summary = summary;
+        summary.answered_by(upstream.model(), upstream.from_fallback());
+        let model = upstream.model().to_owned();
+        let relay = Self {
+            client: client.clone(),
+            caller,
+            cursor,
+            summary,
+            settlement,
+            dialect,
+            deadline,
+            reconnects: 0,
+            model,
+        };
         (relay, upstream)
     }
 
@@ -193,7 +207,7 @@ impl Relay {
                     self.cursor.signer = self.client.signer(&self.caller, &id).await.ok();
                     self.settlement.response_id = Some(id.clone());
                 }
-                Step::Send(self.dialect.response(self.cursor.token().as_deref(), &id))
+                Step::Send(self.dialect.response(self.cursor.token().as_deref(), &id, &self.model))
             }
             UpstreamEvent::Completed { usage } => {
                 self.summary.usage = usage;

@@ -9,6 +9,7 @@ pub mod date;
 pub mod error;
 mod error_examples;
 mod error_kind;
+pub mod fallback;
 mod interruption;
 pub mod prices;
 pub mod query;

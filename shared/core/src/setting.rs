@@ -12,3 +12,24 @@ pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+/// Where the OpenAI API key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeyConfig {
+    /// `OPENAI_API_KEY_SECRET_ID`: a Secrets Manager secret (wins over the plain key).
+    Secret(String),
+    /// `OPENAI_API_KEY`: the key itself.
+    Plain(String),
+    Missing,
+}
+
+// Hand-written so the key never reaches a log line through `{:?}`.
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(id) => f.debug_tuple("Secret").field(id).finish(),
+            Self::Plain(_) => f.write_str("Plain(<redacted>)"),
+            Self::Missing => f.write_str("Missing"),
+        }
+    }
+}

@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
+use chat_core::fallback::FallbackAuth;
 use chat_core::{ApiError, Config};
 
 use crate::key::ApiKey;
@@ -32,7 +33,19 @@ pub struct ResponsesClient {
     /// OpenAI refused `reasoning.summary` (an organization not verified for summaries): asked
     /// no more in this execution environment.
     pub(crate) summaries_refused: Arc<std::sync::atomic::AtomicBool>,
+    /// How the key is presented: `Authorization: Bearer`, or Azure's `api-key`.
+    pub(crate) auth: FallbackAuth,
+    /// What the ids of this provider's answers start with, as callers see them: nothing for
+    /// the primary, [`FALLBACK_ID_PREFIX`] for the fallback, so a resume, a stop or a follow-up
+    /// reaches the provider that holds the answer, and only it.
+    pub(crate) id_prefix: &'static str,
+    /// `FALLBACK_BASE_URL`: where new answers go when the primary cannot take them.
+    pub(crate) fallback: Option<Arc<ResponsesClient>>,
+    pub(crate) circuit: Arc<crate::circuit::Circuit>,
 }
+
+/// The start of the ids of the fallback's answers (ids are `[A-Za-z0-9_-]`; OpenAI's start `resp_`).
+pub const FALLBACK_ID_PREFIX: &str = "fb-";
 
 /// The HTTPS client, built on a blocking thread beside init: building it reads and parses every
 /// certificate under /etc/ssl/certs (the platform's roots, which verify OpenAI exactly as
@@ -62,7 +75,74 @@ impl ResponsesClient {
             );
         }
         let reasoning = config.reasoning.request(&config.model);
-        Ok(Self { http: http.shared(), endpoint, config, key, signing, reasoning, summaries_refused: Arc::default() })
+        let http = http.shared();
+        let fallback = config.fallback.as_ref().map(|fallback| {
+            // Tokens, owner tags and safety identifiers stay signed with the primary's key, so
+            // either provider's answers are verified the same way.
+            let signing = signing.clone().unwrap_or_else(|| key.clone());
+            let config = Config {
+                base_url: fallback.base_url.clone(),
+                model: fallback.model.clone(),
+                key: fallback.key.clone(),
+                prices: None,
+                fallback: None,
+                ..(*config).clone()
+            };
+            Arc::new(Self {
+                http: http.clone(),
+                endpoint: format!("{}/responses", config.base_url),
+                reasoning: config.reasoning.request(&config.model),
+                key: ApiKey::from_config(&fallback.key),
+                signing: Some(signing),
+                config: Arc::new(config),
+                summaries_refused: Arc::default(),
+                auth: fallback.auth,
+                id_prefix: FALLBACK_ID_PREFIX,
+                fallback: None,
+                circuit: Arc::default(),
+            })
+        });
+        Ok(Self {
+            http,
+            endpoint,
+            config,
+            key,
+            signing,
+            reasoning,
+            summaries_refused: Arc::default(),
+            auth: FallbackAuth::Bearer,
+            id_prefix: "",
+            fallback,
+            circuit: Arc::default(),
+        })
+    }
+
+    /// The provider that holds the answer `id` (as callers see it).
+    pub fn for_id(&self, id: &str) -> &Self {
+        match &self.fallback {
+            Some(fallback) if id.starts_with(FALLBACK_ID_PREFIX) => fallback,
+            _ => self,
+        }
+    }
+
+    /// `id` as this provider knows it.
+    pub(crate) fn own_id<'a>(&self, id: &'a str) -> &'a str {
+        id.strip_prefix(self.id_prefix).unwrap_or(id)
+    }
+
+    /// An id of this provider's as callers see it.
+    pub fn presented_id(&self, own: &str) -> String {
+        format!("{}{own}", self.id_prefix)
+    }
+
+    /// Whether this is the fallback provider.
+    pub fn is_fallback(&self) -> bool {
+        !self.id_prefix.is_empty()
+    }
+
+    /// The same client, trying each call once (an open circuit's probe).
+    pub(crate) fn single_attempt(&self) -> Self {
+        Self { config: Arc::new(Config { max_retries: 0, ..(*self.config).clone() }), ..self.clone() }
     }
 
     /// Opens the connection to OpenAI ahead of the first request (TCP and TLS), and keeps it in

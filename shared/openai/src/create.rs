@@ -1,9 +1,12 @@
 //! New answers: `POST /responses`, buffered (the whole answer) or streamed, with the body built
 //! from the question (its owner tag and safety identifier included).
 
+use std::future::Future;
+
 use chat_core::{ApiError, ChatRequest, redact};
 use tokio::time::Instant;
 
+use crate::circuit::Try;
 use crate::client::ResponsesClient;
 use crate::retry::{Call, SUMMARY_REFUSED, Sent, read_object};
 use crate::stream::ResponseStream;
@@ -20,11 +23,60 @@ pub struct Completion {
     /// Why the answer stops early (`max_output_tokens`, `content_filter`), when it does.
     pub incomplete_reason: Option<String>,
     pub retries: u32,
+    /// The model that answered (the fallback's, when it did).
+    pub model: String,
+    /// Whether the fallback answered.
+    pub from_fallback: bool,
 }
 
 impl ResponsesClient {
-    /// Asks for the whole answer and waits for it.
+    /// Asks for the whole answer and waits for it, from the fallback when the primary cannot.
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
+        self.with_failover(request, |provider| async move { provider.create_here(request, deadline).await }).await
+    }
+
+    /// Starts a streamed answer, from the fallback when the primary cannot. Returns once
+    /// upstream has accepted the request (retrying before that when it is safe), so a failure
+    /// here can still become an HTTP error status.
+    pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
+        self.with_failover(request, |provider| async move { provider.stream_here(request, deadline).await }).await
+    }
+
+    /// Sends a new answer where it belongs: a follow-up to the provider that holds its
+    /// conversation (never a silent new one elsewhere); otherwise the primary, and the fallback
+    /// when the primary fails in a way another provider could answer, or while its circuit is
+    /// open. Nothing has reached the caller at this point, so nothing is told twice.
+    async fn with_failover<T, F, Fut>(&self, request: &ChatRequest, ask: F) -> Result<T, ApiError>
+    where
+        F: Fn(ResponsesClient) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let Some(fallback) = &self.fallback else { return ask(self.clone()).await };
+        if let Some(previous) = request.previous_response_id.as_deref() {
+            return ask(self.for_id(previous).clone()).await;
+        }
+        let primary = match self.circuit.next() {
+            Try::Primary => self.clone(),
+            Try::Probe => self.single_attempt(),
+            Try::Fallback => return ask((**fallback).clone()).await,
+        };
+        match ask(primary).await {
+            Err(error) if fails_over(&error) => {
+                tracing::warn!(error = %error.log_detail(), "the primary could not take the answer: asking the fallback");
+                self.circuit.failed();
+                ask((**fallback).clone()).await
+            }
+            answered => {
+                if answered.is_ok() {
+                    self.circuit.succeeded();
+                }
+                answered
+            }
+        }
+    }
+
+    /// Asks this provider for the whole answer and waits for it.
+    async fn create_here(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
         let sent = self.send_create(request, false, deadline, None).await?;
         let Sent { response, key, retries, .. } = sent;
         let response = read_object(response, deadline).await?;
@@ -37,21 +89,23 @@ impl ResponsesClient {
                 text: response.output_text(),
                 reasoning: response.reasoning_summary(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),
-                id: response.id,
+                id: self.presented_id(&response.id),
                 usage: response.usage,
                 retries,
+                model: self.config.model.clone(),
+                from_fallback: self.is_fallback(),
             }),
         }
     }
 
-    /// Starts a streamed answer. Returns once upstream has accepted the request (retrying
-    /// before that when it is safe), so a failure here can still become an HTTP error status.
-    pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
+    /// Starts a streamed answer at this provider.
+    async fn stream_here(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
         let first_token = self.config.timeouts.first_event;
         let sent = self.send_create(request, true, deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
         let first_token_by = (sent.sent_at + first_token).min(deadline);
-        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline))
+        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline)
+            .answered_by(self))
     }
 
     /// Sends a create; refused for its `reasoning.summary` (OpenAI gives summaries only to
@@ -98,7 +152,7 @@ impl ResponsesClient {
             model: &self.config.model,
             input: types::Input::of(request),
             instructions: self.config.instructions.as_deref(),
-            previous_response_id: request.previous_response_id.as_deref(),
+            previous_response_id: request.previous_response_id.as_deref().map(|id| self.own_id(id)),
             max_output_tokens: self.config.max_output_tokens,
             stream,
             reasoning: self
@@ -118,4 +172,23 @@ impl ResponsesClient {
         };
         serde_json::to_vec(&body).unwrap_or_default().into()
     }
+}
+
+/// Whether another provider could answer where the primary failed this way: it was unreachable,
+/// overloaded, out of quota, erring or refusing its key or model. Never for what the question
+/// itself caused (a conversation too long, a refusal, a bad request), which the fallback would
+/// answer the same.
+fn fails_over(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::UpstreamUnreachable
+            | ApiError::UpstreamTimeout(_)
+            | ApiError::UpstreamServerError(_)
+            | ApiError::RateLimited { .. }
+            | ApiError::QuotaExceeded
+            | ApiError::UpstreamUnauthorized
+            | ApiError::ModelUnavailable(_)
+            | ApiError::StreamFailed(_)
+            | ApiError::MalformedUpstream
+    )
 }

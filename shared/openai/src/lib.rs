@@ -4,6 +4,7 @@
 //! the owner tag of every answer; and the API key, read from Secrets Manager. It knows nothing of
 //! Lambda, of HTTP requests from callers, or of limits.
 
+mod circuit;
 mod client;
 mod create;
 mod key;
@@ -15,7 +16,8 @@ mod stored;
 mod stream;
 pub mod types;
 
-pub use client::{DEADLINE_MARGIN, ResponsesClient};
+pub use circuit::PROBE_EVERY;
+pub use client::{DEADLINE_MARGIN, FALLBACK_ID_PREFIX, ResponsesClient};
 pub use create::Completion;
 pub use key::ApiKey;
 pub use models::ModelLifecycle;

@@ -93,7 +93,18 @@ impl ResponsesClient {
 
     async fn attempt(&self, call: &Call, key: &Arc<str>, headers_by: Instant) -> Result<reqwest::Response, Outcome> {
         let http = self.http.clone().await.map_err(Outcome::Fail)?;
-        let mut request = http.request(call.method.clone(), &call.url).bearer_auth(key);
+        let mut request = http.request(call.method.clone(), &call.url);
+        request = match self.auth {
+            chat_core::fallback::FallbackAuth::Bearer => request.bearer_auth(key),
+            chat_core::fallback::FallbackAuth::Azure => {
+                let Ok(mut value) = reqwest::header::HeaderValue::from_str(key) else {
+                    return Err(Outcome::Fail(ApiError::UpstreamUnauthorized));
+                };
+                // Kept out of any debug output, as bearer_auth does.
+                value.set_sensitive(true);
+                request.header("api-key", value)
+            }
+        };
         if let Some(body) = &call.body {
             // A reference-counted clone: each attempt sends the same bytes without copying them.
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());

@@ -36,17 +36,13 @@ impl ResponsesClient {
         deadline: Instant,
     ) -> Result<ResponseStream, ApiError> {
         let query = after.map_or_else(|| "?stream=true".to_owned(), |n| format!("?stream=true&starting_after={n}"));
-        let call = self.call_about(reqwest::Method::GET, response_id, &query);
-        let first_event = self.config.timeouts.first_event;
-        let Sent { response, key, retries, sent_at } = self.send(&call, deadline, Some(first_event)).await?;
-        Ok(ResponseStream::new(
-            response,
-            key,
-            retries,
-            self.config.timeouts,
-            (sent_at + first_event).min(deadline),
-            deadline,
-        ))
+        let provider = self.for_id(response_id);
+        let call = provider.call_about(reqwest::Method::GET, response_id, &query);
+        let first_event = provider.config.timeouts.first_event;
+        let Sent { response, key, retries, sent_at } = provider.send(&call, deadline, Some(first_event)).await?;
+        let first_by = (sent_at + first_event).min(deadline);
+        Ok(ResponseStream::new(response, key, retries, provider.config.timeouts, first_by, deadline)
+            .answered_by(provider))
     }
 
     /// The rest of an answer after `position`, with no new model call: from the stored
@@ -65,7 +61,8 @@ impl ResponsesClient {
                 other => return other.map(|stream| stream.resuming_at(position.offset)),
             }
         };
-        Ok(ResponseStream::finished(&response, position.offset, &self.key.get().await?))
+        let provider = self.for_id(&position.response_id);
+        Ok(ResponseStream::finished(&response, position.offset, &provider.key.get().await?).answered_by(provider))
     }
 
     /// The usage of an answer nobody reads any more, once it has finished (polled for up to
@@ -173,12 +170,14 @@ impl ResponsesClient {
         rest: &str,
         deadline: Instant,
     ) -> Result<ResponseObject, ApiError> {
-        let sent = self.send(&self.call_about(method, response_id, rest), deadline, None).await?;
+        let provider = self.for_id(response_id);
+        let sent = provider.send(&provider.call_about(method, response_id, rest), deadline, None).await?;
         read_object(sent.response, deadline).await
     }
 
     fn call_about(&self, method: reqwest::Method, response_id: &str, rest: &str) -> Call {
         // The id was checked to be [A-Za-z0-9_-] before it got here: it cannot change the path.
-        Call { method, url: format!("{}/{response_id}{rest}", self.endpoint), body: None, names_a_response: true }
+        let id = self.own_id(response_id);
+        Call { method, url: format!("{}/{id}{rest}", self.endpoint), body: None, names_a_response: true }
     }
 }

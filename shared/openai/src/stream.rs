@@ -47,6 +47,10 @@ pub struct ResponseStream {
     /// Whether reasoning text reached the reader before this stream began (a resume): the next
     /// reasoning part then starts with [`SUMMARY_PART_SEPARATOR`], as the stored answer has it.
     reasoning_before: Arc<AtomicBool>,
+    /// The model of the provider that answers (empty until [`ResponseStream::answered_by`]).
+    model: String,
+    /// Whether the fallback answers.
+    fallback: bool,
 }
 
 const NO_SEQUENCE: u64 = u64::MAX;
@@ -128,11 +132,38 @@ impl ResponseStream {
                 }
             }
         };
-        Self { inner: inner.boxed(), retries, sequence, reasoning_before }
+        Self { inner: inner.boxed(), retries, sequence, reasoning_before, model: String::new(), fallback: false }
     }
 
     /// A stream read again after `offset` bytes reached the reader: reasoning parts after it
     /// are set apart from what the reader already has.
+    /// Marks the stream as `provider`'s: who answers, and the answer's id as callers see it.
+    pub(crate) fn answered_by(mut self, provider: &crate::ResponsesClient) -> Self {
+        self.model = provider.config().model.clone();
+        self.fallback = provider.is_fallback();
+        if self.fallback {
+            let provider = provider.clone();
+            self.inner = self
+                .inner
+                .map(move |event| match event {
+                    Ok(UpstreamEvent::Created { id }) => Ok(UpstreamEvent::Created { id: provider.presented_id(&id) }),
+                    other => other,
+                })
+                .boxed();
+        }
+        self
+    }
+
+    /// The model that answers.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Whether the fallback answers (the primary failed or its circuit is open).
+    pub fn from_fallback(&self) -> bool {
+        self.fallback
+    }
+
     pub(crate) fn resuming_at(self, offset: usize) -> Self {
         self.reasoning_before.store(offset > 0, Ordering::Relaxed);
         self
@@ -187,6 +218,8 @@ impl ResponseStream {
             retries: 0,
             sequence: Arc::new(AtomicU64::new(NO_SEQUENCE)),
             reasoning_before: Arc::new(AtomicBool::new(false)),
+            model: String::new(),
+            fallback: false,
         }
     }
 

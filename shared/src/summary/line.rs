@@ -43,6 +43,7 @@ impl RequestSummary {
         put("response_id", json!(self.response_id));
         put("resumed", json!(self.resumed.then_some(true)));
         put("protocol", json!(self.protocol));
+        put("failed_over_to", json!(self.failed_over_to));
         put("settled_later", json!((!self.counts_request).then_some(true)));
         put("code", json!(self.error.as_ref().map(ApiError::code)));
         put("error", json!(self.error.as_ref().map(ApiError::log_detail)));

@@ -41,6 +41,9 @@ impl RequestSummary {
         if let Some(cost) = self.cost_usd().filter(|_| counts_tokens) {
             metrics.push(("EstimatedCost", "None", cost));
         }
+        if self.failed_over_to.is_some() {
+            metrics.push(("FailedOver", "Count", 1.0));
+        }
         // Refusals and unreachable stores by the error; the rest by how the request ended,
         // then by the error's kind (exhaustive in `ApiError::kind`).
         let error_kind = self.error.as_ref().map(ApiError::kind);

@@ -80,6 +80,8 @@ pub struct RequestSummary {
     pub settles_answer: bool,
     /// The protocol answered in, when not the contract's EventSource events (`ai_sdk_ui`).
     pub protocol: Option<&'static str>,
+    /// The fallback's model, when the fallback answered (`FALLBACK_BASE_URL`).
+    failed_over_to: Option<String>,
     /// False for the line of an answer settled after its request ended: its tokens count, it
     /// is no request of its own.
     counts_request: bool,
@@ -109,6 +111,7 @@ impl RequestSummary {
             resumed: false,
             settles_answer: false,
             protocol: None,
+            failed_over_to: None,
             error: None,
             counts_request: true,
         }
@@ -132,6 +135,16 @@ impl RequestSummary {
         summary.usage = usage;
         summary.outcome = Outcome::Completed;
         summary
+    }
+
+    /// Who answered: when it was the fallback, its model prices the answer and the line and
+    /// the `FailedOver` metric say so (the `model` dimension stays the deployment's, which the
+    /// alarms read).
+    pub fn answered_by(&mut self, model: &str, fallback: bool) {
+        if fallback {
+            self.failed_over_to = Some(model.to_owned());
+            self.prices = Prices::for_model(model, None);
+        }
     }
 
     pub fn elapsed(&self) -> Duration {

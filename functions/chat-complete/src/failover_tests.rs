@@ -1,0 +1,118 @@
+//! Failover through the handler: two stand-ins, the primary down in the ways another provider
+//! could answer, and the fallback answering, by a bearer key or Azure's `api-key`; the circuit
+//! that spares the primary during an outage; and what never fails over.
+
+use e2e::{TEST_KEY, client_for, encode, request_from};
+use lambda_http::Body;
+use openai_client::ResponsesClient;
+use openai_stub::StubServer;
+use spend::Gate;
+
+use crate::handler::handle;
+
+const FALLBACK_KEY: &str = "sk-fallback-2b7c9d";
+
+struct Pair {
+    primary: StubServer,
+    fallback: StubServer,
+    client: ResponsesClient,
+}
+
+async fn pair(auth: &str) -> Pair {
+    let (primary, fallback) = (StubServer::start().await.unwrap(), StubServer::start().await.unwrap());
+    fallback.state.expected_key.write().unwrap().replace(FALLBACK_KEY.to_owned());
+    primary.state.expected_key.write().unwrap().replace(TEST_KEY.to_owned());
+    let url = fallback.base_url();
+    let vars = [
+        ("FALLBACK_BASE_URL", url.as_str()),
+        ("FALLBACK_API_KEY", FALLBACK_KEY),
+        ("FALLBACK_MODEL", "gpt-6-sol"),
+        ("FALLBACK_AUTH", auth),
+    ];
+    let client = client_for(&primary, &vars);
+    Pair { primary, fallback, client }
+}
+
+async fn ask(client: &ResponsesClient, query: &str) -> (u16, serde_json::Value) {
+    let response = handle(client, &Gate::open(), request_from("192.0.2.60", query, &[])).await.unwrap();
+    let Body::Text(text) = response.body() else { panic!("a text body") };
+    (response.status().as_u16(), serde_json::from_str(text).unwrap())
+}
+
+fn message(text: &str) -> String {
+    format!("message={}", encode(text))
+}
+
+#[tokio::test]
+async fn a_primary_that_fails_sends_the_answer_to_the_fallback_which_says_it_answered() {
+    for (status, code) in [(500, None), (503, None), (429, Some("insufficient_quota")), (429, None)] {
+        let p = pair("bearer").await;
+        p.primary.fail_every_create(Some((status, code)));
+        let (answered, body) = ask(&p.client, &message("/stub echo hello")).await;
+        assert_eq!(answered, 200, "{status} {code:?}: {body}");
+        assert_eq!((body["data"].as_str(), body["model"].as_str()), (Some("hello"), Some("gpt-6-sol")), "{body}");
+        assert!(body["response_id"].as_str().is_some_and(|id| id.starts_with("fb-resp_")), "{body}");
+        assert_eq!(p.fallback.requests().len(), 1);
+        assert_eq!(p.fallback.requests()[0].model, "gpt-6-sol");
+        // Quota is no passing trouble: asked once; the rest after the primary's retries.
+        let tries = if code.is_some() { 1 } else { 3 };
+        assert_eq!(p.primary.requests().len(), tries, "{status} {code:?}");
+    }
+}
+
+#[tokio::test]
+async fn while_the_primary_is_down_it_sees_one_probe_at_a_time_and_takes_answers_again_once_up() {
+    let p = pair("bearer").await;
+    p.primary.fail_every_create(Some((500, None)));
+    assert_eq!(ask(&p.client, &message("first")).await.0, 200);
+    assert_eq!(p.primary.requests().len(), 3, "the first answer tries the primary with its retries");
+    // The circuit is open: straight to the fallback, the primary not asked.
+    for _ in 0..3 {
+        assert_eq!(ask(&p.client, &message("meanwhile")).await.0, 200);
+    }
+    assert_eq!((p.primary.requests().len(), p.fallback.requests().len()), (3, 4));
+    // After PROBE_EVERY one request tries the primary once, fails over, and the circuit stays open.
+    tokio::time::sleep(openai_client::PROBE_EVERY).await;
+    assert_eq!(ask(&p.client, &message("probe")).await.0, 200);
+    assert_eq!((p.primary.requests().len(), p.fallback.requests().len()), (4, 5));
+    // The primary is back: the next probe answers, and the answers after it are the primary's.
+    p.primary.fail_every_create(None);
+    tokio::time::sleep(openai_client::PROBE_EVERY).await;
+    let (_, probe) = ask(&p.client, &message("/stub echo back")).await;
+    assert_eq!((probe["model"].as_str(), p.fallback.requests().len()), (Some("gpt-6-luna"), 5), "{probe}");
+    let (_, next) = ask(&p.client, &message("/stub echo again")).await;
+    assert!(next["response_id"].as_str().is_some_and(|id| id.starts_with("resp_")), "{next}");
+}
+
+#[tokio::test]
+async fn the_caller_s_own_errors_never_fail_over() {
+    let p = pair("bearer").await;
+    for (question, status, code) in [
+        ("/stub status=400 code=context_length_exceeded", 400, "context_length_exceeded"),
+        ("/stub status=400 code=invalid_prompt", 502, "upstream_rejected"),
+    ] {
+        let (answered, body) = ask(&p.client, &message(question)).await;
+        assert_eq!((answered, body["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    assert!(p.fallback.requests().is_empty(), "the fallback would refuse them the same");
+}
+
+#[tokio::test]
+async fn azure_takes_its_key_as_api_key_and_a_follow_up_stays_with_the_provider_that_holds_it() {
+    let p = pair("azure").await;
+    p.fallback.take_keys_as_azure();
+    p.primary.fail_every_create(Some((502, None)));
+    let (status, first) = ask(&p.client, &message("/stub echo one")).await;
+    assert_eq!((status, first["model"].as_str()), (200, Some("gpt-6-sol")), "{first}");
+    // The primary is back, but the conversation lives at the fallback: the follow-up goes there,
+    // by the id the fallback knows.
+    p.primary.fail_every_create(None);
+    let previous = first["response_id"].as_str().unwrap();
+    let (status, second) =
+        ask(&p.client, &format!("{}&previous_response_id={previous}", message("/stub echo two"))).await;
+    assert_eq!((status, second["model"].as_str()), (200, Some("gpt-6-sol")), "{second}");
+    let followed = p.fallback.requests();
+    assert_eq!(followed.len(), 2);
+    assert_eq!(followed[1].previous_response_id.as_deref(), previous.strip_prefix("fb-"));
+    assert_eq!(p.primary.requests().len(), 3, "only the first answer's attempts");
+}
