@@ -110,6 +110,9 @@ pub struct StubState {
     pub failing: Mutex<Option<(u16, Option<String>)>>,
     /// Keys are taken as Azure OpenAI takes them, in `api-key`, and a bearer token is refused.
     pub azure: std::sync::atomic::AtomicBool,
+    /// Every answer fails this way before its first delta, after `response.created`, whatever
+    /// it asks: a provider failing in the stream (a failover's primary), until set to `None`.
+    pub failing_in_stream: Mutex<Option<scenario::Failure>>,
 }
 
 impl StubState {
@@ -131,6 +134,7 @@ impl StubState {
             context_window: Mutex::default(),
             failing: Mutex::default(),
             azure: Default::default(),
+            failing_in_stream: Mutex::default(),
         })
     }
 
@@ -334,6 +338,11 @@ impl StubServer {
     pub fn fail_every_create(&self, failure: Option<(u16, Option<&str>)>) {
         *self.state.failing.lock().unwrap_or_else(|e| e.into_inner()) =
             failure.map(|(status, code)| (status, code.map(str::to_owned)));
+    }
+
+    /// Fails every answer with `failure` before its first delta (after `response.created`).
+    pub fn fail_every_stream(&self, failure: Option<scenario::Failure>) {
+        *self.state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) = failure;
     }
 
     /// Takes keys as Azure OpenAI does: in `api-key`, never as a bearer token.

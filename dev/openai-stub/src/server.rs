@@ -65,7 +65,12 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
             None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
         },
     };
-    let scenario = Scenario::parse(input);
+    let mut scenario = Scenario::parse(input);
+    if let Some(failure) = *state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) {
+        // A moment after `response.created`, as OpenAI fails an answer it has named.
+        (scenario.failure, scenario.after) = (Some(failure), 0);
+        scenario.first_delay = Some(std::time::Duration::from_millis(50));
+    }
     let stream = request["stream"].as_bool().unwrap_or(false);
     let background = request["background"].as_bool().unwrap_or(false);
     let index = state.record(RecordedRequest {

@@ -66,3 +66,46 @@ async fn a_stream_the_primary_cannot_take_is_answered_resumed_and_stopped_at_the
         primary.retrieves().is_empty() && primary.cancels().is_empty() && primary.requests().len() == primary_calls
     );
 }
+
+async fn pair() -> (StubServer, StubServer, ResponsesClient) {
+    let (primary, fallback) = (StubServer::start().await.unwrap(), StubServer::start().await.unwrap());
+    let url = fallback.base_url();
+    let vars =
+        [("FALLBACK_BASE_URL", url.as_str()), ("FALLBACK_API_KEY", "sk-fb-7e1d"), ("FALLBACK_MODEL", "gpt-6-sol")];
+    let client = client_for(&primary, &vars);
+    (primary, fallback, client)
+}
+
+fn ask(question: &str) -> Request {
+    e2e::request_from("192.0.2.62", &format!("message={}", e2e::encode(question)), &[])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_right_after_response_created_is_answered_by_the_fallback_never_after_text() {
+    use openai_stub::scenario::Failure;
+    for failure in [Failure::ErrorNested, Failure::ErrorFlat, Failure::Failed] {
+        let (primary, fallback, client) = pair().await;
+        // OpenAI names the answer, then fails it: the gateways that call the stream committed at
+        // its first event never fall back.
+        primary.fail_every_stream(Some(failure));
+        let (status, events, _) = whole(&client, ask("/stub echo answered anyway")).await;
+        assert_eq!(status, 200);
+        let responses: Vec<serde_json::Value> =
+            events.iter().filter(|e| e.event == "response").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+        assert_eq!(responses.len(), 2, "{failure:?}: the primary's answer, then the fallback's");
+        assert_eq!(responses[1]["model"], "gpt-6-sol");
+        assert!(responses[1]["id"].as_str().is_some_and(|id| id.starts_with("fb-resp_")));
+        assert_eq!(message_data(&events).concat(), "answered anyway", "{failure:?}");
+        assert!(events.iter().any(|e| e.event == "usage") && !events.iter().any(|e| e.event == "error"));
+        assert_eq!((primary.requests().len(), fallback.requests().len()), (1, 1));
+        let first = responses[0]["id"].as_str().unwrap();
+        assert_eq!(primary.cancels(), [first.to_owned()], "the failed answer is cancelled, not left running");
+    }
+    // After text has reached the reader, a failure is the reader's to see, never a second answer.
+    // Named, not `_`: a stand-in dropped at once would refuse the connection.
+    let (_primary, _fallback, client) = pair().await;
+    let (status, events, _) = whole(&client, ask("/stub error=nested after=2 delay_ms=50 first_delay_ms=50")).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names, ["start", "response", "message", "message", "error", "end"], "one answer, cut: {events:?}");
+}

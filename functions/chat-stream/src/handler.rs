@@ -48,7 +48,8 @@ async fn ask(
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);
             let caller = admission.caller.clone();
-            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None };
+            let question = Some(chat);
+            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, question };
             let headers = dialect.headers();
             sse_response(relay(client, start, summary, Holding::Reservation(admission), deadline, dialect), headers)
         }
@@ -109,6 +110,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         sequence: Some(position.sequence),
         offset: position.offset,
         heard: position.heard,
+        question: None,
     };
     sse_response(relay(client, start, summary, holding, deadline, Box::new(EventSource)), &[])
 }

@@ -37,6 +37,9 @@ pub struct Start {
     /// When the model was last heard (epoch seconds), as a hand-over's token carried it: the
     /// silence `OPENAI_MAX_THINK_MS` bounds goes on across invocations.
     pub heard: Option<u64>,
+    /// A new answer from the primary: the question, asked of the fallback if the stream fails
+    /// before anything reached the reader.
+    pub question: Option<chat_core::ChatRequest>,
 }
 
 /// Where the reader is in the answer: what its resume token says, and when the model last
@@ -69,6 +72,8 @@ enum Step {
     /// The connection to OpenAI broke, or the model is silent: read the answer again.
     ReadAgain,
     Stop(Ending),
+    /// The answer failed before anything reached the reader: ask the fallback instead.
+    AskElsewhere(chat_core::ChatRequest),
 }
 
 /// How this invocation's stream ends.
@@ -91,6 +96,8 @@ struct Relay {
     reconnects: u32,
     /// The model that answers (the fallback's, when it does).
     model: String,
+    /// The question, while the fallback may still be asked it instead.
+    question: Option<chat_core::ChatRequest>,
 }
 
 pub fn relay(
@@ -131,6 +138,10 @@ pub fn relay(
                     Ok(next) => upstream = next,
                     Err(error) => break relay.stop_with(error).await,
                 },
+                Step::AskElsewhere(question) => match relay.ask_elsewhere(&question).await {
+                    Ok(next) => upstream = next,
+                    Err(error) => break relay.stop_with(error).await,
+                },
             }
         };
         match ending {
@@ -155,7 +166,7 @@ impl Relay {
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
-        let Start { upstream, caller, signer, sequence, offset, heard } = start;
+        let Start { upstream, caller, signer, sequence, offset, heard, question } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
         let settlement = Settlement { holding, client: client.clone(), response_id, request_id };
@@ -176,6 +187,7 @@ impl Relay {
             deadline,
             reconnects: 0,
             model,
+            question: question.filter(|_| !upstream.from_fallback()),
         };
         (relay, upstream)
     }
@@ -245,6 +257,14 @@ impl Relay {
     /// invocation's own deadline hands the answer over; anything else ends it.
     async fn interrupted(&mut self, error: ApiError) -> Step {
         let background = self.cursor.signer.is_some();
+        let nothing_sent = self.summary.deltas == 0 && self.summary.reasoning_deltas == 0;
+        if nothing_sent
+            && matches!(error, ApiError::StreamFailed(_))
+            && let Some(question) = self.question.take()
+        {
+            tracing::warn!(error = %error.log_detail(), "the answer failed before its first word");
+            return Step::AskElsewhere(question);
+        }
         match error {
             ApiError::StreamCut(how) if background && self.reconnects < MAX_UPSTREAM_RECONNECTS => {
                 self.reconnects += 1;
@@ -262,6 +282,24 @@ impl Relay {
             }
             error => Step::Stop(self.stop_with(error).await),
         }
+    }
+
+    /// The fallback's answer to `question`, in place of the primary's, which failed before
+    /// anything reached the reader: that one is cancelled (nothing more of it is billed), and
+    /// the reader is told the new answer's id and model by its own `response`.
+    async fn ask_elsewhere(&mut self, question: &chat_core::ChatRequest) -> Result<ResponseStream, ApiError> {
+        let failed = ApiError::StreamFailed("the answer failed before its first word".into());
+        if let Some(signer) = self.cursor.signer.take() {
+            let cancel_by = Instant::now() + CANCEL_PATIENCE;
+            drop(self.client.cancel(signer.response_id(), cancel_by).await);
+        }
+        (self.cursor.sequence, self.cursor.offset) = (None, 0);
+        self.settlement.response_id = None;
+        let next = self.client.stream_elsewhere(question, self.deadline).await.ok_or(failed)??;
+        self.summary.answered_by(next.model(), next.from_fallback());
+        self.summary.retries += next.retries;
+        self.model = next.model().to_owned();
+        Ok(next)
     }
 
     /// The answer read again after the reader's last event, with no new model call: streamed

@@ -42,6 +42,21 @@ impl ResponsesClient {
         self.with_failover(request, |provider| async move { provider.stream_here(request, deadline).await }).await
     }
 
+    /// The same new answer from the fallback, after the primary's stream failed before anything
+    /// of it reached the caller (an `error` event or `response.failed` right after
+    /// `response.created`); `None` when there is no fallback to ask (none set, or a follow-up,
+    /// which stays with the provider holding its conversation).
+    pub async fn stream_elsewhere(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+    ) -> Option<Result<ResponseStream, ApiError>> {
+        let fallback = self.fallback.as_ref().filter(|_| request.previous_response_id.is_none())?;
+        tracing::warn!("the primary's answer failed before its first word: asking the fallback");
+        self.circuit.failed();
+        Some(fallback.stream_here(request, deadline).await)
+    }
+
     /// Sends a new answer where it belongs: a follow-up to the provider that holds its
     /// conversation (never a silent new one elsewhere); otherwise the primary, and the fallback
     /// when the primary fails in a way another provider could answer, or while its circuit is
