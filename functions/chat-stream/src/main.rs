@@ -16,6 +16,7 @@ mod settlement;
 mod stop;
 #[cfg(test)]
 mod ui_chat_tests;
+mod workflow;
 
 use std::sync::Arc;
 

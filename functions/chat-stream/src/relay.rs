@@ -37,6 +37,8 @@ pub struct Start {
     /// When the model was last heard (epoch seconds), as a hand-over's token carried it: the
     /// silence `OPENAI_MAX_THINK_MS` bounds goes on across invocations.
     pub heard: Option<u64>,
+    /// An event already read from `upstream` (the one that named the answer), relayed first.
+    pub first: Option<Result<UpstreamEvent, ApiError>>,
 }
 
 /// Where the reader is in the answer: what its resume token says, and when the model last
@@ -93,13 +95,14 @@ struct Relay {
 
 pub fn relay(
     client: &ResponsesClient,
-    start: Start,
+    mut start: Start,
     summary: RequestSummary,
     holding: Holding,
     deadline: Instant,
     dialect: Box<dyn Dialect>,
 ) -> BoxStream<'static, Bytes> {
     let heartbeat = client.config().heartbeat;
+    let mut first = start.first.take();
     let (mut relay, mut upstream) = Relay::new(client, start, summary, holding, deadline, dialect);
     let stream = async_stream::stream! {
         yield relay.dialect.start();
@@ -109,7 +112,11 @@ pub fn relay(
             let step = {
                 let mut ticks = std::pin::pin!(with_pings(&mut upstream, heartbeat));
                 loop {
-                    match ticks.next().await {
+                    let tick = match first.take() {
+                        Some(event) => Some(Tick::Item(event)),
+                        None => ticks.next().await,
+                    };
+                    match tick {
                         None => break Step::Stop(Ending::Finished(Bytes::new())),
                         Some(Tick::Ping) => yield relay.dialect.ping(),
                         Some(Tick::Item(event)) => {
@@ -132,7 +139,11 @@ pub fn relay(
             }
         };
         match ending {
-            Ending::HandedOver(last) => yield last,
+            Ending::HandedOver(last) => {
+                if !last.is_empty() {
+                    yield last;
+                }
+            }
             Ending::Finished(last) => {
                 if !last.is_empty() {
                     yield last;
@@ -153,7 +164,7 @@ impl Relay {
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
-        let Start { upstream, caller, signer, sequence, offset, heard } = start;
+        let Start { upstream, caller, signer, sequence, offset, heard, first: _ } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
         let settlement = Settlement { holding, client: client.clone(), response_id, request_id };
