@@ -18,6 +18,9 @@ pub enum StreamAction {
     Resume(String),
     /// `POST .../stop`.
     Stop,
+    /// `GET .../{id}/stream[?startIndex=N]`: the AI SDK's reconnect (`WorkflowChatTransport` by
+    /// run id, `resume: true` by chat id), from UI chunk `start_index` (the raw value, if any).
+    StreamAgain { id: String, start_index: Option<String> },
 }
 
 impl StreamAction {
@@ -25,6 +28,12 @@ impl StreamAction {
         // Any method: a GET on the stop path is a wrong method (405), never a new question.
         if request.uri().path().trim_end_matches('/').ends_with(names::STOP_PATH) {
             return Self::Stop;
+        }
+        if request.method() == http::Method::GET
+            && let Some(id) = stream_again_id(request.uri().path())
+        {
+            let start_index = query_values(request, names::START_INDEX).next();
+            return Self::StreamAgain { id, start_index };
         }
         if request.method() != http::Method::GET {
             return if ui_chat::asks(request) { Self::AskUiChat } else { Self::Ask };
@@ -37,6 +46,13 @@ impl StreamAction {
             None => Self::Ask,
         }
     }
+}
+
+/// The id in `.../{id}/stream`; the transport's doubled slash after a URL ending in `/` is fine.
+fn stream_again_id(path: &str) -> Option<String> {
+    let rest = path.trim_end_matches('/').strip_suffix(names::STREAM_SEGMENT)?;
+    let id = rest.rsplit('/').next().filter(|id| !id.is_empty())?;
+    Some(id.to_owned())
 }
 
 #[cfg(test)]
@@ -70,5 +86,18 @@ mod tests {
             assert_eq!(error.status(), 400, "{bad}");
         }
         assert!(stop_target(&stop("/stop", "{}")).unwrap_err().detail().contains("response_id"));
+    }
+
+    #[test]
+    fn a_stream_path_asks_for_an_answer_again() {
+        let get = |uri: &str| StreamAction::of(&http::Request::get(uri).body(Body::Empty).unwrap());
+        let again = |id: &str, start: Option<&str>| StreamAction::StreamAgain {
+            id: id.into(),
+            start_index: start.map(Into::into),
+        };
+        assert_eq!(get("https://x//run.1.a/stream?startIndex=5"), again("run.1.a", Some("5")));
+        assert_eq!(get("https://x/lambda-url/chat-stream/chat1/stream"), again("chat1", None));
+        assert_eq!(get("https://x/stream?message=hi"), StreamAction::Ask);
+        assert_eq!(get("https://x//stream"), StreamAction::Ask);
     }
 }

@@ -27,9 +27,13 @@ pub mod names {
     pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
     /// The path, after chat-stream's URL, that a `POST` stops an answer at.
     pub const STOP_PATH: &str = "/stop";
+    /// `.../{id}/stream`: the AI SDK's reconnect to an answer.
+    pub const STREAM_SEGMENT: &str = "/stream";
+    /// `?startIndex=`: the UI chunks a `WorkflowChatTransport` already has.
+    pub const START_INDEX: &str = "startIndex";
     /// Every query parameter any function reads: the drift test's list of what must be
     /// documented. A new constant above that names a query parameter belongs here too.
-    pub const QUERY: [&str; 6] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY, ACCESS_TOKEN];
+    pub const QUERY: [&str; 7] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY, ACCESS_TOKEN, START_INDEX];
 }
 
 #[derive(Deserialize)]
@@ -88,10 +92,21 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     request: &Request,
     empty: impl Fn() -> ApiError,
 ) -> Result<T, ApiError> {
+    parse_json_typed(request, empty, false)
+}
+
+/// As [`parse_json`]; `plain_too` also takes JSON sent as `text/plain` (a CORS-simple request,
+/// as the AI SDK's `WorkflowChatTransport` sends it).
+pub(crate) fn parse_json_typed<T: serde::de::DeserializeOwned>(
+    request: &Request,
+    empty: impl Fn() -> ApiError,
+    plain_too: bool,
+) -> Result<T, ApiError> {
     if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
         let value = content_type.to_str().unwrap_or_default();
         let essence = value.split(';').next().unwrap_or_default().trim();
-        if !essence.eq_ignore_ascii_case("application/json") && !essence.is_empty() {
+        let plain = plain_too && essence.eq_ignore_ascii_case("text/plain");
+        if !essence.eq_ignore_ascii_case("application/json") && !essence.is_empty() && !plain {
             return Err(ApiError::UnsupportedMediaType(value.to_owned()));
         }
     }

@@ -16,24 +16,50 @@ use serde_json::{Value, json};
 use chat_core::{ApiError, ChatRequest, Role, Turn};
 use openai_client::types::Usage;
 
-use crate::request::{body_bytes, parse_json, validate_message, validate_previous_response_id};
+use crate::request::{body_bytes, parse_json_typed, validate_message, validate_previous_response_id};
 
 /// How many times `MAX_MESSAGE_BYTES` the turns before the new message may carry in all.
 pub const HISTORY_MESSAGES: usize = 8;
 
 /// The header the AI SDK's docs say a UI message stream carries.
 pub const STREAM_HEADER: (&str, &str) = ("x-vercel-ai-ui-message-stream", "v1");
+/// The header that names an answer's run, read by `WorkflowChatTransport` after its `POST`.
+pub const RUN_ID_HEADER: &str = "x-workflow-run-id";
+/// Where a reconnect with a negative `startIndex` starts counting: `-1`, since the whole answer
+/// follows from its first chunk (the transport then counts from 0).
+pub const TAIL_INDEX_HEADER: &str = "x-workflow-stream-tail-index";
 
 #[derive(Deserialize)]
 struct Probe {
     messages: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    trigger: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    id: Option<Value>,
+}
+
+fn probe(request: &Request) -> Option<Probe> {
+    serde_json::from_slice::<Probe>(body_bytes(request)).ok()
 }
 
 /// Whether this is the AI SDK's request: a `POST` whose JSON body has `messages`. Anything else
 /// (including a body that is not JSON) takes the EventSource path, which reports what is wrong.
 pub fn asks(request: &Request) -> bool {
-    request.method() == http::Method::POST
-        && serde_json::from_slice::<Probe>(body_bytes(request)).is_ok_and(|probe| probe.messages.is_some())
+    request.method() == http::Method::POST && probe(request).is_some_and(|probe| probe.messages.is_some())
+}
+
+/// Whether the client follows a hand-over: `WorkflowChatTransport` sends no `trigger` (every
+/// `DefaultChatTransport` request has one) and reconnects by its run id until `finish`.
+pub fn follows_hand_overs(request: &Request) -> bool {
+    probe(request).is_some_and(|probe| probe.trigger.is_none())
+}
+
+/// The chat's `id`, as `DefaultChatTransport` sends it: what its `resume: true` reconnects by.
+pub fn chat_id(request: &Request) -> Option<String> {
+    let id = probe(request)?.id?;
+    let id = id.as_str()?;
+    let safe = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+    safe.then(|| id.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -63,7 +89,7 @@ struct UiPart {
 /// says OpenAI already holds it.
 pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
     let expected = || ApiError::BadRequest("send {\"messages\": [...]} as the AI SDK's useChat does".into());
-    let body: UiChatBody = parse_json(request, expected)?;
+    let body: UiChatBody = parse_json_typed(request, expected, true)?;
     let mut turns = Vec::with_capacity(body.messages.len());
     for message in body.messages {
         let role = match message.role.as_str() {
@@ -256,6 +282,15 @@ mod tests {
         assert!(!asks(&post(r#"{"message":"hi"}"#)));
         assert!(!asks(&post("{not json")));
         assert!(!asks(&http::Request::get("https://x/?messages=1").body(Body::Empty).unwrap()));
+        assert!(!follows_hand_overs(&post(r#"{"id":"c","messages":[],"trigger":"submit-message"}"#)));
+        assert!(follows_hand_overs(&post(r#"{"messages":[]}"#)));
+        assert_eq!(chat_id(&post(r#"{"id":"c-1","messages":[]}"#)).as_deref(), Some("c-1"));
+        assert_eq!(chat_id(&post(r#"{"id":"../c","messages":[]}"#)), None);
+        let plain = http::Request::post("https://x/")
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(Body::Text(json!({ "messages": [user("hi")] }).to_string()))
+            .unwrap();
+        assert_eq!(chat_request(&plain, 64).unwrap().message, "hi", "JSON as text/plain, a CORS-simple request");
     }
 
     #[test]

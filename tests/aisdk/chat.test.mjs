@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { MemoryState } from './memory_state.mjs';
 
 // npm aliases, pinned in package.json and package-lock.json: the latest 5.x, the first 6.x whose
 // strict schemas people still run, the latest 6.x and the latest 7.x.
@@ -18,17 +19,6 @@ const STREAM_URL = process.env.STREAM_URL; // chat-stream's URL, ending in '/'
 const EXPECTED_TRICKY = process.env.EXPECTED_TRICKY;
 const EXPECTED_REASONING = process.env.EXPECTED_REASONING; // the stand-in's tricky summary, whole
 const LIMIT_MS = 20_000;
-
-// The state React keeps for useChat, kept in plain arrays instead.
-class MemoryState {
-  messages = [];
-  status = 'ready';
-  error = undefined;
-  pushMessage = (message) => { this.messages = [...this.messages, message]; };
-  popMessage = () => { this.messages = this.messages.slice(0, -1); };
-  replaceMessage = (index, message) => { this.messages = this.messages.map((m, i) => (i === index ? message : m)); };
-  snapshot = (value) => structuredClone(value);
-}
 
 // The README's stop: useChat's stop() only closes the connection, which a Lambda does not see,
 // so onFinish tells chat-stream to cancel the answer by the id its metadata carries.

@@ -4,6 +4,7 @@
 
 mod dynalite;
 pub mod emf;
+pub mod function_url;
 mod losing_proxy;
 mod moto;
 mod node;
@@ -24,6 +25,7 @@ use openai_stub::StubServer;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use dynalite::Dynalite;
+pub use function_url::FunctionUrl;
 pub use losing_proxy::LosingProxy;
 pub use moto::MotoServer;
 pub use node::node_test;

@@ -90,6 +90,8 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: CORS allows the page's origin and AppOrigins, the same as ALLOWED_ORIGINS", origins.get("Fn::Split") == [",", env.get("ALLOWED_ORIGINS")], origins)
     check(f"{name}: CORS lets a browser app send a JSON body and an access key", {"content-type", "authorization"} <= set(cors.get("AllowHeaders", [])), cors.get("AllowHeaders"))
     check(f"{name}: CORS lets an app read Retry-After and WWW-Authenticate", {"retry-after", "www-authenticate"} <= set(cors.get("ExposeHeaders", [])), cors.get("ExposeHeaders"))
+    if name == "ChatStreamFunction":
+        check(f"{name}: CORS lets WorkflowChatTransport read its run id", {"x-workflow-run-id", "x-workflow-stream-tail-index"} <= set(cors.get("ExposeHeaders", [])), cors.get("ExposeHeaders"))
 
 # ACCESS=jwt: each provider setting is a parameter that reaches both chat functions, and is left
 # out when empty (an empty JWT_ISSUER would be "set" to the function).

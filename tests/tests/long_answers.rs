@@ -21,8 +21,9 @@ fn last_event_id(body: &[u8]) -> Option<String> {
         .find_map(|line| line.strip_prefix("id:").map(|id| id.trim_start_matches(' ').to_owned()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_settled_once() {
+/// A stand-in sending a delta every 200 ms, limits on dynalite, and the release chat-stream
+/// with [`FUNCTION_TIMEOUT`].
+async fn launch_with_limits() -> (StubServer, Dynalite, RuntimeApi) {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(200), None), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("stand-in");
@@ -30,6 +31,17 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
     dynamo.create_limits_table("limits").await;
     let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &dynamo.limits_env("limits")).await;
     function.set_deadline(FUNCTION_TIMEOUT);
+    (stub, dynamo, function)
+}
+
+/// The answer of `/stub deltas=40`.
+fn forty_words() -> String {
+    (0..40).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_settled_once() {
+    let (stub, dynamo, function) = launch_with_limits().await;
 
     // 40 deltas 200 ms apart: about 8 s of answer.
     let query = format!("message={}", encode("/stub deltas=40"));
@@ -64,7 +76,7 @@ async fn an_answer_three_invocations_long_arrives_whole_with_one_model_call_sett
         futures_util::future::join_all(bodies.iter().map(|b| browser_events(b))).await.into_iter().flatten().collect();
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert!(bodies.len() >= 3, "the answer took {} invocations", bodies.len());
-    let expected: String = (0..40).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect();
+    let expected = forty_words();
     assert_eq!(message_data(&events).concat(), expected, "nothing repeated or lost");
     assert_eq!(names.iter().filter(|n| **n == "usage").count(), 1, "{names:?}");
     assert_eq!(names.iter().filter(|n| **n == "end").count(), 1, "{names:?}");
@@ -126,4 +138,40 @@ async fn a_model_silent_past_the_think_limit_is_cancelled_across_hand_overs() {
     assert!(error.contains("thought for longer"), "{error}");
     assert_eq!(stub.cancels().len(), 1, "cancelled at OpenAI");
     assert_eq!(stub.requests().len(), 1, "one model call");
+}
+
+/// The same answer through the AI SDK 7's `WorkflowChatTransport`, as shipped: each invocation
+/// ends its UI message stream without `finish` at the hand-over, the transport reconnects with
+/// `GET {run id}/stream?startIndex=N`, and the message it assembles is the answer exactly; one
+/// model call, the reservation settled once, no invocation run into its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_three_invocations_long_arrives_whole_through_the_workflow_transport() {
+    let (stub, dynamo, function) = launch_with_limits().await;
+    let url = e2e::FunctionUrl::start(std::sync::Arc::new(function)).await;
+    let env =
+        vec![("STREAM_URL", url.url()), ("QUESTION", "/stub deltas=40".to_owned()), ("EXPECTED_TEXT", forty_words())];
+    let (report, passed) = e2e::node_test("aisdk", "workflow.test.mjs", env).await;
+    let invocations = url.invocations();
+    assert!(passed, "{report}");
+    assert!(invocations.len() >= 3, "{} invocations", invocations.len());
+    for answer in &invocations {
+        let ran = answer.finished_at.duration_since(answer.handed_out_at.expect("handed out"));
+        assert!(answer.error.is_none() && ran < FUNCTION_TIMEOUT, "{:?} after {ran:?}", answer.error);
+    }
+    let run_id = invocations[0].header("x-workflow-run-id").expect("the POST names its run");
+    assert!(run_id.starts_with("resp_"), "{run_id}");
+    assert_eq!(stub.requests().len(), 1, "one model call");
+    assert!(stub.cancels().is_empty());
+    let finishes: usize = invocations.iter().map(|a| a.text().matches(r#""type":"finish""#).count()).sum();
+    assert_eq!(finishes, 1, "finish once, at the real end");
+    let last = invocations.last().expect("invocations").text();
+    let usage: serde_json::Value = last
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.strip_prefix("data: ")?).ok())
+        .find(|chunk| chunk["type"] == "finish")
+        .expect("finish")["messageMetadata"]["usage"]
+        .clone();
+    let store = spend::Store::with_client("limits".into(), dynamo.client());
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
+    assert_eq!(used, usage["totalTokens"].as_u64().unwrap(), "settled once, to what OpenAI billed");
 }

@@ -111,10 +111,61 @@ impl Dialect for EventSource {
     }
 }
 
-/// The AI SDK's UI message stream (`useChat`); no resume ids, since its client reconnects by
-/// chat id, not by `Last-Event-ID`.
+/// The AI SDK's UI message stream (`useChat`). Its chunks are numbered as the client counts
+/// them (every `data:` of JSON; not `[DONE]` or pings), the same on every replay of the answer,
+/// so a `WorkflowChatTransport` that reconnects with `startIndex=N` gets chunk N onward.
 #[derive(Default)]
-pub struct UiMessageStream(UiStreamEncoder);
+pub struct UiMessageStream {
+    encoder: UiStreamEncoder,
+    /// Whether the client reconnects by run id at a hand-over (`WorkflowChatTransport`).
+    follows: bool,
+    /// Chunks the reader already has: not sent again.
+    skip: u64,
+    /// Chunks written so far, sent or skipped.
+    count: u64,
+}
+
+impl UiMessageStream {
+    /// For a client that follows a hand-over, from chunk `skip` on.
+    pub fn following(skip: u64) -> Self {
+        Self { follows: true, skip, ..Self::default() }
+    }
+
+    /// `bytes` (whole chunks) less the ones the reader already has.
+    fn numbered(&mut self, bytes: Bytes) -> Bytes {
+        if self.count >= self.skip {
+            self.count += sse_events(&bytes).filter(|event| counted(event)).count() as u64;
+            return bytes;
+        }
+        let mut kept = Vec::new();
+        for event in sse_events(&bytes) {
+            if counted(event) {
+                self.count += 1;
+                if self.count <= self.skip {
+                    continue;
+                }
+            }
+            kept.extend_from_slice(event);
+        }
+        kept.into()
+    }
+}
+
+/// The SSE events in `bytes`, each with its blank line.
+fn sse_events(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let end = rest.windows(2).position(|w| w == b"\n\n").map_or(rest.len(), |at| at + 2);
+        let (event, after) = rest.split_at_checked(end)?;
+        rest = after;
+        (!event.is_empty()).then_some(event)
+    })
+}
+
+/// Whether an SSE event is a chunk the SDK counts: a `data:` line that is not `[DONE]`.
+fn counted(event: &[u8]) -> bool {
+    event.starts_with(b"data: ") && !event.starts_with(UiStreamEncoder::DONE)
+}
 
 impl Dialect for UiMessageStream {
     fn chat_request(&self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
@@ -122,43 +173,56 @@ impl Dialect for UiMessageStream {
     }
 
     fn start(&mut self) -> Bytes {
-        self.0.start()
+        let start = self.encoder.start();
+        self.numbered(start)
     }
 
     fn response(&mut self, _token: Option<&str>, response_id: &str, model: &str) -> Bytes {
-        self.0.response(response_id, model)
+        let bytes = self.encoder.response(response_id, model);
+        self.numbered(bytes)
     }
 
     fn text(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
-        self.0.text(delta)
+        let bytes = self.encoder.text(delta);
+        self.numbered(bytes)
     }
 
     fn reasoning(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
-        self.0.reasoning(delta)
+        let bytes = self.encoder.reasoning(delta);
+        self.numbered(bytes)
     }
 
     fn completed(&mut self, _token: Option<&str>, usage: Option<Usage>) -> Bytes {
-        self.0.finish("stop", usage, false)
+        let bytes = self.encoder.finish("stop", usage, false);
+        self.numbered(bytes)
     }
 
     fn stopped(&mut self, _token: Option<&str>, _response_id: Option<&str>, usage: Option<Usage>) -> Bytes {
-        self.0.finish("other", usage, true)
+        let bytes = self.encoder.finish("other", usage, true);
+        self.numbered(bytes)
     }
 
     fn failed(&mut self, _token: Option<&str>, error: &ApiError, usage: Option<Usage>) -> Bytes {
-        match error {
+        let bytes = match error {
             // Cut short is how an answer ends in the SDK's words, not an error.
-            ApiError::Incomplete(reason) => self.0.finish(ui_chat::finish_reason(reason), usage, false),
-            other => self.0.error(&other.detail()),
-        }
+            ApiError::Incomplete(reason) => self.encoder.finish(ui_chat::finish_reason(reason), usage, false),
+            other => self.encoder.error(&other.detail()),
+        };
+        self.numbered(bytes)
     }
 
     fn end(&mut self) -> Bytes {
-        self.0.done()
+        self.encoder.done()
+    }
+
+    /// Nothing more: the stream ends without `finish`, so `WorkflowChatTransport` reconnects
+    /// with the count of chunks it has. Any other client gets the `error` part instead.
+    fn hand_over(&mut self, _token: Option<&str>) -> Option<Bytes> {
+        self.follows.then(Bytes::new)
     }
 
     fn problem(&mut self, error: &ApiError, _request_id: &str) -> Bytes {
-        [self.0.start(), self.0.error(&error.detail()), self.0.done()].concat().into()
+        [self.encoder.start(), self.encoder.error(&error.detail()), self.encoder.done()].concat().into()
     }
 
     fn headers(&self) -> &'static [(&'static str, &'static str)] {
@@ -166,6 +230,33 @@ impl Dialect for UiMessageStream {
     }
 
     fn protocol(&self) -> Option<&'static str> {
-        Some("ai_sdk_ui")
+        Some(if self.follows { "ai_sdk_workflow" } else { "ai_sdk_ui" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(ui: &mut UiMessageStream) -> Vec<Bytes> {
+        let (start, response) = (ui.start(), ui.response(None, "resp_1", "gpt-6-luna"));
+        let (reasoning, a, b) = (ui.reasoning(None, "r"), ui.text(None, "a"), ui.text(None, "b"));
+        vec![start, response, reasoning, a, b, ui.completed(None, None)]
+    }
+
+    #[test]
+    fn a_replay_from_chunk_n_sends_exactly_the_chunks_after_n() {
+        let whole = chunks(&mut UiMessageStream::default()).concat();
+        let events: Vec<&[u8]> = sse_events(&whole).collect();
+        // start, metadata, reasoning start/delta/end, text start/delta/delta/end, finish.
+        assert_eq!(events.len(), 10, "{}", String::from_utf8_lossy(&whole));
+        for skip in 0..=11 {
+            let rest = chunks(&mut UiMessageStream::following(skip)).concat();
+            assert_eq!(rest, events.iter().skip(skip as usize).copied().collect::<Vec<_>>().concat(), "from {skip}");
+        }
+        let mut ui = UiMessageStream::following(1);
+        assert_eq!((ui.start(), ui.end()), (Bytes::new(), ui.encoder.done()), "[DONE] is never counted or skipped");
+        assert_eq!(ui.hand_over(None), Some(Bytes::new()));
+        assert_eq!(UiMessageStream::default().hand_over(None), None, "DefaultChatTransport cannot follow");
     }
 }

@@ -18,9 +18,18 @@ use crate::settlement::Holding;
 pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> Result<Response<SseBody>, Error> {
     match StreamAction::of(&request) {
         StreamAction::Ask => Ok(ask(client, gate, request, Box::new(EventSource)).await),
-        StreamAction::AskUiChat => Ok(ask(client, gate, request, Box::<UiMessageStream>::default()).await),
+        StreamAction::AskUiChat => {
+            let dialect = match shared::ui_chat::follows_hand_overs(&request) {
+                true => UiMessageStream::following(0),
+                false => UiMessageStream::default(),
+            };
+            Ok(ask(client, gate, request, Box::new(dialect)).await)
+        }
         StreamAction::Resume(token) => Ok(resume(client, gate, request, &token).await),
         StreamAction::Stop => Ok(crate::stop::handle(client, gate, request).await),
+        StreamAction::StreamAgain { id, start_index } => {
+            Ok(crate::workflow::stream_again(client, gate, request, &id, start_index.as_deref()).await)
+        }
     }
 }
 
@@ -44,14 +53,23 @@ async fn ask(
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     match client.stream(&chat, deadline).await {
-        Ok(upstream) => {
+        Ok(mut upstream) => {
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);
             let caller = admission.caller.clone();
-            let question = Some(chat);
-            let start = Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, question };
+            // The AI SDK's answer names its run (`x-workflow-run-id`) before the first byte.
+            let named = match dialect.protocol().is_some() && client.config().resumable {
+                true => Some(crate::workflow::named(client, &caller, &mut upstream).await),
+                false => None,
+            };
+            let (first, run_id) = named.map_or((None, None), |(first, run_id)| (Some(first), run_id));
+            // A run already named is followed by its id: it cannot move to the fallback.
+            let question = run_id.is_none().then_some(chat);
+            let start =
+                Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, first, question };
             let headers = dialect.headers();
-            sse_response(relay(client, start, summary, Holding::Reservation(admission), deadline, dialect), headers)
+            let events = relay(client, start, summary, Holding::Reservation(admission), deadline, dialect);
+            crate::workflow::with_run_id(sse_response(events, headers), run_id.as_deref())
         }
         Err(error) => {
             if error.before_the_model() {
@@ -94,14 +112,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         Ok(signer) => signer,
         Err(error) => return failure(error, inline, summary),
     };
-    // After a hand-over, this invocation settles the answer: it takes the reservation over.
-    let holding = match gate.parked(&position.response_id, client.config()) {
-        None => Holding::Nothing,
-        Some(parked) => match parked.take().await {
-            Some(admission) => Holding::Reservation(admission),
-            None => Holding::Parked(parked),
-        },
-    };
+    let holding = Holding::taken_over(gate, client, &position.response_id).await;
     summary.settles_answer = matches!(holding, Holding::Reservation(_));
     let start = Start {
         upstream,
@@ -110,6 +121,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         sequence: Some(position.sequence),
         offset: position.offset,
         heard: position.heard,
+        first: None,
         question: None,
     };
     sse_response(relay(client, start, summary, holding, deadline, Box::new(EventSource)), &[])

@@ -18,6 +18,7 @@ mod settlement;
 mod stop;
 #[cfg(test)]
 mod ui_chat_tests;
+mod workflow;
 
 use std::sync::Arc;
 

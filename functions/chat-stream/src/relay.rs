@@ -37,6 +37,8 @@ pub struct Start {
     /// When the model was last heard (epoch seconds), as a hand-over's token carried it: the
     /// silence `OPENAI_MAX_THINK_MS` bounds goes on across invocations.
     pub heard: Option<u64>,
+    /// An event already read from `upstream` (the one that named the answer), relayed first.
+    pub first: Option<Result<UpstreamEvent, ApiError>>,
     /// A new answer from the primary: the question, asked of the fallback if the stream fails
     /// before anything reached the reader.
     pub question: Option<chat_core::ChatRequest>,
@@ -102,13 +104,14 @@ struct Relay {
 
 pub fn relay(
     client: &ResponsesClient,
-    start: Start,
+    mut start: Start,
     summary: RequestSummary,
     holding: Holding,
     deadline: Instant,
     dialect: Box<dyn Dialect>,
 ) -> BoxStream<'static, Bytes> {
     let heartbeat = client.config().heartbeat;
+    let mut first = start.first.take();
     let (mut relay, mut upstream) = Relay::new(client, start, summary, holding, deadline, dialect);
     let stream = async_stream::stream! {
         yield relay.dialect.start();
@@ -118,7 +121,11 @@ pub fn relay(
             let step = {
                 let mut ticks = std::pin::pin!(with_pings(&mut upstream, heartbeat));
                 loop {
-                    match ticks.next().await {
+                    let tick = match first.take() {
+                        Some(event) => Some(Tick::Item(event)),
+                        None => ticks.next().await,
+                    };
+                    match tick {
                         None => break Step::Stop(Ending::Finished(Bytes::new())),
                         Some(Tick::Ping) => yield relay.dialect.ping(),
                         Some(Tick::Item(event)) => {
@@ -145,7 +152,11 @@ pub fn relay(
             }
         };
         match ending {
-            Ending::HandedOver(last) => yield last,
+            Ending::HandedOver(last) => {
+                if !last.is_empty() {
+                    yield last;
+                }
+            }
             Ending::Finished(last) => {
                 if !last.is_empty() {
                     yield last;
@@ -166,7 +177,7 @@ impl Relay {
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
-        let Start { upstream, caller, signer, sequence, offset, heard, question } = start;
+        let Start { upstream, caller, signer, sequence, offset, heard, question, first: _ } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
         let settlement = Settlement { holding, client: client.clone(), response_id, request_id };

@@ -24,6 +24,18 @@ pub enum Holding {
 }
 
 impl Holding {
+    /// What a resume holds: after a hand-over, this invocation settles the answer (it takes the
+    /// reservation over); else it looks again when the answer ends.
+    pub async fn taken_over(gate: &spend::Gate, client: &ResponsesClient, response_id: &str) -> Self {
+        match gate.parked(response_id, client.config()) {
+            None => Self::Nothing,
+            Some(parked) => match parked.take().await {
+                Some(admission) => Self::Reservation(admission),
+                None => Self::Parked(parked),
+            },
+        }
+    }
+
     /// The reservation, when it is held or has been parked by now.
     async fn take(self) -> Option<Admission> {
         match self {

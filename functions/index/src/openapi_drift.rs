@@ -303,6 +303,18 @@ fn every_path_the_handlers_route_is_documented() {
         let request = http::Request::post(format!("https://x{path}")).body(Body::Empty).unwrap();
         assert_eq!(StreamAction::of(&request), StreamAction::Stop, "{path}");
     }
+    // The AI SDK's reconnect, after a URL ending in `/` as the transport builds it, and its headers.
+    let again = format!("/chat-stream/{{id}}{}", names::STREAM_SEGMENT);
+    operation(&doc, &again, "get");
+    for prefix in ["", "/lambda-url/chat-stream"] {
+        let uri = format!("https://x{prefix}//run.1{}?{}=3", names::STREAM_SEGMENT, names::START_INDEX);
+        let request = http::Request::get(uri).body(Body::Empty).unwrap();
+        let expected = StreamAction::StreamAgain { id: "run.1".into(), start_index: Some("3".into()) };
+        assert_eq!(StreamAction::of(&request), expected, "{prefix}");
+    }
+    for header in [shared::ui_chat::RUN_ID_HEADER, shared::ui_chat::TAIL_INDEX_HEADER] {
+        assert!(doc["components"]["responses"]["Stream"]["headers"].get(header).is_some(), "{header} is documented");
+    }
     for route in [OPENAPI_PATH, DOCS_PATH] {
         operation(&doc, &format!("/index{route}"), "get");
     }

@@ -354,10 +354,18 @@ fn problems(doc: &Value) -> Vec<String> {
     };
     for (path, item) in paths {
         let at = format!("$.paths.{path}");
-        if !path.starts_with('/') || path.contains('{') {
-            check.fail(&at, "a path starts with / (and this API has no templated ones)");
+        if !path.starts_with('/') {
+            check.fail(&at, "a path starts with /");
         }
         let Some(item) = check.object(&at, item, PATH_ITEM) else { continue };
+        for method in METHODS.iter().filter(|m| item.contains_key(**m)) {
+            for name in templated_names(path) {
+                let parameters = item[*method]["parameters"].as_array().cloned().unwrap_or_default();
+                if !parameters.iter().any(|p| p["name"] == name && p["in"] == "path") {
+                    check.fail(&format!("{at}.{method}"), format!("the path's {{{name}}} is a path parameter"));
+                }
+            }
+        }
         if !METHODS.iter().any(|m| item.contains_key(*m)) {
             check.fail(&at, "no operation");
         }
@@ -378,6 +386,11 @@ fn problems(doc: &Value) -> Vec<String> {
     check.problems
 }
 
+/// The names a templated path (`/a/{id}/b`) takes.
+fn templated_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
 #[test]
 fn the_document_is_well_formed_openapi_3_1() {
     let doc: Value = serde_json::from_str(DOCUMENT).expect("static/openapi.json is JSON");
@@ -395,6 +408,7 @@ fn the_check_catches_what_it_is_for() {
     doc["paths"]["/chat-stream"]["post"]["operationId"] = "chatCompleteGet".into();
     doc["components"]["schemas"]["Error"]["required"] = serde_json::json!(["detail", "missing"]);
     doc["components"]["parameters"]["errors"]["in"] = "body".into();
+    doc["paths"]["/chat-stream/{id}/stream"]["get"]["parameters"] = serde_json::json!([]);
     let problems = problems(&doc).join("\n");
     for expected in [
         "3.0.3",
@@ -403,6 +417,7 @@ fn the_check_catches_what_it_is_for() {
         "chatCompleteGet is not unique",
         "\"missing\" is not a property",
         "name and in",
+        "{id} is a path parameter",
     ] {
         assert!(problems.contains(expected), "{expected} not caught in:\n{problems}");
     }

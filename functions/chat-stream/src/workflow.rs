@@ -1,0 +1,106 @@
+//! The AI SDK's `WorkflowChatTransport`: an answer names its run (`x-workflow-run-id`, a signed
+//! token of the response and its caller), and `GET .../{run id}/stream?startIndex=N` continues
+//! it from UI chunk N. The answer is streamed again from its first event (no new model call), so
+//! the chunks are numbered as the first time and the N the client already has are not sent.
+
+use chat_core::ApiError;
+use futures_util::StreamExt;
+use lambda_http::http::HeaderValue;
+use lambda_http::{Request, Response};
+use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
+use shared::RequestSummary;
+use shared::ui_chat::{RUN_ID_HEADER, TAIL_INDEX_HEADER};
+use spend::Gate;
+
+use crate::dialect::{Dialect, UiMessageStream};
+use crate::relay::{Start, relay};
+use crate::response::{SseBody, failure, sse_response};
+use crate::settlement::Holding;
+
+/// Reads the answer's first event: when it names the answer, the run id of it for `caller`.
+/// The event is relayed first all the same.
+pub async fn named(
+    client: &ResponsesClient,
+    caller: &str,
+    upstream: &mut ResponseStream,
+) -> (Result<UpstreamEvent, ApiError>, Option<String>) {
+    let first = upstream.next().await.unwrap_or(Err(ApiError::StreamCut(chat_core::Cut::Ended)));
+    let run_id = match &first {
+        Ok(UpstreamEvent::Created { id }) => client.signer(caller, id).await.ok().map(|signer| signer.token(0, 0)),
+        _ => None,
+    };
+    (first, run_id)
+}
+
+/// `response` with the run's id, when the answer has one.
+pub fn with_run_id(mut response: Response<SseBody>, run_id: Option<&str>) -> Response<SseBody> {
+    if let Some(value) = run_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert(RUN_ID_HEADER, value);
+    }
+    response
+}
+
+/// The answer a run id names, from chunk `start_index` on, to the caller who asked: the same
+/// checks as a resume (a request slot, the token bound to the caller), and the reservation a
+/// hand-over parked taken over.
+pub async fn stream_again(
+    client: &ResponsesClient,
+    gate: &Gate,
+    request: Request,
+    run_id: &str,
+    start_index: Option<&str>,
+) -> Response<SseBody> {
+    let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
+    summary.resumed = true;
+    let start_index = match start_index.map(str::parse::<i64>) {
+        None => 0,
+        Some(Ok(index)) => index,
+        Some(Err(_)) => {
+            return failure(ApiError::BadRequest("`startIndex` must be a whole number".into()), None, summary);
+        }
+    };
+    let dialect = UiMessageStream::following(u64::try_from(start_index).unwrap_or(0));
+    summary.protocol = dialect.protocol();
+    if !client.config().resumable {
+        let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
+        return failure(error, None, summary);
+    }
+    let caller = match gate.enter_to_resume(&request).await {
+        Ok(pass) => pass.caller,
+        Err(error) => return failure(error, None, summary),
+    };
+    let position = match client.verify_token(&caller, run_id).await {
+        Ok(position) => position,
+        Err(error) => return failure(error, None, summary),
+    };
+    let response_id = position.response_id;
+    summary.response_id = Some(response_id.clone());
+    let deadline = client.deadline(shared::lambda_deadline(&request));
+    let upstream = match client.resume(&response_id, None, deadline).await {
+        Ok(upstream) => upstream,
+        Err(error) => return failure(error, None, summary),
+    };
+    summary.upstream_status = Some(200);
+    let signer = match client.signer(&caller, &response_id).await {
+        Ok(signer) => signer,
+        Err(error) => return failure(error, None, summary),
+    };
+    let holding = Holding::taken_over(gate, client, &response_id).await;
+    summary.settles_answer = matches!(holding, Holding::Reservation(_));
+    let start = Start {
+        upstream,
+        caller,
+        signer: Some(signer),
+        sequence: None,
+        offset: 0,
+        heard: None,
+        first: None,
+        question: None,
+    };
+    let headers = dialect.headers();
+    let mut response = sse_response(relay(client, start, summary, holding, deadline, Box::new(dialect)), headers);
+    if start_index < 0 {
+        response.headers_mut().insert(TAIL_INDEX_HEADER, HeaderValue::from_static("-1"));
+    }
+    response
+}
