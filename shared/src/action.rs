@@ -29,9 +29,8 @@ impl StreamAction {
         if request.uri().path().trim_end_matches('/').ends_with(names::STOP_PATH) {
             return Self::Stop;
         }
-        if request.method() == http::Method::GET
-            && let Some(id) = stream_again_id(request.uri().path())
-        {
+        // Any method, as for stop: a POST there is a wrong method (405), never a new question.
+        if let Some(id) = stream_again_id(request.uri().path()) {
             let start_index = query_values(request, names::START_INDEX).next();
             return Self::StreamAgain { id, start_index };
         }
@@ -97,6 +96,8 @@ mod tests {
         };
         assert_eq!(get("https://x//run.1.a/stream?startIndex=5"), again("run.1.a", Some("5")));
         assert_eq!(get("https://x/lambda-url/chat-stream/chat1/stream"), again("chat1", None));
+        let post = http::Request::post("https://x/run.1.a/stream").body(Body::Empty).unwrap();
+        assert_eq!(StreamAction::of(&post), again("run.1.a", None), "a wrong method, told as such");
         assert_eq!(get("https://x/stream?message=hi"), StreamAction::Ask);
         assert_eq!(get("https://x//stream"), StreamAction::Ask);
     }

@@ -56,13 +56,33 @@ async fn answer_id(watch: &LambdaWatch) -> String {
     id["id"].as_str().expect("id").to_owned()
 }
 
+/// The `x-workflow-run-id` of a real answer asked as `WorkflowChatTransport` asks (JSON as
+/// `text/plain`, no `trigger`), for the reconnects to name.
+async fn run_id(watch: &LambdaWatch) -> String {
+    let body = r#"{"messages":[{"id":"m1","role":"user","parts":[{"type":"text","text":"A question to follow"}]}]}"#;
+    let response = reqwest::Client::new()
+        .post(watch.url("chat-stream"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(body)
+        .send()
+        .await
+        .expect("ask");
+    let run = response.headers().get("x-workflow-run-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    drop(response.bytes().await);
+    run.expect("a run id")
+}
+
 /// The run's settings: no state kept between runs, and a real answer's id offered to the stops
-/// (half of their generated bodies), so their 200 is checked too and not only unknown ids' 404.
-fn config(answer_id: &str) -> String {
+/// (half of their generated bodies), so their 200 is checked too and not only unknown ids' 404;
+/// a real run id to the reconnects, likewise.
+fn config(answer_id: &str, run_id: &str) -> String {
     format!(
-        "[cache]\nenabled = false\n\n[dictionaries]\nanswers = {{ values = [\"{answer_id}\"] }}\n\n\
+        "[cache]\nenabled = false\n\n[dictionaries]\nanswers = {{ values = [\"{answer_id}\"] }}\n\
+         runs = {{ values = [\"{run_id}\"] }}\n\n\
          [[operations]]\ninclude-operation-id = \"chatStreamStop\"\n\
-         parameters.\"body.response_id\" = {{ dictionary = \"answers\", probability = 0.5 }}\n"
+         parameters.\"body.response_id\" = {{ dictionary = \"answers\", probability = 0.5 }}\n\n\
+         [[operations]]\ninclude-operation-id = \"chatStreamAgain\"\n\
+         parameters.\"path.id\" = {{ dictionary = \"runs\", probability = 0.5 }}\n"
     )
 }
 
@@ -91,7 +111,7 @@ async fn schemathesis_finds_the_api_as_documented() {
     watch.warm_up().await;
     println!("functions under watch ready in {:.1?}", setup.elapsed());
     let config_path = out.join("schemathesis.toml");
-    std::fs::write(&config_path, config(&answer_id(&watch).await)).expect("write the config");
+    std::fs::write(&config_path, config(&answer_id(&watch).await, &run_id(&watch).await)).expect("write the config");
 
     let (output_path, junit, report_path, known_path) =
         (out.join("output.txt"), out.join("junit.xml"), out.join("report.json"), out.join("known.log"));

@@ -52,7 +52,17 @@ pub async fn stream_again(
 ) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
     summary.resumed = true;
-    let start_index = match start_index.map(str::parse::<i64>) {
+    if request.method() != lambda_http::http::Method::GET {
+        let method = request.method().to_string();
+        return failure(ApiError::MethodNotAllowed { method, allow: ApiError::ALLOW_STREAM_AGAIN }, None, summary);
+    }
+    // A whole number past i64 is saturated: past the end, or from the start.
+    let saturated = |error: std::num::ParseIntError| match error.kind() {
+        std::num::IntErrorKind::PosOverflow => Ok(i64::MAX),
+        std::num::IntErrorKind::NegOverflow => Ok(i64::MIN),
+        _ => Err(error),
+    };
+    let start_index = match start_index.map(|text| text.parse::<i64>().or_else(saturated)) {
         None => 0,
         Some(Ok(index)) => index,
         Some(Err(_)) => {

@@ -130,6 +130,8 @@ impl ApiError {
     pub const ALLOW_ASK: &'static str = "GET, POST";
     /// The one method that stops an answer (`POST /stop`).
     pub const ALLOW_STOP: &'static str = "POST";
+    /// The one method that streams an answer again (`GET /{id}/stream`).
+    pub const ALLOW_STREAM_AGAIN: &'static str = "GET";
 
     /// The HTTP status that says whose fault this is.
     pub fn status(&self) -> StatusCode {
