@@ -155,8 +155,10 @@ async fn streamed_deltas_are_not_held_back() {
             previous = at;
         }
     }
+    // Nagle and delayed ACKs stall nearly every round; a chunk or two of 1,500 late is the
+    // scheduler of a loaded two-core machine (seen once on CI), not the socket.
     assert!(
-        late.is_empty(),
+        late.len() <= gaps / 200,
         "{} of {gaps} chunks reached the Runtime API more than {MAX_GAP:?} after the previous one (deltas are 2 ms apart; Nagle + delayed ACK is ~40 ms):\n{}",
         late.len(),
         late.join("\n")
