@@ -1,7 +1,7 @@
 //! The API's own description, served beside the page: `GET .../openapi.json` is the OpenAPI 3.1
 //! document (`static/openapi.json`) and `GET .../docs` a page that renders it
 //! (`static/docs.html`). Both are built into the binary like the page, so a deployment serves
-//! exactly the document its code was tested against (`openapi_drift`), with nothing to upload.
+//! exactly the document its code was tested against (tests/tests/openapi_document.rs), with nothing to upload.
 
 use std::sync::LazyLock;
 

@@ -4,10 +4,6 @@
 mod docs;
 mod handler;
 mod html;
-#[cfg(test)]
-mod openapi_drift;
-#[cfg(test)]
-mod openapi_valid;
 mod urls;
 
 use lambda_http::{Error, service_fn};

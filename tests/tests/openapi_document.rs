@@ -1,17 +1,23 @@
-//! `static/openapi.json` against the code it describes. Each check takes its truth from the code
-//! (every `ApiError` variant, the parser's own name constants, the handlers' routes, the headers
-//! the responses really carry), so a status, code, parameter or path added to the code and not
-//! to the document fails here, and so does a document that promises what the code does not do.
+//! `static/openapi.json`, the API's public description, against the code it describes. Each
+//! drift check takes its truth from the code (every `ApiError` variant, the parser's own name
+//! constants, the handlers' routes, the headers the responses really carry), so a status, code,
+//! parameter or path added to the code and not to the document fails here, and so does a document
+//! that promises what the code does not do. The index function is asked for each route it
+//! documents as AWS runs it: its release binary behind the Runtime API stand-in. Well-formedness
+//! is the official OpenAPI 3.1 schema's, applied by openapi-spec-validator (Python, in the e2e tier).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chat_core::ApiError;
+use e2e::runtime_api::{RuntimeApi, function_url_event};
 use lambda_http::Body;
 use serde_json::Value;
 use shared::StreamAction;
 use shared::request::names;
 
-use crate::docs::{DOCS_PATH, DOCUMENT, OPENAPI_PATH};
+const DOCUMENT: &str = include_str!("../../static/openapi.json");
+/// index's own routes, as a deployed function URL is asked for them (the contract names them).
+const INDEX_ROUTES: [&str; 2] = ["/openapi.json", "/docs"];
 
 fn document() -> Value {
     serde_json::from_str(DOCUMENT).expect("static/openapi.json is JSON")
@@ -315,47 +321,124 @@ fn every_path_the_handlers_route_is_documented() {
     for header in [shared::ui_chat::RUN_ID_HEADER, shared::ui_chat::TAIL_INDEX_HEADER] {
         assert!(doc["components"]["responses"]["Stream"]["headers"].get(header).is_some(), "{header} is documented");
     }
-    for route in [OPENAPI_PATH, DOCS_PATH] {
+    for route in INDEX_ROUTES {
         operation(&doc, &format!("/index{route}"), "get");
     }
 }
 
-/// index is in this crate: each documented route is called, and what it answers (status,
-/// content type, every header and its value) must be what the document says.
-#[tokio::test]
+/// Each documented route of index, asked of its release binary as a function URL asks it: what
+/// it answers (status, content type, every header and its value) must be what the document says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_answers_each_documented_route_as_documented() {
     let doc = document();
-    let page = crate::handler::Page::new(
-        crate::urls::ChatUrls::fixed("/lambda-url/chat-complete", "/lambda-url/chat-stream"),
-        "public",
-        "",
-    );
-    let index: Vec<_> = operations(&doc).into_iter().filter(|(path, _, _)| path.starts_with("/index")).collect();
-    assert!(index.len() >= 6, "three routes, each with its other methods");
-    for (path, method, operation) in index {
-        let local = format!("/lambda-url{path}");
-        let request = match method.as_str() {
-            "get" => http::Request::get(&local),
-            "other" => http::Request::put(&local),
+    let index = RuntimeApi::launch_release("index", "http://127.0.0.1:9", &[("ACCESS", "public")]).await;
+    let routes: Vec<_> = operations(&doc).into_iter().filter(|(path, _, _)| path.starts_with("/index")).collect();
+    assert!(routes.len() >= 6, "three routes, each with its other methods");
+    for (path, method, operation) in routes {
+        let deployed = match path.trim_start_matches("/index") {
+            "" => "/",
+            route => route,
+        };
+        let verb = match method.as_str() {
+            "get" => "GET",
+            "other" => "PUT",
             other => panic!("index documents {other} {path}, which it does not answer"),
         };
-        let response = crate::handler::handle(&page, request.body(Body::Empty).unwrap()).await.unwrap();
-        let status = response.status().as_str().to_owned();
+        let answer = index.invoke(function_url_event(verb, deployed, "", &[], None)).await;
+        let status = answer.status.unwrap_or_else(|| panic!("{verb} {deployed}: no status\n{}", index.log()));
+        let status = status.to_string();
         let declared = resolve(
             &doc,
             operation["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path} answers {status}")),
         );
-        for (name, value) in response.headers() {
+        for (name, value) in &answer.headers {
+            let value = value.to_str().unwrap();
             if name == http::header::CONTENT_TYPE {
-                let essence = value.to_str().unwrap().split(';').next().unwrap();
+                let essence = value.split(';').next().unwrap();
                 assert!(declared["content"].get(essence).is_some(), "{method} {path}: {essence}");
                 continue;
             }
             let header = declared_header(&doc, declared, name.as_str())
                 .unwrap_or_else(|| panic!("{method} {path} {status}: header {name}"));
             if let Some(constant) = header.pointer("/schema/const") {
-                assert_eq!(constant.as_str(), value.to_str().ok(), "{method} {path}: {name}");
+                assert_eq!(constant.as_str(), Some(value), "{method} {path}: {name}");
             }
         }
+    }
+    assert!(index.is_alive(), "{}", index.log());
+}
+
+/// What the official schema allows but a reader would not: a tag no one declared, a required
+/// property the schema does not have.
+#[test]
+fn every_tag_is_declared_and_every_required_field_is_a_property() {
+    let doc = document();
+    let declared: BTreeSet<&str> =
+        doc["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for (path, method, operation) in operations(&doc) {
+        for tag in operation["tags"].as_array().into_iter().flatten() {
+            assert!(declared.contains(tag.as_str().unwrap()), "{method} {path}: tag {tag} is not declared");
+        }
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        for part in std::iter::once(schema).chain(schema["allOf"].as_array().into_iter().flatten()) {
+            let properties = &part["properties"];
+            for field in part["required"].as_array().into_iter().flatten() {
+                assert!(
+                    properties.get(field.as_str().unwrap()).is_some(),
+                    "{name}: required {field} is not a property"
+                );
+            }
+        }
+    }
+}
+
+/// openapi-spec-validator, from the project's .venv (scripts/test makes it), on `document`.
+fn official_validator(document: &Value) -> (bool, String) {
+    let root = e2e::workspace_root();
+    static WRITTEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("openapi-{}-{n}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(document).unwrap()).unwrap();
+    let python = root.join(".venv").join("bin").join("python");
+    let output = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator", "--schema", "3.1", "--validation-errors", "all"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("run {} (scripts/test makes the .venv): {e}", python.display()));
+    let _ = std::fs::remove_file(&file);
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success() && said.contains("OK"), said)
+}
+
+#[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Python's openapi-spec-validator: cargo test --all-features")]
+fn the_document_passes_the_official_validator() {
+    let (valid, said) = official_validator(&document());
+    assert!(valid, "{said}");
+}
+
+/// The validator is trusted with well-formedness: each kind of mistake it is there for fails it.
+#[test]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Python's openapi-spec-validator: cargo test --all-features")]
+fn the_official_validator_catches_what_it_is_trusted_with() {
+    type Mistake = (&'static str, fn(&mut Value));
+    let mistakes: [Mistake; 5] = [
+        ("an OpenAPI 3.0 version", |d| d["openapi"] = "3.0.3".into()),
+        ("a reference to nothing", |d| {
+            d["paths"]["/chat-complete"]["get"]["responses"]["200"] =
+                serde_json::json!({ "$ref": "#/components/responses/Nothing" })
+        }),
+        ("an operationId used twice", |d| d["paths"]["/chat-stream"]["post"]["operationId"] = "chatCompleteGet".into()),
+        ("a parameter in the body", |d| d["components"]["parameters"]["errors"]["in"] = "body".into()),
+        ("a path parameter not declared", |d| {
+            d["paths"]["/chat-stream/{id}/stream"]["get"]["parameters"] = serde_json::json!([])
+        }),
+    ];
+    for (mistake, make) in mistakes {
+        let mut doc = document();
+        make(&mut doc);
+        let (valid, said) = official_validator(&doc);
+        assert!(!valid, "{mistake} passed:\n{said}");
     }
 }
