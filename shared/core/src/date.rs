@@ -1,7 +1,12 @@
 //! Calendar days in UTC, for price dates and model shutdown dates (`YYYY-MM-DD`), on the `time`
-//! crate the AWS SDK already brings.
+//! crate the AWS SDK already brings; and the epoch seconds that counters and resume tokens carry.
 
 use time::{Date, Month, OffsetDateTime};
+
+/// Seconds since the Unix epoch (0 before it, on a clock that wrong).
+pub fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 /// Today in UTC, as `YYYY-MM-DD`.
 pub fn today() -> String {

@@ -64,9 +64,7 @@ impl Signer {
     }
 }
 
-pub fn epoch_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use chat_core::date::epoch_seconds;
 
 /// The expiry of tokens signed now.
 pub fn expiry_from_now() -> u64 {

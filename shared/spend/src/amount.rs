@@ -30,13 +30,6 @@ impl Amount {
     }
 }
 
-impl DayLimit {
-    /// A limit in tokens alone.
-    pub fn tokens(tokens: u64) -> Self {
-        Self { tokens, nanos: None }
-    }
-}
-
 /// Which of a day's limits refused a write, when the store said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -47,6 +40,11 @@ pub(crate) enum Refused {
 }
 
 impl DayLimit {
+    /// A limit in tokens alone.
+    pub fn tokens(tokens: u64) -> Self {
+        Self { tokens, nanos: None }
+    }
+
     /// Room left before `amount` is added, per attribute; `None` when `amount` alone is over.
     pub(crate) fn room(&self, amount: Amount) -> Option<(u64, Option<u64>)> {
         let tokens = self.tokens.checked_sub(amount.tokens)?;

@@ -9,7 +9,9 @@
 //! counters count too much, never too little.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use chat_core::date::epoch_seconds;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -84,6 +86,11 @@ impl Change {
 
     fn is_zero(self) -> bool {
         self.tokens == 0 && self.nanos == 0
+    }
+
+    /// What it adds: its positive parts (a give-back adds nothing).
+    fn added(self) -> Amount {
+        Amount { tokens: self.tokens.max(0).unsigned_abs(), nanos: self.nanos.max(0).unsigned_abs() }
     }
 }
 
@@ -312,8 +319,7 @@ impl Store {
         let mut conditions = Vec::new();
         if let Some(limit) = limit {
             // DynamoDB conditions cannot add, so the check is "at most limit - n before".
-            let amount =
-                Amount { tokens: change.tokens.max(0).unsigned_abs(), nanos: change.nanos.max(0).unsigned_abs() };
+            let amount = change.added();
             let Some((tokens_room, nanos_room)) = limit.room(amount) else {
                 return Ok(Write::OverLimit(if amount.tokens > limit.tokens {
                     Refused::Tokens
@@ -356,19 +362,16 @@ impl Store {
         };
         Ok(match table::update(send).await? {
             Updated::Applied => Write::Done,
-            Updated::ConditionFailed(item) => {
-                let asked =
-                    Amount { tokens: change.tokens.max(0).unsigned_abs(), nanos: change.nanos.max(0).unsigned_abs() };
-                Write::OverLimit(limit.map_or(Refused::Unknown, |limit| limit.refused_by(asked, item.as_ref())))
-            }
+            Updated::ConditionFailed(item) => Write::OverLimit(
+                limit.map_or(Refused::Unknown, |limit| limit.refused_by(change.added(), item.as_ref())),
+            ),
         })
     }
 
     /// `used` of a counter (tests, the keys tool).
     pub async fn used(&self, pk: &str) -> Result<u64, ApiError> {
         let item = self.get(pk).await?.unwrap_or_default();
-        let value = item.get(TOKENS).or_else(|| item.get("count"));
-        Ok(value.and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0))
+        Ok(crate::amount::number(&item, TOKENS).or_else(|| crate::amount::number(&item, "count")).unwrap_or(0))
     }
 
     /// The nano-dollars a counter holds (tests, the keys tool).
@@ -425,10 +428,6 @@ fn rate_refusal(per_minute: u64, now: u64) -> ApiError {
 
 pub fn day_now() -> u64 {
     epoch_seconds() / DAY
-}
-
-fn epoch_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A token count as DynamoDB's signed `ADD` takes it: saturated, never wrapped into a negative
