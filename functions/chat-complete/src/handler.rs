@@ -26,7 +26,8 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             return Ok(failure(&error, summary));
         }
     };
-    admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed)).await;
+    let price = client.for_id(&completion.id).config().price();
+    admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed), price).await;
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;
     summary.usage = completion.usage;

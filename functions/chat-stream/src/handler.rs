@@ -112,7 +112,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         Ok(signer) => signer,
         Err(error) => return failure(error, inline, summary),
     };
-    let holding = Holding::taken_over(gate, client, &position.response_id).await;
+    let holding = Holding::taken_over(gate, &position.response_id).await;
     summary.settles_answer = matches!(holding, Holding::Reservation(_));
     let start = Start {
         upstream,

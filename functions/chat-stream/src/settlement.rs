@@ -26,8 +26,8 @@ pub enum Holding {
 impl Holding {
     /// What a resume holds: after a hand-over, this invocation settles the answer (it takes the
     /// reservation over); else it looks again when the answer ends.
-    pub async fn taken_over(gate: &spend::Gate, client: &ResponsesClient, response_id: &str) -> Self {
-        match gate.parked(response_id, client.config()) {
+    pub async fn taken_over(gate: &spend::Gate, response_id: &str) -> Self {
+        match gate.parked(response_id) {
             None => Self::Nothing,
             Some(parked) => match parked.take().await {
                 Some(admission) => Self::Reservation(admission),
@@ -60,7 +60,8 @@ impl Settlement {
         let Some(admission) = std::mem::replace(&mut self.holding, Holding::Nothing).take().await else {
             return false;
         };
-        admission.settle(usage.as_ref().map(Usage::billed)).await;
+        let answering = self.response_id.as_deref().map_or(&self.client, |id| self.client.for_id(id));
+        admission.settle(usage.as_ref().map(Usage::billed), answering.config().price()).await;
         true
     }
 
@@ -85,7 +86,7 @@ impl Drop for Settlement {
         let request_id = std::mem::take(&mut self.request_id);
         runtime.spawn(async move {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
-            admission.settle(usage.as_ref().map(Usage::billed)).await;
+            admission.settle(usage.as_ref().map(Usage::billed), client.for_id(&id).config().price()).await;
             // The request's own line was written when its reader left: this one counts the tokens.
             drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
         });

@@ -95,7 +95,7 @@ pub async fn stream_again(
         Ok(signer) => signer,
         Err(error) => return failure(error, None, summary),
     };
-    let holding = Holding::taken_over(gate, client, &response_id).await;
+    let holding = Holding::taken_over(gate, &response_id).await;
     summary.settles_answer = matches!(holding, Holding::Reservation(_));
     let start = Start {
         upstream,

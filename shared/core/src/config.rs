@@ -65,6 +65,18 @@ impl Default for Timeouts {
 }
 
 impl Config {
+    /// The price an answer of this provider is counted at: the override, else today's list price.
+    pub fn price(&self) -> Option<crate::prices::Prices> {
+        crate::prices::Prices::for_model(&self.model, self.prices)
+    }
+
+    /// The fallback's price: its list price, or the override when it answers with the primary's
+    /// model (`OPENAI_PRICE_*` price that model).
+    pub fn fallback_price(&self) -> Option<crate::prices::Prices> {
+        let fallback = self.fallback.as_ref()?;
+        crate::prices::Prices::for_model(&fallback.model, self.prices.filter(|_| fallback.model == self.model))
+    }
+
     pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
     /// OpenAI's named replacement for `gpt-4o-mini` (shut down 2027-01-14), with no announced
     /// shutdown of its own; it reasons by default, so it is asked for `low` effort unless set.
@@ -116,7 +128,15 @@ impl Config {
         let limits = limits(&get)?;
         let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
         let prices = prices(&get)?;
-        limits.check_dollars(&model, prices)?;
+        limits.check_dollars("OPENAI_MODEL", &model, prices)?;
+        let fallback = crate::fallback::FallbackConfig::from_lookup(&get, &model, |name, url| {
+            check_base_url(name, url, insecure_allowed)
+        })?;
+        if let Some(fallback) = &fallback {
+            // An answer from the fallback is counted at its price: a dollar limit needs that too.
+            let same_model = (fallback.model == model).then_some(prices).flatten();
+            limits.check_dollars("FALLBACK_MODEL", &fallback.model, same_model)?;
+        }
         // With limits on, every request asks for at most what its reservation assumed.
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
@@ -164,9 +184,7 @@ impl Config {
                         })?,
                 ),
             },
-            fallback: crate::fallback::FallbackConfig::from_lookup(&get, &model, |name, url| {
-                check_base_url(name, url, insecure_allowed)
-            })?,
+            fallback,
             compact_threshold: match number("OPENAI_COMPACT_THRESHOLD")? {
                 Some(0) => {
                     return Err(ConfigError::Invalid {
@@ -320,7 +338,12 @@ impl LimitsConfig {
 
     /// A dollar limit that cannot be kept stops the function at init (fail closed): one without
     /// the limits table to count in, or for a model whose price is neither listed nor overridden.
-    fn check_dollars(&self, model: &str, overridden: Option<crate::prices::Prices>) -> Result<(), ConfigError> {
+    fn check_dollars(
+        &self,
+        name: &'static str,
+        model: &str,
+        overridden: Option<crate::prices::Prices>,
+    ) -> Result<(), ConfigError> {
         if !self.counts_dollars() {
             return Ok(());
         }
@@ -333,9 +356,9 @@ impl LimitsConfig {
         }
         if crate::prices::Prices::for_model(model, overridden).is_none() {
             return Err(ConfigError::Invalid {
-                name: "OPENAI_MODEL",
+                name,
                 value: model.to_owned(),
-                expected: "a model in the price list, or OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK set: a dollar limit (DAILY_BUDGET_USD, CALLER_USD_PER_DAY, a plan's dollars) cannot be kept without the price",
+                expected: "a model in the price list (or OPENAI_MODEL's, with OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK set): a dollar limit (DAILY_BUDGET_USD, CALLER_USD_PER_DAY, a plan's dollars) cannot be kept without the price of every model that may answer",
             });
         }
         Ok(())

@@ -107,6 +107,18 @@ fn dollar_limits_are_read_exactly_and_fail_closed_without_a_price_or_a_table() {
     assert!(self::config(&priced).is_ok());
     // Token limits alone need no price.
     assert!(self::config(&[table, ("OPENAI_MODEL", "my-local-model")]).is_ok());
+    // The fallback's answers are counted at its price: unpriced, a dollar limit cannot be kept.
+    let fallback = [table, ("DAILY_BUDGET_USD", "5"), ("FALLBACK_BASE_URL", "https://fb.example/v1")];
+    let fallback = [fallback.as_slice(), &[("FALLBACK_API_KEY", "sk-fb")]].concat();
+    let unpriced = [fallback.as_slice(), &[("FALLBACK_MODEL", "my-local-model")]].concat();
+    let refused = self::config(&unpriced).unwrap_err().to_string();
+    assert!(refused.contains("FALLBACK_MODEL") && refused.contains("my-local-model"), "{refused}");
+    assert!(self::config(&[fallback.as_slice(), &[("FALLBACK_MODEL", "gpt-6-sol")]].concat()).is_ok());
+    // The same model as the primary's takes the primary's override.
+    let same = [priced.as_slice(), &fallback[2..], &[("FALLBACK_MODEL", "my-local-model")]].concat();
+    let config = self::config(&same).unwrap();
+    assert_eq!(config.fallback_price(), config.price());
+    assert!(config.price().is_some());
 }
 
 fn fallback_of(vars: &[(&str, &str)]) -> Result<Option<crate::fallback::FallbackConfig>, ConfigError> {

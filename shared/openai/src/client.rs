@@ -65,7 +65,7 @@ impl ResponsesClient {
             Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
         };
         let endpoint = format!("{}/responses", config.base_url);
-        if chat_core::prices::Prices::for_model(&config.model, config.prices).is_none() {
+        if config.price().is_none() {
             tracing::warn!(model = %config.model, "no price is known for this model: set OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK, or EstimatedCost (and the spend alarm) will miss it; the token alarm still counts it");
         }
         let signing = config.signing.as_ref().map(ApiKey::from_config);
@@ -84,7 +84,7 @@ impl ResponsesClient {
                 base_url: fallback.base_url.clone(),
                 model: fallback.model.clone(),
                 key: fallback.key.clone(),
-                prices: None,
+                prices: config.fallback_price(),
                 fallback: None,
                 ..(*config).clone()
             };

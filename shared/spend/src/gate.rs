@@ -163,11 +163,11 @@ impl Gate {
     ) -> Result<Admission, ApiError> {
         let Pass { caller, own } = pass;
         let Some(store) = &self.store else { return Ok(Admission { caller, held: None }) };
-        let (amount, prices) = worst_case(chat, config, earlier_tokens);
+        let amount = worst_case(chat, config, earlier_tokens);
         let caller_per_day = self.caller_per_day(&own);
         self.fits_in_a_day(amount, caller_per_day)?;
         let day = store.reserve(&caller, amount, caller_per_day, self.budget()).await?;
-        Ok(Admission { caller, held: Some(Held { store: store.clone(), amount, day, prices }) })
+        Ok(Admission { caller, held: Some(Held { store: store.clone(), amount, day }) })
     }
 
     /// A question that continues no conversation: its request slot and its reservation in one
@@ -175,12 +175,12 @@ impl Gate {
     /// [`Gate::take_slot`] then [`Gate::reserve`].
     pub async fn admit(&self, caller: Caller, chat: &ChatRequest, config: &Config) -> Result<Admission, ApiError> {
         let Some(store) = &self.store else { return Ok(Admission { caller: caller.id, held: None }) };
-        let (amount, prices) = worst_case(chat, config, 0);
+        let amount = worst_case(chat, config, 0);
         let caller_per_day = self.caller_per_day(&caller.own);
         self.fits_in_a_day(amount, caller_per_day)?;
         let per_minute = self.rate_per_minute(&caller);
         let day = store.take_slot_and_reserve(&caller.id, per_minute, amount, caller_per_day, self.budget()).await?;
-        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), amount, day, prices }) })
+        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), amount, day }) })
     }
 
     /// A question whose worst case is more than a whole day allows (the caller's, or the
@@ -223,14 +223,15 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
 }
 
 /// The most `chat` can cost: [`reservation`] tokens, and in nano-dollars its input at the dearest
-/// class and its output cap at the output price, by the model's price (none when unpriced, which a
-/// deployment with a dollar limit refuses at init); with the price, for settling.
-fn worst_case(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> (Amount, Option<Prices>) {
+/// class and its output cap at the output price, by the dearer of the models that may answer it
+/// (the primary's, the fallback's); none when unpriced, which a deployment with a dollar limit
+/// refuses at init.
+fn worst_case(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> Amount {
     let tokens = reservation(chat, config, earlier_tokens);
     let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
-    let prices = Prices::for_model(&config.model, config.prices);
-    let nanos = prices.map_or(0, |p| p.worst_case_nanos(tokens.saturating_sub(output), output, config.service_tier));
-    (Amount { tokens, nanos }, prices)
+    let worst = |p: Prices| p.worst_case_nanos(tokens.saturating_sub(output), output, config.service_tier);
+    let nanos = [config.price(), config.fallback_price()].into_iter().flatten().map(worst).max().unwrap_or(0);
+    Amount { tokens, nanos }
 }
 
 /// Who is asking, with their own limits when their key or plan sets them; nothing counted yet.
@@ -264,19 +265,18 @@ pub(crate) struct Held {
     pub(crate) amount: Amount,
     /// The day the reservation was made on: it is settled there, whenever that happens.
     pub(crate) day: u64,
-    /// The model's price, to count the bill in dollars.
-    pub(crate) prices: Option<Prices>,
 }
 
 impl Admission {
     /// The bill OpenAI reported replaces the reservation, in tokens and dollars, on the day it
     /// was made. Without it (a failure or a cut part way) the reservation stands: the model may
     /// have generated what nobody read. A bill beyond the reservation (which bounds it) is
-    /// counted all the same.
-    pub async fn settle(self, billed: Option<Billed>) {
+    /// counted all the same. `price` is the answering provider's (`Config::price` of the client
+    /// that holds the answer).
+    pub async fn settle(self, billed: Option<Billed>, price: Option<Prices>) {
         let Some(held) = self.held else { return };
         let Some(billed) = billed else { return };
-        let used = Amount { tokens: billed.tokens(), nanos: held.prices.map_or(0, |p| p.cost_nanos(billed)) };
+        let used = Amount { tokens: billed.tokens(), nanos: price.map_or(0, |p| p.cost_nanos(billed)) };
         if used.tokens > held.amount.tokens || used.nanos > held.amount.nanos {
             tracing::warn!(
                 reserved_tokens = held.amount.tokens,

@@ -7,9 +7,6 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use chat_core::Config;
-use chat_core::prices::Prices;
-
 use crate::amount::Amount;
 use crate::gate::{Admission, Gate, Held};
 use crate::store::{Store, expiry};
@@ -39,11 +36,10 @@ impl Admission {
 
 impl Gate {
     /// Where `response_id`'s parked reservation is looked for, now or when the answer ends;
-    /// `None` without a limits table. `config` is the model's, whose price counts the bill.
-    pub fn parked(&self, response_id: &str, config: &Config) -> Option<Parked> {
+    /// `None` without a limits table.
+    pub fn parked(&self, response_id: &str) -> Option<Parked> {
         let store = self.store()?.clone();
-        let prices = Prices::for_model(&config.model, config.prices);
-        Some(Parked { store, response_id: response_id.to_owned(), prices })
+        Some(Parked { store, response_id: response_id.to_owned() })
     }
 }
 
@@ -53,7 +49,6 @@ impl Gate {
 pub struct Parked {
     store: Store,
     response_id: String,
-    prices: Option<Prices>,
 }
 
 impl Parked {
@@ -65,7 +60,7 @@ impl Parked {
         let number = |name: &str| crate::amount::number(&item, name);
         let amount = Amount { tokens: number("tokens")?, nanos: number("nanos").unwrap_or(0) };
         let caller = item.get("caller").and_then(|v| v.as_s().ok())?.clone();
-        let held = Held { store: self.store.clone(), amount, day: number("day")?, prices: self.prices };
+        let held = Held { store: self.store.clone(), amount, day: number("day")? };
         Some(Admission { caller, held: Some(held) })
     }
 }

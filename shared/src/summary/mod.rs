@@ -55,6 +55,8 @@ pub struct RequestSummary {
     pub function: &'static str,
     model: String,
     prices: Option<Prices>,
+    /// The price of the fallback's answers, which replaces `prices` when it answers.
+    fallback_prices: Option<Prices>,
     started: Instant,
     pub status: u16,
     pub upstream_status: Option<u16>,
@@ -94,7 +96,8 @@ impl RequestSummary {
             request_id,
             function,
             model: config.model.clone(),
-            prices: Prices::for_model(&config.model, config.prices),
+            prices: config.price(),
+            fallback_prices: config.fallback_price(),
             started: Instant::now(),
             status: 200,
             upstream_status: None,
@@ -143,7 +146,7 @@ impl RequestSummary {
     pub fn answered_by(&mut self, model: &str, fallback: bool) {
         if fallback {
             self.failed_over_to = Some(model.to_owned());
-            self.prices = Prices::for_model(model, None);
+            self.prices = self.fallback_prices;
         }
     }
 
