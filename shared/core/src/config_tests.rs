@@ -134,3 +134,28 @@ fn a_fallback_is_read_whole_or_refused_by_name() {
     let odd = [("FALLBACK_BASE_URL", "https://x.example/v1"), ("FALLBACK_API_KEY", "k"), ("FALLBACK_AUTH", "basic")];
     refused(&odd, "FALLBACK_AUTH");
 }
+
+#[test]
+fn bedrock_mints_for_the_region_its_url_names_and_refuses_a_key_it_would_not_use() {
+    let mantle = [
+        ("FALLBACK_BASE_URL", "https://bedrock-mantle.us-east-1.api.aws/v1"),
+        ("FALLBACK_AUTH", "bedrock"),
+        ("FALLBACK_MODEL", "us.openai.gpt-5.6-sol"),
+        ("AWS_REGION", "eu-west-1"),
+    ];
+    let read = fallback_of(&mantle).unwrap().unwrap();
+    assert_eq!(read.auth, crate::fallback::FallbackAuth::Bedrock);
+    assert_eq!(read.key, KeyConfig::Bedrock { region: "us-east-1".into() }, "a key works only in its own region");
+    // A URL that names no region (a stand-in): the function's own.
+    let local = [("FALLBACK_BASE_URL", "https://localhost:8443/v1"), ("FALLBACK_AUTH", "BEDROCK")];
+    let read = fallback_of(&[local.as_slice(), &[("AWS_REGION", "us-west-2")]].concat()).unwrap().unwrap();
+    assert_eq!(read.key, KeyConfig::Bedrock { region: "us-west-2".into() });
+    let error = fallback_of(&local).unwrap_err().to_string();
+    assert!(error.contains("AWS_REGION"), "{error}");
+    // A key beside bedrock is refused, not silently ignored, and the refusal never shows it.
+    for given in ["FALLBACK_API_KEY", "FALLBACK_API_KEY_SECRET_ID"] {
+        let error = fallback_of(&[mantle.as_slice(), &[(given, "sk-given-9f3a")]].concat()).unwrap_err().to_string();
+        assert!(error.contains(given) && error.contains("FALLBACK_AUTH=bearer"), "{error}");
+        assert!(!error.contains("sk-given-9f3a"), "{error}");
+    }
+}
