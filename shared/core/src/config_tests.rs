@@ -147,7 +147,10 @@ fn bedrock_mints_for_the_region_its_url_names_and_refuses_a_key_it_would_not_use
     assert_eq!(read.auth, crate::fallback::FallbackAuth::Bedrock);
     assert_eq!(read.key, KeyConfig::Bedrock { region: "us-east-1".into() }, "a key works only in its own region");
     // A URL that names no region (a stand-in): the function's own.
-    let local = [("FALLBACK_BASE_URL", "https://localhost:8443/v1"), ("FALLBACK_AUTH", "BEDROCK")];
+    let unnamed = fallback_of(&mantle[..2]).unwrap_err().to_string();
+    assert!(unnamed.contains("FALLBACK_MODEL"), "OpenAI's model name is no Bedrock id: {unnamed}");
+    let local =
+        [("FALLBACK_BASE_URL", "https://localhost:8443/v1"), ("FALLBACK_AUTH", "BEDROCK"), ("FALLBACK_MODEL", "m")];
     let read = fallback_of(&[local.as_slice(), &[("AWS_REGION", "us-west-2")]].concat()).unwrap().unwrap();
     assert_eq!(read.key, KeyConfig::Bedrock { region: "us-west-2".into() });
     let error = fallback_of(&local).unwrap_err().to_string();

@@ -68,7 +68,18 @@ impl FallbackConfig {
                 });
             }
         };
-        let model = get("FALLBACK_MODEL").unwrap_or_else(|| primary_model.to_owned());
+        let model = match (get("FALLBACK_MODEL"), auth) {
+            (Some(model), _) => model,
+            // OpenAI's model name is no Bedrock id: failing over would only then be refused.
+            (None, FallbackAuth::Bedrock) => {
+                return Err(ConfigError::Invalid {
+                    name: "FALLBACK_MODEL",
+                    value: String::new(),
+                    expected: "a Bedrock inference profile (us.openai.gpt-5.6-sol) with FALLBACK_AUTH=bedrock",
+                });
+            }
+            (None, _) => primary_model.to_owned(),
+        };
         Ok(Some(Self { base_url: base_url.trim_end_matches('/').to_owned(), model, auth, key }))
     }
 }
