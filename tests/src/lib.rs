@@ -74,6 +74,16 @@ pub fn client_for(stub: &StubServer, vars: &[(&str, &str)]) -> ResponsesClient {
     ResponsesClient::new(Arc::new(config), key).expect("build the client")
 }
 
+/// A Bedrock fallback's key, minted from the stand-in's test role ([`openai_stub::bedrock`])
+/// with `secret` (its own, or a wrong one), for the stand-in playing Bedrock in `region`.
+pub fn bedrock_key(region: &str, secret: &str) -> ApiKey {
+    use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
+    let access = openai_stub::bedrock::TEST_ACCESS_KEY_ID;
+    let role = Credentials::new(access, secret, Some("stand-in-session-token".into()), None, "test");
+    let source = openai_client::bedrock::CredentialSource::Given(SharedCredentialsProvider::new(role));
+    ApiKey::bedrock(region.to_owned(), source)
+}
+
 pub fn encode(text: &str) -> String {
     utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
 }

@@ -66,10 +66,19 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     check(f"{name}: upstream deadline inside the Lambda timeout", total_ms + 5000 <= int(props["Timeout"]) * 1000, (total_ms, props["Timeout"]))
     check(f"{name}: key from Secrets Manager", "OPENAI_API_KEY_SECRET_ID" in env and "OPENAI_API_KEY" not in env)
     statements = [s for p in props["Policies"] for s in p["Statement"]]
-    # The fallback's secret, readable only when a fallback is set (FallbackBaseUrl).
-    fallback_reading = {"Fn::If": ["HasFallback", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "FallbackApiKeySecretArn"}}, {"Ref": "AWS::NoValue"}]}
+    # The fallback's secret, readable only when a fallback that has one is set (not bedrock).
+    fallback_reading = {"Fn::If": ["HasFallbackSecret", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "FallbackApiKeySecretArn"}}, {"Ref": "AWS::NoValue"}]}
     check(f"{name}: may read the fallback's secret only with a fallback", fallback_reading in statements, statements)
     statements = [s for s in statements if s != fallback_reading]
+    # FallbackAuth=bedrock: the key is minted from the role, so the role may call Bedrock; only then.
+    bedrock = [s for s in statements if "Fn::If" in s and s["Fn::If"][0] == "FallbackIsBedrock"]
+    granted = [s["Fn::If"][1] for s in bedrock]
+    check(f"{name}: Bedrock's actions only with FallbackAuth=bedrock", all(s["Fn::If"][2] == {"Ref": "AWS::NoValue"} for s in bedrock) and [g.get("Action") for g in granted] == ["bedrock-mantle:CallWithBearerToken", "bedrock:InvokeModel", "bedrock:InvokeModel"], bedrock)
+    profile = {"Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${FallbackModel}"}
+    wildcards = [g for g in granted if "*" in str(g.get("Resource"))]
+    # CallWithBearerToken has no resource type; the models are reachable only through the profile.
+    check(f"{name}: ... the model only through its inference profile", len(granted) == 3 and granted[1].get("Resource") == profile and granted[2].get("Condition") == {"StringEquals": {"bedrock:InferenceProfileArn": profile}} and wildcards == [granted[0], granted[2]] and granted[0].get("Resource") == "*", granted)
+    statements = [s for s in statements if s not in bedrock]
     # chat-stream also parks the reservation of an answer it hands over (handover#<id>).
     table_actions = ["dynamodb:UpdateItem", "dynamodb:GetItem"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if name == "ChatStreamFunction" else [])
     check(f"{name}: may only read the secrets and count usage", [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue", "secretsmanager:GetSecretValue", table_actions], statements)
@@ -123,11 +132,17 @@ optional_settings_reach_the_chat_functions(reasoning_settings)
 # Money: the dollar limits and the owner's prices reach both chat functions the same way.
 money_settings = {"DailyBudgetUSD": "DAILY_BUDGET_USD", "CallerUSDPerDay": "CALLER_USD_PER_DAY", "PriceInputPerMTok": "OPENAI_PRICE_INPUT_PER_MTOK", "PriceCachedInputPerMTok": "OPENAI_PRICE_CACHED_INPUT_PER_MTOK", "PriceCacheWritePerMTok": "OPENAI_PRICE_CACHE_WRITE_PER_MTOK", "PriceOutputPerMTok": "OPENAI_PRICE_OUTPUT_PER_MTOK"}
 optional_settings_reach_the_chat_functions(money_settings)
-fallback_env = {"FALLBACK_BASE_URL": "FallbackBaseUrl", "FALLBACK_AUTH": "FallbackAuth", "FALLBACK_API_KEY_SECRET_ID": "FallbackApiKeySecretArn"}
+# FALLBACK_API_KEY_SECRET_ID only when the fallback has a secret: with bedrock the functions refuse one.
+fallback_env = {"FALLBACK_BASE_URL": ("FallbackBaseUrl", "HasFallback"), "FALLBACK_AUTH": ("FallbackAuth", "HasFallback"), "FALLBACK_API_KEY_SECRET_ID": ("FallbackApiKeySecretArn", "HasFallbackSecret")}
 for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     env = functions[name]["Properties"]["Environment"]["Variables"]
-    for variable, parameter in fallback_env.items():
-        check(f"{name}: {variable} from {parameter}, only with a fallback", env.get(variable) == {"Fn::If": ["HasFallback", {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, env.get(variable))
+    for variable, (parameter, condition) in fallback_env.items():
+        check(f"{name}: {variable} from {parameter}, only with a fallback ({condition})", env.get(variable) == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, env.get(variable))
+check("FallbackAuth: bearer, azure or bedrock", parameters["FallbackAuth"].get("AllowedValues") == ["bearer", "azure", "bedrock"], parameters["FallbackAuth"].get("AllowedValues"))
+conditions = template.get("Conditions", {})
+check("FallbackIsBedrock and HasFallbackSecret split a fallback by FallbackAuth", conditions.get("FallbackIsBedrock") == {"Fn::And": [{"Condition": "HasFallback"}, {"Fn::Equals": [{"Ref": "FallbackAuth"}, "bedrock"]}]} and conditions.get("HasFallbackSecret") == {"Fn::And": [{"Condition": "HasFallback"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "FallbackAuth"}, "bedrock"]}]}]}, (conditions.get("FallbackIsBedrock"), conditions.get("HasFallbackSecret")))
+bedrock_rule = template.get("Rules", {}).get("BedrockMintsItsKey", {})
+check("Rules: bedrock takes no secret and needs its inference profile", [a.get("Assert") for a in bedrock_rule.get("Assertions", [])] == [{"Fn::Equals": [{"Ref": "FallbackApiKeySecretArn"}, ""]}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "FallbackModel"}, ""]}]}], bedrock_rule)
 
 usd = re.compile(parameters["DailyBudgetUSD"].get("AllowedPattern", "x^"))
 check("DailyBudgetUSD: dollars as the functions read them", all(usd.match(v) for v in ("", "5", "0.50", "0.000000001")) and not any(usd.match(v) for v in ("-1", "$5", "1.0000000001")), usd.pattern)

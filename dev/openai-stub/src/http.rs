@@ -48,6 +48,14 @@ pub(crate) fn authorize(state: &StubState, headers: &HeaderMap) -> Result<String
     };
     let presented = presented.map(str::trim).filter(|k| !k.is_empty());
     let Some(presented) = presented else { return Err(Refused(None)) };
+    let bedrock = state.bedrock.read().map(|b| b.clone()).unwrap_or(None);
+    if let Some(bedrock) = bedrock {
+        // Bedrock answers a bad or expired key with a 401, in the OpenAI-compatible shape.
+        return match bedrock.verify(presented, std::time::SystemTime::now()) {
+            Ok(()) => Ok(presented.to_owned()),
+            Err(_) => Err(Refused(Some(presented.to_owned()))),
+        };
+    }
     let expected = state.expected_key.read().map(|k| k.clone()).unwrap_or(None);
     if expected.as_deref().is_some_and(|k| k != presented) {
         return Err(Refused(Some(presented.to_owned())));

@@ -4,6 +4,7 @@
 //! responses (`"background": true`) can be retrieved, streamed again and cancelled, as upstream.
 
 mod background;
+pub mod bedrock;
 pub mod billing;
 mod events;
 mod http;
@@ -110,6 +111,9 @@ pub struct StubState {
     pub failing: Mutex<Option<(u16, Option<String>)>>,
     /// Keys are taken as Azure OpenAI takes them, in `api-key`, and a bearer token is refused.
     pub azure: std::sync::atomic::AtomicBool,
+    /// Keys are taken as Amazon Bedrock takes its short-term ones: a bearer `bedrock-api-key-...`
+    /// whose SigV4 signature is recomputed with these credentials; any other key is refused.
+    pub bedrock: RwLock<Option<bedrock::BedrockCheck>>,
     /// Every answer fails this way before its first delta, after `response.created`, whatever
     /// it asks: a provider failing in the stream (a failover's primary), until set to `None`.
     pub failing_in_stream: Mutex<Option<scenario::Failure>>,
@@ -134,6 +138,7 @@ impl StubState {
             context_window: Mutex::default(),
             failing: Mutex::default(),
             azure: Default::default(),
+            bedrock: RwLock::default(),
             failing_in_stream: Mutex::default(),
         })
     }
@@ -348,6 +353,19 @@ impl StubServer {
     /// Takes keys as Azure OpenAI does: in `api-key`, never as a bearer token.
     pub fn take_keys_as_azure(&self) {
         self.state.azure.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes keys as Amazon Bedrock does: short-term keys signed by the test role
+    /// ([`bedrock::TEST_ACCESS_KEY_ID`]) for `region`, alive and well signed, and nothing else.
+    pub fn take_keys_as_bedrock(&self, region: &str) {
+        *self.state.bedrock.write().unwrap_or_else(|e| e.into_inner()) = Some(bedrock::BedrockCheck::test_role(region));
+    }
+
+    /// A stand-in playing Amazon Bedrock in `region` (see [`Self::take_keys_as_bedrock`]).
+    pub async fn start_as_bedrock(region: &str) -> std::io::Result<Self> {
+        let server = Self::start().await?;
+        server.take_keys_as_bedrock(region);
+        Ok(server)
     }
 
     pub fn forget_responses(&self) {

@@ -1,8 +1,9 @@
 //! Failover through the handler: two stand-ins, the primary down in the ways another provider
-//! could answer, and the fallback answering, by a bearer key or Azure's `api-key`; the circuit
-//! that spares the primary during an outage; and what never fails over.
+//! could answer, and the fallback answering, by a bearer key, Azure's `api-key` or a Bedrock key
+//! minted from the function's role; the circuit that spares the primary during an outage; and
+//! what never fails over.
 
-use e2e::{TEST_KEY, client_for, encode, request_from};
+use e2e::{TEST_KEY, bedrock_key, client_for, encode, request_from};
 use lambda_http::Body;
 use openai_client::ResponsesClient;
 use openai_stub::StubServer;
@@ -115,4 +116,53 @@ async fn azure_takes_its_key_as_api_key_and_a_follow_up_stays_with_the_provider_
     assert_eq!(followed.len(), 2);
     assert_eq!(followed[1].previous_response_id.as_deref(), previous.strip_prefix("fb-"));
     assert_eq!(p.primary.requests().len(), 3, "only the first answer's attempts");
+}
+
+const BEDROCK_MODEL: &str = "us.openai.gpt-5.6-sol";
+
+/// The primary, and a stand-in playing Bedrock whose key the client mints with `secret`.
+async fn bedrock_pair(secret: &str) -> Pair {
+    let primary = StubServer::start().await.unwrap();
+    primary.state.expected_key.write().unwrap().replace(TEST_KEY.to_owned());
+    let fallback = StubServer::start_as_bedrock("us-east-1").await.unwrap();
+    let url = fallback.base_url();
+    let vars = [
+        ("FALLBACK_BASE_URL", url.as_str()),
+        ("FALLBACK_MODEL", BEDROCK_MODEL),
+        ("FALLBACK_AUTH", "bedrock"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let client = client_for(&primary, &vars).with_fallback_key(bedrock_key("us-east-1", secret));
+    Pair { primary, fallback, client }
+}
+
+#[tokio::test]
+async fn bedrock_answers_with_a_key_minted_from_the_role_whose_signature_it_verified() {
+    let p = bedrock_pair(openai_stub::bedrock::TEST_SECRET_ACCESS_KEY).await;
+    p.primary.fail_every_create(Some((503, None)));
+    for question in ["/stub echo from bedrock", "/stub echo again"] {
+        let (status, body) = ask(&p.client, &message(question)).await;
+        assert_eq!((status, body["model"].as_str()), (200, Some(BEDROCK_MODEL)), "{body}");
+        assert!(body["response_id"].as_str().is_some_and(|id| id.starts_with("fb-resp_")), "{body}");
+    }
+    // The stand-in records a request only once the key's signature, region and expiry held.
+    let answered = p.fallback.requests();
+    assert_eq!((answered.len(), answered[0].model.as_str()), (2, BEDROCK_MODEL));
+}
+
+#[tokio::test]
+async fn a_key_signed_with_the_wrong_secret_is_refused_and_the_caller_told_plainly() {
+    let wrong = "not/the+role's/secret/EXAMPLEKEY0123456789";
+    let p = bedrock_pair(wrong).await;
+    p.primary.fail_every_create(Some((500, None)));
+    let response = handle(&p.client, &Gate::open(), request_from("192.0.2.61", &message("hello"), &[])).await.unwrap();
+    let Body::Text(text) = response.body() else { panic!("a text body") };
+    let body: serde_json::Value = serde_json::from_str(text).unwrap();
+    // The deployment's fault, said as such (500), naming where to look; never a panic.
+    assert_eq!((response.status().as_u16(), body["code"].as_str()), (500, Some("upstream_unauthorized")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("the role a Bedrock key is minted from")), "{body}");
+    assert!(p.fallback.requests().is_empty(), "refused before any answer");
+    for secret_part in ["bedrock-api-key-", wrong, "stand-in-session-token", "X-Amz-Signature"] {
+        assert!(!text.contains(secret_part), "{text}");
+    }
 }

@@ -1,6 +1,6 @@
 //! Failover on a stream: the primary down before anything reached the reader, the fallback
 //! answers and says so in `event: response`; a resume and a stop of that answer reach the
-//! fallback, and only it.
+//! fallback, and only it; Bedrock as the fallback, its key minted from the role.
 
 use bytes::Bytes;
 use e2e::{BrowserEvent, TEST_KEY, browser_events, client_for, message_data};
@@ -108,4 +108,33 @@ async fn an_error_right_after_response_created_is_answered_by_the_fallback_never
     assert_eq!(status, 200);
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(names, ["start", "response", "message", "message", "error", "end"], "one answer, cut: {events:?}");
+}
+
+#[tokio::test]
+async fn bedrock_streams_and_resumes_its_answer_with_the_key_minted_from_the_role() {
+    let primary = StubServer::start().await.unwrap();
+    let fallback = StubServer::start_as_bedrock("us-east-1").await.unwrap();
+    let url = fallback.base_url();
+    let vars = [
+        ("FALLBACK_BASE_URL", url.as_str()),
+        ("FALLBACK_AUTH", "bedrock"),
+        ("FALLBACK_MODEL", "us.openai.gpt-5.6-sol"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let key = e2e::bedrock_key("us-east-1", openai_stub::bedrock::TEST_SECRET_ACCESS_KEY);
+    let client = client_for(&primary, &vars).with_fallback_key(key);
+    primary.fail_every_create(Some((503, None)));
+    let (status, events, _) = whole(&client, ask("/stub text=tricky done")).await;
+    assert_eq!(status, 200);
+    let response = events.iter().find(|e| e.event == "response").expect("a response event");
+    assert!(response.data.contains(r#""model":"us.openai.gpt-5.6-sol""#), "{}", response.data);
+    let answer = message_data(&events).concat();
+    // The resume reads the answer again from Bedrock, whose every route checks the key.
+    let messages: Vec<&BrowserEvent> = events.iter().filter(|e| e.event == "message").collect();
+    let resume = e2e::request_from("192.0.2.63", "", &[("last-event-id", messages[1].id.as_str())]);
+    let (status, resumed, _) = whole(&client, resume).await;
+    assert_eq!(status, 200);
+    let before: String = messages[..=1].iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(format!("{before}{}", message_data(&resumed).concat()), answer);
+    assert_eq!((fallback.requests().len(), fallback.retrieves().is_empty()), (1, false));
 }

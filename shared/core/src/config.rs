@@ -70,11 +70,16 @@ impl Config {
         crate::prices::Prices::for_model(&self.model, self.prices)
     }
 
-    /// The fallback's price: its list price, or the override when it answers with the primary's
-    /// model (`OPENAI_PRICE_*` price that model).
+    /// The fallback's price: `FALLBACK_PRICE_*`, else the primary's override when it answers
+    /// with the primary's model, else its list price.
     pub fn fallback_price(&self) -> Option<crate::prices::Prices> {
         let fallback = self.fallback.as_ref()?;
-        crate::prices::Prices::for_model(&fallback.model, self.prices.filter(|_| fallback.model == self.model))
+        crate::prices::Prices::for_model(&fallback.model, fallback.prices.or(self.primary_override_for(fallback)))
+    }
+
+    /// `OPENAI_PRICE_*`, when the fallback answers with the model they price.
+    fn primary_override_for(&self, fallback: &crate::fallback::FallbackConfig) -> Option<crate::prices::Prices> {
+        self.prices.filter(|_| fallback.model == self.model)
     }
 
     pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
@@ -127,7 +132,7 @@ impl Config {
         let defaults = Timeouts::default();
         let limits = limits(&get)?;
         let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
-        let prices = prices(&get)?;
+        let prices = prices(&get, &OPENAI_PRICES)?;
         limits.check_dollars("OPENAI_MODEL", &model, prices)?;
         let fallback = crate::fallback::FallbackConfig::from_lookup(&get, &model, |name, url| {
             check_base_url(name, url, insecure_allowed)
@@ -135,7 +140,7 @@ impl Config {
         if let Some(fallback) = &fallback {
             // An answer from the fallback is counted at its price: a dollar limit needs that too.
             let same_model = (fallback.model == model).then_some(prices).flatten();
-            limits.check_dollars("FALLBACK_MODEL", &fallback.model, same_model)?;
+            limits.check_dollars("FALLBACK_MODEL", &fallback.model, fallback.prices.or(same_model))?;
         }
         // With limits on, every request asks for at most what its reservation assumed.
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
@@ -254,7 +259,32 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
 }
 
 /// Both prices or neither: half an override would silently price the other half at zero.
-fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices::Prices>, ConfigError> {
+/// The variables that override one provider's prices.
+pub(crate) struct PriceNames {
+    input: &'static str,
+    output: &'static str,
+    cached_input: &'static str,
+    cache_write: &'static str,
+}
+
+const OPENAI_PRICES: PriceNames = PriceNames {
+    input: "OPENAI_PRICE_INPUT_PER_MTOK",
+    output: "OPENAI_PRICE_OUTPUT_PER_MTOK",
+    cached_input: "OPENAI_PRICE_CACHED_INPUT_PER_MTOK",
+    cache_write: "OPENAI_PRICE_CACHE_WRITE_PER_MTOK",
+};
+
+pub(crate) const FALLBACK_PRICES: PriceNames = PriceNames {
+    input: "FALLBACK_PRICE_INPUT_PER_MTOK",
+    output: "FALLBACK_PRICE_OUTPUT_PER_MTOK",
+    cached_input: "FALLBACK_PRICE_CACHED_INPUT_PER_MTOK",
+    cache_write: "FALLBACK_PRICE_CACHE_WRITE_PER_MTOK",
+};
+
+pub(crate) fn prices(
+    get: &impl Fn(&str) -> Option<String>,
+    names: &PriceNames,
+) -> Result<Option<crate::prices::Prices>, ConfigError> {
     let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
         get(name)
             .map(|v| {
@@ -266,9 +296,9 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices:
             })
             .transpose()
     };
-    let cached = price("OPENAI_PRICE_CACHED_INPUT_PER_MTOK")?;
-    let cache_write = price("OPENAI_PRICE_CACHE_WRITE_PER_MTOK")?;
-    match (price("OPENAI_PRICE_INPUT_PER_MTOK")?, price("OPENAI_PRICE_OUTPUT_PER_MTOK")?) {
+    let cached = price(names.cached_input)?;
+    let cache_write = price(names.cache_write)?;
+    match (price(names.input)?, price(names.output)?) {
         // Unset, cached input is priced as input and cache writes at OpenAI's 1.25x input: an
         // estimate never too low.
         (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices {
@@ -281,7 +311,7 @@ fn prices(get: &impl Fn(&str) -> Option<String>) -> Result<Option<crate::prices:
         })),
         (None, None) => Ok(None),
         (input, _) => Err(ConfigError::Invalid {
-            name: if input.is_some() { "OPENAI_PRICE_OUTPUT_PER_MTOK" } else { "OPENAI_PRICE_INPUT_PER_MTOK" },
+            name: if input.is_some() { names.output } else { names.input },
             value: String::new(),
             expected: "set together with the other price",
         }),
@@ -358,7 +388,7 @@ impl LimitsConfig {
             return Err(ConfigError::Invalid {
                 name,
                 value: model.to_owned(),
-                expected: "a model in the price list (or OPENAI_MODEL's, with OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK set): a dollar limit (DAILY_BUDGET_USD, CALLER_USD_PER_DAY, a plan's dollars) cannot be kept without the price of every model that may answer",
+                expected: "a model in the price list, or its price set (OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK for OPENAI_MODEL, FALLBACK_PRICE_INPUT_PER_MTOK and FALLBACK_PRICE_OUTPUT_PER_MTOK for FALLBACK_MODEL): a dollar limit (DAILY_BUDGET_USD, CALLER_USD_PER_DAY, a plan's dollars) cannot be kept without the price of every model that may answer",
             });
         }
         Ok(())

@@ -114,6 +114,15 @@ fn dollar_limits_are_read_exactly_and_fail_closed_without_a_price_or_a_table() {
     let refused = self::config(&unpriced).unwrap_err().to_string();
     assert!(refused.contains("FALLBACK_MODEL") && refused.contains("my-local-model"), "{refused}");
     assert!(self::config(&[fallback.as_slice(), &[("FALLBACK_MODEL", "gpt-6-sol")]].concat()).is_ok());
+    // Its own rates (Bedrock's ids are in no list) price it, and only it.
+    let rates = [("FALLBACK_PRICE_INPUT_PER_MTOK", "3"), ("FALLBACK_PRICE_OUTPUT_PER_MTOK", "12")];
+    let config = self::config(&[unpriced.as_slice(), &rates].concat()).unwrap();
+    let fallback_price = config.fallback_price().unwrap();
+    assert_eq!((fallback_price.input_per_million, fallback_price.output_per_million), (3.0, 12.0));
+    assert_eq!(fallback_price.cache_write_per_million, 3.75, "cache writes at 1.25x input, unless set");
+    assert_ne!(config.price(), Some(fallback_price));
+    let half = self::config(&[unpriced.as_slice(), &rates[..1]].concat()).unwrap_err().to_string();
+    assert!(half.contains("FALLBACK_PRICE_OUTPUT_PER_MTOK"), "{half}");
     // The same model as the primary's takes the primary's override.
     let same = [priced.as_slice(), &fallback[2..], &[("FALLBACK_MODEL", "my-local-model")]].concat();
     let config = self::config(&same).unwrap();
@@ -145,4 +154,32 @@ fn a_fallback_is_read_whole_or_refused_by_name() {
     refused(&[("FALLBACK_BASE_URL", "http://x.example/v1"), ("FALLBACK_API_KEY", "k")], "FALLBACK_BASE_URL");
     let odd = [("FALLBACK_BASE_URL", "https://x.example/v1"), ("FALLBACK_API_KEY", "k"), ("FALLBACK_AUTH", "basic")];
     refused(&odd, "FALLBACK_AUTH");
+}
+
+#[test]
+fn bedrock_mints_for_the_region_its_url_names_and_refuses_a_key_it_would_not_use() {
+    let mantle = [
+        ("FALLBACK_BASE_URL", "https://bedrock-mantle.us-east-1.api.aws/v1"),
+        ("FALLBACK_AUTH", "bedrock"),
+        ("FALLBACK_MODEL", "us.openai.gpt-5.6-sol"),
+        ("AWS_REGION", "eu-west-1"),
+    ];
+    let read = fallback_of(&mantle).unwrap().unwrap();
+    assert_eq!(read.auth, crate::fallback::FallbackAuth::Bedrock);
+    assert_eq!(read.key, KeyConfig::Bedrock { region: "us-east-1".into() }, "a key works only in its own region");
+    // A URL that names no region (a stand-in): the function's own.
+    let unnamed = fallback_of(&mantle[..2]).unwrap_err().to_string();
+    assert!(unnamed.contains("FALLBACK_MODEL"), "OpenAI's model name is no Bedrock id: {unnamed}");
+    let local =
+        [("FALLBACK_BASE_URL", "https://localhost:8443/v1"), ("FALLBACK_AUTH", "BEDROCK"), ("FALLBACK_MODEL", "m")];
+    let read = fallback_of(&[local.as_slice(), &[("AWS_REGION", "us-west-2")]].concat()).unwrap().unwrap();
+    assert_eq!(read.key, KeyConfig::Bedrock { region: "us-west-2".into() });
+    let error = fallback_of(&local).unwrap_err().to_string();
+    assert!(error.contains("AWS_REGION"), "{error}");
+    // A key beside bedrock is refused, not silently ignored, and the refusal never shows it.
+    for given in ["FALLBACK_API_KEY", "FALLBACK_API_KEY_SECRET_ID"] {
+        let error = fallback_of(&[mantle.as_slice(), &[(given, "sk-given-9f3a")]].concat()).unwrap_err().to_string();
+        assert!(error.contains(given) && error.contains("FALLBACK_AUTH=bearer"), "{error}");
+        assert!(!error.contains("sk-given-9f3a"), "{error}");
+    }
 }

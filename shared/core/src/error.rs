@@ -69,7 +69,10 @@ pub enum ApiError {
         "this service cannot check sign-ins right now (the identity provider cannot be reached); try again in a moment"
     )]
     AuthUnavailable,
-    #[error("OpenAI rejected this deployment's API key; check the key or the secret that holds it")]
+    /// The primary's or the fallback's key (a Bedrock one is minted from the function's role).
+    #[error(
+        "the model provider rejected this deployment's API key; check the key, the secret that holds it, or the role a Bedrock key is minted from"
+    )]
     UpstreamUnauthorized,
     /// OpenAI answered `404 model_not_found`: the model was shut down, or this project has no
     /// access to it. The name is the deployment's own setting, not a secret.

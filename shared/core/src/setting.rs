@@ -20,6 +20,11 @@ pub enum KeyConfig {
     Secret(String),
     /// `OPENAI_API_KEY`: the key itself.
     Plain(String),
+    /// `FALLBACK_AUTH=bedrock`: a short-term Amazon Bedrock API key, minted from the function's
+    /// own AWS credentials for this region (no key is stored anywhere).
+    Bedrock {
+        region: String,
+    },
     Missing,
 }
 
@@ -29,6 +34,7 @@ impl std::fmt::Debug for KeyConfig {
         match self {
             Self::Secret(id) => f.debug_tuple("Secret").field(id).finish(),
             Self::Plain(_) => f.write_str("Plain(<redacted>)"),
+            Self::Bedrock { region } => f.debug_struct("Bedrock").field("region", region).finish(),
             Self::Missing => f.write_str("Missing"),
         }
     }

@@ -77,6 +77,9 @@ impl ResponsesClient {
         let reasoning = config.reasoning.request(&config.model);
         let http = http.shared();
         let fallback = config.fallback.as_ref().map(|fallback| {
+            if config.fallback_price().is_none() {
+                tracing::warn!(model = %fallback.model, "no price is known for the fallback's model (a Bedrock inference profile id is not in the catalogue): set FALLBACK_PRICE_INPUT_PER_MTOK and FALLBACK_PRICE_OUTPUT_PER_MTOK, or EstimatedCost misses the answers it gives; the token metrics and limits still count them");
+            }
             // Tokens, owner tags and safety identifiers stay signed with the primary's key, so
             // either provider's answers are verified the same way.
             let signing = signing.clone().unwrap_or_else(|| key.clone());
@@ -115,6 +118,14 @@ impl ResponsesClient {
             fallback,
             circuit: Arc::default(),
         })
+    }
+
+    /// The same client with `key` for its fallback (a Bedrock key minted from given credentials).
+    pub fn with_fallback_key(mut self, key: ApiKey) -> Self {
+        if let Some(fallback) = &self.fallback {
+            self.fallback = Some(Arc::new(Self { key, ..(**fallback).clone() }));
+        }
+        self
     }
 
     /// The provider that holds the answer `id` (as callers see it).

@@ -1,5 +1,6 @@
 //! The OpenAI API key: given directly, or read from AWS Secrets Manager once per execution
 //! environment. The read starts at init, beside the rest of start-up, and is awaited on first use.
+//! A Bedrock fallback's key is minted instead (`bedrock`), and minted again before it dies.
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,7 @@ type Read = Shared<BoxFuture<'static, Result<Arc<str>, ApiError>>>;
 enum Source {
     Plain,
     Secret { id: String, client: Arc<OnceCell<SecretsClient>> },
+    Bedrock(crate::bedrock::Minter),
     Missing,
 }
 
@@ -37,6 +39,9 @@ impl ApiKey {
                 (Source::Plain, ready(Ok(key)))
             }
             KeyConfig::Missing => (Source::Missing, ready(Err(missing()))),
+            KeyConfig::Bedrock { region } => {
+                return Self::bedrock(region.clone(), crate::bedrock::CredentialSource::DefaultChain);
+            }
             KeyConfig::Secret(id) => {
                 (Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) }, read_in_background(id.clone()))
             }
@@ -44,9 +49,19 @@ impl ApiKey {
         Self(Arc::new(Inner { source, read: Mutex::new(read) }))
     }
 
+    /// A short-term Bedrock API key for `region`, minted from `credentials` when first needed.
+    pub fn bedrock(region: String, credentials: crate::bedrock::CredentialSource) -> Self {
+        let minter = crate::bedrock::Minter::new(region, credentials);
+        let unused = ready(Err(ApiError::Misconfigured("a minted key is never read".into())));
+        Self(Arc::new(Inner { source: Source::Bedrock(minter), read: Mutex::new(unused) }))
+    }
+
     /// The key, waiting for the secret read if it is still under way. A read that had already
     /// failed (at init, say) is tried once more for this request rather than handed on.
     pub async fn get(&self) -> Result<Arc<str>, ApiError> {
+        if let Source::Bedrock(minter) = &self.0.source {
+            return minter.get().await;
+        }
         let read = self.current();
         match read.clone().await {
             Err(_) if matches!(self.0.source, Source::Secret { .. }) => self.read_again_unless_done(&read).await,
@@ -57,6 +72,9 @@ impl ApiKey {
     /// After upstream rejected `rejected`, reads the secret again (it may have been rotated).
     /// `Ok(None)`: there is nothing new to try. `Err`: Secrets Manager itself failed.
     pub async fn refresh(&self, rejected: &str) -> Result<Option<Arc<str>>, ApiError> {
+        if let Source::Bedrock(minter) = &self.0.source {
+            return minter.refresh(rejected).await;
+        }
         if !matches!(self.0.source, Source::Secret { .. }) {
             return Ok(None);
         }

@@ -1,9 +1,11 @@
 //! The OpenAI Responses API, as the chat functions use it: the wire types; a client that creates
 //! answers, buffered or streamed, with retries and timeouts; calls about a stored answer
 //! (retrieve, stream again, cancel, the size of the conversation it ends); resume tokens and
-//! the owner tag of every answer; and the API key, read from Secrets Manager. It knows nothing of
+//! the owner tag of every answer; and the API key, read from Secrets Manager or, for Bedrock,
+//! minted from the function's role. It knows nothing of
 //! Lambda, of HTTP requests from callers, or of limits.
 
+pub mod bedrock;
 mod circuit;
 mod client;
 mod create;

@@ -70,7 +70,9 @@ impl ResponsesClient {
                     // A failed re-read is Secrets Manager's failure, and is reported as such.
                     match self.key.refresh(&key).await? {
                         Some(fresh) => {
-                            tracing::warn!("OpenAI rejected the API key; retrying once with the secret read again");
+                            tracing::warn!(
+                                "the provider rejected the API key; retrying once with a fresh one (secret read again, or minted again)"
+                            );
                             key = fresh;
                             continue;
                         }
@@ -95,7 +97,9 @@ impl ResponsesClient {
         let http = self.http.clone().await.map_err(Outcome::Fail)?;
         let mut request = http.request(call.method.clone(), &call.url);
         request = match self.auth {
-            chat_core::fallback::FallbackAuth::Bearer => request.bearer_auth(key),
+            chat_core::fallback::FallbackAuth::Bearer | chat_core::fallback::FallbackAuth::Bedrock => {
+                request.bearer_auth(key)
+            }
             chat_core::fallback::FallbackAuth::Azure => {
                 let Ok(mut value) = reqwest::header::HeaderValue::from_str(key) else {
                     return Err(Outcome::Fail(ApiError::UpstreamUnauthorized));
