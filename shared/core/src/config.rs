@@ -132,7 +132,7 @@ impl Config {
         let defaults = Timeouts::default();
         let limits = limits(&get)?;
         let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
-        let prices = prices(&get, &OPENAI_PRICES)?;
+        let prices = crate::prices::from_settings(&get, &crate::prices::OPENAI_PRICES)?;
         limits.check_dollars("OPENAI_MODEL", &model, prices)?;
         let fallback = crate::fallback::FallbackConfig::from_lookup(&get, &model, |name, url| {
             check_base_url(name, url, insecure_allowed)
@@ -259,65 +259,6 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<LimitsConfig, ConfigE
 }
 
 /// Both prices or neither: half an override would silently price the other half at zero.
-/// The variables that override one provider's prices.
-pub(crate) struct PriceNames {
-    input: &'static str,
-    output: &'static str,
-    cached_input: &'static str,
-    cache_write: &'static str,
-}
-
-const OPENAI_PRICES: PriceNames = PriceNames {
-    input: "OPENAI_PRICE_INPUT_PER_MTOK",
-    output: "OPENAI_PRICE_OUTPUT_PER_MTOK",
-    cached_input: "OPENAI_PRICE_CACHED_INPUT_PER_MTOK",
-    cache_write: "OPENAI_PRICE_CACHE_WRITE_PER_MTOK",
-};
-
-pub(crate) const FALLBACK_PRICES: PriceNames = PriceNames {
-    input: "FALLBACK_PRICE_INPUT_PER_MTOK",
-    output: "FALLBACK_PRICE_OUTPUT_PER_MTOK",
-    cached_input: "FALLBACK_PRICE_CACHED_INPUT_PER_MTOK",
-    cache_write: "FALLBACK_PRICE_CACHE_WRITE_PER_MTOK",
-};
-
-pub(crate) fn prices(
-    get: &impl Fn(&str) -> Option<String>,
-    names: &PriceNames,
-) -> Result<Option<crate::prices::Prices>, ConfigError> {
-    let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
-        get(name)
-            .map(|v| {
-                v.parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or(ConfigError::Invalid {
-                    name,
-                    value: v,
-                    expected: "dollars per million tokens, e.g. 0.15",
-                })
-            })
-            .transpose()
-    };
-    let cached = price(names.cached_input)?;
-    let cache_write = price(names.cache_write)?;
-    match (price(names.input)?, price(names.output)?) {
-        // Unset, cached input is priced as input and cache writes at OpenAI's 1.25x input: an
-        // estimate never too low.
-        (Some(input_per_million), Some(output_per_million)) => Ok(Some(crate::prices::Prices {
-            input_per_million,
-            cached_input_per_million: cached.unwrap_or(input_per_million),
-            cache_write_per_million: cache_write.unwrap_or(input_per_million * 1.25),
-            output_per_million,
-            // Set from the model's family by `Prices::for_model`.
-            long_context: false,
-        })),
-        (None, None) => Ok(None),
-        (input, _) => Err(ConfigError::Invalid {
-            name: if input.is_some() { names.output } else { names.input },
-            value: String::new(),
-            expected: "set together with the other price",
-        }),
-    }
-}
-
 /// The key travels in every request to `base_url`: over plain `http://` only to this machine
 /// (a local stand-in or gateway), unless the owner opts in with `OPENAI_ALLOW_INSECURE_HTTP`.
 fn check_base_url(name: &'static str, base_url: &str, insecure_allowed: bool) -> Result<(), ConfigError> {

@@ -82,7 +82,7 @@ impl FallbackConfig {
             }
             (None, _) => primary_model.to_owned(),
         };
-        let prices = crate::config::prices(get, &crate::config::FALLBACK_PRICES)?;
+        let prices = crate::prices::from_settings(get, &crate::prices::FALLBACK_PRICES)?;
         Ok(Some(Self { base_url: base_url.trim_end_matches('/').to_owned(), model, auth, key, prices }))
     }
 }

@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::setting::ConfigError;
+
 /// Dollars per million tokens: fresh input, input read from the prompt cache, input written to
 /// it (1.25x input from GPT-5.6 on; plain input before), output (reasoning included).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -214,6 +216,65 @@ pub fn parse_usd(text: &str) -> Option<Nanos> {
     let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let fraction: u64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
     whole.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+/// The variables that override one provider's prices.
+pub(crate) struct PriceNames {
+    input: &'static str,
+    output: &'static str,
+    cached_input: &'static str,
+    cache_write: &'static str,
+}
+
+pub(crate) const OPENAI_PRICES: PriceNames = PriceNames {
+    input: "OPENAI_PRICE_INPUT_PER_MTOK",
+    output: "OPENAI_PRICE_OUTPUT_PER_MTOK",
+    cached_input: "OPENAI_PRICE_CACHED_INPUT_PER_MTOK",
+    cache_write: "OPENAI_PRICE_CACHE_WRITE_PER_MTOK",
+};
+
+pub(crate) const FALLBACK_PRICES: PriceNames = PriceNames {
+    input: "FALLBACK_PRICE_INPUT_PER_MTOK",
+    output: "FALLBACK_PRICE_OUTPUT_PER_MTOK",
+    cached_input: "FALLBACK_PRICE_CACHED_INPUT_PER_MTOK",
+    cache_write: "FALLBACK_PRICE_CACHE_WRITE_PER_MTOK",
+};
+
+pub(crate) fn from_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    names: &PriceNames,
+) -> Result<Option<Prices>, ConfigError> {
+    let price = |name: &'static str| -> Result<Option<f64>, ConfigError> {
+        get(name)
+            .map(|v| {
+                v.parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or(ConfigError::Invalid {
+                    name,
+                    value: v,
+                    expected: "dollars per million tokens, e.g. 0.15",
+                })
+            })
+            .transpose()
+    };
+    let cached = price(names.cached_input)?;
+    let cache_write = price(names.cache_write)?;
+    match (price(names.input)?, price(names.output)?) {
+        // Unset, cached input is priced as input and cache writes at OpenAI's 1.25x input: an
+        // estimate never too low.
+        (Some(input_per_million), Some(output_per_million)) => Ok(Some(Prices {
+            input_per_million,
+            cached_input_per_million: cached.unwrap_or(input_per_million),
+            cache_write_per_million: cache_write.unwrap_or(input_per_million * 1.25),
+            output_per_million,
+            // Set from the model's family by `Prices::for_model`.
+            long_context: false,
+        })),
+        (None, None) => Ok(None),
+        (input, _) => Err(ConfigError::Invalid {
+            name: if input.is_some() { names.output } else { names.input },
+            value: String::new(),
+            expected: "set together with the other price",
+        }),
+    }
 }
 
 #[cfg(test)]
