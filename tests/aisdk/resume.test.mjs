@@ -2,11 +2,14 @@
 // `GET {api}/{chat id}/stream` by DefaultChatTransport) against chat-stream under
 // `cargo lambda watch` with limits on and access keys: a reader who left mid-answer and comes
 // back gets the whole answer exactly; a chat with nothing running shows as it is (204); another
-// key is refused. Every version in VERSIONS, each with its own client. Run by
+// key is refused. Every version in VERSIONS, each with its own client. Then docs/api.md's
+// Next.js example's WorkflowChatTransport, as written there: its hooks put the key on the POST
+// and on a reconnect by run id. Run by
 // tests/tests/ai_sdk_resume.rs, which passes the URL, the keys and the expected text.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { WorkflowChatTransport } from '@ai-sdk/workflow/client';
 import { MemoryState } from './memory_state.mjs';
 
 const VERSIONS = ['ai-5', 'ai-6.0.99', 'ai-6', 'ai-7'];
@@ -92,3 +95,51 @@ for (const alias of VERSIONS) {
     });
   });
 }
+
+// The chunks of a UI message stream as the transport hands them over.
+async function readChunks(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+describe("docs/api.md's Next.js example: WorkflowChatTransport with the caller's key", () => {
+  test('the key goes on the POST and on a reconnect by run id, through the two prepare hooks', async () => {
+    const ai = await import('ai-7');
+    const seen = [];
+    let runId;
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (url, init) => {
+      seen.push(`${init?.method ?? 'GET'} ${new Headers(init?.headers).get('authorization') === `Bearer ${ALICE}`}`);
+      const response = await realFetch(url, init);
+      runId ??= response.headers.get('x-workflow-run-id') ?? undefined;
+      return response;
+    };
+    try {
+      // As the example writes it (getKeyOrToken is the app's).
+      const getKeyOrToken = () => ALICE;
+      const api = STREAM_URL;
+      const authorization = () => ({ authorization: `Bearer ${getKeyOrToken()}` });
+      const transport = new WorkflowChatTransport({
+        api,
+        prepareSendMessagesRequest: ({ messages, body }) => ({ body: { ...body, messages }, headers: authorization() }),
+        prepareReconnectToStreamRequest: () => ({ headers: authorization() }),
+      });
+      const chat = new ai.AbstractChat({ transport, state: new MemoryState() });
+      await within(chat.sendMessage({ text: QUESTION }), 'workflow');
+      assert.equal(chat.status, 'ready', String(chat.error));
+      assert.equal(textOf(chat.messages[1]), EXPECTED_TEXT);
+      assert.match(runId ?? '', /^resp_[^.]+\./, 'the POST named its run');
+      // What the transport sends after a hand-over: the same run from chunk 0, with the hook's key.
+      const again = await within(readChunks(await transport.reconnectToStream({ chatId: runId })), 'reconnect');
+      assert.equal(again.filter((c) => c.type === 'text-delta').map((c) => c.delta).join(''), EXPECTED_TEXT);
+      assert.equal(again.filter((c) => c.type === 'finish').length, 1);
+      assert.deepEqual(seen, ['POST true', 'GET true']);
+      // Without the reconnect hook the key is missing there, and the reconnect is refused.
+      const keyless = new WorkflowChatTransport({ api, maxConsecutiveErrors: 1 });
+      await assert.rejects(readChunks(await keyless.reconnectToStream({ chatId: runId })), /401/);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});

@@ -52,7 +52,7 @@ pub async fn stream_again(
     client: &ResponsesClient,
     gate: &Gate,
     request: Request,
-    run_id: &str,
+    id: &str,
     start_index: Option<&str>,
 ) -> Response<SseBody> {
     let mut summary = RequestSummary::start("chat-stream", shared::request_id(&request), client.config());
@@ -75,7 +75,7 @@ pub async fn stream_again(
             return failure(ApiError::BadRequest("`startIndex` must be a whole number".into()), None, summary);
         }
     };
-    let by_chat = !crate::chats::is_run_id(run_id);
+    let by_chat = !crate::chats::is_run_id(id);
     let skip = u64::try_from(start_index).unwrap_or(0);
     let dialect = match (by_chat, start_index_given) {
         (true, false) => UiMessageStream::default(),
@@ -89,18 +89,24 @@ pub async fn stream_again(
         let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
         return failure(error, None, summary);
     }
-    let caller = match gate.enter_to_resume(&request).await {
+    // A run id proves the answer is the caller's, so a sign-in that expired since still names them;
+    // a chat id is the client's own choice and proves nothing: a chat is found for a valid sign-in only.
+    let pass = match by_chat {
+        true => gate.enter(&request).await,
+        false => gate.enter_to_resume(&request).await,
+    };
+    let caller = match pass {
         Ok(pass) => pass.caller,
         Err(error) => return failure(error, None, summary),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let (response_id, chat) = match by_chat {
-        true => match crate::chats::running(gate, client, &caller, run_id, deadline).await {
+        true => match crate::chats::running(gate, client, &caller, id, deadline).await {
             Ok(Some((response_id, chat))) => (response_id, Some(chat)),
             Ok(None) => return no_content(summary),
             Err(error) => return failure(error, None, summary),
         },
-        false => match client.verify_token(&caller, run_id).await {
+        false => match client.verify_token(&caller, id).await {
             Ok(position) => (position.response_id, None),
             Err(error) => return failure(error, None, summary),
         },
