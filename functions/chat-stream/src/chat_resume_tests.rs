@@ -160,3 +160,36 @@ async fn a_record_left_behind_by_a_finished_answer_is_found_finished_at_openai()
     }
     panic!("the record of a finished answer was not cleared");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn the_chat_s_record_is_written_beside_the_stream_never_before_its_words() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("slow").await;
+    // Only the record's write (a PutItem) is slow; the admission's (UpdateItem) is not.
+    let delay = std::time::Duration::from_millis(1500);
+    let proxy = e2e::SlowProxy::start(dynamo.endpoint(), "PutItem", delay).await;
+    let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slow")]).await;
+    let limits = LimitsConfig { table: Some("slow".into()), rate_per_minute: 100, ..LimitsConfig::default() };
+    let gate = Gate::with_client(limits, Dynalite::client_at(&proxy.endpoint())).unwrap();
+    let started = std::time::Instant::now();
+    let (code, answer) = status(&upstream, &gate, ask("chat-c", "/stub deltas=5", "203.0.113.33")).await;
+    let took = started.elapsed();
+    assert_eq!(code, 200);
+    let question = "/stub deltas=5";
+    assert_eq!(text(&chunks(&answer).await), openai_stub::reply::deltas(question, &Scenario::parse(question)).concat());
+    assert!(took < delay, "the whole answer took {took:?}: it waited for the record's write");
+    // The record landed after the answer, and only then was it cleared.
+    for _ in 0..100 {
+        if proxy.arrived().iter().any(|op| op == "DeleteItem") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let arrived = proxy.arrived();
+    let (put, delete) =
+        (arrived.iter().position(|op| op == "PutItem"), arrived.iter().position(|op| op == "DeleteItem"));
+    assert!(put.is_some() && put < delete, "{arrived:?}");
+    let runs = gate.chat_runs().unwrap();
+    assert_eq!(runs.running("ip:203.0.113.33", "chat-c").await.unwrap(), None, "{arrived:?}");
+}
