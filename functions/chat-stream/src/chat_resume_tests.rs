@@ -109,6 +109,10 @@ async fn a_chat_s_running_answer_is_replayed_whole_to_its_caller_only_and_then_2
     assert_eq!(status(&upstream, &gate, resume("chat-a", other)).await, (204, Vec::new()));
     assert_eq!(upstream.stub.retrieves().len(), retrieves);
     assert_eq!(status(&upstream, &gate, resume("chat-never-asked", asker)).await, (204, Vec::new()));
+    let too_long = "x".repeat(3000);
+    for id in ["chat%20a", "chat a", too_long.as_str()] {
+        assert_eq!(status(&upstream, &gate, resume(id, asker)).await.0, 204, "{id}: never 503");
+    }
 
     // The caller back (the first reader gone): the whole answer, from its start, as the SDK reads it.
     drop(first);

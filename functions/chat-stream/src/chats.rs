@@ -65,7 +65,8 @@ impl ChatRun {
 
 /// The answer `chat_id` of `caller` is running: its response id, and its record (cleared when
 /// the answer ends). `None` when nothing runs for that caller's chat: no limits table, none
-/// recorded, a run id no longer valid, or an answer OpenAI says has finished (its record cleared).
+/// recorded (or an id none could be recorded under), a run id no longer valid, or an answer
+/// OpenAI says has finished (its record cleared).
 pub async fn running(
     gate: &Gate,
     client: &ResponsesClient,
@@ -73,7 +74,8 @@ pub async fn running(
     chat_id: &str,
     deadline: Instant,
 ) -> Result<Option<(String, ChatRun)>, ApiError> {
-    let Some(runs) = gate.chat_runs() else { return Ok(None) };
+    // An id no POST could have recorded is not looked for (nor one too long for a key).
+    let Some(runs) = gate.chat_runs().filter(|_| shared::ui_chat::is_chat_id(chat_id)) else { return Ok(None) };
     let Some(run_id) = runs.running(caller, chat_id).await? else { return Ok(None) };
     let run = ChatRun {
         runs,
