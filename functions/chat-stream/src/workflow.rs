@@ -143,7 +143,9 @@ pub async fn stream_again(
 }
 
 /// Nothing runs for that chat: `resume: true` shows the chat as it is.
-fn no_content(summary: RequestSummary) -> Response<SseBody> {
+fn no_content(mut summary: RequestSummary) -> Response<SseBody> {
+    // Answered as asked (the line says 204), not a reader who left.
+    (summary.status, summary.outcome) = (204, shared::Outcome::Completed);
     drop(summary);
     let mut response = crate::response::json_response(Response::new(String::new()));
     *response.status_mut() = lambda_http::http::StatusCode::NO_CONTENT;
