@@ -58,8 +58,12 @@ pub fn follows_hand_overs(request: &Request) -> bool {
 pub fn chat_id(request: &Request) -> Option<String> {
     let id = probe(request)?.id?;
     let id = id.as_str()?;
-    let safe = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
-    safe.then(|| id.to_owned())
+    is_chat_id(id).then(|| id.to_owned())
+}
+
+/// Whether `id` is a chat id this service records: 1 to 128 letters, digits, `_` or `-`.
+pub fn is_chat_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@ pub mod oidc;
 mod proxy;
 mod returning_proxy;
 pub mod runtime_api;
+mod slow_proxy;
 mod watch;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use node::node_test;
 pub use oidc::OidcProvider;
 pub use proxy::CuttingProxy;
 pub use returning_proxy::ReturningProxy;
+pub use slow_proxy::SlowProxy;
 pub use watch::{LambdaWatch, free_port, workspace_root};
 
 /// The key tests use; searched for in every output to prove it never leaks.

@@ -4,6 +4,7 @@ use openai_client::ResponsesClient;
 use shared::{RequestSummary, StreamAction};
 use spend::Gate;
 
+use crate::chats::ChatRun;
 use crate::dialect::{Dialect, EventSource, UiMessageStream};
 use crate::relay::{Start, relay};
 use crate::response::{SseBody, failure, sse_response};
@@ -65,8 +66,13 @@ async fn ask(
             let (first, run_id) = named.map_or((None, None), |(first, run_id)| (Some(first), run_id));
             // A run already named is followed by its id: it cannot move to the fallback.
             let question = run_id.is_none().then_some(chat);
+            // The chat's running answer, for `resume: true`: recorded at its first word.
+            let chat = match dialect.protocol() {
+                Some(_) => ChatRun::new(gate, &caller, shared::ui_chat::chat_id(&request), run_id.as_deref()),
+                None => None,
+            };
             let start =
-                Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, first, question };
+                Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, first, question, chat };
             let headers = dialect.headers();
             let events = relay(client, start, summary, Holding::Reservation(admission), deadline, dialect);
             crate::workflow::with_run_id(sse_response(events, headers), run_id.as_deref())
@@ -123,6 +129,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         heard: position.heard,
         first: None,
         question: None,
+        chat: None,
     };
     sse_response(relay(client, start, summary, holding, deadline, Box::new(EventSource)), &[])
 }

@@ -1,6 +1,9 @@
 //! `chat-stream`: asks the model and streams the answer as Server-Sent Events, in Lambda's
 //! response streaming mode.
 
+#[cfg(test)]
+mod chat_resume_tests;
+mod chats;
 mod dialect;
 #[cfg(test)]
 mod failover_tests;

@@ -42,6 +42,9 @@ pub struct Start {
     /// A new answer from the primary: the question, asked of the fallback if the stream fails
     /// before anything reached the reader.
     pub question: Option<chat_core::ChatRequest>,
+    /// The chat whose running answer this is (`resume: true`): recorded at the first word,
+    /// cleared at the end.
+    pub chat: Option<crate::chats::ChatRun>,
 }
 
 /// Where the reader is in the answer: what its resume token says, and when the model last
@@ -100,6 +103,7 @@ struct Relay {
     model: String,
     /// The question, while the fallback may still be asked it instead.
     question: Option<chat_core::ChatRequest>,
+    chat: Option<crate::chats::ChatRun>,
 }
 
 pub fn relay(
@@ -158,6 +162,9 @@ pub fn relay(
                 }
             }
             Ending::Finished(last) => {
+                if let Some(chat) = relay.chat.take() {
+                    chat.finished();
+                }
                 if !last.is_empty() {
                     yield last;
                 }
@@ -177,7 +184,7 @@ impl Relay {
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
-        let Start { upstream, caller, signer, sequence, offset, heard, question, first: _ } = start;
+        let Start { upstream, caller, signer, sequence, offset, heard, question, chat, first: _ } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
         let settlement = Settlement { holding, client: client.clone(), response_id, request_id };
@@ -199,6 +206,7 @@ impl Relay {
             reconnects: 0,
             model,
             question: question.filter(|_| !upstream.from_fallback()),
+            chat,
         };
         (relay, upstream)
     }
@@ -258,9 +266,12 @@ impl Relay {
         }
     }
 
-    /// The model showed it is working.
+    /// The model showed it is working: its first word is where a chat's answer is recorded.
     fn heard(&mut self) {
         self.cursor.heard_at = Instant::now();
+        if let Some(chat) = &mut self.chat {
+            chat.record();
+        }
     }
 
     /// An interruption: in background mode a broken connection or a silence is read again from

@@ -20,6 +20,7 @@
 
 mod amount;
 mod caller;
+mod chats;
 mod gate;
 mod handover;
 mod keys;
@@ -33,6 +34,7 @@ use std::time::Duration;
 pub use amount::{Amount, DayLimit};
 pub use caller::caller_id;
 pub use chat_core::LimitsConfig;
+pub use chats::ChatRuns;
 pub use gate::{Admission, Caller, Gate, Pass, reservation};
 pub use handover::Parked;
 pub use keys::{

@@ -1,7 +1,9 @@
 //! The limits table in DynamoDB. Key schema fixed for outside tools: partition key `pk`
 //! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
 //! `tokens#<caller>#<day>` (`used` tokens and `nano_usd` nano-dollars, and the caller's requests of
-//! the minute: `minute`, `count`, see `window`) and `budget#<day>` (`used`, `nano_usd`). Every limit is a conditional write, so concurrent
+//! the minute: `minute`, `count`, see `window`) and `budget#<day>` (`used`, `nano_usd`); beside them a handed-over reservation
+//! (`handover#<response id>`, see `handover`) and a chat's running answer (`chat#<caller>#<chat id>`,
+//! see `chats`). Every limit is a conditional write, so concurrent
 //! requests never pass a limit; the deployment's budget and the caller's item are written at once
 //! (one round trip), and the one that took is given back when the other is refused.
 //! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
@@ -135,6 +137,11 @@ impl Store {
 
     pub(crate) fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Epoch seconds by this store's clock.
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)()
     }
 
     pub(crate) async fn client(&self) -> &Client {
