@@ -52,9 +52,14 @@ impl ResponsesClient {
         deadline: Instant,
     ) -> Option<Result<ResponseStream, ApiError>> {
         let fallback = self.fallback.as_ref().filter(|_| request.previous_response_id.is_none())?;
-        tracing::warn!("the primary's answer failed before its first word: asking the fallback");
+        tracing::warn!("the primary's answer failed or stalled before its first word: asking the fallback");
         self.circuit.failed();
         Some(fallback.stream_here(request, deadline).await)
+    }
+
+    /// Whether a new answer may go to a fallback (one is set).
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.is_some()
     }
 
     /// Sends a new answer where it belongs: a follow-up to the provider that holds its
@@ -81,11 +86,15 @@ impl ResponsesClient {
                 self.circuit.failed();
                 ask((**fallback).clone()).await
             }
-            answered => {
-                if answered.is_ok() {
-                    self.circuit.succeeded();
-                }
+            // The primary answered, if only to refuse the question: it is up.
+            answered @ (Ok(_) | Err(ApiError::ContextTooLong | ApiError::UpstreamRejected(_))) => {
+                self.circuit.succeeded();
                 answered
+            }
+            // Neither way (our own failure, say): a probe's turn passes to the next request.
+            failed => {
+                self.circuit.undecided();
+                failed
             }
         }
     }
