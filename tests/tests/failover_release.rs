@@ -211,9 +211,13 @@ async fn a_follow_up_whose_provider_is_down_gets_a_clear_error() {
     pair.fallback.fail_every_create(Some((503, None)));
     let follow_up = pair.function.invoke(get_event(&format!("message=two&previous_response_id={id}"))).await;
     let body = follow_up.json().unwrap_or_default();
-    // The holder's own error, with a status and words: never an answer from elsewhere.
-    assert_eq!((follow_up.status, body["code"].as_str()), (Some(502), Some("upstream_error")), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("try again")), "{body}");
+    // Said so, in words and a code: never an answer from elsewhere.
+    assert_eq!(
+        (follow_up.status, body["code"].as_str()),
+        (Some(503), Some("conversation_provider_unavailable")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("the fallback") && d.contains("new chat")), "{body}");
     assert_eq!(pair.fallback.requests().len(), 1 + 3, "the follow-up went to its holder, with its retries");
     assert_eq!(pair.primary.requests().len(), 3, "never a silent new conversation at the primary");
 }

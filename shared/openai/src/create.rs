@@ -73,7 +73,22 @@ impl ResponsesClient {
     {
         let Some(fallback) = &self.fallback else { return ask(self.clone()).await };
         if let Some(previous) = request.previous_response_id.as_deref() {
-            return ask(self.for_id(previous).clone()).await;
+            let holder = self.for_id(previous);
+            return match ask(holder.clone()).await {
+                // Down for now: said so (a 429 keeps its own words and Retry-After, and a key or
+                // model refused is the owner's to fix).
+                Err(
+                    error @ (ApiError::UpstreamUnreachable
+                    | ApiError::UpstreamTimeout(_)
+                    | ApiError::UpstreamServerError(_)
+                    | ApiError::StreamFailed(_)
+                    | ApiError::MalformedUpstream),
+                ) => {
+                    tracing::warn!(error = %error.log_detail(), fallback = holder.is_fallback(), "the provider that holds this conversation cannot answer its follow-up");
+                    Err(ApiError::HolderUnavailable { fallback: holder.is_fallback() })
+                }
+                other => other,
+            };
         }
         let primary = match self.circuit.next() {
             Try::Primary => self.clone(),
