@@ -175,3 +175,26 @@ async fn an_error_right_after_response_created_is_answered_by_the_fallback_never
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(names, ["start", "response", "message", "message", "error", "end"], "one answer, cut: {events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn a_failed_over_answer_settles_to_the_fallback_s_bill_and_holds_nothing_for_the_failed_attempt() {
+    use openai_stub::scenario::Failure;
+    let dynamo = e2e::Dynalite::start().await;
+    dynamo.create_limits_table("failover").await;
+    let (primary, fallback, client) = pair_with(&[("LIMITS_TABLE", "failover")]).await;
+    let limits = spend::LimitsConfig { table: Some("failover".into()), rate_per_minute: 10, ..Default::default() };
+    let store = spend::Store::with_client("failover".into(), dynamo.client()).with_clock(e2e::mid_minute_clock());
+    let gate = Gate::with_store(limits, store).unwrap();
+    // Named, then failed before a word: the reservation made for it must end as the fallback's bill.
+    primary.fail_every_stream(Some(Failure::Failed));
+    let ask = e2e::request_from("203.0.113.71", &format!("message={}", e2e::encode("/stub echo settled")), &[]);
+    let response = handle(&client, &gate, ask).await.unwrap();
+    let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    assert_eq!(message_data(&browser_events(&body).await).concat(), "settled");
+    let billed = fallback.requests()[0].usage.clone().unwrap()["total_tokens"].as_u64().unwrap();
+    let store = spend::Store::with_client("failover".into(), dynamo.client());
+    let used = store.used(&format!("tokens#ip:203.0.113.71#{}", spend::day_now())).await.unwrap();
+    assert_eq!(used, billed, "the fallback's bill, nothing of the failed attempt or of the worst case");
+    assert_eq!(primary.requests()[0].deltas_sent, 0);
+}
