@@ -8,7 +8,8 @@
 //! - (w) the same function under `cargo lambda watch --release`, kept as a separate row: the
 //!   emulator's own server sets no TCP_NODELAY, so stalls there are the emulator's.
 //!
-//! Prints the tables and writes BENCHMARKS.md. Every loop has a fixed count and every wait a
+//! `bench cold` and `bench failover` measure only the cold first request, or only the failover
+//! rows. Prints the tables and writes BENCHMARKS.md. Every loop has a fixed count and every wait a
 //! time limit (requests 60 s, invocations 30 s, starts 10–60 s).
 
 mod added;
@@ -17,6 +18,7 @@ mod buffered;
 mod chart;
 mod cold;
 mod coldstart;
+mod failover;
 mod limits;
 mod measure;
 mod peers;
@@ -57,8 +59,14 @@ async fn main() {
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(0).build().expect("client");
     let mut figures = Figures::default();
-    if std::env::args().nth(1).as_deref() == Some("cold") {
-        return cold_only(&root, &stub).await;
+    match std::env::args().nth(1).as_deref() {
+        Some("cold") => return cold_only(&root, &stub).await,
+        Some("failover") => {
+            let figures = failover::measure(&private_copies(&root)[1], &[]).await;
+            println!("| figure | median / p95 |\n| --- | ---: |\n{}", figures.rows());
+            return;
+        }
+        _ => {}
     }
 
     eprintln!(
@@ -143,6 +151,9 @@ async fn main() {
 
     eprintln!("==> non-streamed: chat-complete against a direct buffered call, 200 rounds, interleaved");
     figures.buffered = buffered::measure(&binaries[0], &upstream, &stub.base_url(), &http).await;
+
+    eprintln!("==> failover: first text when the primary refuses at once, against a healthy primary");
+    figures.failover = failover::measure(&binaries[1], &[]).await;
 
     eprintln!("==> limits on (dynalite on loopback) against limits off: time to first text, 60 rounds, interleaved");
     figures.limits = limits::measure(&binaries[1], &function, &upstream, &http).await;

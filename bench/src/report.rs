@@ -31,6 +31,7 @@ pub struct Figures {
     pub background: crate::background::BackgroundFigures,
     pub limits: crate::limits::LimitsFigures,
     pub buffered: crate::buffered::BufferedFigures,
+    pub failover: crate::failover::FailoverFigures,
     pub added: Vec<crate::added::Added>,
     /// chat-complete, chat-stream.
     pub cold: [crate::cold::ColdFigures; 2],
@@ -173,6 +174,9 @@ impl Figures {
             bg.resume_live[0], bg.resume_live[1]
         );
         let _ = writeln!(t);
+        let _ = writeln!(t, "Failover (`FALLBACK_BASE_URL`), (b) only, median / p95:\n");
+        let _ = writeln!(t, "| figure | median / p95 |\n| --- | ---: |");
+        let _ = writeln!(t, "{}", self.failover.rows());
         let b = &self.buffered;
         let _ = writeln!(t, "Non-streamed, one request at a time (chat-complete, (b) only), p50 / p99:\n");
         let _ = writeln!(t, "| figure | p50 / p99 |");

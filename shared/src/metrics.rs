@@ -1,7 +1,9 @@
 //! Metrics in CloudWatch's Embedded Metric Format: the request's summary line carries an `_aws`
 //! directive and the values, so CloudWatch turns each line into metrics with no API call and
 //! nothing added to the request path. Dimensions are kept to `function` and `model`, so the
-//! number of metrics (and their bill) stays small. The cost is an estimate from list prices
+//! number of metrics (and their bill) stays small; with a fallback set, each metric is also
+//! emitted by `provider` (`primary` or `fallback`), a second dimension set beside the first,
+//! which the alarms keep reading. The cost is an estimate from list prices
 //! (`chat_core::prices`).
 
 use serde_json::{Map, Value, json};
@@ -13,8 +15,12 @@ pub const NAMESPACE: &str = "LambdaOpenAIChat";
 pub type Metric = (&'static str, &'static str, f64);
 
 /// Adds the `_aws` directive for `metrics` to `line`, with each value at the top level beside
-/// the `function` and `model` dimensions the line already holds.
+/// the `function` and `model` dimensions the line already holds (and `provider`, when it does).
 pub fn embed(line: &mut Map<String, Value>, metrics: &[Metric], timestamp_ms: u64) {
+    let mut dimensions = vec![json!(["function", "model"])];
+    if line.get("provider").is_some_and(Value::is_string) {
+        dimensions.push(json!(["function", "model", "provider"]));
+    }
     let declared: Vec<Value> = metrics.iter().map(|(name, unit, _)| json!({ "Name": name, "Unit": unit })).collect();
     for (name, _, value) in metrics {
         line.insert((*name).to_owned(), json!(value));
@@ -23,7 +29,7 @@ pub fn embed(line: &mut Map<String, Value>, metrics: &[Metric], timestamp_ms: u6
         "_aws".to_owned(),
         json!({
             "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [["function", "model"]], "Metrics": declared }],
+            "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": declared }],
         }),
     );
 }

@@ -4,6 +4,7 @@
 
 mod dynalite;
 pub mod emf;
+pub mod failover_pair;
 pub mod function_url;
 mod losing_proxy;
 mod moto;

@@ -221,6 +221,10 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
         for (i, delta) in a.deltas.iter().enumerate() {
             match scenario.failure.filter(|_| i == scenario.after) {
                 Some(Failure::Drop) => yield vec![Frame::Drop],
+                // One garbled event in an answer that goes on, as a careful client must skip it.
+                Some(Failure::Malformed) => yield vec![Frame::Malformed],
+                // Silent from here on, the connection kept open.
+                Some(Failure::Stall) => std::future::pending::<()>().await,
                 Some(failure) => {
                     yield vec![failure_frame(a, failure, i, &mut event)];
                     if scenario.done {
@@ -247,6 +251,9 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
         if scenario.done {
             tail.push(Frame::Done);
         }
+        if scenario.close_badly {
+            tail.push(Frame::Drop);
+        }
         yield tail;
     }
 }
@@ -254,14 +261,14 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
 /// The frame that ends the answer early after `sent` deltas, for every failure but `Drop`.
 fn failure_frame(a: &Answer, failure: Failure, sent: usize, event: &mut impl FnMut(&str, Value) -> Frame) -> Frame {
     let message = &a.failure_message;
+    let code = a.scenario.code.as_deref().unwrap_or("server_error");
     match failure {
-        Failure::Drop => Frame::Drop,
+        Failure::Drop | Failure::Stall => Frame::Drop,
         Failure::Malformed => Frame::Malformed,
-        Failure::ErrorFlat => event("error", json!({"code": "server_error", "message": message, "param": null})),
-        Failure::ErrorNested => event(
-            "error",
-            json!({"error": {"type": "server_error", "code": "server_error", "message": message, "param": null}}),
-        ),
+        Failure::ErrorFlat => event("error", json!({"code": code, "message": message, "param": null})),
+        Failure::ErrorNested => {
+            event("error", json!({"error": {"type": "server_error", "code": code, "message": message, "param": null}}))
+        }
         Failure::Failed => {
             let mut failed = a.response("failed", vec![], None);
             failed["error"] = wire::model_failure();

@@ -117,6 +117,9 @@ pub struct StubState {
     /// Every answer fails this way before its first delta, after `response.created`, whatever
     /// it asks: a provider failing in the stream (a failover's primary), until set to `None`.
     pub failing_in_stream: Mutex<Option<scenario::Failure>>,
+    /// `/stub` settings every answer gets before the prompt's own, whatever it asks: one fault
+    /// of this provider's (a failover's primary) while the other answers the same prompt well.
+    every_answer: Mutex<Option<String>>,
 }
 
 impl StubState {
@@ -140,7 +143,20 @@ impl StubState {
             azure: Default::default(),
             bedrock: RwLock::default(),
             failing_in_stream: Mutex::default(),
+            every_answer: Mutex::default(),
         })
+    }
+
+    /// The prompt as its scenario is read: [`StubServer::every_answer`]'s settings first.
+    fn with_every_answer(&self, prompt: &str) -> String {
+        let every = self.every_answer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match every {
+            None => prompt.to_owned(),
+            Some(settings) => {
+                let own = prompt.trim_start().strip_prefix("/stub").unwrap_or("");
+                format!("/stub {settings} {own}")
+            }
+        }
     }
 
     /// The day it is for the stand-in.
@@ -348,6 +364,12 @@ impl StubServer {
     /// Fails every answer with `failure` before its first delta (after `response.created`).
     pub fn fail_every_stream(&self, failure: Option<scenario::Failure>) {
         *self.state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    /// Gives every answer these `/stub` settings (e.g. `"stall after=3"`) ahead of the prompt's
+    /// own; `None` stops.
+    pub fn every_answer(&self, settings: Option<&str>) {
+        *self.state.every_answer.lock().unwrap_or_else(|e| e.into_inner()) = settings.map(str::to_owned);
     }
 
     /// Takes keys as Azure OpenAI does: in `api-key`, never as a bearer token.

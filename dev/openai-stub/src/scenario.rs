@@ -6,10 +6,12 @@
 //! | `status=N` | answer HTTP N with OpenAI's error body (`code=` picks the error code) |
 //! | `times=N` | fail only the first N requests with this same prompt, then answer normally |
 //! | `retry_after=S` / `retry_after_ms=MS` | send that header with the error |
-//! | `error=flat\|nested` | an `error` event after `after=N` deltas (default 2) |
+//! | `error=flat\|nested` | an `error` event after `after=N` deltas (default 2), its code `code=` (`server_error` unless set) |
 //! | `failed` / `incomplete` | `response.failed` / `response.incomplete` after `after=N` deltas |
 //! | `drop` | close the connection after `after=N` deltas, mid-answer |
-//! | `malformed` | send an event that is not JSON after `after=N` deltas |
+//! | `malformed` | send one event that is not JSON after `after=N` deltas, then the rest of the answer |
+//! | `stall` | after `after=N` deltas, send nothing more, the connection kept open |
+//! | `close_badly` | break the connection right after `response.completed` |
 //! | `hang` | send the headers, then nothing, forever |
 //! | `hang_headers` | never answer at all |
 //! | `first_delay_ms=N` / `delay_ms=N` | pause before the first delta / between deltas |
@@ -59,6 +61,8 @@ pub struct Scenario {
     pub think: Option<Duration>,
     pub done: bool,
     pub leak: bool,
+    /// The connection breaks right after `response.completed`.
+    pub close_badly: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,7 @@ pub enum Failure {
     Incomplete,
     Drop,
     Malformed,
+    Stall,
 }
 
 impl Scenario {
@@ -98,6 +103,8 @@ impl Scenario {
                 "incomplete" => scenario.failure = Some(Failure::Incomplete),
                 "drop" => scenario.failure = Some(Failure::Drop),
                 "malformed" => scenario.failure = Some(Failure::Malformed),
+                "stall" => scenario.failure = Some(Failure::Stall),
+                "close_badly" => scenario.close_badly = true,
                 "after" => scenario.after = value.parse().unwrap_or(2),
                 "hang" => scenario.hang = true,
                 "hang_headers" => scenario.hang_headers = true,

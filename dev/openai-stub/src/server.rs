@@ -65,7 +65,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
             None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
         },
     };
-    let mut scenario = Scenario::parse(input);
+    let mut scenario = Scenario::parse(&state.with_every_answer(input));
     if let Some(failure) = *state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) {
         // A moment after `response.created`, as OpenAI fails an answer it has named.
         (scenario.failure, scenario.after) = (Some(failure), 0);
@@ -194,6 +194,7 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
             return Body::from_stream(broken).into_response();
         }
         Some(Failure::Malformed) => return (StatusCode::OK, "{not json").into_response(),
+        Some(Failure::Stall) => std::future::pending::<()>().await,
         Some(Failure::ErrorFlat | Failure::ErrorNested) => return error(500, scenario, None),
         None => {}
     }

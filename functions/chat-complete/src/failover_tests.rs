@@ -85,6 +85,33 @@ async fn while_the_primary_is_down_it_sees_one_probe_at_a_time_and_takes_answers
     assert!(next["response_id"].as_str().is_some_and(|id| id.starts_with("resp_")), "{next}");
 }
 
+/// Milliseconds between the primary's attempts, as it saw them.
+fn gaps(stub: &StubServer) -> Vec<u64> {
+    let started: Vec<u64> = stub.requests().iter().map(|r| r.started_ms).collect();
+    started.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_its_retry_after_or_a_backoff_never_in_a_tight_loop_then_fails_over() {
+    // (the settings, the least gap between two attempts in ms)
+    for (settings, least) in
+        [("status=429 retry_after_ms=400", 400), ("status=429 retry_after=0", 100), ("status=429", 250)]
+    {
+        let p = pair("bearer").await;
+        p.primary.every_answer(Some(settings));
+        let (status, body) = ask(&p.client, &message("/stub echo served")).await;
+        assert_eq!((status, body["model"].as_str()), (200, Some("gpt-6-sol")), "{settings}: {body}");
+        let gaps = gaps(&p.primary);
+        assert_eq!(gaps.len(), 2, "{settings}: the primary's three attempts, then the fallback");
+        assert!(gaps.iter().all(|gap| *gap >= least), "{settings}: {gaps:?}");
+        // The outage goes on: each new answer goes straight to the fallback, none to the primary.
+        for _ in 0..5 {
+            assert_eq!(ask(&p.client, &message("/stub echo meanwhile")).await.0, 200);
+        }
+        assert_eq!((p.primary.requests().len(), p.fallback.requests().len()), (3, 6), "{settings}");
+    }
+}
+
 #[tokio::test]
 async fn the_caller_s_own_errors_never_fail_over() {
     let p = pair("bearer").await;

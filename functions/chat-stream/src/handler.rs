@@ -178,7 +178,7 @@ mod tests {
     #[tokio::test]
     async fn failures_after_start_send_error_then_end_and_keep_the_text() {
         let upstream = TestUpstream::start().await;
-        for scenario in ["error=flat", "error=nested", "failed", "incomplete", "malformed"] {
+        for scenario in ["error=flat", "error=nested", "failed", "incomplete"] {
             let (status, _, events, _) =
                 call(&upstream, get_request(&format!("/stub {scenario} after=2 echo abcd"))).await;
             assert_eq!(status, 200, "{scenario}");
@@ -192,6 +192,14 @@ mod tests {
         }
         let (_, _, events, _) = call(&upstream, get_request("/stub incomplete after=1 echo ab")).await;
         assert!(events.iter().any(|e| e.event == "error" && e.data.contains("max_output_tokens")), "{events:?}");
+        // One event that cannot be read is skipped; the answer goes on to its end.
+        let (_, _, events, _) = call(&upstream, get_request("/stub malformed after=2 echo abcd")).await;
+        assert_eq!(message_data(&events).concat(), "abcd");
+        assert_eq!(names(&events)[names(&events).len() - 2..], ["usage", "end"], "{events:?}");
+        // Complete at `response.completed`, whatever the connection does next.
+        let (_, _, events, _) = call(&upstream, get_request("/stub close_badly echo abcd")).await;
+        assert_eq!(message_data(&events).concat(), "abcd");
+        assert_eq!(names(&events)[names(&events).len() - 2..], ["usage", "end"], "{events:?}");
     }
 
     #[tokio::test]

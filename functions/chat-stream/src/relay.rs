@@ -77,8 +77,9 @@ enum Step {
     /// The connection to OpenAI broke, or the model is silent: read the answer again.
     ReadAgain,
     Stop(Ending),
-    /// The answer failed before anything reached the reader: ask the fallback instead.
-    AskElsewhere(chat_core::ChatRequest),
+    /// The answer failed or stalled before anything reached the reader: ask the fallback
+    /// instead (the error is the reader's when there is none to ask).
+    AskElsewhere(chat_core::ChatRequest, ApiError),
 }
 
 /// How this invocation's stream ends.
@@ -149,7 +150,7 @@ pub fn relay(
                     Ok(next) => upstream = next,
                     Err(error) => break relay.stop_with(error).await,
                 },
-                Step::AskElsewhere(question) => match relay.ask_elsewhere(&question).await {
+                Step::AskElsewhere(question, error) => match relay.ask_elsewhere(&question, error).await {
                     Ok(next) => upstream = next,
                     Err(error) => break relay.stop_with(error).await,
                 },
@@ -205,7 +206,7 @@ impl Relay {
             deadline,
             reconnects: 0,
             model,
-            question: question.filter(|_| !upstream.from_fallback()),
+            question: question.filter(|_| client.has_fallback() && !upstream.from_fallback()),
             chat,
         };
         (relay, upstream)
@@ -280,12 +281,20 @@ impl Relay {
     async fn interrupted(&mut self, error: ApiError) -> Step {
         let background = self.cursor.signer.is_some();
         let nothing_sent = self.summary.deltas == 0 && self.summary.reasoning_deltas == 0;
+        // Named but silent past the first-event timeout, failed, or (in a plain stream, which
+        // cannot be read again) cut: another provider may answer, as nothing was told yet.
+        let elsewhere = match &error {
+            ApiError::StreamFailed(_) | ApiError::MalformedUpstream => true,
+            ApiError::UpstreamTimeout(Wait::FirstText) => true,
+            ApiError::StreamCut(_) => !background,
+            _ => false,
+        };
         if nothing_sent
-            && matches!(error, ApiError::StreamFailed(_))
+            && elsewhere
             && let Some(question) = self.question.take()
         {
-            tracing::warn!(error = %error.log_detail(), "the answer failed before its first word");
-            return Step::AskElsewhere(question);
+            tracing::warn!(error = %error.log_detail(), "the answer failed or stalled before its first word");
+            return Step::AskElsewhere(question, error);
         }
         match error {
             ApiError::StreamCut(how) if background && self.reconnects < MAX_UPSTREAM_RECONNECTS => {
@@ -306,11 +315,14 @@ impl Relay {
         }
     }
 
-    /// The fallback's answer to `question`, in place of the primary's, which failed before
-    /// anything reached the reader: that one is cancelled (nothing more of it is billed), and
+    /// The fallback's answer to `question`, in place of the primary's, which failed or stalled
+    /// before anything reached the reader: that one is cancelled (nothing more of it is billed), and
     /// the reader is told the new answer's id and model by its own `response`.
-    async fn ask_elsewhere(&mut self, question: &chat_core::ChatRequest) -> Result<ResponseStream, ApiError> {
-        let failed = ApiError::StreamFailed("the answer failed before its first word".into());
+    async fn ask_elsewhere(
+        &mut self,
+        question: &chat_core::ChatRequest,
+        failed: ApiError,
+    ) -> Result<ResponseStream, ApiError> {
         if let Some(signer) = self.cursor.signer.take() {
             let cancel_by = Instant::now() + CANCEL_PATIENCE;
             drop(self.client.cancel(signer.response_id(), cancel_by).await);

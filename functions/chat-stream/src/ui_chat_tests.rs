@@ -94,7 +94,7 @@ async fn chunks_with_previous(upstream: &TestUpstream, history: Value, earlier: 
 #[tokio::test]
 async fn failures_are_error_parts_or_finish_reasons_and_the_text_stays() {
     let upstream = TestUpstream::start().await;
-    for scenario in ["error=nested", "failed", "malformed"] {
+    for scenario in ["error=nested", "failed"] {
         let (status, _, chunks, done) =
             read_chunks(&upstream, chat(json!([user(&format!("/stub {scenario} after=2 echo abcd"))]), json!({})))
                 .await;

@@ -97,6 +97,13 @@ pub enum ApiError {
     ContextTooLong,
     #[error("the conversation this message continues is no longer available; start a new chat")]
     PreviousResponseNotFound,
+    /// A follow-up stays with the provider that holds its conversation (`fallback`: the
+    /// fallback, else OpenAI), which cannot answer it now: never a silent new conversation.
+    #[error(
+        "the provider that holds this conversation ({}) cannot answer right now; try again in a moment, or start a new chat, which another provider can answer",
+        if *fallback { "the fallback" } else { "OpenAI" }
+    )]
+    HolderUnavailable { fallback: bool },
     #[error("OpenAI failed to answer (HTTP {0}); try again")]
     UpstreamServerError(u16),
     #[error("could not reach OpenAI; try again")]
@@ -163,7 +170,7 @@ impl ApiError {
             | Self::SecretUnavailable { .. }
             | Self::UpstreamUnauthorized
             | Self::SettingRefused { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ModelUnavailable(_) | Self::HolderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::QuotaExceeded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamRejected(_)
@@ -243,6 +250,7 @@ impl ApiError {
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::ContextTooLong => "context_length_exceeded",
             Self::PreviousResponseNotFound => "previous_response_not_found",
+            Self::HolderUnavailable { .. } => "conversation_provider_unavailable",
             Self::UpstreamServerError(_) => "upstream_error",
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout(_) => "upstream_timeout",

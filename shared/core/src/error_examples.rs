@@ -46,6 +46,7 @@ impl ApiError {
             Self::UpstreamRejected("Invalid value".into()),
             Self::ContextTooLong,
             Self::PreviousResponseNotFound,
+            Self::HolderUnavailable { fallback: true },
             Self::UpstreamServerError(500),
             Self::UpstreamUnreachable,
             Self::UpstreamTimeout(crate::error::Wait::FirstText),
@@ -92,6 +93,7 @@ impl ApiError {
                 | Self::UpstreamRejected(_)
                 | Self::ContextTooLong
                 | Self::PreviousResponseNotFound
+                | Self::HolderUnavailable { .. }
                 | Self::UpstreamServerError(_)
                 | Self::UpstreamUnreachable
                 | Self::UpstreamTimeout(_)

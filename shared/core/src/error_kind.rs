@@ -58,6 +58,7 @@ impl ApiError {
             Self::UpstreamTimeout(_)
             | Self::UpstreamUnreachable
             | Self::UpstreamServerError(_)
+            | Self::HolderUnavailable { .. }
             | Self::StreamFailed(_)
             | Self::StreamCut(_)
             | Self::ResumeLost
@@ -137,6 +138,7 @@ impl ApiError {
             Self::UpstreamRejected(_)
             | Self::UpstreamServerError(_)
             | Self::UpstreamUnreachable
+            | Self::HolderUnavailable { .. }
             | Self::StreamFailed(_)
             | Self::StreamCut(_)
             | Self::ResumeLost

@@ -60,6 +60,13 @@ impl Circuit {
         }
     }
 
+    /// A try of the primary said nothing of its health: a probe's turn is free again.
+    pub(crate) fn undecided(&self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.probing = false;
+        }
+    }
+
     /// The primary answered.
     pub(crate) fn succeeded(&self) {
         if let Ok(mut state) = self.0.lock() {
@@ -90,5 +97,11 @@ mod tests {
         assert_eq!(circuit.next(), Try::Probe);
         circuit.succeeded();
         assert_eq!(circuit.next(), Try::Primary);
+        // A probe that ends neither way does not keep the primary shut out.
+        circuit.failed();
+        tokio::time::advance(PROBE_EVERY).await;
+        assert_eq!(circuit.next(), Try::Probe);
+        circuit.undecided();
+        assert_eq!(circuit.next(), Try::Probe);
     }
 }

@@ -52,9 +52,14 @@ impl ResponsesClient {
         deadline: Instant,
     ) -> Option<Result<ResponseStream, ApiError>> {
         let fallback = self.fallback.as_ref().filter(|_| request.previous_response_id.is_none())?;
-        tracing::warn!("the primary's answer failed before its first word: asking the fallback");
+        tracing::warn!("the primary's answer failed or stalled before its first word: asking the fallback");
         self.circuit.failed();
         Some(fallback.stream_here(request, deadline).await)
+    }
+
+    /// Whether a new answer may go to a fallback (one is set).
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.is_some()
     }
 
     /// Sends a new answer where it belongs: a follow-up to the provider that holds its
@@ -68,7 +73,22 @@ impl ResponsesClient {
     {
         let Some(fallback) = &self.fallback else { return ask(self.clone()).await };
         if let Some(previous) = request.previous_response_id.as_deref() {
-            return ask(self.for_id(previous).clone()).await;
+            let holder = self.for_id(previous);
+            return match ask(holder.clone()).await {
+                // Down for now: said so (a 429 keeps its own words and Retry-After, and a key or
+                // model refused is the owner's to fix).
+                Err(
+                    error @ (ApiError::UpstreamUnreachable
+                    | ApiError::UpstreamTimeout(_)
+                    | ApiError::UpstreamServerError(_)
+                    | ApiError::StreamFailed(_)
+                    | ApiError::MalformedUpstream),
+                ) => {
+                    tracing::warn!(error = %error.log_detail(), fallback = holder.is_fallback(), "the provider that holds this conversation cannot answer its follow-up");
+                    Err(ApiError::HolderUnavailable { fallback: holder.is_fallback() })
+                }
+                other => other,
+            };
         }
         let primary = match self.circuit.next() {
             Try::Primary => self.clone(),
@@ -81,11 +101,15 @@ impl ResponsesClient {
                 self.circuit.failed();
                 ask((**fallback).clone()).await
             }
-            answered => {
-                if answered.is_ok() {
-                    self.circuit.succeeded();
-                }
+            // The primary answered, if only to refuse the question: it is up.
+            answered @ (Ok(_) | Err(ApiError::ContextTooLong | ApiError::UpstreamRejected(_))) => {
+                self.circuit.succeeded();
                 answered
+            }
+            // Neither way (our own failure, say): a probe's turn passes to the next request.
+            failed => {
+                self.circuit.undecided();
+                failed
             }
         }
     }

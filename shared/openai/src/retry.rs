@@ -32,6 +32,8 @@ use chat_core::{ApiError, redact};
 
 /// The longest wait a `retry-after` header may impose on us.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+/// The shortest wait before a retry, whatever a `retry-after` says (`0` is no call for a tight loop).
+pub(crate) const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
 
 enum Outcome {
     Retry { error: ApiError, wait: Option<Duration> },
@@ -83,7 +85,7 @@ impl ResponsesClient {
                 Outcome::Retry { error, wait } => (error, wait),
             };
             let Some(delay) = backoff.next() else { return Err(error) };
-            let wait = hinted.map_or(delay, |hint| hint.min(MAX_RETRY_AFTER));
+            let wait = hinted.map_or(delay, |hint| hint.clamp(MIN_RETRY_WAIT, MAX_RETRY_AFTER));
             if Instant::now() + wait >= deadline {
                 return Err(error);
             }

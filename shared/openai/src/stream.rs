@@ -55,6 +55,9 @@ pub struct ResponseStream {
 
 const NO_SEQUENCE: u64 = u64::MAX;
 
+/// How many events that cannot be read one answer may have: each is logged and skipped.
+const MAX_UNREADABLE_EVENTS: u32 = 3;
+
 impl ResponseStream {
     pub(super) fn new(
         response: reqwest::Response,
@@ -76,6 +79,7 @@ impl ResponseStream {
             // opens an idle window.
             let mut seen_text = false;
             let mut limit = first_token_by;
+            let mut unreadable = 0;
             loop {
                 let next = tokio::time::timeout_at(limit.min(deadline), source.next()).await;
                 let event = match next {
@@ -105,7 +109,15 @@ impl ResponseStream {
                     yield Err(ApiError::StreamCut(Cut::Ended));
                     return;
                 }
-                let parsed = parse_positioned(&event.data, &key);
+                let parsed = match parse_positioned(&event.data, &key) {
+                    // One garbled event is skipped, as careful clients do; many mean the stream is not OpenAI's.
+                    Err(ApiError::MalformedUpstream) if unreadable < MAX_UNREADABLE_EVENTS => {
+                        unreadable += 1;
+                        tracing::warn!(event = %redact(&event.event, &key), unreadable, "an event from OpenAI could not be read; skipped");
+                        continue;
+                    }
+                    parsed => parsed,
+                };
                 let parsed = parsed.map(|(sequence, item)| {
                     if let Some(sequence) = sequence {
                         last_sequence.store(sequence, Ordering::Relaxed);
@@ -321,6 +333,10 @@ impl ReasoningParts {
     }
 }
 
+/// The error codes of a question refused for its content (OpenAI's `invalid_prompt`, Azure's
+/// `content_filter`): the same question is refused anywhere, so it is never sent elsewhere.
+pub const REFUSALS: [&str; 3] = ["invalid_prompt", "content_filter", "content_policy_violation"];
+
 /// [`parse`], with the event's `sequence_number` when it has one.
 fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Item>), ApiError> {
     let event: WireEvent = serde_json::from_str(data).map_err(|error| {
@@ -329,6 +345,15 @@ fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Item>)
     })?;
     let failure = |error: Option<ErrorObject>, code: Option<String>, message: Option<String>| {
         let error = error.unwrap_or(ErrorObject { message, code, kind: None, param: None });
+        // The question's own failures: the caller's to act on, never another provider's to try.
+        match error.code.as_deref() {
+            Some("context_length_exceeded") => return ApiError::ContextTooLong,
+            Some(code) if REFUSALS.contains(&code) => {
+                let text = error.message.unwrap_or_else(|| code.to_owned());
+                return ApiError::UpstreamRejected(redact(&text, key));
+            }
+            _ => {}
+        }
         let text = match (error.message, error.code) {
             (Some(message), _) => message,
             (None, Some(code)) => code,
@@ -507,3 +532,7 @@ mod tests {
         assert_eq!(parse(r#"{"type":"response.output_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod stream_tests;

@@ -21,6 +21,7 @@ impl RequestSummary {
         put("request_id", json!(self.request_id));
         put("function", json!(self.function));
         put("model", json!(self.model));
+        put("provider", json!(self.provider()));
         put("outcome", json!(self.outcome.as_str()));
         put("status", json!(self.status));
         put("upstream_status", json!(self.upstream_status));
@@ -144,5 +145,37 @@ mod tests {
         assert!(summary.json_line(LevelFilter::OFF).is_none());
         summary.outcome = Outcome::Failed;
         assert_eq!(summary.json_line(LevelFilter::INFO).unwrap()["level"], "WARN");
+        // Without a fallback the dimensions are today's: no provider.
+        let line = summary.json_line(LevelFilter::INFO).unwrap();
+        assert_eq!(
+            (line.get("provider"), &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"]),
+            (None, &json!([["function", "model"]]))
+        );
+    }
+
+    #[test]
+    fn with_a_fallback_the_metrics_are_also_by_provider_beside_the_sets_the_alarms_read() {
+        let config = Config::from_lookup(|name| match name {
+            "FALLBACK_BASE_URL" => Some("https://fallback.example/v1".into()),
+            "FALLBACK_API_KEY" => Some("sk-fb".into()),
+            "FALLBACK_MODEL" => Some("gpt-6-sol".into()),
+            _ => None,
+        })
+        .unwrap();
+        let mut summary = RequestSummary::start("chat-complete", "r2".into(), &config);
+        summary.outcome = Outcome::Completed;
+        let both = json!([["function", "model"], ["function", "model", "provider"]]);
+        let line = summary.json_line(LevelFilter::INFO).unwrap();
+        assert_eq!(
+            (line["provider"].as_str(), &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"]),
+            (Some("primary"), &both)
+        );
+        summary.answered_by("gpt-6-sol", true);
+        let line = summary.json_line(LevelFilter::INFO).unwrap();
+        assert_eq!(
+            (line["provider"].as_str(), line["model"].as_str()),
+            (Some("fallback"), Some(config.model.as_str()))
+        );
+        assert_eq!(line["FailedOver"].as_f64(), Some(1.0), "{line}");
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chat_core::prices::Prices;
 use chat_core::{ApiError, Config};
+use openai_client::FALLBACK_ID_PREFIX;
 use openai_client::types::Usage;
 
 mod line;
@@ -84,6 +85,8 @@ pub struct RequestSummary {
     pub protocol: Option<&'static str>,
     /// The fallback's model, when the fallback answered (`FALLBACK_BASE_URL`).
     failed_over_to: Option<String>,
+    /// A fallback is set: the line names the `provider` that answered, a dimension of its own.
+    failover: bool,
     /// False for the line of an answer settled after its request ended: its tokens count, it
     /// is no request of its own.
     counts_request: bool,
@@ -115,6 +118,7 @@ impl RequestSummary {
             settles_answer: false,
             protocol: None,
             failed_over_to: None,
+            failover: config.fallback.is_some(),
             error: None,
             counts_request: true,
         }
@@ -135,6 +139,10 @@ impl RequestSummary {
         crate::lifecycle::request_finished();
         summary.counts_request = false;
         summary.response_id = Some(response_id.to_owned());
+        // The fallback's answer is priced and counted as the fallback's (its id says so).
+        if let Some(fallback) = config.fallback.as_ref().filter(|_| response_id.starts_with(FALLBACK_ID_PREFIX)) {
+            summary.answered_by(&fallback.model, true);
+        }
         summary.usage = usage;
         summary.outcome = Outcome::Completed;
         summary
@@ -148,6 +156,12 @@ impl RequestSummary {
             self.failed_over_to = Some(model.to_owned());
             self.prices = self.fallback_prices;
         }
+    }
+
+    /// `primary` or `fallback`, when the deployment has a fallback; `None` without one (no
+    /// `provider` dimension, so its metrics are today's).
+    pub fn provider(&self) -> Option<&'static str> {
+        self.failover.then_some(if self.failed_over_to.is_some() { "fallback" } else { "primary" })
     }
 
     pub fn elapsed(&self) -> Duration {
