@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::Dynalite;
-use e2e::runtime_api::{RuntimeApi, get_event};
+use test_harness::Dynalite;
+use test_harness::runtime_api::{RuntimeApi, get_event};
 
 use crate::measure::{Server, lateness_ms, millis, quantiles};
 
@@ -208,7 +208,7 @@ async fn buffered_call(http: &reqwest::Client, base_url: &str) -> f64 {
 }
 
 async fn complete_call(function: &RuntimeApi) -> f64 {
-    let answer = function.invoke(get_event(&format!("message={}", e2e::encode("hello there")))).await;
+    let answer = function.invoke(get_event(&format!("message={}", test_harness::encode("hello there")))).await;
     assert_eq!(answer.status, Some(200), "chat-complete: {:?} {}", answer.error, answer.text());
     millis(answer.finished_at.saturating_duration_since(answer.invoked_at))
 }

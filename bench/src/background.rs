@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::runtime_api::RuntimeApi;
 use openai_client::resume::Signer;
+use test_harness::runtime_api::RuntimeApi;
 
 use crate::measure::{Server, function_query, millis, quantiles};
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use e2e::runtime_api::{RuntimeApi, get_event};
+use test_harness::runtime_api::{RuntimeApi, get_event};
 
 use crate::measure::{millis, quantiles};
 
@@ -20,7 +20,7 @@ pub struct BufferedFigures {
 
 pub async fn measure(binary: &Path, env: &[(&str, &str)], base_url: &str, http: &reqwest::Client) -> BufferedFigures {
     let function = RuntimeApi::launch(binary, env).await;
-    let query = format!("message={}", e2e::encode("hello there"));
+    let query = format!("message={}", test_harness::encode("hello there"));
     let direct_call = || async {
         let started = Instant::now();
         let body = serde_json::json!({ "model": "gpt-6-luna", "input": "hello there", "stream": false });

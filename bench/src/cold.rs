@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use e2e::runtime_api::{Invocation, RuntimeApi, get_event};
+use test_harness::runtime_api::{Invocation, RuntimeApi, get_event};
 
 use crate::limits::writes_at_once;
 use crate::measure::{millis, quantiles, timing_of};
@@ -48,7 +48,7 @@ pub struct ColdFigures {
 /// `streamed`: chat-stream (to the first text) or chat-complete (to the whole answer); with
 /// `dynamo` (limits on), the new caller's request and the emulator's writes are measured too.
 pub async fn measure(binary: &Path, env: &[(&str, &str)], streamed: bool, dynamo: Option<&Client>) -> ColdFigures {
-    let query = format!("message={}", e2e::encode("hello there"));
+    let query = format!("message={}", test_harness::encode("hello there"));
     let (mut init, mut first, mut warm, mut extra) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut over_new_caller, mut third) = (Vec::new(), Vec::new());
     let mut phases: [Vec<f64>; 4] = Default::default();

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::runtime_api::RuntimeApi;
+use test_harness::runtime_api::RuntimeApi;
 
 use crate::measure::millis;
 

@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::runtime_api::RuntimeApi;
 use openai_stub::{StubServer, StubState};
+use test_harness::runtime_api::RuntimeApi;
 
 use crate::measure::{function_query, millis, quantiles};
 
@@ -59,7 +59,7 @@ pub async fn measure(binary: &Path, env: &[(&str, &str)]) -> FailoverFigures {
         ("FALLBACK_BASE_URL", fallback_url.as_str()),
         ("FALLBACK_API_KEY", FALLBACK_KEY),
     ]);
-    let query = format!("message={}", e2e::encode("hello there"));
+    let query = format!("message={}", test_harness::encode("hello there"));
     let (mut healthy, mut failed_over, mut open) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         for refuses in [false, true] {

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::Dynalite;
-use e2e::runtime_api::RuntimeApi;
+use test_harness::Dynalite;
+use test_harness::runtime_api::RuntimeApi;
 
 use crate::measure::{Server, millis, quantiles};
 

@@ -3,7 +3,7 @@
 //!
 //! - (a) the stand-in read directly, the limit;
 //! - (b) this project's release `chat-stream`, one warm process behind the Lambda Runtime API
-//!   stand-in (`e2e::runtime_api`), as AWS runs it: the main figures;
+//!   stand-in (`test_harness::runtime_api`), as AWS runs it: the main figures;
 //! - (c) the tutorial's FastAPI app under uvicorn;
 //! - (w) the same function under `cargo lambda watch --release`, kept as a separate row: the
 //!   emulator's own server sets no TCP_NODELAY, so stalls there are the emulator's.
@@ -29,12 +29,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::runtime_api::{RuntimeApi, release_binary};
-use e2e::{Dynalite, LambdaWatch, workspace_root};
 use measure::{Server, lateness_ms, millis, quantile};
 use openai_stub::tls::TestCa;
 use openai_stub::{StubServer, StubState};
 use report::Figures;
+use test_harness::runtime_api::{RuntimeApi, release_binary};
+use test_harness::{Dynalite, LambdaWatch, workspace_root};
 
 const FUNCTIONS: [&str; 3] = ["chat-complete", "chat-stream", "index"];
 const TTFT_ROUNDS: usize = 60;

@@ -6,9 +6,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::runtime_api::{Chunk, Invocation, RuntimeApi, get_event};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
+use test_harness::runtime_api::{Chunk, Invocation, RuntimeApi, get_event};
 
 /// The things measured side by side, all against the same stand-in upstream.
 #[derive(Clone)]
@@ -68,7 +68,7 @@ impl Server {
                 "response.output_text.delta",
             ),
             Self::Peer { url } | Self::Watch { url } => {
-                (http.get(format!("{url}?message={}", e2e::encode(message))), "message")
+                (http.get(format!("{url}?message={}", test_harness::encode(message))), "message")
             }
             Self::Function { .. } => unreachable!("not over HTTP"),
         };
@@ -103,7 +103,7 @@ impl Server {
 }
 
 async fn function_stream(api: &RuntimeApi, message: &str) -> Timing {
-    function_query(api, &format!("message={}", e2e::encode(message))).await
+    function_query(api, &format!("message={}", test_harness::encode(message))).await
 }
 
 /// One invocation of the function behind the Runtime API stand-in with this query string.

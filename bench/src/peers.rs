@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2e::free_port;
 use openai_stub::StubServer;
+use test_harness::free_port;
 
 use crate::measure::{millis, quantile};
 use crate::report::Figures;

@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn example() {
-//! use e2e::runtime_api::{RuntimeApi, get_event, release_binary};
+//! use test_harness::runtime_api::{RuntimeApi, get_event, release_binary};
 //! let function = RuntimeApi::launch(&release_binary("chat-stream"), &[("OPENAI_API_KEY", "sk-...")]).await;
 //! let answer = function.invoke(get_event("message=hi")).await;
 //! assert_eq!(answer.status, Some(200));

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use e2e::{Dynalite, LambdaWatch, TEST_KEY};
 use openai_stub::scenario::Scenario;
 use openai_stub::{StubServer, StubState};
+use test_harness::{Dynalite, LambdaWatch, TEST_KEY};
 
 const TABLE: &str = "limits";
 /// About two seconds of answer: long enough to leave in the middle and come back.
@@ -43,7 +43,7 @@ async fn the_ai_sdk_resumes_a_chat_s_running_answer_by_its_id() {
         ("ALICE_KEY", alice),
         ("BOB_KEY", bob),
     ];
-    let (report, passed) = e2e::node_test("aisdk", "resume.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("aisdk", "resume.test.mjs", env).await;
     assert!(passed, "AI SDK resume tests failed:\n{report}\n--- watch log ---\n{}", watch.log());
     let resumed: Vec<&str> = report.lines().filter_map(|l| l.trim().strip_prefix("RESUMED_RESPONSE_ID=")).collect();
     assert_eq!(resumed.len(), 4, "each version resumed its answer");

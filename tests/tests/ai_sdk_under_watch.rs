@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use e2e::{LambdaWatch, TEST_KEY};
 use openai_stub::{StubServer, StubState};
+use test_harness::{LambdaWatch, TEST_KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
@@ -26,7 +26,7 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
     let stream_url = format!("{}/", watch.url("chat-stream"));
     let tricky = openai_stub::reply::TRICKY_DELTAS.concat();
     let reasoning = openai_stub::reply::summary_text(&openai_stub::scenario::Scenario::parse("/stub summary=tricky"));
-    let (report, passed) = e2e::node_test(
+    let (report, passed) = test_harness::node_test(
         "aisdk",
         "chat.test.mjs",
         vec![("STREAM_URL", stream_url), ("EXPECTED_TRICKY", tricky), ("EXPECTED_REASONING", reasoning)],
@@ -81,7 +81,7 @@ async fn the_ai_sdk_chats_fails_and_stops_through_chat_stream() {
         ("EXPECTED_SUMMARY_PARTS", tricky_parts),
         ("EXPECTED_TWO_PARTS", two_parts),
     ];
-    let (report, passed) = e2e::node_test("aisdk", "stub.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("aisdk", "stub.test.mjs", env).await;
     assert!(passed, "the AI SDK's OpenAI provider refused the stand-in:\n{report}");
     let asked: Vec<Option<String>> =
         stub.state.requests().iter().rev().take(3).map(|r| r.reasoning_summary.clone()).collect();

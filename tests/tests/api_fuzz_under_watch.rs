@@ -8,9 +8,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2e::{LambdaWatch, TEST_KEY, browser_events, workspace_root};
 use openai_stub::StubServer;
 use serde_json::Value;
+use test_harness::{LambdaWatch, TEST_KEY, browser_events, workspace_root};
 
 /// Generated cases per operation and phase: every operation reached in about 15 s.
 const MAX_EXAMPLES: &str = "20";

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::failover_pair::{FALLBACK_MODEL, Pair, Resetter};
-use e2e::runtime_api::{Invocation, get_event};
-use e2e::{BrowserEvent, browser_events, message_data};
 use openai_stub::StubServer;
 use serde_json::Value;
+use test_harness::failover_pair::{FALLBACK_MODEL, Pair, Resetter};
+use test_harness::runtime_api::{Invocation, get_event};
+use test_harness::{BrowserEvent, browser_events, message_data};
 
 async fn events(answer: &Invocation) -> Vec<BrowserEvent> {
     assert_eq!(answer.status, Some(200), "{}", answer.text());

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use e2e::{LambdaWatch, TEST_KEY, browser_events, encode, message_data};
 use futures_util::future::join_all;
 use openai_stub::{StubServer, StubState};
+use test_harness::{LambdaWatch, TEST_KEY, browser_events, encode, message_data};
 
 const STREAM_FAULTS: &[&str] = &[
     "/stub error=flat leak echo abcd",
@@ -170,7 +170,7 @@ async fn every_fault_under_cargo_lambda_watch() {
         settled["OutputTokens"].as_f64().is_some_and(|n| n >= 40.0) && settled.get("Requests").is_none(),
         "{settled}"
     );
-    e2e::emf::declared_metrics(&settled).unwrap_or_else(|error| panic!("not valid EMF ({error}): {settled}"));
+    test_harness::emf::declared_metrics(&settled).unwrap_or_else(|error| panic!("not valid EMF ({error}): {settled}"));
 
     // One structured JSON line per request, with the fields an operator needs at the top level
     // beside `timestamp`, `level` and `message`, each field once.
@@ -210,7 +210,7 @@ async fn every_fault_under_cargo_lambda_watch() {
     let mut emitted = std::collections::BTreeSet::new();
     for (line, raw) in &summaries {
         let declared =
-            e2e::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
+            test_harness::emf::declared_metrics(line).unwrap_or_else(|error| panic!("not valid EMF ({error}): {raw}"));
         emitted.extend(declared);
     }
     for expected in [
@@ -234,7 +234,7 @@ async fn every_fault_under_cargo_lambda_watch() {
             "{expected} never emitted: {emitted:?}"
         );
     }
-    e2e::emf::record_emitted("faults_under_watch", &emitted);
+    test_harness::emf::record_emitted("faults_under_watch", &emitted);
     let refused = summaries.iter().map(|(l, _)| l).find(|l| l["status"] == 400).expect("the warm-up's 400 was logged");
     assert_eq!(
         (refused["level"].as_str(), refused["outcome"].as_str()),

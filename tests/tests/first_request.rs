@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{RuntimeApi, question_event};
-use e2e::{CuttingProxy, Dynalite, TEST_KEY, browser_events, message_data};
 use openai_stub::tls::TestCa;
 use openai_stub::{StubServer, StubState};
+use test_harness::runtime_api::{RuntimeApi, question_event};
+use test_harness::{CuttingProxy, Dynalite, TEST_KEY, browser_events, message_data};
 
 /// One function process at a time: each test starts several.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -21,7 +21,7 @@ async fn tls_stub(ca: &TestCa) -> StubServer {
 
 /// `ca`'s certificate in a file of its own, as a deployment's bundle would be.
 fn ca_file(ca: &TestCa, name: &str) -> std::path::PathBuf {
-    let dir = e2e::runtime_api::target_dir().join("first-request");
+    let dir = test_harness::runtime_api::target_dir().join("first-request");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}-{}.pem", std::process::id()));
     std::fs::write(&path, &ca.ca_pem).unwrap();

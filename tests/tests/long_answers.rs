@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{RuntimeApi, function_url_event};
-use e2e::{Dynalite, TEST_KEY, browser_events, encode, message_data};
 use openai_stub::{StubServer, StubState};
+use test_harness::runtime_api::{RuntimeApi, function_url_event};
+use test_harness::{Dynalite, TEST_KEY, browser_events, encode, message_data};
 
 /// The function's timeout here: 9 s, so each invocation streams for about 3 s (the upstream
 /// deadline keeps `DEADLINE_MARGIN`, 6 s, before Lambda's).
@@ -147,10 +147,10 @@ async fn a_model_silent_past_the_think_limit_is_cancelled_across_hand_overs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_three_invocations_long_arrives_whole_through_the_workflow_transport() {
     let (stub, dynamo, function) = launch_with_limits().await;
-    let url = e2e::FunctionUrl::start(std::sync::Arc::new(function)).await;
+    let url = test_harness::FunctionUrl::start(std::sync::Arc::new(function)).await;
     let env =
         vec![("STREAM_URL", url.url()), ("QUESTION", "/stub deltas=40".to_owned()), ("EXPECTED_TEXT", forty_words())];
-    let (report, passed) = e2e::node_test("aisdk", "workflow.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("aisdk", "workflow.test.mjs", env).await;
     let invocations = url.invocations();
     assert!(passed, "{report}");
     assert!(invocations.len() >= 3, "{} invocations", invocations.len());

@@ -9,11 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chat_core::ApiError;
-use e2e::runtime_api::{RuntimeApi, function_url_event};
 use lambda_http::Body;
 use serde_json::Value;
 use shared::StreamAction;
 use shared::request::names;
+use test_harness::runtime_api::{RuntimeApi, function_url_event};
 
 const DOCUMENT: &str = include_str!("../../static/openapi.json");
 /// index's own routes, as a deployed function URL is asked for them (the contract names them).
@@ -395,7 +395,7 @@ fn every_tag_is_declared_and_every_required_field_is_a_property() {
 
 /// openapi-spec-validator, from the project's .venv (scripts/test makes it), on `document`.
 fn official_validator(document: &Value) -> (bool, String) {
-    let root = e2e::workspace_root();
+    let root = test_harness::workspace_root();
     static WRITTEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = std::env::temp_dir().join(format!("openapi-{}-{n}.json", std::process::id()));

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use e2e::{CuttingProxy, LambdaWatch, TEST_KEY, workspace_root};
 use openai_stub::{StubServer, StubState};
+use test_harness::{CuttingProxy, LambdaWatch, TEST_KEY, workspace_root};
 
 /// One browser and one watch at a time on two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -18,8 +18,8 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let state = StubState::new(Duration::from_millis(10), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
-    let provider = e2e::OidcProvider::start();
-    let embed_port = e2e::free_port();
+    let provider = test_harness::OidcProvider::start();
+    let embed_port = test_harness::free_port();
     let embedder = format!("http://127.0.0.1:{embed_port}");
     let base_url = stub.base_url();
     let env = [
@@ -27,7 +27,7 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
         ("OPENAI_API_KEY", TEST_KEY),
         ("ACCESS", "jwt"),
         ("JWT_ISSUER", provider.issuer()),
-        ("JWT_AUDIENCE", e2e::oidc::AUDIENCE),
+        ("JWT_AUDIENCE", test_harness::oidc::AUDIENCE),
         ("ALLOWED_ORIGINS", embedder.as_str()),
     ];
     let watch = LambdaWatch::start(&env).await;
@@ -39,7 +39,7 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
         ("EMBED_PORT", embed_port.to_string()),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
-    let (report, passed) = e2e::node_test("browser", "page_jwt.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("browser", "page_jwt.test.mjs", env).await;
     assert!(passed, "browser tests of the page in jwt mode failed:\n{report}");
     assert!(
         !watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]),
@@ -53,7 +53,7 @@ async fn the_page_works_in_chromium() {
     let state = StubState::new(Duration::from_millis(30), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
     // With limits on, as deployed: the page must show a refusal in words (see page.test.mjs).
-    let dynamo = e2e::Dynalite::start().await;
+    let dynamo = test_harness::Dynalite::start().await;
     dynamo.create_limits_table("limits").await;
     let base_url = stub.base_url();
     // A reasoning model, so the stand-in streams a summary when a prompt asks for one.
@@ -74,7 +74,7 @@ async fn the_page_works_in_chromium() {
         openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
 
     let expected: Vec<&str> = openai_stub::reply::TRICKY_DELTAS.to_vec();
-    let expected: Vec<String> = expected.iter().map(|d| e2e::as_browser_sees(d)).collect();
+    let expected: Vec<String> = expected.iter().map(|d| test_harness::as_browser_sees(d)).collect();
     let env = vec![
         ("PAGE_URL", format!("{}/", watch.url("index"))),
         ("STREAM_URL", watch.url("chat-stream")),
@@ -82,7 +82,7 @@ async fn the_page_works_in_chromium() {
         ("EXPECTED_TRICKY", serde_json::to_string(&expected).expect("json")),
         (
             "EXPECTED_REASONING",
-            serde_json::to_string(&e2e::as_browser_sees(&openai_stub::reply::summary_text(
+            serde_json::to_string(&test_harness::as_browser_sees(&openai_stub::reply::summary_text(
                 &openai_stub::scenario::Scenario::parse("/stub summary=tricky"),
             )))
             .expect("json"),
@@ -92,7 +92,7 @@ async fn the_page_works_in_chromium() {
         ("EXPECTED_DROP", drop_expected),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
-    let (report, passed) = e2e::node_test("browser", "page.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("browser", "page.test.mjs", env).await;
     assert!(passed, "browser tests failed:\n{report}");
     assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
 }

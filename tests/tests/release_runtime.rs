@@ -1,5 +1,5 @@
 //! The shipped binaries (release profile, `panic = "abort"`) run as AWS runs them: behind a
-//! Lambda Runtime API stand-in (`e2e::runtime_api`, TCP_NODELAY on its side as on AWS), one
+//! Lambda Runtime API stand-in (`test_harness::runtime_api`, TCP_NODELAY on its side as on AWS), one
 //! warm process serving invocation after invocation, against the OpenAI stand-in in-process.
 //!
 //! What only this setting shows: a panic kills the whole execution environment (no
@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{Invocation, RuntimeApi, get_event, post_json_event, question_event, release_binary};
-use e2e::{TEST_KEY, browser_events, message_data};
 use openai_stub::StubServer;
+use test_harness::runtime_api::{Invocation, RuntimeApi, get_event, post_json_event, question_event, release_binary};
+use test_harness::{TEST_KEY, browser_events, message_data};
 
 /// One test at a time: the timing test must not share the two cores with a dozen process starts.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -216,7 +216,8 @@ async fn a_forwarded_proto_or_host_that_makes_no_url_does_not_kill_the_process()
     for function in ["chat-stream", "chat-complete", "index"] {
         let api = launch(function, &stub, &[]).await;
         for (name, value) in HEADERS {
-            let event = e2e::runtime_api::function_url_event("GET", "/", "message=hello", &[(name, value)], None);
+            let event =
+                test_harness::runtime_api::function_url_event("GET", "/", "message=hello", &[(name, value)], None);
             let answer = api.invoke(event).await;
             let problem = match answer_problem(function, &answer, &[400..=499]).await {
                 Some(problem) => Some(format!("{problem}: {}", describe(&api, &answer))),
@@ -300,7 +301,7 @@ async fn a_function_that_stops_at_init_is_seen_as_dead() {
     let started = std::time::Instant::now();
     let answer = api.invoke(question_event("hello")).await;
     assert!(
-        matches!(answer.error, Some(e2e::runtime_api::InvocationError::ProcessExited(_))),
+        matches!(answer.error, Some(test_harness::runtime_api::InvocationError::ProcessExited(_))),
         "{}",
         describe(&api, &answer)
     );

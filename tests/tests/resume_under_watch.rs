@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{BrowserEvent, Dynalite, LambdaWatch, TEST_KEY, browser_events, encode, message_data};
 use openai_stub::scenario::Scenario;
 use openai_stub::{StubServer, StubState};
 use serde_json::Value;
+use test_harness::{BrowserEvent, Dynalite, LambdaWatch, TEST_KEY, browser_events, encode, message_data};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -287,7 +287,7 @@ async fn forged_and_stale_tokens_are_refused_before_anything_streams(setup: &Set
     let creates = setup.stub.requests().len();
     let last = token.chars().last().expect("a token");
     let forged = format!("{}{}", &token[..token.len() - last.len_utf8()], if last == 'x' { 'y' } else { 'x' });
-    let signer = e2e::client_for(&setup.stub, &[])
+    let signer = test_harness::client_for(&setup.stub, &[])
         .signer(CALLER, "resp_unknown")
         .await
         .expect("a signer with the functions' key");

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use chat_core::{ApiError, Config};
-use e2e::{MotoServer, TEST_KEY, chat as request, free_port};
 use openai_client::{ApiKey, ResponsesClient};
 use openai_stub::{StubServer, StubState};
+use test_harness::{MotoServer, TEST_KEY, chat as request, free_port};
 
 fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
     let base = stub.base_url();

@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use e2e::oidc::AUDIENCE;
-use e2e::runtime_api::{Invocation, RuntimeApi, function_url_event};
-use e2e::{Dynalite, OidcProvider, browser_events, encode, message_data};
 use openai_stub::StubServer;
+use test_harness::oidc::AUDIENCE;
+use test_harness::runtime_api::{Invocation, RuntimeApi, function_url_event};
+use test_harness::{Dynalite, OidcProvider, browser_events, encode, message_data};
 
 /// One at a time: each test starts a provider and a function on two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use e2e::runtime_api::{RuntimeApi, get_event, question_event};
-use e2e::{browser_events, message_data};
 use openai_stub::StubServer;
 use serde_json::Value;
+use test_harness::runtime_api::{RuntimeApi, get_event, question_event};
+use test_harness::{browser_events, message_data};
 
 async fn stub() -> StubServer {
     StubServer::start().await.expect("start the OpenAI stand-in")
@@ -45,13 +45,16 @@ fn record_emitted(suite: &str, functions: &[&RuntimeApi]) {
         .iter()
         .flat_map(|f| lines(f))
         .filter(|line| line.get("_aws").is_some())
-        .flat_map(|line| e2e::emf::declared_metrics(&line).unwrap_or_else(|e| panic!("not valid EMF ({e}): {line}")))
+        .flat_map(|line| {
+            test_harness::emf::declared_metrics(&line).unwrap_or_else(|e| panic!("not valid EMF ({e}): {line}"))
+        })
         .collect();
-    e2e::emf::record_emitted(suite, &names);
+    test_harness::emf::record_emitted(suite, &names);
 }
 
 fn declares(line: &Value, metric: &str) -> bool {
-    e2e::emf::declared_metrics(line).is_ok_and(|names| names.iter().any(|n| n.ends_with(&format!("/{metric}"))))
+    test_harness::emf::declared_metrics(line)
+        .is_ok_and(|names| names.iter().any(|n| n.ends_with(&format!("/{metric}"))))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -172,7 +175,7 @@ async fn raw_reasoning_in_two_items_streams_as_reasoning_and_a_resume_from_it_is
     let stream = launch("chat-stream", &stub, &model).await;
     let whole = stream.invoke(question_event("/stub raw=2 items=2 deltas=3")).await;
     let events = browser_events(&whole.body).await;
-    let reasoning: Vec<&e2e::BrowserEvent> = events.iter().filter(|e| e.event == "reasoning").collect();
+    let reasoning: Vec<&test_harness::BrowserEvent> = events.iter().filter(|e| e.event == "reasoning").collect();
     let text: String = reasoning.iter().map(|e| e.data.as_str()).collect();
     let parts = openai_stub::reply::raw_parts(&openai_stub::scenario::Scenario::parse("/stub raw=2"));
     let expected: Vec<String> = parts.iter().map(|part| part.concat()).collect();
@@ -181,7 +184,7 @@ async fn raw_reasoning_in_two_items_streams_as_reasoning_and_a_resume_from_it_is
     // From every place inside the reasoning, the rest is exactly what the reader had not had.
     for cut in [1, reasoning.len() / 2, reasoning.len() - 1] {
         let had: String = reasoning[..=cut].iter().map(|e| e.data.as_str()).collect();
-        let resume = e2e::runtime_api::function_url_event(
+        let resume = test_harness::runtime_api::function_url_event(
             "GET",
             "/",
             "message=ignored",
@@ -227,9 +230,12 @@ async fn conversation(function: &RuntimeApi, turns: usize) -> Vec<u16> {
     let mut statuses = Vec::new();
     for turn in 0..turns {
         let query = match &previous {
-            None => format!("message={}", e2e::encode(&format!("/stub deltas=10 turn {turn}"))),
+            None => format!("message={}", test_harness::encode(&format!("/stub deltas=10 turn {turn}"))),
             Some(id) => {
-                format!("message={}&previous_response_id={id}", e2e::encode(&format!("/stub deltas=10 turn {turn}")))
+                format!(
+                    "message={}&previous_response_id={id}",
+                    test_harness::encode(&format!("/stub deltas=10 turn {turn}"))
+                )
             }
         };
         let answer = function.invoke(get_event(&query)).await;

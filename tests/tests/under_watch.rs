@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{LambdaWatch, TEST_KEY, as_browser_sees, browser_events, encode, message_data};
 use futures_util::StreamExt;
 use openai_stub::StubServer;
+use test_harness::{LambdaWatch, TEST_KEY, as_browser_sees, browser_events, encode, message_data};
 
 /// Reads a streamed body chunk by chunk, noting when each `data:` line arrived.
 async fn timed_stream(url: &str) -> (Vec<(Duration, String)>, Vec<u8>) {

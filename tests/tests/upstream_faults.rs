@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use chat_core::ApiError;
-use e2e::{TestUpstream, chat as request};
 use futures_util::StreamExt;
 use openai_client::UpstreamEvent;
+use test_harness::{TestUpstream, chat as request};
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(20)
@@ -72,10 +72,10 @@ async fn retry_after_is_honoured_but_never_past_the_deadline() {
 
 #[tokio::test]
 async fn connection_refused_is_retried_then_a_502() {
-    let port = e2e::free_port();
+    let port = test_harness::free_port();
     let stub = openai_stub::StubServer::start().await.expect("stub");
     let base = format!("http://127.0.0.1:{port}/v1");
-    let client = e2e::client_for(&stub, &[("OPENAI_BASE_URL", &base), ("OPENAI_MAX_RETRIES", "1")]);
+    let client = test_harness::client_for(&stub, &[("OPENAI_BASE_URL", &base), ("OPENAI_MAX_RETRIES", "1")]);
     let error = client.create(&request("hi"), soon()).await.unwrap_err();
     assert_eq!(error, ApiError::UpstreamUnreachable);
     assert_eq!(error.status(), 502);
@@ -181,8 +181,12 @@ async fn a_slow_first_token_is_waited_for() {
 async fn upstream_text_is_logged_without_the_key_and_never_passed_on() {
     let upstream = TestUpstream::start().await;
     let error = upstream.client.create(&request("/stub status=400 leak"), soon()).await.unwrap_err();
-    assert!(!error.detail().contains(e2e::TEST_KEY) && !error.detail().contains("Invalid value"), "{}", error.detail());
-    assert!(!error.log_detail().contains(e2e::TEST_KEY), "{}", error.log_detail());
+    assert!(
+        !error.detail().contains(test_harness::TEST_KEY) && !error.detail().contains("Invalid value"),
+        "{}",
+        error.detail()
+    );
+    assert!(!error.log_detail().contains(test_harness::TEST_KEY), "{}", error.log_detail());
     assert!(
         error.log_detail().contains("[redacted]") && error.log_detail().contains("Invalid value"),
         "{}",
@@ -195,9 +199,13 @@ async fn upstream_text_is_logged_without_the_key_and_never_passed_on() {
         last = Some(event);
     }
     let Some(Err(error)) = last else { panic!("no error: {last:?}") };
-    assert!(!error.detail().contains(e2e::TEST_KEY) && !error.detail().contains("[redacted]"), "{}", error.detail());
     assert!(
-        !error.log_detail().contains(e2e::TEST_KEY) && error.log_detail().contains("[redacted]"),
+        !error.detail().contains(test_harness::TEST_KEY) && !error.detail().contains("[redacted]"),
+        "{}",
+        error.detail()
+    );
+    assert!(
+        !error.log_detail().contains(test_harness::TEST_KEY) && error.log_detail().contains("[redacted]"),
         "{}",
         error.log_detail()
     );

@@ -108,7 +108,7 @@ mod tests {
         ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it"
     )]
     async fn create_list_limit_and_revoke() {
-        let dynamo = e2e::Dynalite::start().await;
+        let dynamo = test_harness::Dynalite::start().await;
         dynamo.create_limits_table("keys").await;
         // SAFETY: this crate's only test sets the variable before the SDK reads it.
         unsafe {

@@ -1,11 +1,11 @@
 //! Failover and the owner's money, on dynalite: a question is reserved at the dearer of the
 //! models that may answer it, and an answer from the fallback is settled at the fallback's price.
 
-use e2e::{Dynalite, TEST_KEY, client_for, encode, request_from};
 use lambda_http::Body;
 use openai_client::ResponsesClient;
 use openai_stub::StubServer;
 use spend::{Gate, LimitsConfig, Store};
+use test_harness::{Dynalite, TEST_KEY, client_for, encode, request_from};
 
 use crate::handler::handle;
 

@@ -3,11 +3,11 @@
 //! minted from the function's role; the circuit that spares the primary during an outage; and
 //! what never fails over.
 
-use e2e::{TEST_KEY, bedrock_key, client_for, encode, request_from};
 use lambda_http::Body;
 use openai_client::ResponsesClient;
 use openai_stub::StubServer;
 use spend::Gate;
+use test_harness::{TEST_KEY, bedrock_key, client_for, encode, request_from};
 
 use crate::handler::handle;
 

@@ -61,7 +61,7 @@ fn failure(error: &ApiError, mut summary: RequestSummary) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use e2e::{TestUpstream, get_request, post_request};
+    use test_harness::{TestUpstream, get_request, post_request};
 
     async fn call(upstream: &TestUpstream, request: Request) -> (u16, serde_json::Value) {
         let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
@@ -108,7 +108,7 @@ mod tests {
     async fn missing_and_blank_messages_are_400_without_calling_upstream() {
         let upstream = TestUpstream::start().await;
         for query in ["", "message=", "message=%20%20"] {
-            let request = e2e::get_raw_request(query);
+            let request = test_harness::get_raw_request(query);
             let (status, body) = call(&upstream, request).await;
             assert_eq!(status, 400, "{query}");
             assert!(body["detail"].as_str().unwrap().contains("message"), "{body}");

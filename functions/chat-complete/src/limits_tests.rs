@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use e2e::{Dynalite, TestUpstream, encode, request_from};
 use futures_util::future::join_all;
 use lambda_http::Body;
 use spend::{Gate, LimitsConfig, Store};
+use test_harness::{Dynalite, TestUpstream, encode, request_from};
 
 use crate::handler::handle;
 
@@ -41,7 +41,7 @@ async fn fifty_at_once_from_one_caller_let_exactly_ten_through() {
     dynamo.create_limits_table("rate").await;
     // The whole burst in one minute whenever it runs: the store's clock stands at this minute's
     // middle (the same day as the real clock), so no request lands in the next window.
-    let clock = e2e::mid_minute_clock();
+    let clock = test_harness::mid_minute_clock();
     let day = clock() / 86_400;
     let store = Store::with_client("rate".into(), dynamo.client()).with_clock(clock);
     let limits = LimitsConfig { table: Some("rate".into()), rate_per_minute: 10, ..LimitsConfig::default() };
@@ -226,7 +226,7 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     assert_eq!(handle(&upstream.client, &gate, request).await.unwrap().status(), 200);
     let sent = upstream.stub.requests();
     let id = sent[0].safety_identifier.as_deref().expect("a safety_identifier");
-    assert_eq!(id, openai_client::safety_identifier("ip:192.0.2.7", e2e::TEST_KEY));
+    assert_eq!(id, openai_client::safety_identifier("ip:192.0.2.7", test_harness::TEST_KEY));
     assert!(!id.contains("192.0.2.7"));
 }
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e::{Dynalite, LosingProxy, TestUpstream, encode, request_from};
 use lambda_http::Body;
 use spend::{Gate, LimitsConfig, Store};
+use test_harness::{Dynalite, LosingProxy, TestUpstream, encode, request_from};
 
 use crate::handler::handle;
 
@@ -205,7 +205,7 @@ async fn a_create_that_may_have_reached_openai_is_not_sent_again_and_keeps_its_r
     let stub = openai_stub::StubServer::start().await.expect("stand-in");
     let is_create = |request: &[u8]| request.starts_with(b"POST /v1/responses ");
     let proxy = LosingProxy::start(stub.addr, is_create, 1).await;
-    let client = e2e::client_for(
+    let client = test_harness::client_for(
         &stub,
         &[
             ("OPENAI_BASE_URL", &format!("{}/v1", proxy.url())),
@@ -495,7 +495,7 @@ async fn a_question_that_can_never_fit_a_day_is_too_large_not_too_early() {
 async fn with_the_item_returned_as_dynamodb_does_a_moved_window_and_a_refusal_read_nothing() {
     let dynamo = Dynalite::start().await;
     dynamo.create_limits_table("real").await;
-    let proxy = e2e::ReturningProxy::start(dynamo.endpoint()).await;
+    let proxy = test_harness::ReturningProxy::start(dynamo.endpoint()).await;
     let minute = 20_000 * 1440 + 7;
     let environment = |sent: &SentOperations, at_minute: u64| {
         let config = Dynalite::client_at(&proxy.endpoint()).config().to_builder().interceptor(sent.clone()).build();

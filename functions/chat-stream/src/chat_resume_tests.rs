@@ -2,12 +2,12 @@
 //! start to the caller who asked, and is 204 otherwise. (The SDK's own client resumes through it
 //! in tests/tests/ai_sdk_resume.rs.)
 
-use e2e::{Dynalite, TestUpstream};
 use http_body_util::BodyExt;
 use lambda_http::Request;
 use openai_stub::scenario::Scenario;
 use serde_json::{Value, json};
 use spend::{Gate, LimitsConfig};
+use test_harness::{Dynalite, TestUpstream};
 
 use crate::handler::handle;
 use crate::response::SseBody;
@@ -16,7 +16,7 @@ const LONG: &str = "/stub deltas=60 delay_ms=20";
 
 fn event(method: &str, path: &str, query: &str, ip: &str, body: Option<&str>) -> Request {
     let headers = [("content-type", "application/json")];
-    let mut event = e2e::runtime_api::function_url_event(method, path, query, &headers, body);
+    let mut event = test_harness::runtime_api::function_url_event(method, path, query, &headers, body);
     event["requestContext"]["http"]["sourceIp"] = json!(ip);
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
@@ -41,7 +41,7 @@ async fn status(upstream: &TestUpstream, gate: &Gate, request: Request) -> (u16,
 
 /// The JSON chunks of a UI message stream.
 async fn chunks(body: &[u8]) -> Vec<Value> {
-    let events = e2e::browser_events(body).await;
+    let events = test_harness::browser_events(body).await;
     events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect()
 }
 
@@ -172,7 +172,7 @@ async fn the_chat_s_record_is_written_beside_the_stream_never_before_its_words()
     dynamo.create_limits_table("slow").await;
     // Only the record's write (a PutItem) is slow; the admission's (UpdateItem) is not.
     let delay = std::time::Duration::from_millis(1500);
-    let proxy = e2e::SlowProxy::start(dynamo.endpoint(), "PutItem", delay).await;
+    let proxy = test_harness::SlowProxy::start(dynamo.endpoint(), "PutItem", delay).await;
     let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "slow")]).await;
     let limits = LimitsConfig { table: Some("slow".into()), rate_per_minute: 100, ..LimitsConfig::default() };
     let gate = Gate::with_client(limits, Dynalite::client_at(&proxy.endpoint())).unwrap();

@@ -3,12 +3,12 @@
 //! fallback, and only it; Bedrock as the fallback, its key minted from the role.
 
 use bytes::Bytes;
-use e2e::{BrowserEvent, TEST_KEY, browser_events, client_for, message_data};
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
 use openai_client::ResponsesClient;
 use openai_stub::StubServer;
 use spend::Gate;
+use test_harness::{BrowserEvent, TEST_KEY, browser_events, client_for, message_data};
 
 use crate::handler::handle;
 
@@ -29,7 +29,11 @@ async fn a_stream_the_primary_cannot_take_is_answered_resumed_and_stopped_at_the
     let client = client_for(&primary, &vars);
     primary.fail_every_create(Some((503, None)));
 
-    let ask = e2e::request_from("192.0.2.61", &format!("message={}", e2e::encode("/stub text=tricky done")), &[]);
+    let ask = test_harness::request_from(
+        "192.0.2.61",
+        &format!("message={}", test_harness::encode("/stub text=tricky done")),
+        &[],
+    );
     let (status, events, _) = whole(&client, ask).await;
     assert_eq!(status, 200);
     let response = events.iter().find(|e| e.event == "response").expect("a response event");
@@ -43,7 +47,7 @@ async fn a_stream_the_primary_cannot_take_is_answered_resumed_and_stopped_at_the
     // A reconnect from the third delta gets the rest from the fallback; the primary is not asked.
     let primary_calls = primary.requests().len();
     let messages: Vec<&BrowserEvent> = events.iter().filter(|e| e.event == "message").collect();
-    let resume = e2e::request_from("192.0.2.61", "", &[("last-event-id", messages[2].id.as_str())]);
+    let resume = test_harness::request_from("192.0.2.61", "", &[("last-event-id", messages[2].id.as_str())]);
     let (status, resumed, _) = whole(&client, resume).await;
     assert_eq!(status, 200);
     let before: String = messages[..=2].iter().map(|e| e.data.as_str()).collect();
@@ -143,7 +147,7 @@ async fn the_questions_own_failures_in_the_stream_never_go_to_the_fallback() {
 }
 
 fn ask(question: &str) -> Request {
-    e2e::request_from("192.0.2.62", &format!("message={}", e2e::encode(question)), &[])
+    test_harness::request_from("192.0.2.62", &format!("message={}", test_harness::encode(question)), &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,7 +191,7 @@ async fn bedrock_streams_and_resumes_its_answer_with_the_key_minted_from_the_rol
         ("FALLBACK_MODEL", "us.openai.gpt-5.6-sol"),
         ("AWS_REGION", "us-east-1"),
     ];
-    let key = e2e::bedrock_key("us-east-1", openai_stub::bedrock::TEST_SECRET_ACCESS_KEY);
+    let key = test_harness::bedrock_key("us-east-1", openai_stub::bedrock::TEST_SECRET_ACCESS_KEY);
     let client = client_for(&primary, &vars).with_fallback_key(key);
     primary.fail_every_create(Some((503, None)));
     let (status, events, _) = whole(&client, ask("/stub text=tricky done")).await;
@@ -197,7 +201,7 @@ async fn bedrock_streams_and_resumes_its_answer_with_the_key_minted_from_the_rol
     let answer = message_data(&events).concat();
     // The resume reads the answer again from Bedrock, whose every route checks the key.
     let messages: Vec<&BrowserEvent> = events.iter().filter(|e| e.event == "message").collect();
-    let resume = e2e::request_from("192.0.2.63", "", &[("last-event-id", messages[1].id.as_str())]);
+    let resume = test_harness::request_from("192.0.2.63", "", &[("last-event-id", messages[1].id.as_str())]);
     let (status, resumed, _) = whole(&client, resume).await;
     assert_eq!(status, 200);
     let before: String = messages[..=1].iter().map(|e| e.data.as_str()).collect();
@@ -209,15 +213,20 @@ async fn bedrock_streams_and_resumes_its_answer_with_the_key_minted_from_the_rol
 #[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn a_failed_over_answer_settles_to_the_fallback_s_bill_and_holds_nothing_for_the_failed_attempt() {
     use openai_stub::scenario::Failure;
-    let dynamo = e2e::Dynalite::start().await;
+    let dynamo = test_harness::Dynalite::start().await;
     dynamo.create_limits_table("failover").await;
     let (primary, fallback, client) = pair_with(&[("LIMITS_TABLE", "failover")]).await;
     let limits = spend::LimitsConfig { table: Some("failover".into()), rate_per_minute: 10, ..Default::default() };
-    let store = spend::Store::with_client("failover".into(), dynamo.client()).with_clock(e2e::mid_minute_clock());
+    let store =
+        spend::Store::with_client("failover".into(), dynamo.client()).with_clock(test_harness::mid_minute_clock());
     let gate = Gate::with_store(limits, store).unwrap();
     // Named, then failed before a word: the reservation made for it must end as the fallback's bill.
     primary.fail_every_stream(Some(Failure::Failed));
-    let ask = e2e::request_from("203.0.113.71", &format!("message={}", e2e::encode("/stub echo settled")), &[]);
+    let ask = test_harness::request_from(
+        "203.0.113.71",
+        &format!("message={}", test_harness::encode("/stub echo settled")),
+        &[],
+    );
     let response = handle(&client, &gate, ask).await.unwrap();
     let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
     assert_eq!(message_data(&browser_events(&body).await).concat(), "settled");

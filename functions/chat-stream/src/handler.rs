@@ -137,9 +137,9 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use e2e::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, get_request, message_data};
     use http_body_util::BodyExt;
     use lambda_http::http::header;
+    use test_harness::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, get_request, message_data};
 
     async fn call(upstream: &TestUpstream, request: Request) -> (u16, String, Vec<BrowserEvent>, Vec<u8>) {
         let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
@@ -218,13 +218,13 @@ mod tests {
     async fn bad_input_never_reaches_upstream() {
         let upstream = TestUpstream::start_with(&[("MAX_MESSAGE_BYTES", "16")]).await;
         let requests = [
-            e2e::get_raw_request(""),
-            e2e::get_raw_request("message=%20"),
-            e2e::get_raw_request("message=%E0%A4%A"),
-            e2e::get_raw_request("message=a%07b"),
-            e2e::get_raw_request(&format!("message={}", "x".repeat(17))),
-            e2e::post_request("{not json"),
-            e2e::post_request(r#"{"message": 7}"#),
+            test_harness::get_raw_request(""),
+            test_harness::get_raw_request("message=%20"),
+            test_harness::get_raw_request("message=%E0%A4%A"),
+            test_harness::get_raw_request("message=a%07b"),
+            test_harness::get_raw_request(&format!("message={}", "x".repeat(17))),
+            test_harness::post_request("{not json"),
+            test_harness::post_request(r#"{"message": 7}"#),
             lambda_http::http::Request::put("https://x/?message=hi").body(lambda_http::Body::Empty).unwrap(),
         ];
         for request in requests {
@@ -239,17 +239,18 @@ mod tests {
     #[tokio::test]
     async fn errors_before_start_are_json_or_inline_on_request() {
         let upstream = TestUpstream::start().await;
-        let (status, content_type, _, body) = call(&upstream, e2e::get_raw_request("message=")).await;
+        let (status, content_type, _, body) = call(&upstream, test_harness::get_raw_request("message=")).await;
         assert_eq!((status, content_type.as_str()), (400, "application/json"));
         assert!(String::from_utf8(body).unwrap().contains("detail"));
-        let (status, _, events, _) = call(&upstream, e2e::get_raw_request("message=&errors=inline")).await;
+        let (status, _, events, _) = call(&upstream, test_harness::get_raw_request("message=&errors=inline")).await;
         assert_eq!(status, 200);
         assert_eq!(names(&events), ["start", "problem", "error", "end"]);
         let problem: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();
         assert_eq!((problem["status"].as_u64(), problem["code"].as_str()), (Some(400), Some("blank_message")));
         assert!(events[2].data.contains("blank"), "{events:?}");
         // Broken encoding elsewhere in the query does not hide `errors=inline`.
-        let (status, _, events, _) = call(&upstream, e2e::get_raw_request("message=%E0%A4%A&errors=inline")).await;
+        let (status, _, events, _) =
+            call(&upstream, test_harness::get_raw_request("message=%E0%A4%A&errors=inline")).await;
         assert_eq!((status, names(&events)), (200, vec!["start", "problem", "error", "end"]));
         let (status, _, _, _) = call(&upstream, get_request("/stub status=500")).await;
         assert_eq!(status, 502);
@@ -261,16 +262,19 @@ mod tests {
         ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it"
     )]
     async fn limits_refuse_before_start_and_a_finished_stream_settles_its_reservation() {
-        let dynamo = e2e::Dynalite::start().await;
+        let dynamo = test_harness::Dynalite::start().await;
         dynamo.create_limits_table("stream").await;
         let upstream = TestUpstream::start_with(&[("LIMITS_TABLE", "stream")]).await;
         let limits = spend::LimitsConfig { table: Some("stream".into()), rate_per_minute: 1, ..Default::default() };
         // Both requests in one minute whenever the test runs.
-        let store = spend::Store::with_client("stream".into(), dynamo.client()).with_clock(e2e::mid_minute_clock());
+        let store =
+            spend::Store::with_client("stream".into(), dynamo.client()).with_clock(test_harness::mid_minute_clock());
         let gate = spend::Gate::with_store(limits, store).unwrap();
-        let ask = |query: &str| e2e::request_from("203.0.113.50", query, &[]);
+        let ask = |query: &str| test_harness::request_from("203.0.113.50", query, &[]);
         let response =
-            handle(&upstream.client, &gate, ask(&format!("message={}", e2e::encode("/stub echo ok")))).await.unwrap();
+            handle(&upstream.client, &gate, ask(&format!("message={}", test_harness::encode("/stub echo ok"))))
+                .await
+                .unwrap();
         let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert_eq!(message_data(&browser_events(&body).await).concat(), "ok");
         // The settled usage is what the upstream reported (input words + 8, one token a delta).
@@ -292,7 +296,9 @@ mod tests {
     #[tokio::test]
     async fn inline_errors_keep_retry_after_and_conversation_errors_are_4xx() {
         let upstream = TestUpstream::start_with(&[("OPENAI_MAX_RETRIES", "0")]).await;
-        let inline = |message: &str| e2e::get_raw_request(&format!("message={}&errors=inline", e2e::encode(message)));
+        let inline = |message: &str| {
+            test_harness::get_raw_request(&format!("message={}&errors=inline", test_harness::encode(message)))
+        };
         let response =
             handle(&upstream.client, &upstream.gate, inline("/stub status=429 retry_after=7")).await.unwrap();
         assert_eq!((response.status().as_u16(), response.headers()[header::RETRY_AFTER].to_str().unwrap()), (200, "7"));

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use e2e::{BrowserEvent, Dynalite, TestUpstream, browser_events, message_data};
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
 use spend::{Gate, LimitsConfig, Store};
+use test_harness::{BrowserEvent, Dynalite, TestUpstream, browser_events, message_data};
 
 use crate::handler::handle;
 
@@ -19,7 +19,7 @@ fn from(ip: &str, query: &str, key: Option<&str>, last_event_id: Option<&str>) -
     if let Some(id) = last_event_id {
         headers.push(("last-event-id", id));
     }
-    e2e::request_from(ip, query, &headers)
+    test_harness::request_from(ip, query, &headers)
 }
 
 fn stop(id: &str, key: Option<&str>) -> Request {
@@ -80,7 +80,7 @@ async fn with_access_keys_only_the_key_that_asked_may_resume_or_stop_and_a_stop_
     let alice_id = store.put_key(&alice, "alice").await.unwrap().id;
     store.put_key(&bob, "bob").await.unwrap();
 
-    let ask = format!("message={}", e2e::encode("/stub deltas=400 delay_ms=10"));
+    let ask = format!("message={}", test_harness::encode("/stub deltas=400 delay_ms=10"));
     let (events, body) = started(&upstream, &gate, from("203.0.113.1", &ask, Some(&alice), None)).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
 
@@ -129,7 +129,7 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     let (events, body) = started(
         &upstream,
         &gate,
-        from("203.0.113.2", &format!("message={}", e2e::encode("/stub deltas=30 delay_ms=5")), None, None),
+        from("203.0.113.2", &format!("message={}", test_harness::encode("/stub deltas=30 delay_ms=5")), None, None),
     )
     .await;
     assert!(message_data(&events).len() >= 3);
@@ -158,7 +158,7 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
         dynamo.client(),
     )
     .unwrap();
-    let ask = format!("message={}", e2e::encode("/stub deltas=400 delay_ms=10"));
+    let ask = format!("message={}", test_harness::encode("/stub deltas=400 delay_ms=10"));
     let (events, body) = started(&upstream, &gate, from("203.0.113.3", &ask, None, None)).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
     let resumed = handle(&upstream.client, &gate, from("203.0.113.3", "", None, Some(&token))).await.unwrap();
@@ -167,7 +167,7 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
     let calls_before = upstream.stub.retrieves().len();
     // The same caller stopping it: the third request of the minute.
     let body_json = format!(r#"{{"response_id":"{id}"}}"#);
-    let mut event = e2e::runtime_api::function_url_event(
+    let mut event = test_harness::runtime_api::function_url_event(
         "POST",
         "/stop",
         "",
@@ -190,34 +190,34 @@ async fn resumes_and_stops_take_a_request_slot_like_any_other() {
 #[tokio::test]
 async fn with_a_signing_secret_tokens_and_conversations_outlive_a_rotated_openai_key() {
     let upstream = TestUpstream::start_with(&[("TOKEN_SIGNING_SECRET", "signing-one")]).await;
-    let ask = format!("message={}", e2e::encode("/stub deltas=3"));
+    let ask = format!("message={}", test_harness::encode("/stub deltas=3"));
     let response = handle(&upstream.client, &upstream.gate, from("203.0.113.4", &ask, None, None)).await.unwrap();
     let events = browser_events(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).await;
     let (id, token) = (response_id(&events), events.last().unwrap().id.clone());
     // The same deployment after the OpenAI key was rotated, in a new execution environment.
-    let rotated = e2e::client_for(
+    let rotated = test_harness::client_for(
         &upstream.stub,
         &[("OPENAI_API_KEY", "sk-rotated-key-0001"), ("TOKEN_SIGNING_SECRET", "signing-one")],
     );
     let caller = "ip:203.0.113.4";
     assert!(rotated.verify_token(caller, &token).await.is_ok(), "the token still resumes");
-    let follow_up = e2e::request_from("203.0.113.4", &format!("message=more&previous_response_id={id}"), &[]);
+    let follow_up = test_harness::request_from("203.0.113.4", &format!("message=more&previous_response_id={id}"), &[]);
     assert_eq!(
         handle(&rotated, &upstream.gate, follow_up).await.unwrap().status(),
         200,
         "the conversation is still theirs"
     );
     // Another signing secret (or none: the API key) makes none of them valid.
-    let other = e2e::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "signing-two")]);
+    let other = test_harness::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "signing-two")]);
     assert_eq!(other.verify_token(caller, &token).await.unwrap_err().code(), "resume_token_invalid");
-    let keyed = e2e::client_for(&upstream.stub, &[]);
+    let keyed = test_harness::client_for(&upstream.stub, &[]);
     assert!(keyed.verify_token(caller, &token).await.is_err());
 }
 
 #[tokio::test]
 async fn a_failed_answer_is_cancelled_before_its_reader_is_told() {
     let upstream = TestUpstream::start().await;
-    let ask = format!("message={}", e2e::encode("/stub error=nested after=2 echo abcd"));
+    let ask = format!("message={}", test_harness::encode("/stub error=nested after=2 echo abcd"));
     let mut body =
         handle(&upstream.client, &upstream.gate, from("203.0.113.5", &ask, None, None)).await.unwrap().into_body();
     let mut read = Vec::new();
@@ -238,9 +238,9 @@ async fn in_public_mode_a_stop_reaches_only_this_deployment_s_answers() {
     let upstream = TestUpstream::start_with(&[("OPENAI_MODEL", "gpt-6-luna")]).await;
     // Another deployment in the same OpenAI project (its own signing secret) starts an answer.
     use futures_util::StreamExt;
-    let other = e2e::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "another-app-s-secret")]);
+    let other = test_harness::client_for(&upstream.stub, &[("TOKEN_SIGNING_SECRET", "another-app-s-secret")]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut theirs = other.stream(&e2e::chat("/stub deltas=50 delay_ms=20 theirs"), deadline).await.unwrap();
+    let mut theirs = other.stream(&test_harness::chat("/stub deltas=50 delay_ms=20 theirs"), deadline).await.unwrap();
     let foreign_id = loop {
         if let Some(Ok(openai_client::UpstreamEvent::Created { id })) = theirs.next().await {
             break id;
@@ -282,7 +282,8 @@ async fn a_reader_back_before_the_hand_over_from_another_address_settles_the_ans
             .unwrap();
     let store = Store::with_client("parked".into(), dynamo.client());
     // The first invocation hands over a second or so in (its deadline less the margin it keeps).
-    let question = from("203.0.113.5", &format!("message={}", e2e::encode("/stub deltas=60 delay_ms=50")), None, None);
+    let question =
+        from("203.0.113.5", &format!("message={}", test_harness::encode("/stub deltas=60 delay_ms=50")), None, None);
     let (events, first) = started(&upstream, &gate, with_deadline(question, Duration::from_millis(7_500))).await;
     let token = events.iter().rfind(|e| e.event == "message").unwrap().id.clone();
     // The reader is back already, from another network (public mode: the token is bound to no

@@ -3,19 +3,19 @@
 //! against the stand-in.
 
 use bytes::Bytes;
-use e2e::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, message_data};
 use http_body_util::BodyExt;
 use lambda_http::Request;
 use openai_stub::reply::{TRICKY_SUMMARY, summary_text};
 use openai_stub::scenario::Scenario;
 use serde_json::{Value, json};
+use test_harness::{BrowserEvent, TestUpstream, as_browser_sees, browser_events, message_data};
 
 use crate::handler::handle;
 
 const REASONING_MODEL: (&str, &str) = ("OPENAI_MODEL", "gpt-5-mini");
 
 fn ask(message: &str) -> Request {
-    e2e::request_from("203.0.113.9", &format!("message={}", e2e::encode(message)), &[])
+    test_harness::request_from("203.0.113.9", &format!("message={}", test_harness::encode(message)), &[])
 }
 
 async fn whole(upstream: &TestUpstream, request: Request) -> (Vec<BrowserEvent>, Bytes) {
@@ -70,7 +70,7 @@ async fn a_resume_from_inside_the_reasoning_sends_exactly_the_rest() {
     let cut = 4;
     let had: String = reasoning[..=cut].iter().map(|e| e.data.as_str()).collect();
     let request =
-        e2e::request_from("198.51.100.4", "message=ignored", &[("last-event-id", reasoning[cut].id.as_str())]);
+        test_harness::request_from("198.51.100.4", "message=ignored", &[("last-event-id", reasoning[cut].id.as_str())]);
     let (rest, _) = whole(&upstream, request).await;
     assert_eq!(format!("{had}{}", reasoning_data(&rest).concat()), reasoning_data(&events).concat());
     assert_eq!(message_data(&rest).concat(), "w0 w1 w2 w3");
@@ -119,7 +119,7 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
 async fn the_ai_sdk_gets_one_reasoning_part_closed_before_the_text() {
     let upstream = TestUpstream::start_with(&[REASONING_MODEL]).await;
     let body = json!({ "id": "chat-1", "trigger": "submit-message", "messages": [{ "id": "u1", "role": "user", "parts": [{ "type": "text", "text": "/stub summary=2 echo ok" }] }] });
-    let (events, _) = whole(&upstream, e2e::post_request(&body.to_string())).await;
+    let (events, _) = whole(&upstream, test_harness::post_request(&body.to_string())).await;
     let chunks: Vec<Value> =
         events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
     let types: Vec<&str> = chunks.iter().map(|c| c["type"].as_str().unwrap()).collect();

@@ -2,20 +2,20 @@
 //! OpenAI's background mode.
 
 use bytes::Bytes;
-use e2e::{BrowserEvent, TestUpstream, browser_events, message_data};
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
+use test_harness::{BrowserEvent, TestUpstream, browser_events, message_data};
 
 use crate::handler::handle;
 use crate::response::SseBody;
 
 fn ask(message: &str) -> Request {
-    e2e::request_from("203.0.113.9", &format!("message={}", e2e::encode(message)), &[])
+    test_harness::request_from("203.0.113.9", &format!("message={}", test_harness::encode(message)), &[])
 }
 
 fn resume(token: &str, inline: bool) -> Request {
     let query = if inline { "message=ignored&errors=inline" } else { "message=ignored" };
-    e2e::request_from("198.51.100.4", query, &[("last-event-id", token)])
+    test_harness::request_from("198.51.100.4", query, &[("last-event-id", token)])
 }
 
 fn stop(body: &str) -> Request {
@@ -157,7 +157,7 @@ async fn forged_stale_and_foreign_tokens_get_a_clear_4xx_and_nothing_streamed() 
     let forged = format!("{}x", &token[..token.len() - 1]);
     let stale = upstream.client.signer("ip:203.0.113.9", "resp_gone").await.unwrap().token(3, 1);
     let foreign = {
-        let other = e2e::client_for(&upstream.stub, &[("OPENAI_API_KEY", "sk-another-deployment-key")]);
+        let other = test_harness::client_for(&upstream.stub, &[("OPENAI_API_KEY", "sk-another-deployment-key")]);
         other.signer("ip:203.0.113.9", "resp_x").await.unwrap().token(3, 1)
     };
     for (token, status, code) in [
@@ -201,7 +201,7 @@ async fn stopping_a_finished_answer_is_harmless_and_wrong_methods_are_405_saying
     let upstream = TestUpstream::start().await;
     // chat-complete's answers are not background ones: finished, there is nothing to cancel.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let done = upstream.client.create(&e2e::chat("/stub echo hi"), deadline).await.unwrap();
+    let done = upstream.client.create(&test_harness::chat("/stub echo hi"), deadline).await.unwrap();
     let (status, _, body) = whole(&upstream, stop(&format!(r#"{{"response_id":"{}"}}"#, done.id))).await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(

@@ -1,17 +1,17 @@
 //! The Vercel AI SDK's chat request and UI message stream, through `handle` against the
 //! stand-in. (The SDK's own client reads these streams in tests/tests/ai_sdk_under_watch.rs.)
 
-use e2e::TestUpstream;
 use http_body_util::BodyExt;
 use lambda_http::{Body, Request, http};
 use serde_json::{Value, json};
+use test_harness::TestUpstream;
 
 use crate::handler::handle;
 
 fn chat(messages: Value, extra: Value) -> Request {
     let mut body = json!({ "id": "chat-1", "trigger": "submit-message", "messages": messages });
     body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-    e2e::post_request(&body.to_string())
+    test_harness::post_request(&body.to_string())
 }
 
 fn user(text: &str) -> Value {
@@ -23,7 +23,7 @@ async fn read_chunks(upstream: &TestUpstream, request: Request) -> (u16, http::H
     let response = handle(&upstream.client, &upstream.gate, request).await.unwrap();
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body = BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-    let events = e2e::browser_events(&body).await;
+    let events = test_harness::browser_events(&body).await;
     let done = events.last().is_some_and(|e| e.data == "[DONE]");
     let chunks = events.iter().filter(|e| e.data != "[DONE]").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
     (status, headers, chunks, done)
@@ -155,7 +155,7 @@ async fn a_stop_by_the_metadata_id_ends_the_stream_with_a_stopped_finish() {
         read.extend_from_slice(body.frame().await.unwrap().unwrap().data_ref().unwrap());
     }
     assert!(upstream.stub.requests()[0].background);
-    let head = e2e::browser_events(&read).await;
+    let head = test_harness::browser_events(&read).await;
     let metadata: Value = serde_json::from_str(&head[1].data).unwrap();
     let response_id = metadata["messageMetadata"]["responseId"].as_str().unwrap().to_owned();
     let stop = http::Request::post("https://lambda-url.local/stop")
@@ -164,7 +164,7 @@ async fn a_stop_by_the_metadata_id_ends_the_stream_with_a_stopped_finish() {
         .unwrap();
     assert_eq!(handle(&upstream.client, &upstream.gate, stop).await.unwrap().status(), 200);
     let tail = BodyExt::collect(body).await.unwrap().to_bytes();
-    let all = e2e::browser_events(&[read, tail.to_vec()].concat()).await;
+    let all = test_harness::browser_events(&[read, tail.to_vec()].concat()).await;
     let finish: Value = serde_json::from_str(&all[all.len() - 2].data).unwrap();
     assert_eq!(
         (finish["finishReason"].as_str(), finish["messageMetadata"]["stopped"].as_bool()),

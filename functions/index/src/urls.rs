@@ -98,9 +98,9 @@ mod tests {
         ignore = "needs Python (moto): cargo test --all-features, as scripts/test runs it"
     )]
     async fn deployed_urls_are_looked_up_by_function_name() {
-        let moto = e2e::MotoServer::start(e2e::free_port()).await;
-        let script = e2e::workspace_root().join("tests").join("fixtures").join("create_function_urls.py");
-        let python = e2e::workspace_root().join(".venv").join("bin").join("python");
+        let moto = test_harness::MotoServer::start(test_harness::free_port()).await;
+        let script = test_harness::workspace_root().join("tests").join("fixtures").join("create_function_urls.py");
+        let python = test_harness::workspace_root().join(".venv").join("bin").join("python");
         let output =
             std::process::Command::new(python).arg(script).arg(moto.endpoint()).output().expect("run the fixture");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
