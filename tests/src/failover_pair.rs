@@ -31,6 +31,21 @@ const SHORT: &[(&str, &str)] = &[
     ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
 ];
 
+/// How the fallback takes its key (`FALLBACK_AUTH`), and the stand-in checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// [`FALLBACK_KEY`] as `Authorization: Bearer`.
+    Bearer,
+    /// [`FALLBACK_KEY`] in `api-key`, never as a bearer token.
+    Azure,
+    /// A short-term Bedrock API key the function mints from its credentials (the stand-in's
+    /// test role, in the environment as Lambda gives a role's), checked by its signature.
+    Bedrock,
+}
+
+/// The Region the Bedrock stand-in plays.
+const BEDROCK_REGION: &str = "us-east-1";
+
 /// Stopped (the process killed, the stand-ins closed) when dropped.
 pub struct Pair {
     pub primary: StubServer,
@@ -49,16 +64,48 @@ impl Pair {
     /// The same with the primary at `primary_url` (a server of the test's own, say); `primary`
     /// then stands by unused.
     pub async fn launch_at(function: &str, primary: StubServer, primary_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::launch_with(function, primary, primary_url, Auth::Bearer, extra).await
+    }
+
+    /// `function`'s release binary with a fallback that takes its key as `auth` says.
+    pub async fn launch_with_auth(function: &str, auth: Auth) -> Self {
+        let primary = StubServer::start().await.expect("start the primary's stand-in");
+        let url = primary.base_url();
+        Self::launch_with(function, primary, &url, auth, &[]).await
+    }
+
+    async fn launch_with(
+        function: &str,
+        primary: StubServer,
+        primary_url: &str,
+        auth: Auth,
+        extra: &[(&str, &str)],
+    ) -> Self {
         primary.state.expected_key.write().unwrap_or_else(|e| e.into_inner()).replace(crate::TEST_KEY.to_owned());
         let fallback = StubServer::start().await.expect("start the fallback's stand-in");
-        fallback.state.expected_key.write().unwrap_or_else(|e| e.into_inner()).replace(FALLBACK_KEY.to_owned());
         let fallback_url = fallback.base_url();
         let mut env: Vec<(&str, &str)> = SHORT.to_vec();
-        env.extend_from_slice(&[
-            ("FALLBACK_BASE_URL", fallback_url.as_str()),
-            ("FALLBACK_API_KEY", FALLBACK_KEY),
-            ("FALLBACK_MODEL", FALLBACK_MODEL),
-        ]);
+        env.extend_from_slice(&[("FALLBACK_BASE_URL", fallback_url.as_str()), ("FALLBACK_MODEL", FALLBACK_MODEL)]);
+        match auth {
+            Auth::Bearer | Auth::Azure => {
+                fallback.state.expected_key.write().unwrap_or_else(|e| e.into_inner()).replace(FALLBACK_KEY.to_owned());
+                env.push(("FALLBACK_API_KEY", FALLBACK_KEY));
+                if auth == Auth::Azure {
+                    fallback.take_keys_as_azure();
+                    env.push(("FALLBACK_AUTH", "azure"));
+                }
+            }
+            Auth::Bedrock => {
+                fallback.take_keys_as_bedrock(BEDROCK_REGION);
+                env.extend_from_slice(&[
+                    ("FALLBACK_AUTH", "bedrock"),
+                    ("AWS_REGION", BEDROCK_REGION),
+                    ("AWS_ACCESS_KEY_ID", openai_stub::bedrock::TEST_ACCESS_KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", openai_stub::bedrock::TEST_SECRET_ACCESS_KEY),
+                    ("AWS_SESSION_TOKEN", "stand-in-session-token"),
+                ]);
+            }
+        }
         env.extend_from_slice(extra);
         let function = RuntimeApi::launch_release(function, primary_url, &env).await;
         Self { primary, fallback, function }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use openai_stub::StubServer;
 use serde_json::Value;
-use test_harness::failover_pair::{FALLBACK_MODEL, Pair, Resetter};
+use test_harness::failover_pair::{Auth, FALLBACK_MODEL, Pair, Resetter};
 use test_harness::runtime_api::{Invocation, get_event};
 use test_harness::{BrowserEvent, browser_events, message_data};
 
@@ -259,4 +259,26 @@ async fn accounting_bills_only_the_answer_given() {
     let billed_output =
         |r: &openai_stub::RecordedRequest| r.usage.as_ref().map_or(0, |u| u["output_tokens"].as_u64().unwrap_or(0));
     assert!(attempted.iter().all(|r| billed_output(r) == 0), "{attempted:?}");
+}
+
+/// Each way a fallback takes its key, through the shipped binaries: the primary down, the
+/// fallback answers a stream and a buffered question by its own key (Azure's `api-key`, or the
+/// Bedrock key the binary mints from the role in its environment, its signature checked by the
+/// stand-in), and the key is never logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_fallback_key_answers_through_the_shipped_binary() {
+    for auth in [Auth::Azure, Auth::Bedrock] {
+        let pair = Pair::launch_with_auth("chat-stream", auth).await;
+        pair.primary.fail_every_create(Some((503, None)));
+        answered_by_fallback(&pair.ask("/stub echo served").await, "served").await;
+        assert_eq!(pair.fallback.requests().len(), 1, "{auth:?}");
+        // chat-complete's path too: the same key, a buffered answer.
+        let complete = Pair::launch_with_auth("chat-complete", auth).await;
+        complete.primary.fail_every_create(Some((503, None)));
+        let answer = complete.function.invoke(get_event("message=%2Fstub%20echo%20whole")).await;
+        let body = answer.json().unwrap_or_default();
+        assert_eq!((answer.status, body["data"].as_str()), (Some(200), Some("whole")), "{auth:?}: {body}");
+        assert_eq!(body["model"].as_str(), Some(FALLBACK_MODEL), "{auth:?}");
+        assert!(!complete.function.log().contains("bedrock-api-key-"), "{auth:?}: the key is never logged");
+    }
 }
