@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::*;
+use crate::event::parse;
 
 const CREATED: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}\n\n";
 const COMPLETED: &str = "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"output\":[]}}\n\n";
@@ -88,4 +89,17 @@ fn the_questions_own_failures_in_the_stream_are_never_for_another_provider() {
     assert_eq!(parse(refused, "k"), Err(ApiError::UpstreamRejected("Invalid prompt: flagged".into())));
     let filtered = r#"{"type":"error","code":"content_filter","message":null}"#;
     assert_eq!(parse(filtered, "k"), Err(ApiError::UpstreamRejected("content_filter".into())));
+}
+
+#[tokio::test]
+async fn a_line_past_the_cap_breaks_the_stream_and_lines_under_it_pass() {
+    let chunks = |parts: Vec<Vec<u8>>| {
+        futures_util::stream::iter(parts.into_iter().map(|p| Ok::<_, reqwest::Error>(bytes::Bytes::from(p))))
+    };
+    let fine: Vec<_> =
+        capped_lines(chunks(vec![vec![b'a'; MAX_LINE_BYTES], b"\n".to_vec(), vec![b'b'; 10]])).collect().await;
+    assert!(fine.iter().all(Result::is_ok));
+    let endless: Vec<_> =
+        capped_lines(chunks(vec![vec![b'a'; MAX_LINE_BYTES / 2], vec![b'a'; MAX_LINE_BYTES / 2 + 1]])).collect().await;
+    assert!(endless.last().is_some_and(Result::is_err));
 }

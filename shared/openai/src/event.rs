@@ -1,0 +1,261 @@
+//! One upstream event (the `data:` of an SSE event of the Responses API) read into what the chat
+//! functions act on, [`UpstreamEvent`]; everything else OpenAI sends is skipped.
+
+use crate::types::{ErrorObject, SUMMARY_PART_SEPARATOR, Usage, WireEvent};
+use chat_core::{ApiError, redact};
+
+/// What the chat functions act on; everything else upstream sends is skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    /// The response exists upstream; its id continues the conversation.
+    Created {
+        id: String,
+    },
+    /// A piece of the reasoning summary (a new part starts with [`SUMMARY_PART_SEPARATOR`]).
+    ReasoningDelta(String),
+    TextDelta(String),
+    Completed {
+        usage: Option<Usage>,
+    },
+    /// The answer stopped early; the text so far stands.
+    Incomplete {
+        reason: String,
+        usage: Option<Usage>,
+    },
+    /// The answer was cancelled upstream (a Stop): the text so far is all there is.
+    Cancelled {
+        usage: Option<Usage>,
+    },
+}
+
+/// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
+/// the chat functions do not need. `key` is redacted from any message passed on.
+pub fn parse(data: &str, key: &str) -> Result<Option<UpstreamEvent>, ApiError> {
+    parse_positioned(data, key).map(|(_, item)| match item {
+        Some(Item::Event(event)) => Some(event),
+        Some(Item::ReasoningPart) | None => None,
+    })
+}
+
+/// One upstream event as the stream reads it: an event to act on, or the start of a reasoning
+/// part (a reasoning item, a summary part, a raw `reasoning_text` part).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Item {
+    Event(UpstreamEvent),
+    ReasoningPart,
+}
+
+/// One definition of the reasoning text for live and stored answers alike: every non-empty
+/// part, in order, set apart by [`SUMMARY_PART_SEPARATOR`] ([`ResponseObject::reasoning_summary`]).
+/// Live, the separator goes before the first delta of a part after one that reached the reader,
+/// so an empty part or item adds nothing, as it adds nothing to the stored text.
+pub(crate) struct ReasoningParts {
+    pub(crate) started: bool,
+    pub(crate) pending: bool,
+}
+
+impl ReasoningParts {
+    pub(crate) fn read(&mut self, item: Option<Item>) -> Option<UpstreamEvent> {
+        match item? {
+            Item::ReasoningPart => {
+                self.pending = self.started;
+                None
+            }
+            Item::Event(UpstreamEvent::ReasoningDelta(delta)) if !delta.is_empty() => {
+                self.started = true;
+                let separated = std::mem::take(&mut self.pending);
+                Some(UpstreamEvent::ReasoningDelta(if separated {
+                    format!("{SUMMARY_PART_SEPARATOR}{delta}")
+                } else {
+                    delta
+                }))
+            }
+            Item::Event(event) => Some(event),
+        }
+    }
+}
+
+/// The error codes of a question refused for its content (OpenAI's `invalid_prompt`, Azure's
+/// `content_filter`): the same question is refused anywhere, so it is never sent elsewhere.
+pub const REFUSALS: [&str; 3] = ["invalid_prompt", "content_filter", "content_policy_violation"];
+
+/// [`parse`], with the event's `sequence_number` when it has one.
+pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Option<Item>), ApiError> {
+    let event: WireEvent = serde_json::from_str(data).map_err(|error| {
+        tracing::warn!(%error, "OpenAI sent an event that is not valid JSON");
+        ApiError::MalformedUpstream
+    })?;
+    let failure = |error: Option<ErrorObject>, code: Option<String>, message: Option<String>| {
+        let error = error.unwrap_or(ErrorObject { message, code, kind: None, param: None });
+        // The question's own failures: the caller's to act on, never another provider's to try.
+        match error.code.as_deref() {
+            Some("context_length_exceeded") => return ApiError::ContextTooLong,
+            Some(code) if REFUSALS.contains(&code) => {
+                let text = error.message.unwrap_or_else(|| code.to_owned());
+                return ApiError::UpstreamRejected(redact(&text, key));
+            }
+            _ => {}
+        }
+        let text = match (error.message, error.code) {
+            (Some(message), _) => message,
+            (None, Some(code)) => code,
+            (None, None) => "OpenAI reported an error without details".into(),
+        };
+        ApiError::StreamFailed(redact(&text, key))
+    };
+    let cancelled = event.response.as_ref().is_some_and(|r| r.status.as_deref() == Some("cancelled"));
+    let sequence = event.sequence_number;
+    let typed = match event.kind.as_str() {
+        // However OpenAI announces a cancel, the answer ends as stopped.
+        "response.cancelled" | "response.failed" | "response.incomplete" | "response.completed" if cancelled => {
+            Some(UpstreamEvent::Cancelled { usage: event.response.and_then(|r| r.usage) })
+        }
+        "response.output_text.delta" | "response.refusal.delta" => {
+            Some(UpstreamEvent::TextDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
+        }
+        // A summary, or an open-weight model's raw reasoning: both are the model's reasoning.
+        "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+            Some(UpstreamEvent::ReasoningDelta(event.delta.ok_or(ApiError::MalformedUpstream)?))
+        }
+        // Parts are paragraphs of their own, as OpenAI's own apps show them.
+        "response.reasoning_summary_part.added" => return Ok((sequence, Some(Item::ReasoningPart))),
+        "response.output_item.added" | "response.content_part.added" if event.starts_reasoning() => {
+            return Ok((sequence, Some(Item::ReasoningPart)));
+        }
+        "response.created" => Some(UpstreamEvent::Created { id: event.response.unwrap_or_default().id }),
+        "response.completed" => Some(UpstreamEvent::Completed { usage: event.response.and_then(|r| r.usage) }),
+        "response.incomplete" => {
+            let response = event.response.unwrap_or_default();
+            let reason = response.incomplete_reason().unwrap_or("no reason given").to_owned();
+            Some(UpstreamEvent::Incomplete { reason, usage: response.usage })
+        }
+        "response.failed" => {
+            let error = event.response.and_then(|r| r.error);
+            return Err(failure(error, None, None));
+        }
+        "error" => return Err(failure(event.error, event.code, event.message)),
+        _ => None,
+    };
+    Ok((sequence, typed.map(Item::Event)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_and_terminal_events_are_typed() {
+        let delta = parse(
+            r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","logprobs":[]}"#,
+            "k",
+        );
+        assert_eq!(delta, Ok(Some(UpstreamEvent::TextDelta("Hi".into()))));
+        let done = parse(
+            r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#,
+            "k",
+        );
+        assert_eq!(
+            done,
+            Ok(Some(UpstreamEvent::Completed {
+                usage: Some(Usage {
+                    input_tokens: 1,
+                    output_tokens: 2,
+                    total_tokens: 3,
+                    output_tokens_details: None,
+                    input_tokens_details: None,
+                    tier: Default::default()
+                })
+            }))
+        );
+        let cut = parse(
+            r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}}"#,
+            "k",
+        );
+        assert_eq!(cut, Ok(Some(UpstreamEvent::Incomplete { reason: "max_output_tokens".into(), usage: None })));
+        assert_eq!(parse(r#"{"type":"response.in_progress"}"#, "k"), Ok(None));
+        assert_eq!(parse(r#"{"type":"some.future.event","x":1}"#, "k"), Ok(None));
+        let stopped = parse(
+            r#"{"type":"response.cancelled","response":{"status":"cancelled","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}"#,
+            "k",
+        );
+        assert!(matches!(stopped, Ok(Some(UpstreamEvent::Cancelled { usage: Some(_) }))), "{stopped:?}");
+        let failed_as_cancelled = parse(r#"{"type":"response.failed","response":{"status":"cancelled"}}"#, "k");
+        assert_eq!(failed_as_cancelled, Ok(Some(UpstreamEvent::Cancelled { usage: None })));
+        assert_eq!(
+            parse_positioned(r#"{"type":"response.in_progress","sequence_number":7}"#, "k"),
+            Ok((Some(7), None))
+        );
+    }
+
+    #[test]
+    fn reasoning_summaries_are_typed_with_their_parts_apart() {
+        let delta = r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","output_index":0,"summary_index":0,"delta":"**Plan**","sequence_number":3,"obfuscation":"x"}"#;
+        assert_eq!(parse(delta, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("**Plan**".into()))));
+        let first = r#"{"type":"response.reasoning_summary_part.added","item_id":"rs_1","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":""}}"#;
+        assert_eq!(parse_positioned(first, "k"), Ok((None, Some(Item::ReasoningPart))));
+        assert_eq!(parse(first, "k"), Ok(None));
+        let raw = r#"{"type":"response.reasoning_text.delta","item_id":"rs_1","output_index":0,"content_index":0,"delta":"think"}"#;
+        assert_eq!(parse(raw, "k"), Ok(Some(UpstreamEvent::ReasoningDelta("think".into()))));
+        let raw_part = r#"{"type":"response.content_part.added","output_index":0,"content_index":0,"part":{"type":"reasoning_text","text":""}}"#;
+        let item = r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"reasoning","id":"rs_2","summary":[]}}"#;
+        let message =
+            r#"{"type":"response.output_item.added","output_index":2,"item":{"type":"message","id":"msg_1"}}"#;
+        assert_eq!(parse_positioned(raw_part, "k"), Ok((None, Some(Item::ReasoningPart))));
+        assert_eq!(parse_positioned(item, "k"), Ok((None, Some(Item::ReasoningPart))));
+        assert_eq!(parse_positioned(message, "k"), Ok((None, None)));
+        for done in ["response.reasoning_summary_text.done", "response.reasoning_summary_part.done"] {
+            assert_eq!(
+                parse(&format!(r#"{{"type":"{done}","summary_index":0,"text":"all"}}"#), "k"),
+                Ok(None),
+                "{done}"
+            );
+        }
+        assert_eq!(parse(r#"{"type":"response.reasoning_summary_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
+    }
+
+    #[test]
+    fn reasoning_parts_are_set_apart_only_between_parts_that_have_text() {
+        let delta = |text: &str| Some(Item::Event(UpstreamEvent::ReasoningDelta(text.into())));
+        let mut parts = ReasoningParts { started: false, pending: false };
+        let read: Vec<Option<UpstreamEvent>> = [
+            Some(Item::ReasoningPart),
+            delta("a"),
+            delta("b"),
+            Some(Item::ReasoningPart), // an empty part: nothing
+            Some(Item::ReasoningPart),
+            delta("c"),
+        ]
+        .into_iter()
+        .map(|item| parts.read(item))
+        .collect();
+        let text: String = read
+            .into_iter()
+            .flatten()
+            .map(|e| match e {
+                UpstreamEvent::ReasoningDelta(t) => t,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(text, "ab\n\nc");
+        // Resumed after reasoning reached the reader: the next part is set apart from it.
+        let mut resumed = ReasoningParts { started: true, pending: false };
+        assert_eq!(resumed.read(Some(Item::ReasoningPart)), None);
+        assert_eq!(resumed.read(delta("d")), Some(UpstreamEvent::ReasoningDelta("\n\nd".into())));
+    }
+
+    #[test]
+    fn failures_carry_a_redacted_message() {
+        let failed = parse(
+            r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"key sk-secret123 broke"}}}"#,
+            "sk-secret123",
+        );
+        assert_eq!(failed, Err(ApiError::StreamFailed("key [redacted] broke".into())));
+        let nested =
+            parse(r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"nested"}}"#, "k");
+        assert_eq!(nested, Err(ApiError::StreamFailed("nested".into())));
+        let flat = parse(r#"{"type":"error","code":"x","message":"flat","param":null}"#, "k");
+        assert_eq!(flat, Err(ApiError::StreamFailed("flat".into())));
+        assert_eq!(parse("{oops", "k"), Err(ApiError::MalformedUpstream));
+        assert_eq!(parse(r#"{"type":"response.output_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
+    }
+}
