@@ -318,6 +318,9 @@ pub fn spawn_generator(state: Arc<StubState>, entry: Arc<Entry>) {
                 r.finished = true;
                 r.usage = Some(answer.usage(r.deltas_sent));
             });
+        } else if let Some(usage) = generating.snapshot().get("usage").filter(|u| u.is_object()).cloned() {
+            // Ended otherwise (failed part way): billed for what it generated.
+            state.update(generating.request_index, |r| r.usage = r.usage.take().or(Some(usage)));
         }
     });
     *entry.generator.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());

@@ -64,6 +64,12 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// What OpenAI would bill for this answer in tokens (input and output, reasoning included).
+    pub fn billed_tokens(&self) -> u64 {
+        let number = |name: &str| self.usage.as_ref().and_then(|u| u[name].as_u64()).unwrap_or(0);
+        number("total_tokens").max(number("input_tokens") + number("output_tokens"))
+    }
+
     /// What OpenAI would bill for this answer, in dollars (see [`billing`]).
     pub fn bill_usd(&self) -> f64 {
         self.usage.as_ref().map_or(0.0, |usage| billing::dollars(&self.model, self.service_tier.as_deref(), usage))

@@ -82,7 +82,12 @@ pub(crate) async fn cancel(
         return json(StatusCode::NOT_FOUND, wire::response_not_found(&id));
     };
     match entry.cancel() {
-        Some(response) => json(StatusCode::OK, response),
+        Some(response) => {
+            // Billed for what it generated up to the cancel, as OpenAI bills it.
+            let usage = response.get("usage").filter(|u| u.is_object()).cloned();
+            state.update(entry.request_index, |r| r.usage = r.usage.take().or(usage));
+            json(StatusCode::OK, response)
+        }
         None => json(
             StatusCode::BAD_REQUEST,
             wire::invalid_request("Only responses created with background=true can be cancelled.", None),

@@ -57,13 +57,17 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         return error(400, &plain, None);
     };
     let input = question.as_str();
-    // A follow-up is billed for the whole conversation it continues, as OpenAI bills it.
+    // A follow-up is billed for the whole conversation it continues, as OpenAI bills it (after a
+    // compaction, the compacted conversation).
+    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
     let earlier_tokens = match request["previous_response_id"].as_str() {
         None => 0,
-        Some(id) => match state.responses.get(id).and_then(|entry| wire::conversation_tokens(&entry.snapshot())) {
-            Some(tokens) => tokens,
-            None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
-        },
+        Some(id) => {
+            match state.responses.get(id).and_then(|entry| wire::carried_tokens(&entry.snapshot(), threshold)) {
+                Some(tokens) => tokens,
+                None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
+            }
+        }
     };
     let mut scenario = Scenario::parse(&state.with_every_answer(input));
     if let Some(failure) = *state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -93,9 +97,6 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         service_tier: request["service_tier"].as_str().map(str::to_owned),
         usage: None,
     });
-    if scenario.hang_headers {
-        std::future::pending::<()>().await;
-    }
     let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some((status, code)) = failing {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
@@ -117,13 +118,13 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     {
         return refuse(StatusCode::BAD_REQUEST, refused);
     }
-    // Compaction keeps what a follow-up sends again under its threshold; past the model's
-    // window without it, the conversation is refused, as OpenAI refuses it.
-    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
+    // The turn that crosses the threshold compacts: it reads (and is billed for) the whole
+    // conversation, and answers from what is left under the threshold; past the model's window
+    // without compaction, the conversation is refused, as OpenAI refuses it.
     let compacted = threshold.filter(|t| earlier_tokens > *t).is_some();
-    let earlier_tokens = threshold.map_or(earlier_tokens, |t| earlier_tokens.min(t));
+    let context = threshold.filter(|_| compacted).map_or(earlier_tokens, |t| earlier_tokens.min(t));
     if let Some(window) = state.context_window()
-        && earlier_tokens + wire::words(&question) + 8 > window
+        && context + wire::words(&question) + 8 > window
     {
         return refuse(StatusCode::BAD_REQUEST, wire::context_length_exceeded(window));
     }
@@ -157,6 +158,14 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         compacted,
         request,
     });
+    if answer.scenario.hang_headers {
+        // The question arrived: OpenAI answers it whole and bills it, though no headers come.
+        state.update(index, |r| {
+            r.usage = Some(answer.usage(answer.deltas.len()));
+            r.finished = true;
+        });
+        std::future::pending::<()>().await;
+    }
     match (background, stream) {
         (true, _) => responses::create_background(state, index, answer, stream),
         (false, true) => streamed(state, index, answer),
@@ -165,6 +174,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
 }
 
 async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
+    // A buffered answer is generated to its end, and billed, whether its caller waits or not.
+    let _billed = Billing { state: state.clone(), index, answer: answer.clone(), whole: true };
     let (scenario, deltas) = (&answer.scenario, &answer.deltas);
     tokio::time::sleep(
         scenario.think.unwrap_or_default()
@@ -214,6 +225,8 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
 fn streamed(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Response {
     let guard = CloseGuard { state: state.clone(), index };
     let frames = async_stream::stream! {
+        // A plain stream whose connection closes stops, billed for what it generated.
+        let _billed = Billing { state: state.clone(), index, answer: answer.clone(), whole: false };
         let mut generated = std::pin::pin!(events::generate(answer.clone()));
         let mut ended = None;
         while let Some(batch) = generated.next().await {
@@ -235,6 +248,26 @@ fn streamed(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> Respons
         }
     };
     sse_response(frames, Some(guard))
+}
+
+/// Bills an answer that ends without a final usage (its connection closed, its caller left):
+/// OpenAI bills what it generated, read or not; a buffered answer is generated whole.
+struct Billing {
+    state: Arc<StubState>,
+    index: usize,
+    answer: Arc<Answer>,
+    whole: bool,
+}
+
+impl Drop for Billing {
+    fn drop(&mut self) {
+        let whole = self.whole.then_some(self.answer.deltas.len());
+        self.state.update(self.index, |r| {
+            if r.usage.is_none() {
+                r.usage = Some(self.answer.usage(whole.unwrap_or(r.deltas_sent)));
+            }
+        });
+    }
 }
 
 /// The response object a `response.completed`, `.incomplete` or `.failed` event carries.

@@ -199,6 +199,15 @@ pub fn conversation_tokens(previous: &Value) -> Option<u64> {
     Some(usage["input_tokens"].as_u64()? + usage["output_tokens"].as_u64()?)
 }
 
+/// What a follow-up of `previous` carries again: its whole conversation, or, when `previous`
+/// compacted it, what is left under the `threshold`.
+pub fn carried_tokens(previous: &Value, threshold: Option<u64>) -> Option<u64> {
+    let tokens = conversation_tokens(previous)?;
+    let output = previous["output"].as_array();
+    let compacted = output.is_some_and(|items| items.iter().any(|item| item["type"] == "compaction"));
+    Some(threshold.filter(|_| compacted).map_or(tokens, |t| tokens.min(t)))
+}
+
 /// OpenAI's body for a request it refuses as invalid, with its `code` when it has one.
 pub fn invalid_request(message: &str, code: Option<&str>) -> Value {
     json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})

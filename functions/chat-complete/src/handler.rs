@@ -13,11 +13,11 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         Err(error) => return Ok(failure(&error, summary)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
-    let admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
+    let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
         Ok(admission) => admission,
         Err(error) => return Ok(failure(&error, summary)),
     };
-    let completion = match client.create(&chat, deadline).await {
+    let completion = match client.create_within(&chat, deadline, &mut admission).await {
         Ok(completion) => completion,
         Err(error) => {
             if error.before_the_model() {
@@ -26,7 +26,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
             return Ok(failure(&error, summary));
         }
     };
-    let price = client.for_id(&completion.id).config().price();
+    let price = client.provider(completion.from_fallback).config().price();
     admission.settle(completion.usage.as_ref().map(openai_client::types::Usage::billed), price).await;
     summary.upstream_status = Some(200);
     summary.retries = completion.retries;

@@ -49,11 +49,11 @@ async fn ask(
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
-    let admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
+    let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
         Ok(admission) => admission,
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
-    match client.stream(&chat, deadline).await {
+    match client.stream_within(&chat, deadline, &mut admission).await {
         Ok(mut upstream) => {
             summary.retries = upstream.retries;
             summary.upstream_status = Some(200);

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chat_core::attempt::Abandoned;
 use chat_core::{ApiError, Wait};
 use futures_util::{StreamExt, stream::BoxStream};
 use openai_client::resume::{Position, Signer};
@@ -188,7 +189,8 @@ impl Relay {
         let Start { upstream, caller, signer, sequence, offset, heard, question, chat, first: _ } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
-        let settlement = Settlement { holding, client: client.clone(), response_id, request_id };
+        let from_fallback = upstream.from_fallback();
+        let settlement = Settlement { holding, client: client.clone(), response_id, request_id, from_fallback };
         // A silence is judged from when the model was last heard, here or, after a hand-over,
         // in the invocation before.
         let heard_at = heard.map_or_else(Instant::now, instant_of);
@@ -316,24 +318,44 @@ impl Relay {
     }
 
     /// The fallback's answer to `question`, in place of the primary's, which failed or stalled
-    /// before anything reached the reader: that one is cancelled (nothing more of it is billed), and
-    /// the reader is told the new answer's id and model by its own `response`.
+    /// before anything reached the reader: that one is cancelled (nothing more of it is billed)
+    /// and what it cost stays counted, with the fallback's answer reserved again when that cost
+    /// is unknown (see `spend`'s `Admission::fail_over`); the reader is told the new answer's id
+    /// and model by its own `response`.
     async fn ask_elsewhere(
         &mut self,
         question: &chat_core::ChatRequest,
         failed: ApiError,
     ) -> Result<ResponseStream, ApiError> {
-        if let Some(signer) = self.cursor.signer.take() {
-            let cancel_by = Instant::now() + CANCEL_PATIENCE;
-            drop(self.client.cancel(signer.response_id(), cancel_by).await);
-        }
+        let abandoned = self.abandon().await;
         (self.cursor.sequence, self.cursor.offset) = (None, 0);
         self.settlement.response_id = None;
+        self.settlement.fail_over(abandoned).await?;
         let next = self.client.stream_elsewhere(question, self.deadline).await.ok_or(failed)??;
         self.summary.answered_by(next.model(), next.from_fallback());
         self.summary.retries += next.retries;
+        self.settlement.from_fallback = next.from_fallback();
         self.model = next.model().to_owned();
         Ok(next)
+    }
+
+    /// Cancels the primary's answer and says what it cost: the cancel's usage (what OpenAI
+    /// generated, read or not), or unknown when the answer cannot be cancelled (a plain stream,
+    /// which OpenAI stops when its connection closes) or the cancel says nothing.
+    async fn abandon(&mut self) -> Abandoned {
+        let Some(signer) = self.cursor.signer.take() else { return Abandoned::Unknown };
+        let cancel_by = Instant::now() + CANCEL_PATIENCE;
+        let usage = match self.client.cancel(signer.response_id(), cancel_by).await {
+            Ok(stopped) => stopped.usage,
+            Err(error) => {
+                tracing::warn!(error = %error.log_detail(), "the primary's answer could not be cancelled; its reservation stands");
+                None
+            }
+        };
+        let Some(usage) = usage else { return Abandoned::Unknown };
+        let price = self.client.config().price();
+        self.summary.abandoned(usage);
+        Abandoned::Billed { billed: usage.billed(), price }
     }
 
     /// The answer read again after the reader's last event, with no new model call: streamed

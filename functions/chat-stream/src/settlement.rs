@@ -50,6 +50,9 @@ pub struct Settlement {
     pub holding: Holding,
     pub client: ResponsesClient,
     pub response_id: Option<String>,
+    /// Who answers (the relay knows; an id recorded only in background mode would not say):
+    /// its price settles the answer.
+    pub from_fallback: bool,
     /// The request's id, for the line that counts the answer's tokens once it is settled.
     pub request_id: String,
 }
@@ -60,9 +63,18 @@ impl Settlement {
         let Some(admission) = std::mem::replace(&mut self.holding, Holding::Nothing).take().await else {
             return false;
         };
-        let answering = self.response_id.as_deref().map_or(&self.client, |id| self.client.for_id(id));
-        admission.settle(usage.as_ref().map(Usage::billed), answering.config().price()).await;
+        let price = self.client.provider(self.from_fallback).config().price();
+        admission.settle(usage.as_ref().map(Usage::billed), price).await;
         true
+    }
+
+    /// What the primary's abandoned attempt cost goes on the question's reservation before the
+    /// fallback is asked; an error (a limit reached) means it is not asked.
+    pub async fn fail_over(&mut self, abandoned: chat_core::attempt::Abandoned) -> Result<(), chat_core::ApiError> {
+        match &mut self.holding {
+            Holding::Reservation(admission) => admission.fail_over(abandoned).await,
+            Holding::Parked(_) | Holding::Nothing => Ok(()),
+        }
     }
 
     /// The reservation goes to the invocation that continues the answer (one only looked for
@@ -84,9 +96,10 @@ impl Drop for Settlement {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let client = self.client.clone();
         let request_id = std::mem::take(&mut self.request_id);
+        let from_fallback = self.from_fallback;
         runtime.spawn(async move {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
-            admission.settle(usage.as_ref().map(Usage::billed), client.for_id(&id).config().price()).await;
+            admission.settle(usage.as_ref().map(Usage::billed), client.provider(from_fallback).config().price()).await;
             // The request's own line was written when its reader left: this one counts the tokens.
             drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
         });

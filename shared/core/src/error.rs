@@ -108,6 +108,11 @@ pub enum ApiError {
     UpstreamServerError(u16),
     #[error("could not reach OpenAI; try again")]
     UpstreamUnreachable,
+    /// The connection broke after the question was sent, before the answer's headers or body
+    /// arrived: OpenAI may be generating (and billing) it, so it is told apart from
+    /// [`ApiError::UpstreamUnreachable`], whose question never left.
+    #[error("the connection to OpenAI was lost; try again")]
+    UpstreamLost,
     #[error("OpenAI took too long to answer ({0}); try again")]
     UpstreamTimeout(Wait),
     /// OpenAI's message is for the log only.
@@ -176,6 +181,7 @@ impl ApiError {
             Self::UpstreamRejected(_)
             | Self::UpstreamServerError(_)
             | Self::UpstreamUnreachable
+            | Self::UpstreamLost
             | Self::StreamFailed(_)
             | Self::StreamCut(_)
             | Self::ResumeLost
@@ -252,7 +258,7 @@ impl ApiError {
             Self::PreviousResponseNotFound => "previous_response_not_found",
             Self::HolderUnavailable { .. } => "conversation_provider_unavailable",
             Self::UpstreamServerError(_) => "upstream_error",
-            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UpstreamUnreachable | Self::UpstreamLost => "upstream_unreachable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::StreamFailed(_) | Self::StreamCut(_) | Self::ResumeLost => "stream_failed",
             Self::ResponseNotFound => "response_not_found",

@@ -49,6 +49,7 @@ impl ApiError {
             Self::HolderUnavailable { fallback: true },
             Self::UpstreamServerError(500),
             Self::UpstreamUnreachable,
+            Self::UpstreamLost,
             Self::UpstreamTimeout(crate::error::Wait::FirstText),
             Self::StreamFailed("the model failed".into()),
             Self::StreamCut(crate::error::Cut::Broke),
@@ -96,6 +97,7 @@ impl ApiError {
                 | Self::HolderUnavailable { .. }
                 | Self::UpstreamServerError(_)
                 | Self::UpstreamUnreachable
+                | Self::UpstreamLost
                 | Self::UpstreamTimeout(_)
                 | Self::StreamFailed(_)
                 | Self::StreamCut(_)

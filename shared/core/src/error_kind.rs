@@ -57,6 +57,7 @@ impl ApiError {
             // billing (the create was sent again): its reservation stands.
             Self::UpstreamTimeout(_)
             | Self::UpstreamUnreachable
+            | Self::UpstreamLost
             | Self::UpstreamServerError(_)
             | Self::HolderUnavailable { .. }
             | Self::StreamFailed(_)
@@ -138,6 +139,7 @@ impl ApiError {
             Self::UpstreamRejected(_)
             | Self::UpstreamServerError(_)
             | Self::UpstreamUnreachable
+            | Self::UpstreamLost
             | Self::HolderUnavailable { .. }
             | Self::StreamFailed(_)
             | Self::StreamCut(_)

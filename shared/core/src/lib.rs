@@ -4,6 +4,7 @@
 //! and knows nothing of Lambda or of OpenAI's wire format.
 
 pub mod access;
+pub mod attempt;
 pub mod config;
 pub mod date;
 pub mod error;

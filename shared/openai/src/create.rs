@@ -6,6 +6,8 @@ use std::future::Future;
 use chat_core::{ApiError, ChatRequest, redact};
 use tokio::time::Instant;
 
+use chat_core::attempt::{Abandoned, FailoverTab, Untracked};
+
 use crate::circuit::Try;
 use crate::client::ResponsesClient;
 use crate::retry::{Call, SUMMARY_REFUSED, Sent, read_object};
@@ -30,22 +32,50 @@ pub struct Completion {
 }
 
 impl ResponsesClient {
-    /// Asks for the whole answer and waits for it, from the fallback when the primary cannot.
+    /// Asks for the whole answer and waits for it, from the fallback when the primary cannot,
+    /// with no account of what a failover's abandoned attempt cost (tools and tests; the
+    /// functions use [`ResponsesClient::create_within`]).
     pub async fn create(&self, request: &ChatRequest, deadline: Instant) -> Result<Completion, ApiError> {
-        self.with_failover(request, |provider| async move { provider.create_here(request, deadline).await }).await
+        self.create_within(request, deadline, &mut Untracked).await
     }
 
-    /// Starts a streamed answer, from the fallback when the primary cannot. Returns once
-    /// upstream has accepted the request (retrying before that when it is safe), so a failure
-    /// here can still become an HTTP error status.
+    /// [`ResponsesClient::create`], counting what an abandoned primary attempt cost on `tab`
+    /// (the question's reservation) before the fallback is asked.
+    pub async fn create_within(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+        tab: &mut dyn FailoverTab,
+    ) -> Result<Completion, ApiError> {
+        let ask = |provider: ResponsesClient| async move { provider.create_here(request, deadline).await };
+        self.with_failover(request, tab, Answered::Whole, ask).await
+    }
+
+    /// Starts a streamed answer, from the fallback when the primary cannot, with no account of
+    /// an abandoned attempt (tools and tests; the functions use [`ResponsesClient::stream_within`]).
     pub async fn stream(&self, request: &ChatRequest, deadline: Instant) -> Result<ResponseStream, ApiError> {
-        self.with_failover(request, |provider| async move { provider.stream_here(request, deadline).await }).await
+        self.stream_within(request, deadline, &mut Untracked).await
+    }
+
+    /// Starts a streamed answer, from the fallback when the primary cannot, counting what an
+    /// abandoned primary attempt cost on `tab` first. Returns once upstream has accepted the
+    /// request (retrying before that when it is safe), so a failure here can still become an
+    /// HTTP error status.
+    pub async fn stream_within(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+        tab: &mut dyn FailoverTab,
+    ) -> Result<ResponseStream, ApiError> {
+        let ask = |provider: ResponsesClient| async move { provider.stream_here(request, deadline).await };
+        self.with_failover(request, tab, Answered::AtFirstEvent, ask).await
     }
 
     /// The same new answer from the fallback, after the primary's stream failed before anything
     /// of it reached the caller (an `error` event or `response.failed` right after
-    /// `response.created`); `None` when there is no fallback to ask (none set, or a follow-up,
-    /// which stays with the provider holding its conversation).
+    /// `response.created`, or no first event in time); `None` when there is no fallback to ask
+    /// (none set, or a follow-up, which stays with the provider holding its conversation). What
+    /// the primary's attempt cost must be on the question's tab before this is called.
     pub async fn stream_elsewhere(
         &self,
         request: &ChatRequest,
@@ -62,11 +92,27 @@ impl ResponsesClient {
         self.fallback.is_some()
     }
 
+    /// The provider that gave an answer: the fallback when `fallback` (and one is set), else this.
+    pub fn provider(&self, fallback: bool) -> &Self {
+        match (&self.fallback, fallback) {
+            (Some(provider), true) => provider,
+            _ => self,
+        }
+    }
+
     /// Sends a new answer where it belongs: a follow-up to the provider that holds its
     /// conversation (never a silent new one elsewhere); otherwise the primary, and the fallback
     /// when the primary fails in a way another provider could answer, or while its circuit is
-    /// open. Nothing has reached the caller at this point, so nothing is told twice.
-    async fn with_failover<T, F, Fut>(&self, request: &ChatRequest, ask: F) -> Result<T, ApiError>
+    /// open. Before the fallback is asked, what the primary's attempt may have cost goes on
+    /// `tab`, which may refuse (a limit reached). Nothing has reached the caller at this point,
+    /// so nothing is told twice.
+    async fn with_failover<T, F, Fut>(
+        &self,
+        request: &ChatRequest,
+        tab: &mut dyn FailoverTab,
+        answered: Answered,
+        ask: F,
+    ) -> Result<T, ApiError>
     where
         F: Fn(ResponsesClient) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -79,6 +125,7 @@ impl ResponsesClient {
                 // model refused is the owner's to fix).
                 Err(
                     error @ (ApiError::UpstreamUnreachable
+                    | ApiError::UpstreamLost
                     | ApiError::UpstreamTimeout(_)
                     | ApiError::UpstreamServerError(_)
                     | ApiError::StreamFailed(_)
@@ -90,7 +137,7 @@ impl ResponsesClient {
                 other => other,
             };
         }
-        let primary = match self.circuit.next() {
+        let primary = match self.circuit.next(self.probe_lease()) {
             Try::Primary => self.clone(),
             Try::Probe => self.single_attempt(),
             Try::Fallback => return ask((**fallback).clone()).await,
@@ -99,12 +146,20 @@ impl ResponsesClient {
             Err(error) if fails_over(&error) => {
                 tracing::warn!(error = %error.log_detail(), "the primary could not take the answer: asking the fallback");
                 self.circuit.failed();
+                tab.fail_over(Abandoned::by(&error)).await?;
                 ask((**fallback).clone()).await
             }
+            // A whole answer shows the primary is up; a stream shows it at its first event.
+            Ok(answer) => {
+                if answered == Answered::Whole {
+                    self.circuit.succeeded();
+                }
+                Ok(answer)
+            }
             // The primary answered, if only to refuse the question: it is up.
-            answered @ (Ok(_) | Err(ApiError::ContextTooLong | ApiError::UpstreamRejected(_))) => {
+            refused @ Err(ApiError::ContextTooLong | ApiError::UpstreamRejected(_)) => {
                 self.circuit.succeeded();
-                answered
+                refused
             }
             // Neither way (our own failure, say): a probe's turn passes to the next request.
             failed => {
@@ -112,6 +167,12 @@ impl ResponsesClient {
                 failed
             }
         }
+    }
+
+    /// How long a probe that went out as a stream may take to show the primary's health (its
+    /// first event) before another request may probe: its reader may leave before either.
+    fn probe_lease(&self) -> std::time::Duration {
+        self.config.timeouts.first_event + crate::circuit::PROBE_EVERY
     }
 
     /// Asks this provider for the whole answer and waits for it.
@@ -143,8 +204,13 @@ impl ResponsesClient {
         let sent = self.send_create(request, true, deadline, Some(first_token)).await?;
         // The first token is due a window after the attempt that was accepted was sent.
         let first_token_by = (sent.sent_at + first_token).min(deadline);
-        Ok(ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline)
-            .answered_by(self))
+        let stream =
+            ResponseStream::new(sent.response, sent.key, sent.retries, self.config.timeouts, first_token_by, deadline)
+                .answered_by(self);
+        Ok(match self.is_fallback() {
+            true => stream,
+            false => stream.reporting_to(self.circuit.clone()),
+        })
     }
 
     /// Sends a create; refused for its `reasoning.summary` (OpenAI gives summaries only to
@@ -213,6 +279,15 @@ impl ResponsesClient {
     }
 }
 
+/// When a new answer shows its provider is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answered {
+    /// A buffered answer: when it arrives.
+    Whole,
+    /// A stream: at its first event, not at its headers.
+    AtFirstEvent,
+}
+
 /// Whether another provider could answer where the primary failed this way: it was unreachable,
 /// overloaded, out of quota, erring or refusing its key or model. Never for what the question
 /// itself caused (a conversation too long, a refusal, a bad request), which the fallback would
@@ -221,6 +296,7 @@ fn fails_over(error: &ApiError) -> bool {
     matches!(
         error,
         ApiError::UpstreamUnreachable
+            | ApiError::UpstreamLost
             | ApiError::UpstreamTimeout(_)
             | ApiError::UpstreamServerError(_)
             | ApiError::RateLimited { .. }

@@ -123,7 +123,7 @@ impl ResponsesClient {
                 // A create that may have arrived is not sent again: OpenAI may be generating (and
                 // billing) that answer, which a second one would not settle. Its reservation stands.
                 if call.creates_an_answer() && !error.is_connect() {
-                    return Err(Outcome::Fail(ApiError::UpstreamUnreachable));
+                    return Err(Outcome::Fail(ApiError::UpstreamLost));
                 }
                 return Err(Outcome::Retry { error: ApiError::UpstreamUnreachable, wait: None });
             }
@@ -237,7 +237,7 @@ pub(crate) async fn read_capped(mut response: reqwest::Response, deadline: Insta
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
             .map_err(|_| ApiError::UpstreamTimeout(chat_core::Wait::Overall))?
-            .map_err(|_| ApiError::UpstreamUnreachable)?;
+            .map_err(|_| ApiError::UpstreamLost)?;
         let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > MAX_REPLY_BYTES {
             tracing::warn!(

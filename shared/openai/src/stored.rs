@@ -112,8 +112,10 @@ impl ResponsesClient {
             ));
         }
         let earlier = previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)?;
-        // With compaction on, OpenAI keeps the conversation it sends again under the threshold.
-        Ok(self.config.compact_threshold.map_or(earlier, |threshold| earlier.min(threshold)))
+        // The turn that crosses the compaction threshold is billed for the whole conversation;
+        // only after a turn that compacted is what goes again under the threshold.
+        let carried = self.config.compact_threshold.filter(|_| previous.compacted());
+        Ok(carried.map_or(earlier, |threshold| earlier.min(threshold)))
     }
 
     /// Signs the event ids of `response_id` for `caller`, valid for [`resume::TOKEN_LIFETIME`].

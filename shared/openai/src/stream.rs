@@ -143,6 +143,29 @@ impl ResponseStream {
         self
     }
 
+    /// The primary's health is told to its circuit by the answer's first event (a word, a
+    /// summary, or its end), not by its headers: a primary that names answers and then stalls
+    /// is not up.
+    pub(crate) fn reporting_to(mut self, circuit: Arc<crate::circuit::Circuit>) -> Self {
+        let mut circuit = Some(circuit);
+        self.inner = self
+            .inner
+            .inspect(move |event| {
+                let first = matches!(
+                    event,
+                    Ok(UpstreamEvent::TextDelta(_)
+                        | UpstreamEvent::ReasoningDelta(_)
+                        | UpstreamEvent::Completed { .. }
+                        | UpstreamEvent::Incomplete { .. })
+                );
+                if first && let Some(circuit) = circuit.take() {
+                    circuit.succeeded();
+                }
+            })
+            .boxed();
+        self
+    }
+
     /// The model that answers.
     pub fn model(&self) -> &str {
         &self.model

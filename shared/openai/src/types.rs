@@ -146,6 +146,11 @@ impl From<WireResponseObject> for ResponseObject {
 }
 
 impl ResponseObject {
+    /// Whether this answer compacted its conversation (a `compaction` item leads its output).
+    pub fn compacted(&self) -> bool {
+        self.output.iter().any(|item| matches!(item, OutputItem::Compaction {}))
+    }
+
     /// Whether the answer is over (`completed`, `incomplete`, `failed`, `cancelled`); `queued`
     /// and `in_progress` are not.
     pub fn is_finished(&self) -> bool {
@@ -165,7 +170,7 @@ impl ResponseObject {
     pub fn output_text(&self) -> String {
         let parts = self.output.iter().filter_map(|item| match item {
             OutputItem::Message { content } => Some(content),
-            OutputItem::Reasoning { .. } | OutputItem::Other => None,
+            OutputItem::Reasoning { .. } | OutputItem::Compaction {} | OutputItem::Other => None,
         });
         let mut text = String::new();
         let mut refusal = String::new();
@@ -219,6 +224,8 @@ pub enum OutputItem {
         #[serde(default)]
         content: Vec<SummaryPart>,
     },
+    /// What a compaction leaves: the conversation after it is under the threshold.
+    Compaction {},
     #[serde(other)]
     Other,
 }

@@ -167,7 +167,8 @@ impl Gate {
         let caller_per_day = self.caller_per_day(&own);
         self.fits_in_a_day(amount, caller_per_day)?;
         let day = store.reserve(&caller, amount, caller_per_day, self.budget()).await?;
-        Ok(Admission { caller, held: Some(Held { store: store.clone(), amount, day }) })
+        let limits = Some((caller_per_day, self.budget()));
+        Ok(Admission { caller, held: Some(Held { store: store.clone(), amount, day, limits }) })
     }
 
     /// A question that continues no conversation: its request slot and its reservation in one
@@ -180,7 +181,8 @@ impl Gate {
         self.fits_in_a_day(amount, caller_per_day)?;
         let per_minute = self.rate_per_minute(&caller);
         let day = store.take_slot_and_reserve(&caller.id, per_minute, amount, caller_per_day, self.budget()).await?;
-        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), amount, day }) })
+        let limits = Some((caller_per_day, self.budget()));
+        Ok(Admission { caller: caller.id, held: Some(Held { store: store.clone(), amount, day, limits }) })
     }
 
     /// A question whose worst case is more than a whole day allows (the caller's, or the
@@ -265,6 +267,9 @@ pub(crate) struct Held {
     pub(crate) amount: Amount,
     /// The day the reservation was made on: it is settled there, whenever that happens.
     pub(crate) day: u64,
+    /// The caller's day and the deployment's, which a failover's second reservation must fit
+    /// (`None` for a reservation taken over after a hand-over, which never fails over).
+    pub(crate) limits: Option<(DayLimit, DayLimit)>,
 }
 
 impl Admission {
@@ -276,7 +281,7 @@ impl Admission {
     pub async fn settle(self, billed: Option<Billed>, price: Option<Prices>) {
         let Some(held) = self.held else { return };
         let Some(billed) = billed else { return };
-        let used = Amount { tokens: billed.tokens(), nanos: price.map_or(0, |p| p.cost_nanos(billed)) };
+        let used = used(billed, price);
         if used.tokens > held.amount.tokens || used.nanos > held.amount.nanos {
             tracing::warn!(
                 reserved_tokens = held.amount.tokens,
@@ -296,9 +301,14 @@ impl Admission {
     }
 }
 
+/// What a bill comes to at `price` (no dollars when unpriced).
+pub(crate) fn used(billed: Billed, price: Option<Prices>) -> Amount {
+    Amount { tokens: billed.tokens(), nanos: price.map_or(0, |p| p.cost_nanos(billed)) }
+}
+
 /// What settling changes the counters by: the bill less the reservation, saturated both ways,
 /// so an absurd usage from upstream counts as the most there is, never as a refund.
-fn settlement_delta(used: Amount, reserved: Amount) -> Change {
+pub(crate) fn settlement_delta(used: Amount, reserved: Amount) -> Change {
     let delta = |used: u64, reserved: u64| crate::store::signed(used).saturating_sub(crate::store::signed(reserved));
     Change { tokens: delta(used.tokens, reserved.tokens), nanos: delta(used.nanos, reserved.nanos) }
 }

@@ -60,7 +60,7 @@ impl Parked {
         let number = |name: &str| crate::amount::number(&item, name);
         let amount = Amount { tokens: number("tokens")?, nanos: number("nanos").unwrap_or(0) };
         let caller = item.get("caller").and_then(|v| v.as_s().ok())?.clone();
-        let held = Held { store: self.store.clone(), amount, day: number("day")? };
+        let held = Held { store: self.store.clone(), amount, day: number("day")?, limits: None };
         Some(Admission { caller, held: Some(held) })
     }
 }

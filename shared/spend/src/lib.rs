@@ -21,6 +21,7 @@
 mod amount;
 mod caller;
 mod chats;
+mod failover;
 mod gate;
 mod handover;
 mod keys;

@@ -45,15 +45,23 @@ impl RequestSummary {
         put("resumed", json!(self.resumed.then_some(true)));
         put("protocol", json!(self.protocol));
         put("failed_over_to", json!(self.failed_over_to));
+        let abandoned = self.abandoned.map(|(usage, _)| usage);
+        put("abandoned_input_tokens", json!(abandoned.map(|u| u.input_tokens)));
+        put("abandoned_output_tokens", json!(abandoned.map(|u| u.output_tokens)));
         put("settled_later", json!((!self.counts_request).then_some(true)));
         put("code", json!(self.error.as_ref().map(ApiError::code)));
         put("error", json!(self.error.as_ref().map(ApiError::log_detail)));
         fields
     }
 
+    /// The answer's cost, and an abandoned attempt's at its own provider's price.
     pub(super) fn cost_usd(&self) -> Option<f64> {
-        let usage = self.usage?;
-        Some(self.prices?.cost_usd(usage.billed()))
+        let answer = self.usage.zip(self.prices).map(|(usage, prices)| prices.cost_usd(usage.billed()));
+        let abandoned = self.abandoned.and_then(|(usage, prices)| Some(prices?.cost_usd(usage.billed())));
+        match (answer, abandoned) {
+            (None, None) => None,
+            (answer, abandoned) => Some(answer.unwrap_or(0.0) + abandoned.unwrap_or(0.0)),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ impl RequestSummary {
         // A resumed answer's tokens are counted by the invocation that asked for it (by its
         // own line, or by the line written when it settled after its reader left).
         let counts_tokens = !self.resumed || self.settles_answer;
-        let usage = if counts_tokens { self.usage.unwrap_or_default() } else { Usage::default() };
+        let usage = if counts_tokens { self.counted_usage().unwrap_or_default() } else { Usage::default() };
         let tokens: [Metric; 3] = [
             ("InputTokens", "Count", usage.input_tokens as f64),
             ("OutputTokens", "Count", usage.output_tokens as f64),

@@ -85,6 +85,9 @@ pub struct RequestSummary {
     pub protocol: Option<&'static str>,
     /// The fallback's model, when the fallback answered (`FALLBACK_BASE_URL`).
     failed_over_to: Option<String>,
+    /// What the primary's attempt cost when the fallback answered in its place (its cancel's
+    /// usage, at the primary's price): counted in the token metrics and the cost beside the answer.
+    abandoned: Option<(Usage, Option<Prices>)>,
     /// A fallback is set: the line names the `provider` that answered, a dimension of its own.
     failover: bool,
     /// False for the line of an answer settled after its request ended: its tokens count, it
@@ -118,6 +121,7 @@ impl RequestSummary {
             settles_answer: false,
             protocol: None,
             failed_over_to: None,
+            abandoned: None,
             failover: config.fallback.is_some(),
             error: None,
             counts_request: true,
@@ -155,6 +159,28 @@ impl RequestSummary {
         if fallback {
             self.failed_over_to = Some(model.to_owned());
             self.prices = self.fallback_prices;
+        }
+    }
+
+    /// The primary's attempt was abandoned for the fallback's, having cost `usage` (before
+    /// [`RequestSummary::answered_by`] names the fallback: the price is still the primary's).
+    pub fn abandoned(&mut self, usage: Usage) {
+        self.abandoned = Some((usage, self.prices));
+    }
+
+    /// The tokens this request's line counts: the answer's, and an abandoned attempt's.
+    pub(crate) fn counted_usage(&self) -> Option<Usage> {
+        match (self.usage, self.abandoned) {
+            (usage, None) => usage,
+            (usage, Some((abandoned, _))) => {
+                let usage = usage.unwrap_or_default();
+                Some(Usage {
+                    input_tokens: usage.input_tokens.saturating_add(abandoned.input_tokens),
+                    output_tokens: usage.output_tokens.saturating_add(abandoned.output_tokens),
+                    total_tokens: usage.total_tokens.saturating_add(abandoned.total_tokens),
+                    ..usage
+                })
+            }
         }
     }
 
