@@ -19,7 +19,6 @@ async fn transient_errors_are_retried_until_they_pass() {
         ("/stub status=429 times=1 retry_after_ms=50 echo ok", 2),
         ("/stub status=500 times=2 echo ok", 3),
         ("/stub status=503 times=1 echo ok", 2),
-        ("/stub status=408 times=1 echo ok", 2),
         ("/stub status=409 times=1 echo ok", 2),
     ] {
         let answer = upstream.client.create(&request(message), soon()).await.expect(message);
@@ -49,11 +48,16 @@ async fn permanent_errors_are_not_retried() {
         // A create answered 404 names a model OpenAI does not serve (model_not_found).
         ("/stub status=404", 503),
         ("/stub status=401", 500),
+        // A gateway or server that stopped waiting for the model: it may still be generating
+        // (and billing) the answer, which a second create would not settle.
+        ("/stub status=408", 502),
+        ("/stub status=502", 502),
+        ("/stub status=504", 502),
     ] {
         let error = upstream.client.create(&request(message), soon()).await.unwrap_err();
         assert_eq!(error.status(), status, "{message}: {error:?}");
     }
-    assert_eq!(upstream.stub.requests().len(), 4, "one attempt each");
+    assert_eq!(upstream.stub.requests().len(), 7, "one attempt each");
 }
 
 #[tokio::test]

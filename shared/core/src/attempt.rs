@@ -16,7 +16,8 @@ pub enum Abandoned {
     /// OpenAI reported what it generated (a cancel's usage), at its provider's price.
     Billed { billed: Billed, price: Option<Prices> },
     /// It may have generated, and nobody can say how much: its id never arrived (headers held
-    /// back, a connection lost after the create was sent, a 5xx) or its cancel said nothing.
+    /// back, a connection lost after the create was sent, a 408, 502 or 504) or its cancel said
+    /// nothing. A 500, 503 or 429 is the provider's own refusal, which bills nothing.
     Unknown,
 }
 
@@ -25,15 +26,22 @@ impl Abandoned {
     /// can have reached the model decides it.
     pub fn by(error: &ApiError) -> Self {
         match error {
+            ApiError::UpstreamServerError(status) if may_still_generate(*status) => Self::Unknown,
             ApiError::UpstreamLost
             | ApiError::UpstreamTimeout(_)
-            | ApiError::UpstreamServerError(_)
             | ApiError::StreamFailed(_)
             | ApiError::StreamCut(_)
             | ApiError::MalformedUpstream => Self::Unknown,
             _ => Self::Nothing,
         }
     }
+}
+
+/// Whether a create answered with `status` may still be generating: 408, 502 and 504 come from
+/// something that stopped waiting for the model, not from the model refusing. A 500, 503, 409 or
+/// 429 is the provider's own refusal, which generates and bills nothing (so it may be retried).
+pub fn may_still_generate(status: u16) -> bool {
+    matches!(status, 408 | 502 | 504)
 }
 
 /// A future a tab returns (boxed: `spend` implements it for the functions, and `openai-client`

@@ -1,5 +1,6 @@
 //! Sending a request: retries with jittered exponential backoff (from `backon`) on connection
-//! errors, 408, 409, 429 (not `insufficient_quota`) and 5xx, honouring `retry-after-ms` and
+//! errors, 408, 409, 429 (not `insufficient_quota`) and 5xx (a create: not after 408, 502 or 504,
+//! which may leave the model generating), honouring `retry-after-ms` and
 //! `retry-after`, always inside the deadline. Nothing has reached the client while this runs.
 
 use std::sync::Arc;
@@ -164,6 +165,11 @@ impl ResponsesClient {
             // The conversation itself is the problem: the caller can act on it (a new chat).
             _ if code == "context_length_exceeded" => Outcome::Fail(ApiError::ContextTooLong),
             _ if code == "previous_response_not_found" => Outcome::Fail(ApiError::PreviousResponseNotFound),
+            // A gateway or server that gave up waiting on a create: the model may still be
+            // generating (and billing) it, so it is not sent again.
+            s if call.creates_an_answer() && chat_core::attempt::may_still_generate(s.as_u16()) => {
+                Outcome::Fail(ApiError::UpstreamServerError(s.as_u16()))
+            }
             StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT => {
                 Outcome::Retry { error: ApiError::UpstreamServerError(status.as_u16()), wait }
             }
