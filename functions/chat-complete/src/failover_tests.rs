@@ -146,7 +146,11 @@ async fn azure_takes_its_key_as_api_key_and_a_follow_up_stays_with_the_provider_
     let followed = p.fallback.requests();
     assert_eq!(followed.len(), 2);
     assert_eq!(followed[1].previous_response_id.as_deref(), previous.strip_prefix("fb-"));
-    assert_eq!(p.primary.requests().len(), 1, "only the first answer's attempt (a 502 may leave it generating: not sent again)");
+    assert_eq!(
+        p.primary.requests().len(),
+        1,
+        "only the first answer's attempt (a 502 may leave it generating: not sent again)"
+    );
 }
 
 const BEDROCK_MODEL: &str = "us.openai.gpt-5.6-sol";

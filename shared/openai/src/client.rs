@@ -91,6 +91,7 @@ impl ResponsesClient {
                 fallback: None,
                 ..(*config).clone()
             };
+            let config = for_the_fallback(config);
             Arc::new(Self {
                 http: http.clone(),
                 endpoint: format!("{}/responses", config.base_url),
@@ -194,6 +195,37 @@ impl ResponsesClient {
             None => self.key.get().await,
         }
     }
+}
+
+/// The efforts every provider's reasoning models take (OpenAI's, Azure's and Bedrock's).
+const PORTABLE_EFFORTS: [&str; 3] = ["low", "medium", "high"];
+
+/// The primary's settings, less what is OpenAI's own and another provider's model may refuse
+/// (a 400 on every failover): the service tier, compaction, the reasoning context, and an effort
+/// beyond low, medium and high. Said once at init.
+fn for_the_fallback(mut config: Config) -> Config {
+    let mut dropped = Vec::new();
+    if config.service_tier.take().is_some() {
+        dropped.push("OPENAI_SERVICE_TIER");
+    }
+    if config.compact_threshold.take().is_some() {
+        dropped.push("OPENAI_COMPACT_THRESHOLD");
+    }
+    if config.reasoning.context.take().is_some() {
+        dropped.push("OPENAI_REASONING_CONTEXT");
+    }
+    if config.reasoning.effort.is_some_and(|effort| !PORTABLE_EFFORTS.contains(&effort)) {
+        config.reasoning.effort = None;
+        dropped.push("OPENAI_REASONING_EFFORT");
+    }
+    if !dropped.is_empty() {
+        tracing::warn!(
+            model = %config.model,
+            not_sent = %dropped.join(", "),
+            "these settings are OpenAI's own and are not sent to the fallback, whose model may refuse them"
+        );
+    }
+    config
 }
 
 fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client, ApiError> {

@@ -47,8 +47,8 @@ impl ResponsesClient {
         deadline: Instant,
         tab: &mut dyn FailoverTab,
     ) -> Result<Completion, ApiError> {
-        let ask = |provider: ResponsesClient| async move { provider.create_here(request, deadline).await };
-        self.with_failover(request, tab, Answered::Whole, ask).await
+        let ask = |provider: ResponsesClient, by: Instant| async move { provider.create_here(request, by).await };
+        self.with_failover(request, deadline, tab, Answered::Whole, ask).await
     }
 
     /// Starts a streamed answer, from the fallback when the primary cannot, with no account of
@@ -67,8 +67,8 @@ impl ResponsesClient {
         deadline: Instant,
         tab: &mut dyn FailoverTab,
     ) -> Result<ResponseStream, ApiError> {
-        let ask = |provider: ResponsesClient| async move { provider.stream_here(request, deadline).await };
-        self.with_failover(request, tab, Answered::AtFirstEvent, ask).await
+        let ask = |provider: ResponsesClient, by: Instant| async move { provider.stream_here(request, by).await };
+        self.with_failover(request, deadline, tab, Answered::AtFirstEvent, ask).await
     }
 
     /// The same new answer from the fallback, after the primary's stream failed before anything
@@ -109,18 +109,19 @@ impl ResponsesClient {
     async fn with_failover<T, F, Fut>(
         &self,
         request: &ChatRequest,
+        deadline: Instant,
         tab: &mut dyn FailoverTab,
         answered: Answered,
         ask: F,
     ) -> Result<T, ApiError>
     where
-        F: Fn(ResponsesClient) -> Fut,
+        F: Fn(ResponsesClient, Instant) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let Some(fallback) = &self.fallback else { return ask(self.clone()).await };
+        let Some(fallback) = &self.fallback else { return ask(self.clone(), deadline).await };
         if let Some(previous) = request.previous_response_id.as_deref() {
             let holder = self.for_id(previous);
-            return match ask(holder.clone()).await {
+            return match ask(holder.clone(), deadline).await {
                 // Down for now: said so (a 429 keeps its own words and Retry-After, and a key or
                 // model refused is the owner's to fix).
                 Err(
@@ -140,14 +141,14 @@ impl ResponsesClient {
         let primary = match self.circuit.next(self.probe_lease()) {
             Try::Primary => self.clone(),
             Try::Probe => self.single_attempt(),
-            Try::Fallback => return ask((**fallback).clone()).await,
+            Try::Fallback => return ask((**fallback).clone(), deadline).await,
         };
-        match ask(primary).await {
+        match ask(primary, answered.primary_deadline(deadline)).await {
             Err(error) if fails_over(&error) => {
                 tracing::warn!(error = %error.log_detail(), "the primary could not take the answer: asking the fallback");
                 self.circuit.failed();
                 tab.fail_over(Abandoned::by(&error)).await?;
-                ask((**fallback).clone()).await
+                ask((**fallback).clone(), deadline).await
             }
             // A whole answer shows the primary is up; a stream shows it at its first event.
             Ok(answer) => {
@@ -286,6 +287,21 @@ enum Answered {
     Whole,
     /// A stream: at its first event, not at its headers.
     AtFirstEvent,
+}
+
+impl Answered {
+    /// When the primary must have answered for the fallback to have its turn: a stream has its
+    /// first-event window; a buffered answer's headers come only with the whole answer, so the
+    /// primary has half the time left, and the fallback the other half.
+    fn primary_deadline(self, deadline: Instant) -> Instant {
+        match self {
+            Self::Whole => {
+                let now = Instant::now();
+                now + deadline.saturating_duration_since(now) / 2
+            }
+            Self::AtFirstEvent => deadline,
+        }
+    }
 }
 
 /// Whether another provider could answer where the primary failed this way: it was unreachable,
