@@ -65,10 +65,14 @@ fn unescape(quoted: &str) -> String {
 fn base(variable: &str) -> Vec<(&'static str, &'static str)> {
     let mut env = vec![("OPENAI_API_KEY_SECRET_ID", "openai"), ("LIMITS_TABLE", "limits"), ("ACCESS", "public")];
     let fallback = [("FALLBACK_BASE_URL", "https://fallback.example/v1"), ("FALLBACK_API_KEY", "fallback-key")];
+    let prices = [("OPENAI_PRICE_INPUT_PER_MTOK", "1"), ("OPENAI_PRICE_OUTPUT_PER_MTOK", "1")];
     match variable {
         "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_JWKS_URL" | "JWT_PLAN_LIMITS" => {
             env.extend([("ACCESS", "jwt"), ("JWT_ISSUER", "https://id.example"), ("JWT_AUDIENCE", "app")]);
+            // A plan's dollars need the model's price: given, so no list price's date matters.
+            env.extend(prices);
         }
+        "DAILY_BUDGET_USD" | "CALLER_USD_PER_DAY" => env.extend(prices),
         "FALLBACK_BASE_URL" => env.push(("FALLBACK_API_KEY", "fallback-key")),
         "FALLBACK_PRICE_INPUT_PER_MTOK" => {
             env.extend([fallback[0], fallback[1], ("FALLBACK_PRICE_OUTPUT_PER_MTOK", "1")])
