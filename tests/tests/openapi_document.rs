@@ -140,10 +140,14 @@ fn every_header_an_error_carries_is_declared_with_its_value() {
         for (place, _, declared) in
             responses(&doc).into_iter().filter(|(_, _, r)| listed_codes(&doc, r).iter().any(|c| c == error.code()))
         {
-            // A wrong method is told what the path answers: `/stop` takes a POST only.
+            // A wrong method is told what the path answers: `/stop` takes a POST only, and
+            // `/{id}/stream` a GET only.
             let error = match &error {
                 ApiError::MethodNotAllowed { method, .. } if place.contains("/chat-stream/stop ") => {
                     ApiError::MethodNotAllowed { method: method.clone(), allow: ApiError::ALLOW_STOP }
+                }
+                ApiError::MethodNotAllowed { method, .. } if place.contains("/chat-stream/{id}/stream ") => {
+                    ApiError::MethodNotAllowed { method: method.clone(), allow: ApiError::ALLOW_STREAM_AGAIN }
                 }
                 other => other.clone(),
             };
