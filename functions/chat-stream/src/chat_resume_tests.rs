@@ -197,3 +197,21 @@ async fn the_chat_s_record_is_written_beside_the_stream_never_before_its_words()
     let runs = gate.chat_runs().unwrap();
     assert_eq!(runs.running("ip:203.0.113.33", "chat-c").await.unwrap(), None, "{arrived:?}");
 }
+
+#[tokio::test]
+async fn a_run_reconnect_past_openai_s_stream_again_window_reads_the_stored_answer_whole() {
+    let upstream = TestUpstream::start().await;
+    let ip = "203.0.113.39";
+    let response = handle(&upstream.client, &upstream.gate, ask("chat-w", "/stub deltas=30 delay_ms=10", ip)).await;
+    let response = response.unwrap();
+    let run_id = response.headers()[shared::ui_chat::RUN_ID_HEADER].to_str().unwrap().to_owned();
+    drop(read_deltas(response.into_body(), 2).await);
+    // OpenAI no longer streams the answer again: the reconnect reads the stored one.
+    upstream.stub.state.set_resume_window(std::time::Duration::ZERO);
+    let reconnect = event("GET", &format!("/{run_id}/stream"), "startIndex=0", ip, None);
+    let (status, answer) = status(&upstream, &upstream.gate, reconnect).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let whole: String = (0..30).map(|i| if i == 0 { "w0".to_owned() } else { format!(" w{i}") }).collect();
+    assert_eq!(text(&chunks(&answer).await), whole);
+    assert_eq!(upstream.stub.requests().len(), 1, "no new model call");
+}

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use chat_core::attempt::Abandoned;
 use chat_core::{ApiError, Wait};
 use futures_util::{StreamExt, stream::BoxStream};
 use openai_client::resume::{Position, Signer};
@@ -24,7 +23,7 @@ use crate::settlement::{Holding, Settlement};
 /// How often one relay reads the answer again after its own connection to OpenAI broke.
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
 /// How long a failed answer's cancel may take: within `openai_client::DEADLINE_MARGIN`.
-const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
+pub(crate) const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Where the relay starts: a new answer, or a resumed one at a known position.
 pub struct Start {
@@ -327,7 +326,10 @@ impl Relay {
         question: &chat_core::ChatRequest,
         failed: ApiError,
     ) -> Result<ResponseStream, ApiError> {
-        let abandoned = self.abandon().await;
+        let (abandoned, usage) = crate::settlement::abandon(&self.client, self.cursor.signer.take()).await;
+        if let Some(usage) = usage {
+            self.summary.abandoned(usage);
+        }
         (self.cursor.sequence, self.cursor.offset) = (None, 0);
         self.settlement.response_id = None;
         self.settlement.fail_over(abandoned).await?;
@@ -337,25 +339,6 @@ impl Relay {
         self.settlement.from_fallback = next.from_fallback();
         self.model = next.model().to_owned();
         Ok(next)
-    }
-
-    /// Cancels the primary's answer and says what it cost: the cancel's usage (what OpenAI
-    /// generated, read or not), or unknown when the answer cannot be cancelled (a plain stream,
-    /// which OpenAI stops when its connection closes) or the cancel says nothing.
-    async fn abandon(&mut self) -> Abandoned {
-        let Some(signer) = self.cursor.signer.take() else { return Abandoned::Unknown };
-        let cancel_by = Instant::now() + CANCEL_PATIENCE;
-        let usage = match self.client.cancel(signer.response_id(), cancel_by).await {
-            Ok(stopped) => stopped.usage,
-            Err(error) => {
-                tracing::warn!(error = %error.log_detail(), "the primary's answer could not be cancelled; its reservation stands");
-                None
-            }
-        };
-        let Some(usage) = usage else { return Abandoned::Unknown };
-        let price = self.client.config().price();
-        self.summary.abandoned(usage);
-        Abandoned::Billed { billed: usage.billed(), price }
     }
 
     /// The answer read again after the reader's last event, with no new model call: streamed

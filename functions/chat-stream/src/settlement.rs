@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
+use chat_core::attempt::Abandoned;
 use openai_client::ResponsesClient;
+use openai_client::resume::Signer;
 use openai_client::types::Usage;
 use shared::RequestSummary;
 use spend::{Admission, Parked};
@@ -84,6 +86,28 @@ impl Settlement {
         if let (Holding::Reservation(admission), Some(id)) = (holding, self.response_id.as_deref()) {
             admission.hand_over(id).await;
         }
+    }
+}
+
+/// Cancels the primary's answer (`signer`'s) for the fallback's, and says what it cost: the
+/// cancel's usage (what OpenAI generated, read or not; nothing for an answer over without any),
+/// or unknown when it cannot be cancelled (a plain stream, which OpenAI stops when its
+/// connection closes) or the cancel says nothing. The usage, when known, for the summary line.
+pub async fn abandon(client: &ResponsesClient, signer: Option<Signer>) -> (Abandoned, Option<Usage>) {
+    let Some(signer) = signer else { return (Abandoned::Unknown, None) };
+    let cancel_by = tokio::time::Instant::now() + crate::relay::CANCEL_PATIENCE;
+    let stopped = match client.cancel(signer.response_id(), cancel_by).await {
+        Ok(stopped) => stopped,
+        Err(error) => {
+            tracing::warn!(error = %error.log_detail(), "the primary's answer could not be cancelled; its reservation stands");
+            return (Abandoned::Unknown, None);
+        }
+    };
+    match stopped.usage {
+        Some(usage) => (Abandoned::Billed { billed: usage.billed(), price: client.config().price() }, Some(usage)),
+        // Over with no usage (a failed answer): OpenAI bills it nothing.
+        None if stopped.is_finished() => (Abandoned::Nothing, None),
+        None => (Abandoned::Unknown, None),
     }
 }
 

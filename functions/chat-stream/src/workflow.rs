@@ -112,7 +112,7 @@ pub async fn stream_again(
         },
     };
     summary.response_id = Some(response_id.clone());
-    let upstream = match client.resume(&response_id, None, deadline).await {
+    let upstream = match client.from_the_start(&response_id, deadline).await {
         Ok(upstream) => upstream,
         Err(error) => return failure(error, None, summary),
     };

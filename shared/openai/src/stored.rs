@@ -45,6 +45,22 @@ impl ResponsesClient {
             .answered_by(provider))
     }
 
+    /// An answer from its first event, with no new model call: streamed again from OpenAI, or,
+    /// past OpenAI's stream-again window, read whole from the stored answer once it finishes (as
+    /// [`ResponsesClient::continue_after`] does for a reader's place), so a reconnect that comes
+    /// late still gets the whole answer.
+    pub async fn from_the_start(&self, response_id: &str, deadline: Instant) -> Result<ResponseStream, ApiError> {
+        let response = match self.resume(response_id, None, deadline).await {
+            Err(ApiError::UpstreamRejected(reason)) => {
+                tracing::info!(%reason, "OpenAI would not stream the answer again; reading the stored one");
+                self.when_finished(response_id, deadline).await?
+            }
+            other => return other,
+        };
+        let provider = self.for_id(response_id);
+        Ok(ResponseStream::finished(&response, 0, &provider.key.get().await?).answered_by(provider))
+    }
+
     /// The rest of an answer after `position`, with no new model call: from the stored
     /// response once it has finished, else streamed again from OpenAI after the reader's last
     /// event (or, past OpenAI's resume window, from the stored response when it finishes).
