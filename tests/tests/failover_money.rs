@@ -154,3 +154,32 @@ async fn a_primary_that_names_answers_then_stalls_does_not_close_its_circuit_on_
     assert!(attempts <= 2, "{attempts} attempts at the stalled primary for 5 questions");
     holds(&pair, &dynamo, true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_compaction_the_turn_that_crosses_the_threshold_is_reserved_whole() {
+    let dynamo = Dynalite::start().await;
+    let pair = launch("chat-complete", &dynamo, &[("OPENAI_COMPACT_THRESHOLD", "40")]).await;
+    let mut previous: Option<String> = None;
+    for turn in 0..6 {
+        let mut query = format!("message={}", test_harness::encode(&format!("/stub deltas=12 turn {turn}")));
+        if let Some(id) = &previous {
+            query.push_str(&format!("&previous_response_id={id}"));
+        }
+        let answer = pair.function.invoke(test_harness::runtime_api::get_event(&query)).await;
+        let body = answer.json().unwrap_or_default();
+        assert_eq!(answer.status, Some(200), "turn {turn}: {body}");
+        previous = body["response_id"].as_str().map(str::to_owned);
+        // Every turn, the compacting ones billed for the whole conversation, is counted in full.
+        let (tokens, usd) = counted(&dynamo).await;
+        let (billed_tokens, billed_usd) = billed(&pair);
+        assert_eq!(tokens, billed_tokens, "turn {turn}");
+        assert!((usd - billed_usd).abs() < 1e-8, "turn {turn}: ${usd} counted, ${billed_usd} billed");
+    }
+    let compacted = pair
+        .primary
+        .requests()
+        .iter()
+        .filter(|r| r.usage.as_ref().is_some_and(|u| u["input_tokens"].as_u64() > Some(40)))
+        .count();
+    assert!(compacted > 0, "a turn crossed the threshold");
+}
