@@ -18,12 +18,10 @@ use tokio::time::Instant;
 
 use crate::dialect::Dialect;
 use crate::pings::{Tick, with_pings};
-use crate::settlement::{Holding, Settlement};
+use crate::settlement::{CANCEL_PATIENCE, Holding, Settlement};
 
 /// How often one relay reads the answer again after its own connection to OpenAI broke.
 const MAX_UPSTREAM_RECONNECTS: u32 = 3;
-/// How long a failed answer's cancel may take: within `openai_client::DEADLINE_MARGIN`.
-pub(crate) const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Where the relay starts: a new answer, or a resumed one at a known position.
 pub struct Start {

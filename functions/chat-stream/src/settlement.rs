@@ -13,6 +13,9 @@ use openai_client::types::Usage;
 use shared::RequestSummary;
 use spend::{Admission, Parked};
 
+/// How long a failed answer's cancel may take: within `openai_client::DEADLINE_MARGIN`.
+pub(crate) const CANCEL_PATIENCE: Duration = Duration::from_secs(3);
+
 /// How long an abandoned answer is followed to settle its reservation.
 const SETTLE_PATIENCE: Duration = Duration::from_secs(15 * 60);
 
@@ -95,7 +98,7 @@ impl Settlement {
 /// connection closes) or the cancel says nothing. The usage, when known, for the summary line.
 pub async fn abandon(client: &ResponsesClient, signer: Option<Signer>) -> (Abandoned, Option<Usage>) {
     let Some(signer) = signer else { return (Abandoned::Unknown, None) };
-    let cancel_by = tokio::time::Instant::now() + crate::relay::CANCEL_PATIENCE;
+    let cancel_by = tokio::time::Instant::now() + CANCEL_PATIENCE;
     let stopped = match client.cancel(signer.response_id(), cancel_by).await {
         Ok(stopped) => stopped,
         Err(error) => {
