@@ -5,7 +5,7 @@
 //! new handshake. An announced shutdown is a WARN line and
 //! the metric `ModelDaysToShutdown` (on that line and on every summary line after it, so the
 //! alarm always has data); a model that is gone is an ERROR line and `ModelUnavailable`. Bounded,
-//! and never fatal: an answer it cannot get leaves the lifecycle unknown, said at DEBUG.
+//! and never fatal: an answer it cannot get leaves the lifecycle unknown, said at WARN.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,6 +30,8 @@ const ATTEMPTS: usize = 3;
 
 /// The announced shutdown day of this environment's model, once known.
 static SHUTDOWN: OnceLock<time::Date> = OnceLock::new();
+/// The same of the fallback's model (`FALLBACK_MODEL`), when it is watched.
+static FALLBACK_SHUTDOWN: OnceLock<time::Date> = OnceLock::new();
 /// Requests running now, and whether one has finished, so the lookup waits for a quiet moment.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 static ONE_FINISHED: AtomicBool = AtomicBool::new(false);
@@ -42,6 +44,14 @@ pub fn watch(function: &'static str, client: &'static ResponsesClient) {
             for _ in 0..ATTEMPTS {
                 quiet_moment().await;
                 if check(function, client).await.is_some() {
+                    break;
+                }
+            }
+            // The fallback's model is shut down on its own day, and its answers stop with it.
+            let Some(fallback) = client.watched_fallback() else { return };
+            for _ in 0..ATTEMPTS {
+                quiet_moment().await;
+                if check_provider(function, client, fallback, &FALLBACK_SHUTDOWN, "FALLBACK_MODEL").await.is_some() {
                     return;
                 }
             }
@@ -78,12 +88,27 @@ async fn quiet_moment() {
 /// Asks once and says what it learned (`function` names the metrics' dimension); returns it for
 /// tests.
 pub async fn check(function: &'static str, client: &ResponsesClient) -> Option<ModelLifecycle> {
-    let model = client.config().model.clone();
+    check_provider(function, client, client, &SHUTDOWN, "OPENAI_MODEL").await
+}
+
+/// [`check`] of `provider`'s model (the deployment's, or its fallback's): the lines and metrics
+/// keep the deployment's `model` dimension, which the alarms read, and name the model and the
+/// `setting` that chooses it.
+async fn check_provider(
+    function: &'static str,
+    deployment: &ResponsesClient,
+    provider: &ResponsesClient,
+    shutdown: &OnceLock<time::Date>,
+    setting: &str,
+) -> Option<ModelLifecycle> {
+    let model = provider.config().model.clone();
+    let dimension = deployment.config().model.clone();
     let deadline = tokio::time::Instant::now() + LOOKUP_LIMIT;
-    let lifecycle = match client.model_lifecycle(deadline).await {
+    let lifecycle = match provider.model_lifecycle(deadline).await {
         Ok(lifecycle) => lifecycle,
         Err(error) => {
-            tracing::debug!(%model, error = %error.log_detail(), "the model's lifecycle could not be read");
+            // Said where it is seen: until it is read, no shutdown alarm can fire for this model.
+            tracing::warn!(%model, error = %error.log_detail(), "the model's lifecycle could not be read: its shutdown is not watched until it is");
             return None;
         }
     };
@@ -93,15 +118,15 @@ pub async fn check(function: &'static str, client: &ResponsesClient) -> Option<M
         }
         ModelLifecycle::Available { shutdown: Some(day) } => match chat_core::date::parse_day(day) {
             Some(date) => {
-                let _ = SHUTDOWN.set(date);
-                let days = days_to_shutdown().unwrap_or_default();
+                let _ = shutdown.set(date);
+                let days = chat_core::date::days_between(chat_core::date::today_date(), date);
                 let message = format!(
-                    "OpenAI shuts down the model {model} on {day} (in {days} days): choose another in OPENAI_MODEL before then"
+                    "OpenAI shuts down the model {model} on {day} (in {days} days): choose another in {setting} before then"
                 );
                 crate::metrics::write_line(
                     "WARN",
                     &message,
-                    fields(function, &model, day),
+                    fields(function, &dimension, day),
                     &[("ModelDaysToShutdown", "Count", days as f64)],
                 );
             }
@@ -111,12 +136,12 @@ pub async fn check(function: &'static str, client: &ResponsesClient) -> Option<M
         },
         ModelLifecycle::Unavailable => {
             let message = format!(
-                "OpenAI does not serve the model {model} (shut down, or not open to this project): every question fails until OPENAI_MODEL names another"
+                "OpenAI does not serve the model {model} (shut down, or not open to this project): every question it is asked fails until {setting} names another"
             );
             crate::metrics::write_line(
                 "ERROR",
                 &message,
-                fields(function, &model, ""),
+                fields(function, &dimension, ""),
                 &[("ModelUnavailable", "Count", 1.0)],
             );
         }
@@ -124,9 +149,15 @@ pub async fn check(function: &'static str, client: &ResponsesClient) -> Option<M
     Some(lifecycle)
 }
 
-/// Whole days from today (UTC) to the announced shutdown, when one is known.
+/// Whole days from today (UTC) to the nearer announced shutdown (the model's, or its
+/// fallback's), when one is known.
 pub fn days_to_shutdown() -> Option<i64> {
-    SHUTDOWN.get().map(|day| chat_core::date::days_between(chat_core::date::today_date(), *day))
+    let today = chat_core::date::today_date();
+    [SHUTDOWN.get(), FALLBACK_SHUTDOWN.get()]
+        .into_iter()
+        .flatten()
+        .map(|day| chat_core::date::days_between(today, *day))
+        .min()
 }
 
 /// The metric every summary line carries once a shutdown is known.

@@ -153,8 +153,7 @@ pub(crate) fn validate_message(message: Option<String>, max_bytes: usize) -> Res
 }
 
 pub(crate) fn validate_response_id(id: String, field: &str) -> Result<String, ApiError> {
-    let valid = id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
+    if openai_client::resume::is_answer_id(&id) {
         Ok(id)
     } else {
         Err(ApiError::BadRequest(format!("`{field}` must be an id returned by an earlier answer")))

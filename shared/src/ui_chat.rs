@@ -63,7 +63,7 @@ pub fn chat_id(request: &Request) -> Option<String> {
 
 /// Whether `id` is a chat id this service records: 1 to 128 letters, digits, `_` or `-`.
 pub fn is_chat_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+    openai_client::resume::is_answer_id(id)
 }
 
 #[derive(Deserialize)]

@@ -192,7 +192,8 @@ async fn content_refusal_never_fails_over() {
     let pair = Pair::launch("chat-stream", &[]).await;
     pair.primary.every_answer(Some("status=400 code=invalid_prompt"));
     let answer = pair.ask("/stub echo never").await;
-    assert_eq!(answer.status, Some(502), "{}", answer.text());
+    assert_eq!(answer.status, Some(400), "the caller's to rephrase: {}", answer.text());
+    assert_eq!(answer.json().unwrap_or_default()["code"], "question_refused");
     pair.primary.every_answer(Some("error=nested code=invalid_prompt after=0"));
     let events = events(&pair.ask("/stub echo never").await).await;
     assert_eq!(names(&events), ["start", "response", "error", "end"]);
@@ -281,4 +282,32 @@ async fn each_kind_of_fallback_key_answers_through_the_shipped_binary() {
         assert_eq!(body["model"].as_str(), Some(FALLBACK_MODEL), "{auth:?}");
         assert!(!complete.function.log().contains("bedrock-api-key-"), "{auth:?}: the key is never logged");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_is_sent_none_of_openai_s_own_settings() {
+    let openai_only = [
+        ("OPENAI_REASONING_EFFORT", "max"),
+        ("OPENAI_REASONING_CONTEXT", "all_turns"),
+        ("OPENAI_SERVICE_TIER", "priority"),
+        ("OPENAI_COMPACT_THRESHOLD", "200000"),
+    ];
+    let pair = Pair::launch("chat-stream", &openai_only).await;
+    pair.primary.fail_every_create(Some((429, Some("insufficient_quota"))));
+    answered_by_fallback(&pair.ask("/stub echo served").await, "served").await;
+    let asked = &pair.primary.requests()[0];
+    assert_eq!((asked.reasoning_effort.as_deref(), asked.service_tier.as_deref()), (Some("max"), Some("priority")));
+    let answered = &pair.fallback.requests()[0];
+    assert_eq!(
+        (answered.reasoning_effort.as_deref(), answered.reasoning_context.as_deref()),
+        (None, None),
+        "an effort past high and the reasoning context are OpenAI's own"
+    );
+    assert_eq!((answered.service_tier.as_deref(), answered.compact_threshold), (None, None));
+    let said = pair.lines().into_iter().any(|line| {
+        line["not_sent"]
+            .as_str()
+            .is_some_and(|names| names.contains("OPENAI_SERVICE_TIER") && names.contains("OPENAI_REASONING_EFFORT"))
+    });
+    assert!(said, "init says what the fallback is not sent");
 }

@@ -233,6 +233,9 @@ impl Relay {
                 Step::Send(self.dialect.reasoning(self.cursor.token().as_deref(), &text))
             }
             UpstreamEvent::Created { id } => {
+                if !openai_client::resume::is_answer_id(&id) {
+                    tracing::warn!(provider = ?self.summary.provider(), "the provider named its answer with an id a resume, a stop or a follow-up cannot carry: this answer streams, but cannot be resumed, stopped or continued");
+                }
                 self.summary.response_id = Some(id.clone());
                 if self.client.config().resumable {
                     self.cursor.signer = self.client.signer(&self.caller, &id).await.ok();

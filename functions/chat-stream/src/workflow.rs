@@ -82,10 +82,7 @@ pub async fn stream_again(
         _ => UiMessageStream::following(skip),
     };
     summary.protocol = dialect.protocol();
-    if by_chat && !client.config().resumable {
-        return no_content(summary);
-    }
-    if !client.config().resumable {
+    if !by_chat && !client.config().resumable {
         let error = ApiError::ResumeTokenInvalid("this deployment does not resume answers (RESUMABLE_STREAMS=false)");
         return failure(error, None, summary);
     }
@@ -99,6 +96,11 @@ pub async fn stream_again(
         Ok(pass) => pass.caller,
         Err(error) => return failure(error, None, summary),
     };
+    // Nothing runs for any chat without background mode: said after the origin and access
+    // checks, as for any chat id.
+    if by_chat && !client.config().resumable {
+        return no_content(summary);
+    }
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let (response_id, chat) = match by_chat {
         true => match crate::chats::running(gate, client, &caller, id, deadline).await {

@@ -147,6 +147,13 @@ impl ResponsesClient {
         format!("{}{own}", self.id_prefix)
     }
 
+    /// The fallback, when its lifecycle can be asked as OpenAI's (`GET /models/{id}` with a
+    /// bearer key: another OpenAI project); Azure's deployment names and Bedrock's inference
+    /// profiles are not OpenAI's model ids, and a 404 there would be a false alarm.
+    pub fn watched_fallback(&self) -> Option<&Self> {
+        self.fallback.as_deref().filter(|fallback| fallback.auth == FallbackAuth::Bearer)
+    }
+
     /// Whether this is the fallback provider.
     pub fn is_fallback(&self) -> bool {
         !self.id_prefix.is_empty()

@@ -92,9 +92,7 @@ pub fn verify(token: &str, key: &str, owner: &str, now: u64) -> Result<Position,
         Some(Ok(heard)) => Some(heard),
         Some(Err(_)) => return Err(malformed),
     };
-    let id_ok = !response_id.is_empty()
-        && response_id.len() <= 128
-        && response_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let id_ok = is_answer_id(response_id);
     let (Ok(sequence), Ok(offset), Ok(expires), true) =
         (sequence.parse::<u64>(), offset.parse::<usize>(), expires.parse::<u64>(), id_ok)
     else {
@@ -118,6 +116,12 @@ fn tag(key: &str, owner: &str, response_id: &str, expires: u64) -> String {
     let tag = ring::hmac::sign(&key, message.as_bytes());
     // 128 of SHA-256's 256 bits: as strong as the id needs, and half as long.
     URL_SAFE_NO_PAD.encode(tag.as_ref().get(..16).unwrap_or(tag.as_ref()))
+}
+
+/// The one rule for an answer's id as callers carry it (a resume token, a stop, a
+/// `previous_response_id`): 1 to 128 letters, digits, `_` or `-`.
+pub fn is_answer_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
 }
 
 #[cfg(test)]
