@@ -21,15 +21,31 @@ pub fn level() -> LevelFilter {
 
 /// The level and format from the environment: the level filter, and whether to write JSON.
 /// TRACE is read as DEBUG: at TRACE the Lambda runtime logs every raw event it receives, access
-/// keys in headers and queries included, and nothing of ours needs it.
-pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) {
-    let level = lookup("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|| lookup("RUST_LOG"))
-        .and_then(|v| v.trim().parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO)
-        .min(LevelFilter::DEBUG);
+/// keys in headers and queries included, and nothing of ours needs it. A level that is none of
+/// Lambda's (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`, any case) is refused, so a typo
+/// stops init instead of logging at a level nobody chose; `RUST_LOG`'s directives
+/// (`info,hyper=warn`) give their first bare level.
+pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> Result<(LevelFilter, bool), String> {
+    let level = match (lookup("AWS_LAMBDA_LOG_LEVEL"), lookup("RUST_LOG")) {
+        (Some(value), _) => level_named(&value).ok_or(("AWS_LAMBDA_LOG_LEVEL", value)),
+        (None, Some(value)) => value.split(',').find_map(level_named).ok_or(("RUST_LOG", value)),
+        (None, None) => Ok(LevelFilter::INFO),
+    };
+    let level = level.map_err(|(name, value)| {
+        format!("environment variable {name}={value:?} is not valid: expected TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+    })?;
     let json = lookup("AWS_LAMBDA_LOG_FORMAT").is_some_and(|v| v.trim().eq_ignore_ascii_case("json"));
-    (level, json)
+    Ok((level.min(LevelFilter::DEBUG), json))
+}
+
+/// One of Lambda's level names (FATAL is ERROR here: nothing of ours logs beyond it).
+fn level_named(name: &str) -> Option<LevelFilter> {
+    match name.trim() {
+        // tracing reads "" as ERROR: nobody means that.
+        "" => None,
+        fatal if fatal.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
+        other => other.parse::<LevelFilter>().ok().filter(|_| !other.contains('=')),
+    }
 }
 
 /// Installs the global subscriber, writing to stdout (which Lambda sends to CloudWatch).
@@ -37,8 +53,8 @@ pub fn settings(lookup: impl Fn(&str) -> Option<String>) -> (LevelFilter, bool) 
 /// JSON lines carry `timestamp`, `level` and `message` at the top level, with every field
 /// beside them: Lambda reads the level of a JSON line only when it has a valid timestamp, and
 /// filters by `ApplicationLogLevel` on it. Text lines (local runs) stay short and readable.
-pub fn init() {
-    let (level, json) = settings(|name| std::env::var(name).ok());
+pub fn init() -> Result<(), String> {
+    let (level, json) = settings(|name| std::env::var(name).ok())?;
     let _ = JSON.set(json);
     let _ = LEVEL.set(level);
     if json {
@@ -46,6 +62,7 @@ pub fn init() {
     } else {
         tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time().init();
     }
+    Ok(())
 }
 
 /// Now, as the JSON lines write it (RFC 3339, UTC).
@@ -85,19 +102,28 @@ mod tests {
         let vars = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
-        assert_eq!(settings(vars(&[])), (LevelFilter::INFO, false));
+        assert_eq!(settings(vars(&[])), Ok((LevelFilter::INFO, false)));
         assert_eq!(
             settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "error")])),
-            (LevelFilter::DEBUG, false)
+            Ok((LevelFilter::DEBUG, false))
         );
         assert_eq!(
             settings(vars(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")])),
-            (LevelFilter::WARN, true)
+            Ok((LevelFilter::WARN, true))
         );
-        assert_eq!(settings(vars(&[("RUST_LOG", "info,hyper=warn")])), (LevelFilter::INFO, false));
+        assert_eq!(settings(vars(&[("RUST_LOG", "info,hyper=warn")])), Ok((LevelFilter::INFO, false)));
+        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])), Ok((LevelFilter::ERROR, false)));
+        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "warn")])), Ok((LevelFilter::WARN, false)));
         // The runtime's raw events (access keys in them) are never logged, whatever is asked.
-        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")])).0, LevelFilter::DEBUG);
-        assert_eq!(settings(vars(&[("RUST_LOG", "trace")])).0, LevelFilter::DEBUG);
+        assert_eq!(settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")])).map(|s| s.0), Ok(LevelFilter::DEBUG));
+        assert_eq!(settings(vars(&[("RUST_LOG", "trace")])).map(|s| s.0), Ok(LevelFilter::DEBUG));
+        // A level nobody could have meant stops init, naming the variable.
+        for (name, value) in
+            [("AWS_LAMBDA_LOG_LEVEL", "INFOO"), ("AWS_LAMBDA_LOG_LEVEL", ""), ("RUST_LOG", "hyper=warn")]
+        {
+            let refused = settings(move |n: &str| (n == name).then(|| value.to_owned())).unwrap_err();
+            assert!(refused.contains(name) && refused.contains("FATAL"), "{refused}");
+        }
     }
 
     #[test]

@@ -88,6 +88,28 @@ for crate in crates:
     circles = cycles(crate)
     check(f"{crate}: no module imports one that imports it back", not circles, circles)
 
+# The map is the tree: ARCHITECTURE.md names every workspace crate, and each library's line in
+# "Modules, crate by crate" (and chat-stream's in the crates table) names every module it has.
+architecture = (ROOT / "ARCHITECTURE.md").read_text()
+workspace = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["members"]
+for member in workspace:
+    name = tomllib.loads((ROOT / member / "Cargo.toml").read_text())["package"]["name"]
+    check(f"ARCHITECTURE.md names the crate {name} ({member})", f"`{name}`" in architecture or f"`{member}" in architecture or f"{member}" in architecture)
+map_lines = {"chat-core": "shared/core", "openai-client": "shared/openai", "identity": "shared/identity", "spend": "shared/spend", "shared": "shared"}
+modules_section = architecture.split("### Modules, crate by crate", 1)[-1].split("\nTests, stand-ins and tools", 1)[0]
+entries = {m.group(1): m.group(2) for m in re.finditer(r"^- `([a-z-]+)`:(.*?)(?=^- `|\Z)", modules_section, re.S | re.M)}
+for crate, folder in map_lines.items():
+    named = set(re.findall(r"`([a-z_]+)(?:::[a-z_]+)?`", entries.get(crate, "")))
+    tree = {m.split("::")[0] for m in modules(folder) if m}
+    check(f"ARCHITECTURE.md names every module of {crate}", tree <= named, sorted(tree - named))
+    # What it names as a module is one (a word in backticks that is no module is a type or a call).
+    check(f"ARCHITECTURE.md's {crate} line has a line", crate in entries, sorted(entries))
+functions_row = next((line for line in architecture.splitlines() if line.startswith("| `functions/*`")), "")
+for function in ("chat-stream", "chat-complete", "index"):
+    tree = {m.split("::")[0] for m in modules(f"functions/{function}") if m}
+    named = set(re.findall(r"`([a-z_]+)`", functions_row))
+    check(f"ARCHITECTURE.md names every module of {function}", tree <= named, sorted(tree - named))
+
 failed = [c for c in checks if not c[1]]
 for name, ok, detail in checks:
     print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if not ok and detail != "" else ""))

@@ -204,6 +204,22 @@ NAMESPACE = "LambdaOpenAIChat"
 emitted_lists = sorted((ROOT / "target" / "emf-metrics").glob("*.json"))
 emitted = {name for path in emitted_lists for name in json.loads(path.read_text())}
 check("the suites recorded the emitted metrics", len(emitted_lists) >= 2 and emitted, f"target/emf-metrics/ holds {[p.name for p in emitted_lists]}: run cargo test first")
+# The monthly figure is derived, not typed: the metric names are operations.md's table, which
+# must name every metric the suites saw emitted, and its count prices the month there and in
+# the README.
+operations = (ROOT / "docs" / "operations.md").read_text()
+metric_table = operations.split("| metric | what |", 1)[-1].split("\n\n", 1)[0]
+documented = {name for line in metric_table.splitlines() if line.startswith("| `") for name in re.findall(r"`([A-Z][A-Za-z]+)`", line.split("|")[1])}
+emitted_names = {name.rsplit("/", 1)[-1] for name in emitted}
+check("operations.md's metric table names every emitted metric", emitted_names <= documented, sorted(emitted_names - documented))
+per_month = re.search(r"up to (\d+)\s+names × 2 functions \(≈ \$(\d+\.\d\d)/month", operations)
+check("operations.md counts the metric names it documents", per_month and int(per_month.group(1)) == len(documented), (per_month and per_month.group(1), len(documented)))
+metrics_usd = len(documented) * 2 * 0.30
+check("operations.md prices them at $0.30 each", per_month and abs(float(per_month.group(2)) - metrics_usd) < 0.005, (per_month and per_month.group(2), metrics_usd))
+monthly = round(metrics_usd + 0.80 + 3 + 2)
+readme_month = re.search(r"plus up to about \$(\d+) a month", (ROOT / "README.md").read_text())
+check("the README's monthly figure is the metrics, secrets, dashboard and alarms", readme_month and int(readme_month.group(1)) == monthly, (readme_month and readme_month.group(1), monthly))
+check("operations.md's monthly figure is the same", f"up to about ${monthly} a month in all" in operations, monthly)
 dashboard = resources.get("Dashboard", {}).get("Properties", {})
 body_source = dashboard.get("DashboardBody", {}).get("Fn::Sub", "")
 try:

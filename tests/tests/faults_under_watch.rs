@@ -98,7 +98,7 @@ async fn every_fault_under_cargo_lambda_watch() {
         ("/stub error=nested leak echo abcd", 502, "OpenAI failed to answer (HTTP 500)"),
         ("/stub failed echo abcd", 502, "failed part way"),
         ("/stub incomplete echo abcd", 200, "abcd"),
-        ("/stub drop echo abcd", 502, "could not reach OpenAI"),
+        ("/stub drop echo abcd", 502, "connection to OpenAI was lost"),
         ("/stub malformed echo abcd", 502, "could not be understood"),
         ("/stub hang", 504, "took too long"),
         ("/stub status=400 leak", 502, "OpenAI rejected the request"),

@@ -149,6 +149,9 @@ fn every_header_an_error_carries_is_declared_with_its_value() {
                 ApiError::MethodNotAllowed { method, .. } if place.contains("/chat-stream/{id}/stream ") => {
                     ApiError::MethodNotAllowed { method: method.clone(), allow: ApiError::ALLOW_STREAM_AGAIN }
                 }
+                ApiError::MethodNotAllowed { method, .. } if place.contains("/index") => {
+                    ApiError::MethodNotAllowed { method: method.clone(), allow: ApiError::ALLOW_PAGE }
+                }
                 other => other.clone(),
             };
             let response: http::Response<String> = error.to_response("req");

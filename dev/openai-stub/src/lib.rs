@@ -36,6 +36,8 @@ pub struct RecordedRequest {
     pub previous_response_id: Option<String>,
     /// OpenAI's per-end-user id, when the request carried one.
     pub safety_identifier: Option<String>,
+    /// `prompt_cache_key`, when the request carried one.
+    pub prompt_cache_key: Option<String>,
     /// `reasoning.effort`, `reasoning.summary` and `reasoning.context`, when the request carried them.
     pub reasoning_effort: Option<String>,
     pub reasoning_summary: Option<String>,

@@ -22,6 +22,8 @@ const BEFORE_5_1: &[&str] = &["minimal", "low", "medium", "high"];
 const FROM_5_1: &[&str] = &["none", "low", "medium", "high", "xhigh"];
 const FROM_5_6: &[&str] = &["none", "low", "medium", "high", "xhigh", "max"];
 const OPEN_WEIGHT: &[&str] = &["low", "medium", "high"];
+/// GPT-6.1 Sol and GPT-6.2: "The API rejects requests that set reasoning effort to none".
+const NO_NONE: &[&str] = &["low", "medium", "high", "xhigh", "max"];
 const NO_REASONING: &[&str] = &[];
 
 /// Family, shutdown day, efforts taken. Longest names win (`gpt-4.1-nano` over `gpt-4.1`).
@@ -57,7 +59,10 @@ const CATALOGUE: &[(&str, Option<&str>, &[&str])] = &[
     ("gpt-6-luna", None, FROM_5_6),
     ("gpt-6-sol", None, FROM_5_6),
     ("gpt-6-astra", None, FROM_5_6),
-    ("gpt-6.1-sol", None, FROM_5_6),
+    ("gpt-6.1-sol", None, NO_NONE),
+    ("gpt-6.1-terra", None, FROM_5_6),
+    ("gpt-6.2-sol", None, NO_NONE),
+    ("gpt-6.2-astra", None, NO_NONE),
     ("gpt-oss-20b", None, OPEN_WEIGHT),
     ("gpt-oss-120b", None, OPEN_WEIGHT),
 ];

@@ -83,6 +83,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         stream,
         previous_response_id: request["previous_response_id"].as_str().map(str::to_owned),
         safety_identifier: request["safety_identifier"].as_str().map(str::to_owned),
+        prompt_cache_key: request["prompt_cache_key"].as_str().map(str::to_owned),
         reasoning_effort: request["reasoning"]["effort"].as_str().map(str::to_owned),
         reasoning_summary: request["reasoning"]["summary"].as_str().map(str::to_owned),
         reasoning_context: request["reasoning"]["context"].as_str().map(str::to_owned),

@@ -121,7 +121,10 @@ async fn the_caller_s_own_errors_never_fail_over() {
     let p = pair("bearer").await;
     for (question, status, code) in [
         ("/stub status=400 code=context_length_exceeded", 400, "context_length_exceeded"),
-        ("/stub status=400 code=invalid_prompt", 502, "upstream_rejected"),
+        // A question refused for its content is the caller's to rephrase: a 400 of its own.
+        ("/stub status=400 code=invalid_prompt", 400, "question_refused"),
+        ("/stub status=400 code=content_policy_violation", 400, "question_refused"),
+        ("/stub status=400", 502, "upstream_rejected"),
     ] {
         let (answered, body) = ask(&p.client, &message(question)).await;
         assert_eq!((answered, body["code"].as_str()), (status, Some(code)), "{body}");

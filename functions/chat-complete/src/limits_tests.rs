@@ -228,6 +228,17 @@ async fn other_websites_are_refused_and_openai_gets_a_keyed_caller_id() {
     let id = sent[0].safety_identifier.as_deref().expect("a safety_identifier");
     assert_eq!(id, openai_client::safety_identifier("ip:192.0.2.7", test_harness::TEST_KEY));
     assert!(!id.contains("192.0.2.7"));
+    // The prompt cache is keyed by caller: the same for their next turn, another for another.
+    let ask = |ip: &str| {
+        request_from(ip, &format!("message={}", encode("/stub echo again")), &[("origin", "https://page.example")])
+    };
+    assert_eq!(handle(&upstream.client, &gate, ask("192.0.2.7")).await.unwrap().status(), 200);
+    assert_eq!(handle(&upstream.client, &gate, ask("192.0.2.8")).await.unwrap().status(), 200);
+    let keys: Vec<String> =
+        upstream.stub.requests().iter().map(|r| r.prompt_cache_key.clone().expect("a prompt_cache_key")).collect();
+    assert_eq!(keys[0], keys[1], "one caller, one key");
+    assert_ne!(keys[1], keys[2], "another caller, another key");
+    assert!(!keys[0].contains("192.0.2") && !keys[0].contains(id), "{}", keys[0]);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use spend::Gate;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::logging::init();
+    shared::logging::init()?;
     let config = Arc::new(Config::from_env()?);
     let key = ApiKey::from_config(&config.key);
     // Lives as long as the execution environment; the runtime wants handlers that are 'static.

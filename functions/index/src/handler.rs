@@ -25,6 +25,17 @@ struct Rendered {
     csp: String,
 }
 
+/// `ACCESS` as the chat functions read it: `public` (or unset), `keys` or `jwt`; anything else
+/// stops init, as it stops theirs, instead of serving a page for a mode nobody chose.
+pub fn access_mode(value: &str) -> Result<&'static str, String> {
+    match value.trim() {
+        "" | "public" => Ok("public"),
+        "keys" => Ok("keys"),
+        "jwt" => Ok("jwt"),
+        other => Err(format!("environment variable ACCESS={other:?} is not valid: expected public, keys or jwt")),
+    }
+}
+
 impl Page {
     /// `allowed_origins` is `ALLOWED_ORIGINS` as written; only well-formed origins are kept,
     /// since they go into the page's policy.
@@ -73,13 +84,10 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
     let request_id = shared::request_id(&request);
     let method = request.method().as_str();
     if method != "GET" && method != "HEAD" {
-        return Ok(Response::builder()
-            .status(405)
-            .header(header::ALLOW, "GET, HEAD")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::Text(
-                serde_json::json!({ "detail": "Only GET is allowed here", "request_id": request_id }).to_string(),
-            ))?);
+        // The same error, shape and headers as every other function's.
+        let error =
+            chat_core::ApiError::MethodNotAllowed { method: method.to_owned(), allow: chat_core::ApiError::ALLOW_PAGE };
+        return Ok(error.to_response::<String>(&request_id).map(Body::Text));
     }
     if let Some(asset) = Asset::at(request.uri().path()) {
         return Ok(asset.response(method == "HEAD")?);
@@ -95,6 +103,7 @@ pub async fn handle(page: &Page, request: Request) -> Result<Response<Body>, Err
                 .status(500)
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CACHE_CONTROL, "no-store")
+                .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
                 .body(Body::Text(body.to_string()))?);
         }
     };
@@ -193,8 +202,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_methods_are_405() {
+    async fn other_methods_are_405_shaped_as_every_other_error() {
         let request = http::Request::post("/").body(Body::Empty).unwrap();
-        assert_eq!(handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), request).await.unwrap().status(), 405);
+        let refused = handle(&Page::new(ChatUrls::fixed("a", "b"), "public", ""), request).await.unwrap();
+        assert_eq!(refused.status(), 405);
+        assert_eq!(refused.headers()["cache-control"], "no-store");
+        assert_eq!(refused.headers()["x-content-type-options"], "nosniff");
+        let body: serde_json::Value = serde_json::from_str(html(&refused)).unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+    }
+
+    #[test]
+    fn an_access_mode_nobody_chose_stops_init() {
+        assert_eq!(access_mode(""), Ok("public"));
+        assert_eq!(access_mode(" keys "), Ok("keys"));
+        assert_eq!(access_mode("jwt"), Ok("jwt"));
+        for typo in ["key", "JWT", "private"] {
+            assert!(access_mode(typo).unwrap_err().contains("public, keys or jwt"), "{typo}");
+        }
     }
 }

@@ -174,7 +174,7 @@ impl Config {
                 }
             },
             reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?
-                .with_default_effort(model == Self::DEFAULT_MODEL),
+                .with_default_effort(is_snapshot_of(&model, Self::DEFAULT_MODEL)),
             max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
             service_tier: match get("OPENAI_SERVICE_TIER") {
                 None => None,
@@ -355,6 +355,14 @@ impl Default for LimitsConfig {
 /// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
 /// (`Config` then sends it upstream), so a reservation always bounds the answer.
 pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
+
+/// Whether `model` is `family` or one of its dated snapshots (`gpt-6-luna-2026-09-15`): the
+/// same model, which takes the family's defaults.
+pub(crate) fn is_snapshot_of(model: &str, family: &str) -> bool {
+    let Some(rest) = model.strip_prefix(family) else { return false };
+    let date = rest.strip_prefix('-').unwrap_or("-");
+    rest.is_empty() || (date.len() == 10 && crate::date::parse_day(date).is_some())
+}
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

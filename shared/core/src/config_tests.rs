@@ -183,3 +183,15 @@ fn bedrock_mints_for_the_region_its_url_names_and_refuses_a_key_it_would_not_use
         assert!(!error.contains("sk-given-9f3a"), "{error}");
     }
 }
+
+#[test]
+fn the_default_model_s_dated_snapshots_get_its_low_effort() {
+    use crate::config::is_snapshot_of;
+    assert!(is_snapshot_of("gpt-6-luna", "gpt-6-luna"));
+    assert!(is_snapshot_of("gpt-6-luna-2026-09-15", "gpt-6-luna"));
+    for other in ["gpt-6-luna-mini", "gpt-6-lunar", "gpt-6-luna-2026-13-45", "gpt-6-luna-"] {
+        assert!(!is_snapshot_of(other, "gpt-6-luna"), "{other}");
+    }
+    let snapshot = config(&[("OPENAI_MODEL", "gpt-6-luna-2026-09-15")]).unwrap();
+    assert_eq!(snapshot.reasoning.effort, Some("low"));
+}

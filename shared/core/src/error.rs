@@ -95,6 +95,10 @@ pub enum ApiError {
     UpstreamRejected(String),
     #[error("the conversation is too long for the model; start a new chat")]
     ContextTooLong,
+    /// The provider refused the question under its content policy before answering (a 400
+    /// `invalid_prompt`, `content_policy_violation` or `content_filter`): the caller's to change.
+    #[error("the model's provider refused to answer this question under its content policy; rephrase it")]
+    QuestionRefused,
     #[error("the conversation this message continues is no longer available; start a new chat")]
     PreviousResponseNotFound,
     /// A follow-up stays with the provider that holds its conversation (`fallback`: the
@@ -147,6 +151,8 @@ impl ApiError {
     pub const ALLOW_STOP: &'static str = "POST";
     /// The one method that streams an answer again (`GET /{id}/stream`).
     pub const ALLOW_STREAM_AGAIN: &'static str = "GET";
+    /// What the page's routes (`index`) answer.
+    pub const ALLOW_PAGE: &'static str = "GET, HEAD";
 
     /// The HTTP status that says whose fault this is.
     pub fn status(&self) -> StatusCode {
@@ -168,7 +174,7 @@ impl ApiError {
             Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::OverLimit { .. } | Self::BudgetExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::ContextTooLong => StatusCode::BAD_REQUEST,
+            Self::ContextTooLong | Self::QuestionRefused => StatusCode::BAD_REQUEST,
             Self::PreviousResponseNotFound => StatusCode::NOT_FOUND,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Misconfigured(_)
@@ -255,6 +261,7 @@ impl ApiError {
             Self::QuotaExceeded => "upstream_quota_exceeded",
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::ContextTooLong => "context_length_exceeded",
+            Self::QuestionRefused => "question_refused",
             Self::PreviousResponseNotFound => "previous_response_not_found",
             Self::HolderUnavailable { .. } => "conversation_provider_unavailable",
             Self::UpstreamServerError(_) => "upstream_error",
@@ -354,84 +361,5 @@ fn capitalized(mut text: String) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_say_whose_fault_it_is() {
-        assert_eq!(ApiError::BlankMessage.status(), 400);
-        assert_eq!(ApiError::MessageTooLong { actual: 9, limit: 8 }.status(), 413);
-        assert_eq!(ApiError::UpstreamTimeout(Wait::FirstText).status(), 504);
-        assert_eq!(ApiError::RateLimited { retry_after: None }.status(), 429);
-        assert_eq!(ApiError::UpstreamServerError(503).status(), 502);
-        assert_eq!(ApiError::Misconfigured("x".into()).status(), 500);
-    }
-
-    #[test]
-    fn error_response_is_json_with_detail_and_retry_after() {
-        let error = ApiError::RateLimited { retry_after: Some(Duration::from_millis(1500)) };
-        let response: http::Response<String> = error.to_response("req-1");
-        assert_eq!(response.status(), 429);
-        assert_eq!(response.headers()["retry-after"], "2");
-        let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
-        assert_eq!(body["detail"], "OpenAI is rate limiting this deployment; try again in a moment");
-        assert_eq!(
-            (body["code"].as_str(), body["request_id"].as_str()),
-            (Some("upstream_rate_limited"), Some("req-1"))
-        );
-    }
-
-    #[test]
-    fn public_details_hold_nothing_internal() {
-        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/openai-AbCdEf";
-        let secret = ApiError::SecretUnavailable {
-            secret_id: arn.into(),
-            reason: "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/x".into(),
-        };
-        let misconfigured = ApiError::Misconfigured("could not build the HTTP client: /etc/ssl".into());
-        for error in [secret, misconfigured] {
-            let public = format!("{} {}", error.detail(), error.to_json("req-2"));
-            for internal in ["arn:", "123456789012", "AccessDenied", "secret:", "/etc/ssl"] {
-                assert!(!public.contains(internal), "{internal} in {public}");
-            }
-            assert!(error.log_detail().len() > error.detail().len() / 2, "the log keeps the cause");
-            assert_eq!(error.status(), 500);
-        }
-        assert!(ApiError::SecretUnavailable { secret_id: arn.into(), reason: "x".into() }.log_detail().contains(arn));
-    }
-
-    #[test]
-    fn openai_own_words_reach_the_log_not_the_caller() {
-        let words = "Invalid value for 'input': org-12345 has billing hold";
-        for error in [ApiError::UpstreamRejected(words.into()), ApiError::StreamFailed(words.into())] {
-            assert!(
-                !error.detail().contains("org-12345") && !error.to_json("r").contains("Invalid value"),
-                "{}",
-                error.detail()
-            );
-            assert!(error.log_detail().contains(words), "{}", error.log_detail());
-        }
-    }
-
-    #[test]
-    fn examples_hold_each_variant_once() {
-        let examples = ApiError::examples();
-        let kinds: std::collections::HashSet<_> = examples.iter().map(std::mem::discriminant).collect();
-        assert_eq!(kinds.len(), examples.len(), "a variant is listed twice");
-        // The one that hides a wait from `Retry-After` would make the drift test miss the header.
-        assert!(examples.iter().all(|e| !matches!(e, ApiError::RateLimited { retry_after: None })));
-    }
-
-    #[test]
-    fn conversation_problems_are_4xx_with_stable_codes() {
-        assert_eq!(
-            (ApiError::ContextTooLong.status().as_u16(), ApiError::ContextTooLong.code()),
-            (400, "context_length_exceeded")
-        );
-        let gone = ApiError::PreviousResponseNotFound;
-        assert_eq!((gone.status().as_u16(), gone.code()), (404, "previous_response_not_found"));
-        assert!(gone.detail().contains("new chat") && ApiError::ContextTooLong.detail().contains("new chat"));
-        assert!(ApiError::BlankMessage.is_callers_fault());
-        assert!(!ApiError::RateLimited { retry_after: None }.is_callers_fault());
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

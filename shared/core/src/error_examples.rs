@@ -45,6 +45,7 @@ impl ApiError {
             Self::QuotaExceeded,
             Self::UpstreamRejected("Invalid value".into()),
             Self::ContextTooLong,
+            Self::QuestionRefused,
             Self::PreviousResponseNotFound,
             Self::HolderUnavailable { fallback: true },
             Self::UpstreamServerError(500),
@@ -93,6 +94,7 @@ impl ApiError {
                 | Self::QuotaExceeded
                 | Self::UpstreamRejected(_)
                 | Self::ContextTooLong
+                | Self::QuestionRefused
                 | Self::PreviousResponseNotFound
                 | Self::HolderUnavailable { .. }
                 | Self::UpstreamServerError(_)

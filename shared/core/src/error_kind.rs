@@ -94,6 +94,7 @@ impl ApiError {
             | Self::QuotaExceeded
             | Self::UpstreamRejected(_)
             | Self::ContextTooLong
+            | Self::QuestionRefused
             | Self::PreviousResponseNotFound
             | Self::ResponseNotFound
             | Self::ResumeTokenInvalid(_)
@@ -112,6 +113,7 @@ impl ApiError {
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::ContextTooLong
+            | Self::QuestionRefused
             | Self::PreviousResponseNotFound
             | Self::ResponseNotFound
             | Self::ResumeTokenInvalid(_)

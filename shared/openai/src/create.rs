@@ -158,7 +158,7 @@ impl ResponsesClient {
                 Ok(answer)
             }
             // The primary answered, if only to refuse the question: it is up.
-            refused @ Err(ApiError::ContextTooLong | ApiError::UpstreamRejected(_)) => {
+            refused @ Err(ApiError::ContextTooLong | ApiError::QuestionRefused | ApiError::UpstreamRejected(_)) => {
                 self.circuit.succeeded();
                 refused
             }
@@ -244,6 +244,8 @@ impl ResponsesClient {
     fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str, summary: bool) -> bytes::Bytes {
         let safety_identifier =
             request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
+        let prompt_cache_key =
+            request.caller.as_deref().map(|caller| crate::owner::prompt_cache_key(caller, signing_key));
         // Only a streamed answer is worth resuming or stopping; a buffered one ends with its call.
         let background = stream && self.config.resumable;
         let body = CreateResponse {
@@ -255,6 +257,7 @@ impl ResponsesClient {
             }),
             background,
             safety_identifier,
+            prompt_cache_key,
             model: &self.config.model,
             input: types::Input::of(request),
             instructions: self.config.instructions.as_deref(),

@@ -165,6 +165,10 @@ impl ResponsesClient {
             // The conversation itself is the problem: the caller can act on it (a new chat).
             _ if code == "context_length_exceeded" => Outcome::Fail(ApiError::ContextTooLong),
             _ if code == "previous_response_not_found" => Outcome::Fail(ApiError::PreviousResponseNotFound),
+            // The question itself, refused for its content: the caller's to rephrase.
+            StatusCode::BAD_REQUEST if crate::event::REFUSALS.contains(&code) => {
+                Outcome::Fail(ApiError::QuestionRefused)
+            }
             // A gateway or server that gave up waiting on a create: the model may still be
             // generating (and billing) it, so it is not sent again.
             s if call.creates_an_answer() && chat_core::attempt::may_still_generate(s.as_u16()) => {
