@@ -139,7 +139,10 @@ async fn a_model_that_is_gone_is_model_unavailable_to_every_client_and_an_error_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reasoning_value_the_model_refuses_is_named_and_the_ones_it_takes_are_sent() {
     let stub = stub().await;
-    let refused = launch("chat-complete", &stub, &[("OPENAI_REASONING_EFFORT", "minimal")]).await;
+    // A model the catalogue does not know (a fine-tune) and the effort its base refuses: OpenAI's
+    // 400, named for the owner at the first question.
+    let fine_tune = ("OPENAI_MODEL", "ft:gpt-6-luna-2026-09-15:acme::x1");
+    let refused = launch("chat-complete", &stub, &[fine_tune, ("OPENAI_REASONING_EFFORT", "minimal")]).await;
     let answer = refused.invoke(question_event("hello")).await;
     assert_eq!(answer.status, Some(500), "{}", answer.text());
     let body = answer.json().unwrap();
@@ -258,4 +261,24 @@ async fn with_compaction_a_conversation_longer_than_the_window_keeps_answering()
     assert_eq!(conversation(&compacting, 6).await, [200; 6]);
     let sent = &stub.requests()[asked_before..];
     assert!(sent.iter().all(|r| r.compact_threshold == Some(40)), "context_management sent every time");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_effort_the_catalogue_says_the_model_refuses_stops_init_naming_what_it_takes() {
+    let stub = stub().await;
+    let binary = tokio::task::block_in_place(|| test_harness::runtime_api::release_binary("chat-complete"));
+    let api = RuntimeApi::start().await.expect("start the stand-in");
+    let base = stub.base_url();
+    let env = [
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("OPENAI_API_KEY", test_harness::TEST_KEY),
+        ("OPENAI_MODEL", "gpt-6.2-sol"),
+        ("OPENAI_REASONING_EFFORT", "none"),
+    ];
+    api.spawn(&binary, &env).expect("spawn");
+    let answer = api.invoke(question_event("hello")).await;
+    assert!(answer.error.is_some(), "the function never starts");
+    let said = format!("{}{}", api.log(), api.init_error().unwrap_or_default());
+    assert!(said.contains("OPENAI_REASONING_EFFORT") && said.contains("low, medium, high, xhigh, max"), "{said}");
+    assert!(stub.requests().is_empty(), "nothing was asked of OpenAI");
 }

@@ -69,6 +69,8 @@ const CATALOGUE: &[(&str, Option<&str>, &[&str])] = &[
 
 /// What the stand-in knows of `model`: `(shutdown day, efforts)`; `None` for a model it does not know.
 pub fn facts(model: &str) -> Option<(Option<&'static str>, &'static [&'static str])> {
+    // A fine-tune (`ft:gpt-4o-mini-2024-07-18:org::id`) takes what its base model takes.
+    let model = model.strip_prefix("ft:").map_or(model, |rest| rest.split(':').next().unwrap_or(rest));
     let family = |name: &str| model == name || model.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'));
     CATALOGUE
         .iter()

@@ -94,15 +94,18 @@ async fn a_non_reasoning_model_is_sent_no_reasoning_and_an_explicit_summary_is_t
     assert_eq!(message_data(&events).concat(), "fine", "{events:?}");
     let asked: Vec<Option<String>> = forced.stub.requests().iter().map(|r| r.reasoning_summary.clone()).collect();
     assert_eq!(asked, [Some("detailed".to_owned()), None]);
-    // An effort a model refuses is the owner's explicit choice: a clear error naming the setting.
-    let refused = TestUpstream::start_with(&[PLAIN_MODEL, ("OPENAI_REASONING_EFFORT", "high")]).await;
+    // An effort a model the catalogue does not know refuses (a fine-tune of a model without
+    // reasoning) is the owner's explicit choice: a clear error naming the setting. A model the
+    // catalogue knows is refused it at init (chat-core's catalogue tests).
+    const FINE_TUNE: (&str, &str) = ("OPENAI_MODEL", "ft:gpt-4o-mini-2024-07-18:acme::x1");
+    let refused = TestUpstream::start_with(&[FINE_TUNE, ("OPENAI_REASONING_EFFORT", "high")]).await;
     let response = handle(&refused.client, &refused.gate, ask("hello")).await.unwrap();
     assert_eq!(response.status(), 500);
     let body: Value =
         serde_json::from_slice(&BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["code"], "setting_refused", "{body}");
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains("OPENAI_REASONING_EFFORT=high") && detail.contains("gpt-4o-mini"), "{detail}");
+    assert!(detail.contains("OPENAI_REASONING_EFFORT=high") && detail.contains("ft:gpt-4o-mini"), "{detail}");
     let effort = TestUpstream::start_with(&[
         REASONING_MODEL,
         ("OPENAI_REASONING_EFFORT", "high"),

@@ -146,7 +146,7 @@ impl Config {
         let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .or(limits.table.as_ref().map(|_| DEFAULT_OUTPUT_RESERVE));
-        Ok(Self {
+        let config = Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             model: model.clone(),
             key,
@@ -200,7 +200,9 @@ impl Config {
                 }
                 threshold => threshold,
             },
-        })
+        };
+        crate::catalogue::check(&config)?;
+        Ok(config)
     }
 }
 

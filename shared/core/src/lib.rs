@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod attempt;
+pub mod catalogue;
 pub mod config;
 pub mod date;
 pub mod error;

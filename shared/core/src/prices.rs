@@ -103,7 +103,7 @@ struct Row {
     prices: Prices,
 }
 
-const CATALOGUE_JSON: &str = include_str!("../data/prices.json");
+pub(crate) const CATALOGUE_JSON: &str = include_str!("../data/prices.json");
 
 /// The catalogue, longest model names first so `gpt-4o-mini` is not read as `gpt-4o`.
 static CATALOGUE: LazyLock<Vec<Row>> = LazyLock::new(|| {

@@ -5,6 +5,9 @@
 pub enum ConfigError {
     #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
+    /// A valid value the model does not take (the catalogue says what it does).
+    #[error("environment variable {name}={value:?} is not taken by the model: expected {expected}")]
+    Refused { name: &'static str, value: String, expected: String },
 }
 
 /// `localhost` or a loopback address, bracketed or not: the only hosts plain `http://` may reach.

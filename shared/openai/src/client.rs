@@ -65,6 +65,9 @@ impl ResponsesClient {
             Err(_) => futures_util::future::ready(build_http_client(timeout)).boxed(),
         };
         let endpoint = format!("{}/responses", config.base_url);
+        if chat_core::catalogue::describe(&config.model).is_none() {
+            tracing::warn!(model = %config.model, "the model catalogue (shared/core/data/models.json) does not know this model: its reasoning settings are not checked at init, and OpenAI decides what it takes");
+        }
         if config.price().is_none() {
             tracing::warn!(model = %config.model, "no price is known for this model: set OPENAI_PRICE_INPUT_PER_MTOK and OPENAI_PRICE_OUTPUT_PER_MTOK, or EstimatedCost (and the spend alarm) will miss it; the token alarm still counts it");
         }
@@ -204,9 +207,6 @@ impl ResponsesClient {
     }
 }
 
-/// The efforts every provider's reasoning models take (OpenAI's, Azure's and Bedrock's).
-const PORTABLE_EFFORTS: [&str; 3] = ["low", "medium", "high"];
-
 /// The primary's settings, less what is OpenAI's own and another provider's model may refuse
 /// (a 400 on every failover): the service tier, compaction, the reasoning context, and an effort
 /// beyond low, medium and high. Said once at init.
@@ -221,7 +221,7 @@ fn for_the_fallback(mut config: Config) -> Config {
     if config.reasoning.context.take().is_some() {
         dropped.push("OPENAI_REASONING_CONTEXT");
     }
-    if config.reasoning.effort.is_some_and(|effort| !PORTABLE_EFFORTS.contains(&effort)) {
+    if config.reasoning.effort.is_some_and(|effort| !chat_core::catalogue::PORTABLE_EFFORTS.contains(&effort)) {
         config.reasoning.effort = None;
         dropped.push("OPENAI_REASONING_EFFORT");
     }

@@ -1,0 +1,104 @@
+//! What each model family takes (`shared/core/data/models.json`, data a person updates beside
+//! the prices): the reasoning efforts it accepts, whether it reasons at all, the tiers beyond the
+//! usual, its limits and inputs. A setting the model does not take stops init with a message
+//! naming what it does take; a model the catalogue does not know still runs (OpenAI decides).
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use crate::Config;
+use crate::setting::ConfigError;
+
+/// One family's facts, with where they come from.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelFacts {
+    pub family: String,
+    /// The `reasoning.effort` values it takes; empty when it takes no `reasoning` at all.
+    pub efforts: Vec<String>,
+    /// Service tiers beyond `auto`, `default`, `flex` and `priority` (`ultrafast`).
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    pub context_window: Option<u64>,
+    pub max_output: Option<u64>,
+    pub images: Option<bool>,
+    pub files: Option<bool>,
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// No row in the price list, on purpose (open weights served elsewhere).
+    #[serde(default)]
+    pub unpriced: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Catalogue {
+    families: Vec<ModelFacts>,
+}
+
+pub(crate) const CATALOGUE_JSON: &str = include_str!("../data/models.json");
+
+/// The families, longest names first so `gpt-4o-mini` is not read as `gpt-4o`.
+static FAMILIES: LazyLock<Vec<ModelFacts>> = LazyLock::new(|| {
+    let mut families = serde_json::from_str::<Catalogue>(CATALOGUE_JSON).map(|c| c.families).unwrap_or_default();
+    families.sort_by_key(|facts| std::cmp::Reverse(facts.family.len()));
+    families
+});
+
+/// The efforts every provider's reasoning models take (OpenAI's, Azure's and Bedrock's): what
+/// a fallback is sent of the primary's effort.
+pub const PORTABLE_EFFORTS: [&str; 3] = ["low", "medium", "high"];
+
+/// What the catalogue says of `model`'s family (a dated snapshot is its family's); `None` when
+/// it does not know the model.
+pub fn describe(model: &str) -> Option<&'static ModelFacts> {
+    let model = model.trim().to_ascii_lowercase();
+    let family = |name: &str| model == name || model.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'));
+    FAMILIES.iter().find(|facts| family(&facts.family))
+}
+
+/// Refuses at init a configured effort or reasoning context the model (or the fallback's model,
+/// with what it is sent) does not take, naming what it does take. (`ultrafast`, the one tier a
+/// family may lack, is not yet a setting: `OPENAI_SERVICE_TIER` refuses it.)
+pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
+    check_model(&config.model, config.reasoning.effort, config.reasoning.context, "OPENAI_MODEL")?;
+    if let Some(fallback) = &config.fallback {
+        // The fallback is sent only a portable effort, and no context (`openai-client`).
+        let effort = config.reasoning.effort.filter(|effort| PORTABLE_EFFORTS.contains(effort));
+        check_model(&fallback.model, effort, None, "FALLBACK_MODEL")?;
+    }
+    Ok(())
+}
+
+fn check_model(
+    model: &str,
+    effort: Option<&'static str>,
+    context: Option<&'static str>,
+    which: &'static str,
+) -> Result<(), ConfigError> {
+    let Some(facts) = describe(model) else { return Ok(()) };
+    let refused = |name: &'static str, value: &str, expected: String| ConfigError::Refused {
+        name,
+        value: value.to_owned(),
+        expected: format!("{expected} ({which}={model}; data: shared/core/data/models.json)"),
+    };
+    if let Some(effort) = effort.filter(|effort| !facts.efforts.iter().any(|taken| taken == effort)) {
+        let takes = match facts.efforts.is_empty() {
+            true => "nothing: the model takes no reasoning parameter".to_owned(),
+            false => format!("one of {}", facts.efforts.join(", ")),
+        };
+        return Err(refused("OPENAI_REASONING_EFFORT", effort, takes));
+    }
+    if let Some(context) = context.filter(|_| facts.efforts.is_empty()) {
+        return Err(refused(
+            "OPENAI_REASONING_CONTEXT",
+            context,
+            "nothing: the model takes no reasoning parameter".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "catalogue_tests.rs"]
+mod tests;
