@@ -183,3 +183,47 @@ async fn with_compaction_the_turn_that_crosses_the_threshold_is_reserved_whole()
         .count();
     assert!(compacted > 0, "a turn crossed the threshold");
 }
+
+/// `GET ?message=` (and `previous_response_id`) from `ip`.
+fn asked_from(ip: &str, message: &str, previous: Option<&str>) -> serde_json::Value {
+    let mut query = format!("message={}", test_harness::encode(message));
+    if let Some(id) = previous {
+        query.push_str(&format!("&previous_response_id={id}"));
+    }
+    let mut event = test_harness::runtime_api::get_event(&query);
+    event["requestContext"]["http"]["sourceIp"] = serde_json::json!(ip);
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turn_that_compacts_is_reserved_for_the_whole_conversation_so_the_budget_holds() {
+    const BUDGET: u64 = 1_000;
+    let dynamo = Dynalite::start().await;
+    let settings =
+        [("OPENAI_COMPACT_THRESHOLD", "100"), ("OPENAI_MAX_OUTPUT_TOKENS", "16"), ("DAILY_TOKEN_BUDGET", "1000")];
+    let pair = launch("chat-complete", &dynamo, &settings).await;
+    let holds =
+        |what: &str, tokens: u64| assert!(tokens <= BUDGET, "{what}: {tokens} tokens counted, the budget is {BUDGET}");
+    // A long first turn: the conversation it leaves (about 400 tokens) is past the threshold.
+    let long = format!("/stub deltas=4 {}", "w ".repeat(390));
+    let first = pair.function.invoke(asked_from("198.51.100.1", &long, None)).await;
+    let first = first.json().unwrap_or_default();
+    let id = first["response_id"].as_str().expect("an answer").to_owned();
+    holds("after the first turn", counted(&dynamo).await.0);
+    // Another caller spends part of the day, leaving less than the compacting turn will bill.
+    let other = format!("/stub deltas=4 {}", "v ".repeat(238));
+    assert_eq!(pair.function.invoke(asked_from("198.51.100.2", &other, None)).await.status, Some(200));
+    let (before, _) = counted(&dynamo).await;
+    holds("after the other caller", before);
+    // The follow-up crosses the threshold: OpenAI bills it the whole conversation (about 420
+    // tokens). Reserved at most the threshold again, it would pass the budget; reserved whole,
+    // it does not fit, and nothing is asked.
+    let asked = pair.primary.requests().len();
+    let follow_up = pair.function.invoke(asked_from("198.51.100.1", "/stub deltas=4 go on", Some(&id))).await;
+    let body = follow_up.json().unwrap_or_default();
+    assert_eq!(follow_up.status, Some(429), "{body}");
+    assert_eq!(body["code"], "daily_budget_reached", "{body}");
+    assert_eq!(pair.primary.requests().len(), asked, "nothing was asked");
+    holds("after the follow-up", counted(&dynamo).await.0);
+    assert!(billed(&pair).0 <= BUDGET);
+}
