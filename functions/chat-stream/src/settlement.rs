@@ -128,7 +128,7 @@ impl Drop for Settlement {
             let usage = client.usage_when_finished(&id, SETTLE_PATIENCE).await;
             admission.settle(usage.as_ref().map(Usage::billed), client.provider(from_fallback).config().price()).await;
             // The request's own line was written when its reader left: this one counts the tokens.
-            drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage));
+            drop(RequestSummary::settled_later("chat-stream", request_id, client.config(), &id, usage, from_fallback));
         });
     }
 }

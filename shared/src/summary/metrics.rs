@@ -141,7 +141,8 @@ mod tests {
             input_tokens_details: None,
             tier: Default::default(),
         };
-        let summary = RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage));
+        let summary =
+            RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage), false);
         let line = summary.json_line(LevelFilter::INFO).unwrap();
         assert_eq!((line["message"].as_str(), line["settled_later"].as_bool()), (Some("answer settled"), Some(true)));
         let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use chat_core::prices::Prices;
 use chat_core::{ApiError, Config};
-use openai_client::FALLBACK_ID_PREFIX;
 use openai_client::types::Usage;
 
 mod line;
@@ -137,14 +136,15 @@ impl RequestSummary {
         config: &Config,
         response_id: &str,
         usage: Option<Usage>,
+        from_fallback: bool,
     ) -> Self {
         let mut summary = Self::start(function, request_id, config);
         // Written after its request ended: it is not one that runs now.
         crate::lifecycle::request_finished();
         summary.counts_request = false;
         summary.response_id = Some(response_id.to_owned());
-        // The fallback's answer is priced and counted as the fallback's (its id says so).
-        if let Some(fallback) = config.fallback.as_ref().filter(|_| response_id.starts_with(FALLBACK_ID_PREFIX)) {
+        // The fallback's answer is priced and counted as the fallback's (the relay says who answered).
+        if let Some(fallback) = config.fallback.as_ref().filter(|_| from_fallback) {
             summary.answered_by(&fallback.model, true);
         }
         summary.usage = usage;
