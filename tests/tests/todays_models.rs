@@ -225,6 +225,19 @@ async fn cache_writes_and_the_tier_are_priced_in_the_estimate() {
     let line = summaries(&flex).pop().unwrap();
     assert_eq!(line["service_tier"], "flex", "{line}");
     assert!((line["EstimatedCost"].as_f64().unwrap() - expected / 2.0).abs() < 1e-12, "{line}");
+    // Ultrafast on GPT-6.2: sent, served, and estimated at the multiple OpenAI bills today (the
+    // stand-in reads it from the same dated rows, on its own).
+    let fast = [("OPENAI_MODEL", "gpt-6.2-sol"), ("OPENAI_SERVICE_TIER", "ultrafast")];
+    let ultrafast = launch("chat-complete", &stub, &fast).await;
+    assert_eq!(ultrafast.invoke(question_event("/stub cached=600 deltas=5")).await.status, Some(200));
+    let line = summaries(&ultrafast).pop().unwrap();
+    assert_eq!(line["service_tier"], "ultrafast", "{line}");
+    let asked = stub.state.requests().into_iter().last().unwrap();
+    assert_eq!(asked.service_tier.as_deref(), Some("ultrafast"));
+    let (estimated, billed) = (line["EstimatedCost"].as_f64().unwrap(), asked.bill_usd());
+    assert!(billed > 0.0 && (estimated - billed).abs() < 1e-12, "{estimated} against the bill {billed}");
+    let list = openai_stub::billing::dollars(&asked.model, None, asked.usage.as_ref().unwrap());
+    assert!(estimated >= list * 3.0 - 1e-12, "at least 3x the list price: {estimated} {list}");
 }
 
 /// Asks `turns` questions of `function`, each continuing the one before; the statuses.

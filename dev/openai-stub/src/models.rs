@@ -105,6 +105,23 @@ pub fn refused_effort(model: &str, effort: &str) -> Option<Value> {
     )
 }
 
+/// The families that take `service_tier: "ultrafast"` (GPT-6.2's model pages).
+const ULTRAFAST: &[&str] = &["gpt-6.2-sol", "gpt-6.2-astra"];
+
+/// OpenAI's 400 for a service tier the model does not take (`ultrafast` before GPT-6.2); `None`
+/// when it takes it, or the stand-in does not know the model.
+pub fn refused_tier(model: &str, tier: &str) -> Option<Value> {
+    let known = facts(model).is_some();
+    let family = |name: &&str| model == *name || model.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'));
+    if tier != "ultrafast" || !known || ULTRAFAST.iter().any(family) {
+        return None;
+    }
+    let message = format!("Unsupported value: 'service_tier' does not support '{tier}' with this model.");
+    Some(
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": "service_tier", "code": "unsupported_value"}}),
+    )
+}
+
 /// OpenAI's 404 for a model that does not exist, or no longer does.
 pub fn model_not_found(model: &str) -> Value {
     let message = format!("The model `{model}` does not exist or you do not have access to it.");
@@ -137,6 +154,10 @@ mod tests {
         assert!(!is_gone("gpt-6-luna", "2030-01-01") && !is_gone("my-fine-tune", "2030-01-01"));
         assert!(refused_effort("gpt-6-luna", "minimal").is_some() && refused_effort("gpt-6-luna", "none").is_none());
         assert!(refused_effort("gpt-5", "none").is_some() && refused_effort("gpt-5", "minimal").is_none());
+        assert!(
+            refused_tier("gpt-6-luna", "ultrafast").is_some()
+                && refused_tier("gpt-6.2-sol-2026-11-17", "ultrafast").is_none()
+        );
         assert!(refused_effort("gpt-5.1", "max").is_some() && refused_effort("gpt-5.6-terra", "max").is_none());
         assert!(!takes_reasoning("gpt-4o-mini") && takes_reasoning("gpt-6-luna") && takes_reasoning("custom"));
     }

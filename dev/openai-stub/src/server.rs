@@ -119,6 +119,9 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     {
         return refuse(StatusCode::BAD_REQUEST, refused);
     }
+    if let Some(refused) = request["service_tier"].as_str().and_then(|t| crate::models::refused_tier(model, t)) {
+        return refuse(StatusCode::BAD_REQUEST, refused);
+    }
     // The turn that crosses the threshold compacts: it reads (and is billed for) the whole
     // conversation, and answers from what is left under the threshold; past the model's window
     // without compaction, the conversation is refused, as OpenAI refuses it.

@@ -145,7 +145,8 @@ pub fn unsupported_reasoning(param: &str) -> Value {
 pub fn response(ids: &Ids, request: &Value, status: &str, output: Vec<Value>, usage: Option<Value>) -> Value {
     let model = request["model"].as_str().unwrap_or_default();
     // The tier it was served in: the one asked for, `default` for `auto` or none.
-    let tier = request["service_tier"].as_str().filter(|tier| ["flex", "priority"].contains(tier)).unwrap_or("default");
+    let tier = request["service_tier"].as_str().filter(|tier| ["flex", "priority", "ultrafast"].contains(tier));
+    let tier = tier.unwrap_or("default");
     json!({
         "id": ids.response,
         "object": "response",

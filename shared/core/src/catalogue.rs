@@ -57,15 +57,44 @@ pub fn describe(model: &str) -> Option<&'static ModelFacts> {
     FAMILIES.iter().find(|facts| family(&facts.family))
 }
 
-/// Refuses at init a configured effort or reasoning context the model (or the fallback's model,
-/// with what it is sent) does not take, naming what it does take. (`ultrafast`, the one tier a
-/// family may lack, is not yet a setting: `OPENAI_SERVICE_TIER` refuses it.)
+/// Refuses at init a configured effort, reasoning context or service tier the model (or the
+/// fallback's model, with what it is sent) does not take, naming what it does take; and, with a
+/// dollar limit, a tier the price list does not price today.
 pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_model(&config.model, config.reasoning.effort, config.reasoning.context, "OPENAI_MODEL")?;
+    check_tier(config)?;
     if let Some(fallback) = &config.fallback {
         // The fallback is sent only a portable effort, and no context (`openai-client`).
         let effort = config.reasoning.effort.filter(|effort| PORTABLE_EFFORTS.contains(effort));
         check_model(&fallback.model, effort, None, "FALLBACK_MODEL")?;
+    }
+    Ok(())
+}
+
+/// The usual tiers every model is sent; a family takes the others only when its row lists them.
+const USUAL_TIERS: [&str; 4] = ["auto", "default", "flex", "priority"];
+
+fn check_tier(config: &Config) -> Result<(), ConfigError> {
+    let Some(tier) = config.service_tier.filter(|tier| !USUAL_TIERS.contains(tier)) else { return Ok(()) };
+    if let Some(facts) = describe(&config.model).filter(|facts| !facts.tiers.iter().any(|taken| taken == tier)) {
+        let takes = [USUAL_TIERS.as_slice(), &facts.tiers.iter().map(String::as_str).collect::<Vec<_>>()].concat();
+        return Err(ConfigError::Refused {
+            name: "OPENAI_SERVICE_TIER",
+            value: tier.to_owned(),
+            expected: format!(
+                "one of {} (OPENAI_MODEL={}; data: shared/core/data/models.json)",
+                takes.join(", "),
+                config.model
+            ),
+        });
+    }
+    let priced = crate::prices::Tier::named(Some(tier)).halves_on(&crate::date::today()).is_some();
+    if config.limits.counts_dollars() && !priced {
+        return Err(ConfigError::Refused {
+            name: "OPENAI_SERVICE_TIER",
+            value: tier.to_owned(),
+            expected: "a tier the price list prices today (shared/core/data/prices.json, tiers): a dollar limit cannot be kept at an unknown multiple".into(),
+        });
     }
     Ok(())
 }

@@ -64,3 +64,19 @@ fn the_fallback_s_model_is_checked_with_what_it_is_sent() {
     // An effort past high is not sent to the fallback: nothing to refuse.
     assert!(with(&[("FALLBACK_MODEL", "gpt-6.2-sol"), ("OPENAI_REASONING_EFFORT", "max")]).is_ok());
 }
+
+#[test]
+fn ultrafast_is_taken_only_by_a_family_that_lists_it() {
+    let refused = config(&[("OPENAI_SERVICE_TIER", "ultrafast")]).unwrap_err().to_string();
+    assert!(refused.contains("OPENAI_SERVICE_TIER") && refused.contains("gpt-6-luna"), "{refused}");
+    assert!(refused.contains("auto, default, flex, priority") && !refused.contains("ultrafast,"), "{refused}");
+    let sol = config(&[("OPENAI_MODEL", "gpt-6.2-sol"), ("OPENAI_SERVICE_TIER", "Ultrafast")]).unwrap();
+    assert_eq!(sol.service_tier, Some("ultrafast"));
+    // Priced today: a dollar limit keeps it.
+    let limited = [("OPENAI_MODEL", "gpt-6.2-astra"), ("OPENAI_SERVICE_TIER", "ultrafast")];
+    let limited = [limited.as_slice(), &[("LIMITS_TABLE", "limits"), ("DAILY_BUDGET_USD", "5")]].concat();
+    assert!(config(&limited).is_ok());
+    // A model the catalogue does not know: OpenAI decides.
+    assert!(config(&[("OPENAI_MODEL", "my-gateway-model"), ("OPENAI_SERVICE_TIER", "ultrafast")]).is_ok());
+    assert!(config(&[("OPENAI_SERVICE_TIER", "turbo")]).is_err());
+}

@@ -33,8 +33,9 @@ pub struct Config {
     /// `OPENAI_COMPACT_THRESHOLD`: OpenAI compacts a conversation past this many input tokens,
     /// so a follow-up costs at most about that much again, and a long chat keeps answering.
     pub compact_threshold: Option<u64>,
-    /// `OPENAI_SERVICE_TIER`: `auto`, `default`, `flex` (half price, slower) or `priority`
-    /// (twice the price), sent as `service_tier`; the estimate prices the tier OpenAI answers in.
+    /// `OPENAI_SERVICE_TIER`: `auto`, `default`, `flex` (half price, slower), `priority` (twice
+    /// the price) or `ultrafast` (GPT-6.2: 3x, 6x from 2027-03-01), sent as `service_tier`; the
+    /// estimate prices the tier OpenAI answers in, the reservation the dearest it can be.
     pub service_tier: Option<&'static str>,
     /// `FALLBACK_BASE_URL` and the rest: the provider that answers when OpenAI cannot.
     pub fallback: Option<crate::fallback::FallbackConfig>,
@@ -176,19 +177,7 @@ impl Config {
             reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?
                 .with_default_effort(is_snapshot_of(&model, Self::DEFAULT_MODEL)),
             max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
-            service_tier: match get("OPENAI_SERVICE_TIER") {
-                None => None,
-                Some(value) => Some(
-                    ["auto", "default", "flex", "priority"]
-                        .into_iter()
-                        .find(|tier| tier.eq_ignore_ascii_case(&value))
-                        .ok_or(ConfigError::Invalid {
-                            name: "OPENAI_SERVICE_TIER",
-                            value,
-                            expected: "auto, default, flex or priority (unset: the project's default)",
-                        })?,
-                ),
-            },
+            service_tier: service_tier(get("OPENAI_SERVICE_TIER"))?,
             fallback,
             compact_threshold: match number("OPENAI_COMPACT_THRESHOLD")? {
                 Some(0) => {
@@ -357,6 +346,19 @@ impl Default for LimitsConfig {
 /// The output cap when limits are on and the deployment sets no `OPENAI_MAX_OUTPUT_TOKENS`
 /// (`Config` then sends it upstream), so a reservation always bounds the answer.
 pub const DEFAULT_OUTPUT_RESERVE: u32 = 4096;
+
+/// `OPENAI_SERVICE_TIER` as OpenAI spells it; whether the model takes it and whether it is priced
+/// is the catalogue's check.
+fn service_tier(value: Option<String>) -> Result<Option<&'static str>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let tier =
+        ["auto", "default", "flex", "priority", "ultrafast"].into_iter().find(|t| t.eq_ignore_ascii_case(&value));
+    tier.map(Some).ok_or(ConfigError::Invalid {
+        name: "OPENAI_SERVICE_TIER",
+        value,
+        expected: "auto, default, flex, priority or ultrafast (unset: the project's default)",
+    })
+}
 
 /// Whether `model` is `family` or one of its dated snapshots (`gpt-6-luna-2026-09-15`): the
 /// same model, which takes the family's defaults.

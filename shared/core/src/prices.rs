@@ -47,14 +47,16 @@ impl Billed {
     }
 }
 
-/// The service tier a response was served in (its `service_tier`): `flex` bills half the list
-/// price, `priority` twice; `default` (and `auto`, and anything else) the list price.
+/// The service tier a response was served in (its `service_tier`), priced as a multiple of the
+/// list price by the `tiers` of `prices.json` on the day it is billed (`flex` half, `priority`
+/// twice, `ultrafast` 3x then 6x); `default` (and `auto`, and anything else) the list price.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Tier {
     #[default]
     Default,
     Flex,
     Priority,
+    Ultrafast,
 }
 
 impl Tier {
@@ -62,6 +64,7 @@ impl Tier {
         match name {
             Some("flex") => Self::Flex,
             Some("priority") => Self::Priority,
+            Some("ultrafast") => Self::Ultrafast,
             _ => Self::Default,
         }
     }
@@ -71,16 +74,27 @@ impl Tier {
             Self::Default => "default",
             Self::Flex => "flex",
             Self::Priority => "priority",
+            Self::Ultrafast => "ultrafast",
         }
     }
 
-    /// The tier's price as a fraction of the list price: `(times, divisor)`.
-    fn fraction(self) -> (u128, u128) {
-        match self {
-            Self::Default => (1, 1),
-            Self::Flex => (1, 2),
-            Self::Priority => (2, 1),
+    /// The tier's price on `day` (`YYYY-MM-DD`) in halves of the list price (flex 1, priority
+    /// 4); `None` when the list prices the tier on no day up to `day`.
+    pub fn halves_on(self, day: &str) -> Option<u128> {
+        if self == Self::Default {
+            return Some(2);
         }
+        // Rows are sorted latest `from` first: the first in effect wins.
+        let row = TIERS.iter().find(|row| row.tier == self.as_str() && row.from.as_str() <= day)?;
+        Some((row.times * 2.0).round().max(0.0) as u128)
+    }
+
+    /// The dearest this tier can be billed at for a request that starts on `day` and may end on
+    /// the next (a dated change at midnight), in halves; `None` when unpriced on either.
+    fn dearest_halves_from(self, day: time::Date) -> Option<u128> {
+        let next = day.next_day().unwrap_or(day);
+        let on = |date| self.halves_on(&crate::date::format_day(date));
+        Some(on(day)?.max(on(next)?))
     }
 }
 
@@ -92,6 +106,17 @@ pub const LONG_CONTEXT_TOKENS: u64 = 272_000;
 #[derive(Debug, Deserialize)]
 struct Catalogue {
     models: Vec<Row>,
+    #[serde(default)]
+    tiers: Vec<TierRow>,
+}
+
+/// A tier's price as a multiple of the list price from a day on.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TierRow {
+    pub(crate) tier: String,
+    from: String,
+    /// A multiple of a half (the bill is computed exactly in halves).
+    pub(crate) times: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +136,19 @@ static CATALOGUE: LazyLock<Vec<Row>> = LazyLock::new(|| {
     rows.sort_by(|a, b| b.model.len().cmp(&a.model.len()).then_with(|| b.from.cmp(&a.from)));
     rows
 });
+
+/// The tiers' multiples, latest first.
+static TIERS: LazyLock<Vec<TierRow>> = LazyLock::new(|| {
+    let mut rows = serde_json::from_str::<Catalogue>(CATALOGUE_JSON).map(|c| c.tiers).unwrap_or_default();
+    rows.sort_by(|a, b| b.from.cmp(&a.from));
+    rows
+});
+
+/// Every tier row (for the data's own tests).
+#[cfg(test)]
+pub(crate) fn tier_rows() -> &'static [TierRow] {
+    &TIERS
+}
 
 impl Prices {
     /// The prices for `model`: the override when given, else the list price of its family in
@@ -136,23 +174,34 @@ impl Prices {
     /// What `tokens` cost in dollars (the estimate the metrics carry): [`Prices::cost_nanos`]
     /// before it is rounded.
     pub fn cost_usd(&self, tokens: Billed) -> f64 {
-        let (picos, divisor) = self.cost_picos(tokens);
+        let (picos, divisor) = self.cost_picos(tokens, tokens.tier.halves_on(&crate::date::today()));
         picos as f64 / divisor as f64 / 1e12
     }
 
     /// What `tokens` cost in nano-dollars, rounded up: the unit the dollar limits count in,
     /// integer so that reservations and settlements add up exactly.
     pub fn cost_nanos(&self, tokens: Billed) -> Nanos {
-        let (picos, divisor) = self.cost_picos(tokens);
+        self.cost_nanos_on(tokens, &crate::date::today())
+    }
+
+    /// [`Prices::cost_nanos`] of an answer billed on `day` (`YYYY-MM-DD`): the tier's multiple
+    /// then (a tier the list does not price then counts at the list price).
+    pub fn cost_nanos_on(&self, tokens: Billed, day: &str) -> Nanos {
+        let (picos, divisor) = self.cost_picos(tokens, tokens.tier.halves_on(day));
         u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX)
     }
 
     /// The most a request of at most `input` and `output` tokens can be billed when asked for in
     /// the `requested` service tier: every input token at the dearest input class, the
-    /// long-context rates when `input` can cross the threshold, and twice the price unless the
-    /// tier asked for is `default` or `flex` (`auto` is the project's default, which may be
-    /// `priority`).
+    /// long-context rates when `input` can cross the threshold, and the dearest multiple the tier
+    /// can be served at today or tomorrow (`default` and `flex` at the list price, `ultrafast` at
+    /// its own, anything else at `priority`'s: `auto` is the project's default, which may be it).
     pub fn worst_case_nanos(&self, input: u64, output: u64, requested: Option<&str>) -> Nanos {
+        self.worst_case_nanos_from(input, output, requested, crate::date::today_date())
+    }
+
+    /// [`Prices::worst_case_nanos`] for a request that starts on `day`.
+    pub fn worst_case_nanos_from(&self, input: u64, output: u64, requested: Option<&str>, day: time::Date) -> Nanos {
         let (fresh, cached, written) = (
             picos_per_token(self.input_per_million),
             picos_per_token(self.cached_input_per_million),
@@ -163,14 +212,19 @@ impl Prices {
         let written_tokens = if cached_tokens == 0 { class(written) } else { 0 };
         let tier = match requested {
             Some("default" | "flex") => Tier::Default,
+            Some("ultrafast") => Tier::Ultrafast,
             _ => Tier::Priority,
         };
-        self.cost_nanos(Billed { input, cached: cached_tokens, cache_write: written_tokens, output, tier, total: 0 })
+        // An unpriced tier is refused at init under a dollar limit; without one, the most listed.
+        let halves = tier.dearest_halves_from(day).unwrap_or(*MOST_HALVES);
+        let tokens = Billed { input, cached: cached_tokens, cache_write: written_tokens, output, tier, total: 0 };
+        let (picos, divisor) = self.cost_picos(tokens, Some(halves));
+        u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX)
     }
 
     /// The bill in pico-dollars as a fraction `(numerator, divisor)`, exact: the rates are whole
     /// pico-dollars per token and the multipliers halves.
-    fn cost_picos(&self, tokens: Billed) -> (u128, u128) {
+    fn cost_picos(&self, tokens: Billed, tier_halves: Option<u128>) -> (u128, u128) {
         let cached = tokens.cached.min(tokens.input);
         let written = tokens.cache_write.min(tokens.input - cached);
         let fresh = tokens.input - cached - written;
@@ -181,10 +235,15 @@ impl Prices {
             + u128::from(cached) * picos_per_token(self.cached_input_per_million)
             + u128::from(written) * picos_per_token(self.cache_write_per_million);
         let output = u128::from(tokens.output) * picos_per_token(self.output_per_million);
-        let (tier_times, tier_divisor) = tokens.tier.fraction();
-        ((input * input_halves + output * output_halves) * tier_times, 2 * tier_divisor)
+        // In halves again: the tier's multiple (the list price when the tier is unpriced).
+        ((input * input_halves + output * output_halves) * tier_halves.unwrap_or(2), 4)
     }
 }
+
+/// The dearest tier multiple the list has ever had, in halves: the reservation's bound for a
+/// tier unpriced on its day (only reached without a dollar limit, which refuses that at init).
+static MOST_HALVES: LazyLock<u128> =
+    LazyLock::new(|| TIERS.iter().map(|row| (row.times * 2.0).round() as u128).max().unwrap_or(4).max(4));
 
 /// Nano-dollars (10^-9 USD).
 pub type Nanos = u64;

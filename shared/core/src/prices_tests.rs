@@ -131,3 +131,41 @@ fn dollars_read_and_written_as_people_do() {
     assert_eq!(usd_words(125_000), "$0.000125");
     assert_eq!(usd_words(1_234_500_000), "$1.2345");
 }
+
+#[test]
+fn ultrafast_is_priced_by_its_day_and_reserved_at_the_dearest_of_today_and_tomorrow() {
+    let sol = Prices::listed("gpt-6.2-sol", "2026-12-07").unwrap();
+    let bill = Billed { tier: Tier::named(Some("ultrafast")), ..billed(1_000, 0, 0, 1_000) };
+    let list = 1_000 * 2_000 + 1_000 * 10_000;
+    assert_eq!(sol.cost_nanos_on(bill, "2026-12-07"), list * 3);
+    assert_eq!(sol.cost_nanos_on(bill, "2027-02-28"), list * 3);
+    assert_eq!(sol.cost_nanos_on(bill, "2027-03-01"), list * 6);
+    // Before the tier had a price it is unpriced (a dollar limit refuses it at init).
+    assert_eq!(Tier::Ultrafast.halves_on("2026-11-16"), None);
+    assert_eq!((Tier::Flex.halves_on("2026-12-07"), Tier::Priority.halves_on("2026-12-07")), (Some(1), Some(4)));
+    // A request asked on the last 3x day may end on the first 6x day: it reserves 6x.
+    let day = |text| crate::date::parse_day(text).unwrap();
+    let worst = |on| sol.worst_case_nanos_from(1_000, 1_000, Some("ultrafast"), day(on));
+    assert_eq!(worst("2026-12-07"), (1_000 * 2_500 + 1_000 * 10_000) * 3);
+    assert_eq!(worst("2027-02-28"), (1_000 * 2_500 + 1_000 * 10_000) * 6);
+    // Every bill the tier can come to on those days is within its reservation.
+    for on in ["2027-02-28", "2027-03-01"] {
+        assert!(sol.cost_nanos_on(bill, on) <= worst("2027-02-28"));
+    }
+    // auto may be priority, never ultrafast (only asked for by name).
+    assert_eq!(sol.worst_case_nanos_from(1_000, 1_000, None, day("2027-03-05")), (1_000 * 2_500 + 1_000 * 10_000) * 2);
+}
+
+#[test]
+fn every_tier_row_is_a_multiple_of_a_half_with_a_source() {
+    let list: serde_json::Value = serde_json::from_str(CATALOGUE_JSON).unwrap();
+    let rows = list["tiers"].as_array().unwrap();
+    assert_eq!(rows.len(), tier_rows().len());
+    for row in rows {
+        let times = row["times"].as_f64().unwrap();
+        assert!(times > 0.0 && (times * 2.0).fract() == 0.0, "{row}: the bill is exact in halves");
+        assert!(row["source"].as_str().is_some_and(|s| s.len() > 10), "{row} names no source");
+        assert!(crate::date::parse_day(row["from"].as_str().unwrap()).is_some(), "{row}");
+        assert_ne!(Tier::named(row["tier"].as_str()), Tier::Default, "{row}: a tier the code knows");
+    }
+}
