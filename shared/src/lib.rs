@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod admit;
+pub mod chain;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { WorkflowChatTransport } from '@ai-sdk/workflow/client';
+import { LIMIT_MS, newChat as chatAt, textOf, within } from './chats.mjs';
 import { MemoryState } from './memory_state.mjs';
 
 const VERSIONS = ['ai-5', 'ai-6.0.99', 'ai-6', 'ai-7'];
@@ -20,23 +21,8 @@ const STREAM_URL = process.env.STREAM_URL; // chat-stream's URL, ending in '/'
 const QUESTION = process.env.QUESTION;
 const EXPECTED_TEXT = process.env.EXPECTED_TEXT;
 const [ALICE, BOB] = [process.env.ALICE_KEY, process.env.BOB_KEY];
-const LIMIT_MS = 20_000;
-
-// A chat as a page keeps it: the caller's key on every request, the reconnect included.
-function newChat(ai, { id, key, messages = [] }) {
-  const state = new MemoryState();
-  state.messages = messages;
-  const transport = new ai.DefaultChatTransport({ api: STREAM_URL, headers: { authorization: `Bearer ${key}` } });
-  return new ai.AbstractChat({ id, transport, state });
-}
-
-const textOf = (message) => message.parts.filter((p) => p.type === 'text').map((p) => p.text).join('');
-
-async function within(promise, what) {
-  let timer;
-  const limit = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no end in ${LIMIT_MS} ms`)), LIMIT_MS); });
-  try { return await Promise.race([promise, limit]); } finally { clearTimeout(timer); }
-}
+// A chat as a page keeps it, at this suite's URL.
+const newChat = (ai, options) => chatAt(ai, { api: STREAM_URL, ...options });
 
 async function until(condition, what) {
   const started = Date.now();

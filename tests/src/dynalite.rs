@@ -38,6 +38,17 @@ impl Dynalite {
         Self { child, port, endpoint: format!("http://127.0.0.1:{port}") }
     }
 
+    /// A limits table with two callers' access keys in it (Alice's and Bob's), for tests of who
+    /// may see what; the table's store and the keys.
+    pub async fn with_two_keys(&self, table: &str) -> (spend::Store, String, String) {
+        self.create_limits_table(table).await;
+        let store = spend::Store::with_client(table.into(), self.client());
+        let (alice, bob) = (spend::generate_key().expect("key"), spend::generate_key().expect("key"));
+        store.put_key(&alice, "alice").await.expect("alice's key");
+        store.put_key(&bob, "bob").await.expect("bob's key");
+        (store, alice, bob)
+    }
+
     /// The variables that turn a function's limits on in `table` of this emulator, as deployed.
     pub fn limits_env<'a>(&'a self, table: &'a str) -> [(&'static str, &'a str); 5] {
         [

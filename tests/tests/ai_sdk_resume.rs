@@ -20,11 +20,7 @@ async fn the_ai_sdk_resumes_a_chat_s_running_answer_by_its_id() {
         .await
         .expect("stand-in");
     let dynamo = Dynalite::start().await;
-    dynamo.create_limits_table(TABLE).await;
-    let store = spend::Store::with_client(TABLE.into(), dynamo.client());
-    let (alice, bob) = (spend::generate_key().expect("key"), spend::generate_key().expect("key"));
-    store.put_key(&alice, "alice").await.expect("alice's key");
-    store.put_key(&bob, "bob").await.expect("bob's key");
+    let (_, alice, bob) = dynamo.with_two_keys(TABLE).await;
     let env = [
         ("OPENAI_BASE_URL", stub.base_url()),
         ("OPENAI_API_KEY", TEST_KEY.into()),

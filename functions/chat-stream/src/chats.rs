@@ -5,6 +5,7 @@
 use chat_core::ApiError;
 use openai_client::ResponsesClient;
 use openai_client::resume::TOKEN_LIFETIME;
+use shared::chain::Conversation;
 use spend::{ChatRuns, Gate};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -60,6 +61,43 @@ impl ChatRun {
             }
             runs.finished(&caller, &chat_id, &run_id).await;
         });
+    }
+}
+
+/// How long the end of an answer's invocation waits for its chat's record to land.
+const LANDING_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A chat's new answer, remembered once OpenAI names it so the chat's next turn can go on from it
+/// (`shared::chain`); only the primary's (a fallback's answer is not OpenAI's to go on from).
+pub struct ChatAnswer {
+    runs: ChatRuns,
+    caller: String,
+    conversation: Option<Conversation>,
+    written: Option<JoinHandle<()>>,
+}
+
+impl ChatAnswer {
+    /// For an AI SDK request with a chat id, with a limits table.
+    pub fn new(gate: &Gate, caller: &str, conversation: Option<Conversation>) -> Option<Self> {
+        let conversation = Some(conversation?);
+        Some(Self { runs: gate.chat_runs()?, caller: caller.to_owned(), conversation, written: None })
+    }
+
+    /// OpenAI named the answer: it is recorded beside the relay, once.
+    pub fn named(&mut self, response_id: &str) {
+        if let Some(conversation) = self.conversation.take() {
+            let (runs, caller) = (self.runs.clone(), self.caller.clone());
+            self.written = Some(shared::chain::remember(runs, caller, conversation, response_id.to_owned()));
+        }
+    }
+
+    /// Waits a moment for the record (written since the answer was named) to land before the
+    /// invocation ends, after which it is frozen; one that does not only costs the next turn
+    /// its history sent whole.
+    pub async fn landed(self) {
+        if let Some(written) = self.written {
+            drop(tokio::time::timeout(LANDING_PATIENCE, written).await);
+        }
     }
 }
 

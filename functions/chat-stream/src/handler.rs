@@ -49,7 +49,11 @@ async fn ask(
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
-    let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
+    // An AI SDK chat goes on from its last answer on OpenAI's side when its history allows.
+    let conversation =
+        dialect.protocol().and_then(|_| shared::chain::Conversation::of(shared::ui_chat::chat_id(&request), &chat));
+    let admitted = shared::chain::admit(gate, client, &request, &mut chat, conversation.as_ref(), deadline).await;
+    let mut admission = match admitted {
         Ok(admission) => admission,
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
@@ -71,8 +75,19 @@ async fn ask(
                 Some(_) => ChatRun::new(gate, &caller, shared::ui_chat::chat_id(&request), run_id.as_deref()),
                 None => None,
             };
-            let start =
-                Start { upstream, caller, signer: None, sequence: None, offset: 0, heard: None, first, question, chat };
+            let answer = crate::chats::ChatAnswer::new(gate, &caller, conversation);
+            let start = Start {
+                upstream,
+                caller,
+                signer: None,
+                sequence: None,
+                offset: 0,
+                heard: None,
+                first,
+                question,
+                chat,
+                answer,
+            };
             let headers = dialect.headers();
             let events = relay(client, start, summary, Holding::Reservation(admission), deadline, dialect);
             crate::workflow::with_run_id(sse_response(events, headers), run_id.as_deref())
@@ -130,6 +145,7 @@ async fn resume(client: &ResponsesClient, gate: &Gate, request: Request, token: 
         first: None,
         question: None,
         chat: None,
+        answer: None,
     };
     sse_response(relay(client, start, summary, holding, deadline, Box::new(EventSource)), &[])
 }

@@ -43,6 +43,8 @@ pub struct Start {
     /// The chat whose running answer this is (`resume: true`): recorded at the first word,
     /// cleared at the end.
     pub chat: Option<crate::chats::ChatRun>,
+    /// An AI SDK chat's new answer, remembered once named so the next turn can go on from it.
+    pub answer: Option<crate::chats::ChatAnswer>,
 }
 
 /// Where the reader is in the answer: what its resume token says, and when the model last
@@ -103,6 +105,7 @@ struct Relay {
     /// The question, while the fallback may still be asked it instead.
     question: Option<chat_core::ChatRequest>,
     chat: Option<crate::chats::ChatRun>,
+    answer: Option<crate::chats::ChatAnswer>,
 }
 
 pub fn relay(
@@ -170,6 +173,10 @@ pub fn relay(
                 yield relay.dialect.end();
             }
         }
+        // After the last bytes (the reader never waits for it), before the invocation ends.
+        if let Some(answer) = relay.answer.take() {
+            answer.landed().await;
+        }
     };
     stream.boxed()
 }
@@ -183,7 +190,7 @@ impl Relay {
         deadline: Instant,
         dialect: Box<dyn Dialect>,
     ) -> (Self, ResponseStream) {
-        let Start { upstream, caller, signer, sequence, offset, heard, question, chat, first: _ } = start;
+        let Start { upstream, caller, signer, sequence, offset, heard, question, chat, answer, first: _ } = start;
         let response_id = signer.as_ref().map(|s| s.response_id().to_owned());
         let request_id = summary.request_id.clone();
         let from_fallback = upstream.from_fallback();
@@ -207,6 +214,7 @@ impl Relay {
             model,
             question: question.filter(|_| client.has_fallback() && !upstream.from_fallback()),
             chat,
+            answer,
         };
         (relay, upstream)
     }
@@ -237,6 +245,9 @@ impl Relay {
                     tracing::warn!(provider = ?self.summary.provider(), "the provider named its answer with an id a resume, a stop or a follow-up cannot carry: this answer streams, but cannot be resumed, stopped or continued");
                 }
                 self.summary.response_id = Some(id.clone());
+                if let (Some(answer), false) = (&mut self.answer, self.settlement.from_fallback) {
+                    answer.named(&id);
+                }
                 if self.client.config().resumable {
                     self.cursor.signer = self.client.signer(&self.caller, &id).await.ok();
                     self.settlement.response_id = Some(id.clone());

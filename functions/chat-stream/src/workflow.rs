@@ -135,6 +135,7 @@ pub async fn stream_again(
         first: None,
         question: None,
         chat,
+        answer: None,
     };
     let headers = dialect.headers();
     let mut response = sse_response(relay(client, start, summary, holding, deadline, Box::new(dialect)), headers);

@@ -127,11 +127,35 @@ impl ResponsesClient {
                 "the answer this message follows is still being written: send it once that answer has finished".into(),
             ));
         }
-        let earlier = previous.usage.as_ref().map(Usage::billed_tokens).ok_or(ApiError::PreviousResponseNotFound)?;
-        // The turn that crosses the compaction threshold is billed for the whole conversation;
-        // only after a turn that compacted is what goes again under the threshold.
+        self.carried_tokens(&previous).ok_or(ApiError::PreviousResponseNotFound)
+    }
+
+    /// The tokens a follow-up of `previous` is billed again as input: its own input and output,
+    /// or after a turn that compacted, at most the threshold (the turn that crosses it is billed
+    /// for the whole conversation). `None` when OpenAI reported no usage.
+    fn carried_tokens(&self, previous: &ResponseObject) -> Option<u64> {
+        let earlier = previous.usage.as_ref().map(Usage::billed_tokens)?;
         let carried = self.config.compact_threshold.filter(|_| previous.compacted());
-        Ok(carried.map_or(earlier, |threshold| earlier.min(threshold)))
+        Some(carried.map_or(earlier, |threshold| earlier.min(threshold)))
+    }
+
+    /// Whether a chat's history can go on from answer `id` on OpenAI's side: it is `caller`'s,
+    /// completed, and its text is exactly `text` (what the client's history says it answered);
+    /// then the tokens it carries ([`ResponsesClient::earlier_tokens`]). `None` for anything
+    /// else, a failed lookup included: the history is then sent whole, never a wrong chain.
+    pub async fn chainable(&self, id: &str, caller: &str, text: &str, deadline: Instant) -> Option<u64> {
+        let previous = match self.retrieve(id, deadline).await {
+            Ok(previous) => previous,
+            Err(error) => {
+                tracing::info!(error = %error.log_detail(), "a chat's last answer could not be read; its history is sent whole");
+                return None;
+            }
+        };
+        let completed = previous.status.as_deref() == Some("completed");
+        if !completed || previous.output_text() != text || !self.is_owner(caller, &previous).await.ok()? {
+            return None;
+        }
+        self.carried_tokens(&previous)
     }
 
     /// Signs the event ids of `response_id` for `caller`, valid for [`resume::TOKEN_LIFETIME`].

@@ -2,6 +2,10 @@
 //! item per caller and chat, `chat#<caller>#<chat id>`, holding the answer's run id (`run`) until
 //! the answer ends or `expires_at` passes. The caller is part of the key, so one caller's chat id
 //! never finds, replaces or clears another's. What a run id means is the caller's business here.
+//!
+//! Beside it, each answer a chat was given (`answer#<caller>#<chat id>#<fingerprint>`): the
+//! response id that answered the conversation with that fingerprint, so the chat's next turn can
+//! go on from it on OpenAI's side. What a fingerprint covers is the caller's business too.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use crate::gate::Gate;
 use crate::store::Store;
 
 const RUN: &str = "run";
+const ANSWER: &str = "answer";
 
 fn key(caller: &str, chat_id: &str) -> String {
     format!("chat#{caller}#{chat_id}")
@@ -41,6 +46,36 @@ impl ChatRuns {
             ("expires_at", AttributeValue::N(expires_at.to_string())),
         ];
         self.store.put(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).await
+    }
+
+    /// `response_id` answered `caller`'s chat `chat_id` at the conversation `fingerprint`, for
+    /// `lifetime` at most.
+    pub async fn remember_answer(
+        &self,
+        caller: &str,
+        chat_id: &str,
+        fingerprint: &str,
+        response_id: &str,
+        lifetime: Duration,
+    ) -> Result<(), ApiError> {
+        let expires_at = self.store.now().saturating_add(lifetime.as_secs());
+        let item = [
+            ("pk", AttributeValue::S(format!("answer#{caller}#{chat_id}#{fingerprint}"))),
+            (ANSWER, AttributeValue::S(response_id.to_owned())),
+            ("expires_at", AttributeValue::N(expires_at.to_string())),
+        ];
+        self.store.put(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).await
+    }
+
+    /// The answer `caller`'s chat `chat_id` was given at the conversation `fingerprint`; `None`
+    /// when none was recorded, or its time is past.
+    pub async fn answer_to(&self, caller: &str, chat_id: &str, fingerprint: &str) -> Result<Option<String>, ApiError> {
+        let key = format!("answer#{caller}#{chat_id}#{fingerprint}");
+        let Some(item) = self.store.get(&key).await? else { return Ok(None) };
+        if crate::amount::number(&item, "expires_at").unwrap_or(0) <= self.store.now() {
+            return Ok(None);
+        }
+        Ok(item.get(ANSWER).and_then(|v| v.as_s().ok()).cloned())
     }
 
     /// The run `chat_id` of `caller` is running; `None` when none is, or its time is past (the

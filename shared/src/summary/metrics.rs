@@ -15,8 +15,10 @@ impl RequestSummary {
         // own line, or by the line written when it settled after its reader left).
         let counts_tokens = !self.resumed || self.settles_answer;
         let usage = if counts_tokens { self.counted_usage().unwrap_or_default() } else { Usage::default() };
-        let tokens: [Metric; 3] = [
+        let tokens: [Metric; 4] = [
             ("InputTokens", "Count", usage.input_tokens as f64),
+            // The prompt cache's share of the input (part of `InputTokens`), billed at a tenth.
+            ("CachedInputTokens", "Count", usage.cached_tokens() as f64),
             ("OutputTokens", "Count", usage.output_tokens as f64),
             ("ReasoningTokens", "Count", usage.reasoning_tokens() as f64),
         ];
@@ -146,7 +148,7 @@ mod tests {
         let line = summary.json_line(LevelFilter::INFO).unwrap();
         assert_eq!((line["message"].as_str(), line["settled_later"].as_bool()), (Some("answer settled"), Some(true)));
         let names: Vec<&str> = summary.metrics().iter().map(|m| m.0).collect();
-        assert_eq!(names, ["InputTokens", "OutputTokens", "ReasoningTokens", "EstimatedCost"]);
+        assert_eq!(names, ["InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "EstimatedCost"]);
         assert_eq!(line["OutputTokens"].as_f64(), Some(400.0));
     }
 
