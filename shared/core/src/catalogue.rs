@@ -63,6 +63,7 @@ pub fn describe(model: &str) -> Option<&'static ModelFacts> {
 pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_model(&config.model, config.reasoning.effort, config.reasoning.context, "OPENAI_MODEL")?;
     check_tier(config)?;
+    check_compaction(config)?;
     if let Some(fallback) = &config.fallback {
         // The fallback is sent only a portable effort, and no context (`openai-client`).
         let effort = config.reasoning.effort.filter(|effort| PORTABLE_EFFORTS.contains(effort));
@@ -97,6 +98,28 @@ fn check_tier(config: &Config) -> Result<(), ConfigError> {
         });
     }
     Ok(())
+}
+
+/// A compaction threshold at or past the model's context window would never compact: the
+/// conversation is refused for its length first. (Which families take compaction at all, no
+/// source says: OpenAI decides.)
+fn check_compaction(config: &Config) -> Result<(), ConfigError> {
+    let (Some(threshold), Some(window)) =
+        (config.compact_threshold, describe(&config.model).and_then(|facts| facts.context_window))
+    else {
+        return Ok(());
+    };
+    if threshold < window {
+        return Ok(());
+    }
+    Err(ConfigError::Refused {
+        name: "OPENAI_COMPACT_THRESHOLD",
+        value: threshold.to_string(),
+        expected: format!(
+            "fewer input tokens than the model's context window, {window} (OPENAI_MODEL={}; data: shared/core/data/models.json)",
+            config.model
+        ),
+    })
 }
 
 fn check_model(

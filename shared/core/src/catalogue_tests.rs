@@ -80,3 +80,12 @@ fn ultrafast_is_taken_only_by_a_family_that_lists_it() {
     assert!(config(&[("OPENAI_MODEL", "my-gateway-model"), ("OPENAI_SERVICE_TIER", "ultrafast")]).is_ok());
     assert!(config(&[("OPENAI_SERVICE_TIER", "turbo")]).is_err());
 }
+
+#[test]
+fn a_compaction_threshold_past_the_model_s_window_stops_init() {
+    let refused = config(&[("OPENAI_MODEL", "gpt-6.2-sol"), ("OPENAI_COMPACT_THRESHOLD", "1050000")]).unwrap_err();
+    assert!(refused.to_string().contains("1050000") && refused.to_string().contains("context window"), "{refused}");
+    assert!(config(&[("OPENAI_MODEL", "gpt-6.2-sol"), ("OPENAI_COMPACT_THRESHOLD", "200000")]).is_ok());
+    // A window the catalogue does not know: OpenAI decides.
+    assert!(config(&[("OPENAI_MODEL", "my-gateway-model"), ("OPENAI_COMPACT_THRESHOLD", "9000000")]).is_ok());
+}
