@@ -280,18 +280,20 @@ async fn with_compaction_a_conversation_longer_than_the_window_keeps_answering()
 async fn an_effort_the_catalogue_says_the_model_refuses_stops_init_naming_what_it_takes() {
     let stub = stub().await;
     let binary = tokio::task::block_in_place(|| test_harness::runtime_api::release_binary("chat-complete"));
-    let api = RuntimeApi::start().await.expect("start the stand-in");
     let base = stub.base_url();
-    let env = [
-        ("OPENAI_BASE_URL", base.as_str()),
-        ("OPENAI_API_KEY", test_harness::TEST_KEY),
-        ("OPENAI_MODEL", "gpt-6.2-sol"),
-        ("OPENAI_REASONING_EFFORT", "none"),
+    // An effort, and the ultrafast tier on a family that does not take it.
+    let cases = [
+        (("OPENAI_MODEL", "gpt-6.2-sol"), ("OPENAI_REASONING_EFFORT", "none"), "low, medium, high, xhigh, max"),
+        (("OPENAI_MODEL", "gpt-6-luna"), ("OPENAI_SERVICE_TIER", "ultrafast"), "auto, default, flex, priority"),
     ];
-    api.spawn(&binary, &env).expect("spawn");
-    let answer = api.invoke(question_event("hello")).await;
-    assert!(answer.error.is_some(), "the function never starts");
-    let said = format!("{}{}", api.log(), api.init_error().unwrap_or_default());
-    assert!(said.contains("OPENAI_REASONING_EFFORT") && said.contains("low, medium, high, xhigh, max"), "{said}");
+    for (model, setting, takes) in cases {
+        let api = RuntimeApi::start().await.expect("start the stand-in");
+        let env = [("OPENAI_BASE_URL", base.as_str()), ("OPENAI_API_KEY", test_harness::TEST_KEY), model, setting];
+        api.spawn(&binary, &env).expect("spawn");
+        let answer = api.invoke(question_event("hello")).await;
+        assert!(answer.error.is_some(), "the function never starts");
+        let said = format!("{}{}", api.log(), api.init_error().unwrap_or_default());
+        assert!(said.contains(setting.0) && said.contains(takes), "{said}");
+    }
     assert!(stub.requests().is_empty(), "nothing was asked of OpenAI");
 }
