@@ -18,6 +18,7 @@ mod buffered;
 mod chart;
 mod cold;
 mod coldstart;
+mod document;
 mod failover;
 mod limits;
 mod measure;
@@ -248,7 +249,7 @@ async fn main() {
 
     let table = figures.table();
     println!("{table}");
-    report::write(&root.join("BENCHMARKS.md"), &figures, &table).expect("write BENCHMARKS.md");
+    document::write(&root.join("BENCHMARKS.md"), &figures, &table).expect("write BENCHMARKS.md");
     std::fs::write(root.join("docs").join("benchmarks-added.svg"), chart::svg(&figures.added))
         .expect("write the chart");
     eprintln!("==> wrote BENCHMARKS.md");

@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod chat_resume_tests;
 mod chats;
+mod cursor;
 mod dialect;
 #[cfg(test)]
 mod failover_tests;

@@ -6,16 +6,15 @@
 //! interruption is read again ([`Relay::recover`]), handed over at the invocation's deadline
 //! ([`Relay::hand_over`]), or ends the answer ([`Relay::fail`]).
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use chat_core::{ApiError, Wait};
 use futures_util::{StreamExt, stream::BoxStream};
-use openai_client::resume::{Position, Signer};
+use openai_client::resume::Signer;
 use openai_client::{ResponseStream, ResponsesClient, UpstreamEvent};
 use shared::{Outcome, RequestSummary};
 use tokio::time::Instant;
 
+use crate::cursor::{Cursor, epoch_of, instant_of};
 use crate::dialect::Dialect;
 use crate::pings::{Tick, with_pings};
 use crate::settlement::{CANCEL_PATIENCE, Holding, Settlement};
@@ -45,29 +44,6 @@ pub struct Start {
     pub chat: Option<crate::chats::ChatRun>,
     /// An AI SDK chat's new answer, remembered once named so the next turn can go on from it.
     pub answer: Option<crate::chats::ChatAnswer>,
-}
-
-/// Where the reader is in the answer: what its resume token says, and when the model last
-/// showed it was working.
-struct Cursor {
-    signer: Option<Signer>,
-    sequence: Option<u64>,
-    /// Bytes of reasoning, then of text, the reader has had.
-    offset: usize,
-    heard_at: Instant,
-}
-
-impl Cursor {
-    /// The `id:` of an event here, in background mode.
-    fn token(&self) -> Option<String> {
-        self.signer.as_ref().map(|s| s.token(self.sequence.unwrap_or(0), self.offset))
-    }
-
-    fn position(&self) -> Option<Position> {
-        let signer = self.signer.as_ref()?;
-        let (sequence, offset) = (self.sequence.unwrap_or(0), self.offset);
-        Some(Position { response_id: signer.response_id().to_owned(), sequence, offset, heard: None })
-    }
 }
 
 /// What one upstream event means for the reader.
@@ -400,15 +376,4 @@ impl Relay {
         }
         self.dialect.failed(self.cursor.token().as_deref(), &error, self.summary.usage)
     }
-}
-
-/// The `Instant` of an epoch second (now, when it is in the future or too far past).
-fn instant_of(epoch: u64) -> Instant {
-    let ago = Duration::from_secs(openai_client::resume::epoch_seconds().saturating_sub(epoch));
-    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
-}
-
-/// The epoch second of an `Instant` in the past.
-fn epoch_of(at: Instant) -> u64 {
-    openai_client::resume::epoch_seconds().saturating_sub(at.elapsed().as_secs())
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use crate::setting::is_loopback;
 pub use crate::setting::{ConfigError, KeyConfig};
+use crate::setting::{Settings, is_loopback};
 
 /// Everything the functions read from the environment, once, at init.
 #[derive(Debug, Clone)]
@@ -97,40 +97,11 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|ms| *ms > 0)
-                    .map(Duration::from_millis)
-                    .ok_or(ConfigError::Invalid { name, value: v, expected: "a positive number of milliseconds" }),
-            }
-        };
-        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
-            get(name)
-                .map(|v| {
-                    v.parse::<u64>().map_err(|_| ConfigError::Invalid { name, value: v, expected: "a whole number" })
-                })
-                .transpose()
-        };
-
-        let key = match (get("OPENAI_API_KEY_SECRET_ID"), get("OPENAI_API_KEY")) {
-            (Some(secret), _) => KeyConfig::Secret(secret),
-            (None, Some(key)) => KeyConfig::Plain(key),
-            (None, None) => KeyConfig::Missing,
-        };
-        let signing = match (get("TOKEN_SIGNING_SECRET_ID"), get("TOKEN_SIGNING_SECRET")) {
-            (Some(secret), _) => Some(KeyConfig::Secret(secret)),
-            (None, Some(key)) => Some(KeyConfig::Plain(key)),
-            (None, None) => None,
-        };
+        let settings = Settings::new(lookup);
+        let get = |name: &str| settings.get(name);
         let base_url = get("OPENAI_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
-        let insecure_allowed = get("OPENAI_ALLOW_INSECURE_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let insecure_allowed = settings.flag("OPENAI_ALLOW_INSECURE_HTTP", false)?;
         check_base_url("OPENAI_BASE_URL", &base_url, insecure_allowed)?;
-        let defaults = Timeouts::default();
         let limits = limits(&get)?;
         let model = get("OPENAI_MODEL").unwrap_or_else(|| Self::DEFAULT_MODEL.to_owned());
         let prices = crate::prices::from_settings(&get, &crate::prices::OPENAI_PRICES)?;
@@ -144,54 +115,48 @@ impl Config {
             limits.check_dollars("FALLBACK_MODEL", &fallback.model, fallback.prices.or(same_model))?;
         }
         // With limits on, every request asks for at most what its reservation assumed.
-        let max_output_tokens = number("OPENAI_MAX_OUTPUT_TOKENS")?
+        let max_output_tokens = settings
+            .number("OPENAI_MAX_OUTPUT_TOKENS")?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .or(limits.table.as_ref().map(|_| DEFAULT_OUTPUT_RESERVE));
         let config = Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            model: model.clone(),
-            key,
-            signing,
+            key: settings.key("OPENAI_API_KEY_SECRET_ID", "OPENAI_API_KEY").unwrap_or(KeyConfig::Missing),
+            signing: settings.key("TOKEN_SIGNING_SECRET_ID", "TOKEN_SIGNING_SECRET"),
             instructions: get("OPENAI_INSTRUCTIONS"),
             max_output_tokens,
-            max_message_bytes: number("MAX_MESSAGE_BYTES")?
+            max_message_bytes: settings
+                .number("MAX_MESSAGE_BYTES")?
                 .map_or(Self::DEFAULT_MAX_MESSAGE_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-            timeouts: Timeouts {
-                connect: millis("OPENAI_CONNECT_TIMEOUT_MS", defaults.connect)?,
-                first_event: millis("OPENAI_FIRST_EVENT_TIMEOUT_MS", defaults.first_event)?,
-                idle: millis("OPENAI_IDLE_TIMEOUT_MS", defaults.idle)?,
-                total: millis("OPENAI_TOTAL_TIMEOUT_MS", defaults.total)?,
-            },
-            max_retries: number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-            heartbeat: millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
+            timeouts: Timeouts::from_settings(&settings)?,
+            max_retries: settings.number("OPENAI_MAX_RETRIES")?.map_or(2, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            heartbeat: settings.millis("HEARTBEAT_INTERVAL_MS", Duration::from_secs(15))?,
             prices,
             limits,
-            resumable: match get("RESUMABLE_STREAMS") {
-                None => true,
-                Some(v) if v.eq_ignore_ascii_case("true") => true,
-                Some(v) if v.eq_ignore_ascii_case("false") => false,
-                Some(value) => {
-                    return Err(ConfigError::Invalid { name: "RESUMABLE_STREAMS", value, expected: "true or false" });
-                }
-            },
+            resumable: settings.flag("RESUMABLE_STREAMS", true)?,
             reasoning: crate::reasoning::ReasoningConfig::from_lookup(&get)?
                 .with_default_effort(is_snapshot_of(&model, Self::DEFAULT_MODEL)),
-            max_think: millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
+            max_think: settings.millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
             service_tier: service_tier(get("OPENAI_SERVICE_TIER"))?,
             fallback,
-            compact_threshold: match number("OPENAI_COMPACT_THRESHOLD")? {
-                Some(0) => {
-                    return Err(ConfigError::Invalid {
-                        name: "OPENAI_COMPACT_THRESHOLD",
-                        value: "0".into(),
-                        expected: "a positive number of input tokens (unset: no compaction)",
-                    });
-                }
-                threshold => threshold,
-            },
+            compact_threshold: settings
+                .positive("OPENAI_COMPACT_THRESHOLD", "a positive number of input tokens (unset: no compaction)")?,
+            model,
         };
         crate::catalogue::check(&config)?;
         Ok(config)
+    }
+}
+
+impl Timeouts {
+    fn from_settings<F: Fn(&str) -> Option<String>>(settings: &Settings<F>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            connect: settings.millis("OPENAI_CONNECT_TIMEOUT_MS", defaults.connect)?,
+            first_event: settings.millis("OPENAI_FIRST_EVENT_TIMEOUT_MS", defaults.first_event)?,
+            idle: settings.millis("OPENAI_IDLE_TIMEOUT_MS", defaults.idle)?,
+            total: settings.millis("OPENAI_TOTAL_TIMEOUT_MS", defaults.total)?,
+        })
     }
 }
 

@@ -24,6 +24,7 @@ mod chats;
 mod failover;
 mod gate;
 mod handover;
+mod items;
 mod keys;
 mod origin;
 mod store;

@@ -2,8 +2,9 @@
 //! (String), TTL attribute `expires_at` (epoch seconds). What lives under which `pk`:
 //! `tokens#<caller>#<day>` (`used` tokens and `nano_usd` nano-dollars, and the caller's requests of
 //! the minute: `minute`, `count`, see `window`) and `budget#<day>` (`used`, `nano_usd`); beside them a handed-over reservation
-//! (`handover#<response id>`, see `handover`) and a chat's running answer (`chat#<caller>#<chat id>`,
-//! see `chats`). Every limit is a conditional write, so concurrent
+//! (`handover#<response id>`, see `handover`), a chat's running answer (`chat#<caller>#<chat id>`)
+//! and the answers it was given (`answer#<caller>#<chat id>#<fingerprint>`, see `chats`); the
+//! plain reads and writes of one item those use are in `items`. Every limit is a conditional write, so concurrent
 //! requests never pass a limit; the deployment's budget and the caller's item are written at once
 //! (one round trip), and the one that took is given back when the other is refused.
 //! A give-back is sent once, never retried (a retry of a write that was applied but whose answer
@@ -22,7 +23,7 @@ use tokio::sync::OnceCell;
 use chat_core::ApiError;
 
 use crate::amount::{Amount, DayLimit, NANOS, Refused, TOKENS};
-use crate::table::{self, DEADLINE as STORE_DEADLINE, Item, Updated, unavailable};
+use crate::table::{self, DEADLINE as STORE_DEADLINE, Updated};
 use crate::until_next;
 use crate::window::{Ask, Counted, Table, Windows};
 
@@ -373,59 +374,6 @@ impl Store {
                 limit.map_or(Refused::Unknown, |limit| limit.refused_by(change.added(), item.as_ref())),
             ),
         })
-    }
-
-    /// `used` of a counter (tests, the keys tool).
-    pub async fn used(&self, pk: &str) -> Result<u64, ApiError> {
-        let item = self.get(pk).await?.unwrap_or_default();
-        Ok(crate::amount::number(&item, TOKENS).or_else(|| crate::amount::number(&item, "count")).unwrap_or(0))
-    }
-
-    /// The nano-dollars a counter holds (tests, the keys tool).
-    pub async fn used_nanos(&self, pk: &str) -> Result<u64, ApiError> {
-        let item = self.get(pk).await?.unwrap_or_default();
-        Ok(crate::amount::number(&item, NANOS).unwrap_or(0))
-    }
-
-    pub(super) async fn get(&self, pk: &str) -> Result<Option<Item>, ApiError> {
-        table::read(self.client().await, &self.table, pk).await
-    }
-
-    pub(super) async fn put(&self, item: Item) -> Result<(), ApiError> {
-        let request = self.client().await.put_item().table_name(&*self.table).set_item(Some(item));
-        request.send().await.map(drop).map_err(unavailable)
-    }
-
-    pub(super) async fn set(&self, pk: &str, changes: Vec<(&str, AttributeValue)>) -> Result<(), ApiError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let mut request =
-            self.client().await.update_item().table_name(&*self.table).key("pk", AttributeValue::S(pk.to_owned()));
-        let mut expression = Vec::new();
-        for (i, (name, value)) in changes.into_iter().enumerate() {
-            expression.push(format!("#a{i} = :v{i}"));
-            request = request
-                .expression_attribute_names(format!("#a{i}"), name)
-                .expression_attribute_values(format!(":v{i}"), value);
-        }
-        request.update_expression(format!("SET {}", expression.join(", "))).send().await.map(drop).map_err(unavailable)
-    }
-
-    /// Every item whose key starts with `prefix` (the keys tool; not on the request path).
-    pub(super) async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Item>, ApiError> {
-        let pages = self
-            .client()
-            .await
-            .scan()
-            .table_name(&*self.table)
-            .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
-            .into_paginator()
-            .items()
-            .send();
-        let items: Vec<Result<Item, _>> = pages.collect().await;
-        items.into_iter().map(|item| item.map_err(unavailable)).collect()
     }
 }
 
