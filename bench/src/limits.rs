@@ -36,6 +36,11 @@ pub struct LimitsFigures {
     /// Two at once, as a question's admission sends them (the caller's and the budget's): one
     /// round trip in DynamoDB, two writes in turn in the emulator's one thread.
     pub two_writes: [f64; 3],
+    /// The function's own admission (`spend::Store::take_slot_and_reserve`: the caller's
+    /// request, tokens and dollars in one conditional write with its window, beside the
+    /// budget's) sent from this process: what admission costs against this emulator, without
+    /// the function around it.
+    pub admission: [f64; 3],
 }
 
 pub async fn measure(
@@ -55,7 +60,9 @@ pub async fn measure(
     on.stream(http, "warm up").await;
 
     let client = dynamo.client();
+    let store = spend::Store::with_client("limits".into(), client.clone());
     let (mut ttft_off, mut ttft_on, mut writes, mut pairs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut admissions = Vec::new();
     for round in 0..ROUNDS {
         ttft_off.push(millis(off.stream(http, "hello there").await.first_text));
         ttft_on.push(millis(on.stream(http, "hello there").await.first_text));
@@ -71,9 +78,27 @@ pub async fn measure(
             .expect("a write to dynalite");
         writes.push(millis(started.elapsed()));
         pairs.push(writes_at_once(&client, "limits", &format!("pair#{round}"), 2).await);
+        admissions.push(admission(&store).await);
     }
     let q = |samples: &[f64]| quantiles(samples, [0.5, 0.95, 0.99]);
-    LimitsFigures { ttft_off: q(&ttft_off), ttft_on: q(&ttft_on), write: q(&writes), two_writes: q(&pairs) }
+    LimitsFigures {
+        ttft_off: q(&ttft_off),
+        ttft_on: q(&ttft_on),
+        write: q(&writes),
+        two_writes: q(&pairs),
+        admission: q(&admissions),
+    }
+}
+
+/// Milliseconds for one admission as the function makes it, by one caller asking again and
+/// again (a window of its own, as the function's reader is): limits out of reach, a question's
+/// worth of tokens and dollars.
+async fn admission(store: &spend::Store) -> f64 {
+    let amount = spend::Amount { tokens: 4_200, nanos: 2_100_000 };
+    let day = spend::DayLimit { tokens: 1_000_000_000, nanos: Some(1_000_000_000_000_000) };
+    let started = Instant::now();
+    store.take_slot_and_reserve("ip:bench", 1_000_000, amount, day, day).await.expect("an admission");
+    millis(started.elapsed())
 }
 
 /// Milliseconds for `n` conditional updates at once, each to an item of its own, as the

@@ -67,6 +67,24 @@ async fn main() {
             println!("| figure | median / p95 |\n| --- | ---: |\n{}", figures.rows());
             return;
         }
+        // The limits section alone (p50 / p95 / p99), to look into what admission costs.
+        Some("limits") => {
+            let binaries = private_copies(&root);
+            let env = [("OPENAI_BASE_URL", stub.base_url()), ("OPENAI_API_KEY", "sk-bench".to_owned())];
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let off = Arc::new(RuntimeApi::launch(&binaries[1], &env).await);
+            let l = limits::measure(&binaries[1], &off, &env, &http).await;
+            for (name, q) in [
+                ("first text, limits off", l.ttft_off),
+                ("first text, limits on", l.ttft_on),
+                ("one write", l.write),
+                ("two at once", l.two_writes),
+                ("the function's admission, from here", l.admission),
+            ] {
+                println!("| {name} | {:.2} / {:.2} / {:.2} ms |", q[0], q[1], q[2]);
+            }
+            return;
+        }
         _ => {}
     }
 

@@ -219,6 +219,11 @@ impl Figures {
             "| two at once, as admission sends them | {:.2} / {:.2} / {:.2} ms |",
             l.two_writes[0], l.two_writes[1], l.two_writes[2]
         );
+        let _ = writeln!(
+            t,
+            "| the function's own admission writes, sent from here (`Store::take_slot_and_reserve`) | {:.2} / {:.2} / {:.2} ms |",
+            l.admission[0], l.admission[1], l.admission[2]
+        );
         let _ = writeln!(t);
         let _ = writeln!(
             t,

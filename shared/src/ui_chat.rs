@@ -153,6 +153,7 @@ pub struct UiStreamEncoder {
     text_open: bool,
     reasoning_open: bool,
     response_id: Option<String>,
+    sources: u32,
 }
 
 /// The one text part of an answer.
@@ -182,6 +183,14 @@ impl UiStreamEncoder {
         }
         self.text_open = true;
         [self.close_reasoning(), chunk(&json!({ "type": "text-start", "id": TEXT_ID })), delta].concat().into()
+    }
+
+    /// A page the answer cites: a `source-url` part, numbered in the answer.
+    pub fn source(&mut self, url: &str, title: &str) -> Bytes {
+        self.sources += 1;
+        chunk(
+            &json!({ "type": "source-url", "sourceId": format!("source-{}", self.sources), "url": url, "title": title }),
+        )
     }
 
     /// A piece of the reasoning summary; the part ends when the text begins, or with the answer.

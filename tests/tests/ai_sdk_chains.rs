@@ -1,4 +1,5 @@
-//! A useChat conversation goes on from its last answer on OpenAI's side (`shared::chain`),
+//! The AI SDK's own clients against the release chat-stream behind a function URL. A useChat
+//! conversation goes on from its last answer on OpenAI's side (`shared::chain`),
 //! through each supported AI SDK version's own client against the release chat-stream behind a
 //! function URL, limits on dynalite and access keys (tests/aisdk/chain.test.mjs drives the
 //! pages). Here: what the model was asked each turn, and that the day's counters hold what the
@@ -78,4 +79,17 @@ async fn a_use_chat_conversation_goes_on_from_its_last_answer_and_nothing_else()
     let billed: u64 = stub.state.requests().iter().map(RecordedRequest::billed_tokens).sum();
     assert_eq!(used, billed, "settled to the bill");
     assert!(stub.state.requests().iter().all(|r| r.finished), "every answer whole");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ai_sdk_version_shows_a_search_s_sources() {
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
+    let env = [("OPENAI_TOOLS", r#"[{"type":"web_search"}]"#)];
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    let url = FunctionUrl::start(Arc::new(function)).await;
+    let (report, passed) = test_harness::node_test("aisdk", "search.test.mjs", vec![("STREAM_URL", url.url())]).await;
+    assert!(passed, "AI SDK search tests failed:\n{report}");
+    assert!(stub.state.requests().iter().all(|r| r.web_searches == 2), "each version's question searched twice");
 }

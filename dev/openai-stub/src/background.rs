@@ -351,6 +351,7 @@ mod tests {
             summary: Vec::new(),
             raw: Vec::new(),
             compacted: false,
+            searches: 0,
         })
     }
 

@@ -42,6 +42,14 @@ fn tier_times(tier: &str, day: &str) -> Option<f64> {
     in_effect.max_by_key(|row| row["from"].as_str().unwrap_or("").to_owned()).and_then(|row| row["times"].as_f64())
 }
 
+/// What `calls` web searches are billed today: the list's per-call fee, read on its own.
+pub fn search_fees(calls: usize) -> f64 {
+    let Some(list) = serde_json::from_str::<Value>(PRICE_LIST).ok() else { return 0.0 };
+    let rows = list["tools"].as_array().cloned().unwrap_or_default();
+    let fee = rows.iter().find(|row| row["tool"] == "web_search").and_then(|row| row["per_call"].as_f64());
+    calls as f64 * fee.unwrap_or(0.0)
+}
+
 /// The list's row for `model`'s family: the longest name it starts with, the latest price.
 fn row(model: &str) -> Option<Value> {
     let list: Value = serde_json::from_str(PRICE_LIST).ok()?;

@@ -34,6 +34,8 @@ pub struct Answer {
     pub raw: Vec<Vec<String>>,
     /// The conversation was compacted: a `compaction` item leads the output.
     pub compacted: bool,
+    /// Web searches made before the message (`search=N`, with a `web_search` tool).
+    pub searches: usize,
 }
 
 /// One reasoning item of an answer: its id, summary parts and raw parts, each as deltas.
@@ -63,7 +65,18 @@ impl Answer {
     pub fn usage(&self, deltas: usize) -> Value {
         let messages = wire::input_messages(&self.request).unwrap_or_default();
         let cache = (self.scenario.cached, self.scenario.cache_write);
-        wire::usage(&messages, self.earlier_tokens, deltas, self.reasons(), cache)
+        let mut usage = wire::usage(&messages, self.earlier_tokens, deltas, self.reasons(), cache);
+        if self.searches > 0 {
+            wire::searched(&mut usage, self.searches);
+        }
+        usage
+    }
+
+    /// The answer's citations: each search's page, and the first one cited twice (a reader
+    /// shows each page once).
+    pub fn citations(&self, text_len: usize) -> Vec<Value> {
+        let pages = (0..self.searches).map(|n| wire::citation(n, text_len));
+        pages.chain((self.searches > 0).then(|| wire::citation(0, text_len))).collect()
     }
 
     /// Whether the answer has a reasoning item.
@@ -90,10 +103,26 @@ impl Answer {
             .collect()
     }
 
-    /// The output items before the message: the compaction, when there was one, then reasoning.
+    /// The output items before the message: the compaction, when there was one, reasoning,
+    /// then the web searches.
     pub fn output_before_message(&self) -> Vec<Value> {
         let compaction = self.compacted.then(|| wire::compaction_item(&self.ids));
-        compaction.into_iter().chain(self.reasoning_items().iter().map(ReasoningItem::whole)).collect()
+        let reasoning = self.reasoning_items();
+        let searches = (0..self.searches).map(|n| wire::web_search_item(&self.ids, n, Some(&self.search_query(n))));
+        compaction.into_iter().chain(reasoning.iter().map(ReasoningItem::whole)).chain(searches).collect()
+    }
+
+    /// What search `n` looked for: the question and its number.
+    pub fn search_query(&self, n: usize) -> String {
+        let messages = wire::input_messages(&self.request).unwrap_or_default();
+        format!("{} {n}", wire::last_user_text(&messages).unwrap_or_default())
+    }
+
+    /// The message item of the whole `text`, with its citations.
+    pub fn message(&self, text: &str) -> Value {
+        let mut message = wire::message_item(&self.ids, Some(text));
+        message["content"][0]["annotations"] = json!(self.citations(text.len()));
+        message
     }
 }
 
@@ -209,6 +238,24 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
             yield vec![event("response.output_item.done", json!({"output_index": output_index, "item": item}))];
             output.push(item);
         }
+        for n in 0..a.searches {
+            let output_index = output.len();
+            let done = wire::web_search_item(&a.ids, n, Some(&a.search_query(n)));
+            let with = |kind: &str| json!({"output_index": output_index, "item_id": done["id"], "type": kind});
+            yield vec![
+                event("response.output_item.added", json!({"output_index": output_index, "item": wire::web_search_item(&a.ids, n, None)})),
+                event("response.web_search_call.in_progress", with("response.web_search_call.in_progress")),
+            ];
+            if !a.pause.is_zero() {
+                tokio::time::sleep(a.pause).await;
+            }
+            yield vec![event("response.web_search_call.searching", with("response.web_search_call.searching"))];
+            yield vec![
+                event("response.web_search_call.completed", with("response.web_search_call.completed")),
+                event("response.output_item.done", json!({"output_index": output_index, "item": done})),
+            ];
+            output.push(done);
+        }
         let output_index = output.len();
         let item_id = a.ids.message.clone();
         yield vec![
@@ -240,7 +287,10 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
             yield vec![event("response.output_text.delta", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": "stub"}))];
         }
         let text = a.deltas.concat();
-        let message = wire::message_item(&a.ids, Some(&text));
+        let message = a.message(&text);
+        for (annotation_index, annotation) in a.citations(text.len()).iter().enumerate() {
+            yield vec![event("response.output_text.annotation.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "annotation_index": annotation_index, "annotation": annotation}))];
+        }
         let mut tail = vec![
             event("response.output_text.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "text": text, "logprobs": []})),
             event("response.content_part.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": message["content"][0]})),

@@ -43,6 +43,8 @@ pub struct RecordedRequest {
     pub service_tier: Option<String>,
     /// The usage the answer's final response reported, once it ended.
     pub usage: Option<serde_json::Value>,
+    /// The web searches it made (`web_search_call` items), each billed per call.
+    pub web_searches: usize,
 }
 
 impl RecordedRequest {
@@ -54,7 +56,10 @@ impl RecordedRequest {
 
     /// What OpenAI would bill for this answer, in dollars (see [`billing`]).
     pub fn bill_usd(&self) -> f64 {
-        self.usage.as_ref().map_or(0.0, |usage| billing::dollars(&self.model, self.service_tier.as_deref(), usage))
+        let tokens =
+            self.usage.as_ref().map_or(0.0, |usage| billing::dollars(&self.model, self.service_tier.as_deref(), usage));
+        // A search is billed when made, whether or not the answer is read or finished.
+        tokens + billing::search_fees(self.web_searches)
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Scenario {
     pub leak: bool,
     /// The connection breaks right after `response.completed`.
     pub close_badly: bool,
+    /// Web searches before the answer (`search=N`), when the request carries a `web_search`
+    /// tool, at most its `max_tool_calls`.
+    pub search: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,7 @@ impl Scenario {
                 "items" => scenario.items = value.parse().unwrap_or(1),
                 "cached" => scenario.cached = value.parse().unwrap_or(0),
                 "cache_write" => scenario.cache_write = value.parse().unwrap_or(0),
+                "search" => scenario.search = value.parse().unwrap_or(1),
                 "done" => scenario.done = true,
                 "leak" => scenario.leak = true,
                 "echo" => {

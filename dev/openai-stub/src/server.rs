@@ -97,6 +97,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         finished: false,
         service_tier: request["service_tier"].as_str().map(str::to_owned),
         usage: None,
+        web_searches: 0,
     });
     let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some((status, code)) = failing {
@@ -145,7 +146,10 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         return error(status, &scenario, Some(&presented));
     }
     let raw = reply::raw_parts(&scenario);
+    let searches = wire::searches(&request, scenario.search);
+    state.update(index, |r| r.web_searches = searches);
     let answer = Arc::new(Answer {
+        searches,
         ids: Ids::new(index as u64 + 1),
         deltas: reply::deltas(input, &scenario),
         failure_message: wire::leak(
@@ -192,7 +196,7 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
     }
     let text = deltas.concat();
     let mut output = answer.output_before_message();
-    output.push(wire::message_item(&answer.ids, Some(&text)));
+    output.push(answer.message(&text));
     let mut response = answer.response("completed", output, Some(answer.usage(deltas.len())));
     match scenario.failure {
         Some(Failure::Failed) => {

@@ -256,3 +256,44 @@ fn mask_key(key: &str) -> String {
     let tail: String = chars[chars.len() - 4..].iter().collect();
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
+
+/// The input tokens one web search's results add in the stand-in (well under the functions'
+/// bound, as real results are under theirs).
+pub const SEARCH_RESULT_TOKENS: u64 = 500;
+
+/// How many of `asked` searches a request can make: none without a `web_search` tool, at most
+/// its `max_tool_calls`.
+pub fn searches(request: &Value, asked: usize) -> usize {
+    let tools = request["tools"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !tools.iter().any(|tool| tool["type"] == "web_search") {
+        return 0;
+    }
+    let cap = request["max_tool_calls"].as_u64().map_or(usize::MAX, |n| n as usize);
+    asked.min(cap)
+}
+
+/// The usage of an answer that searched `n` times, as OpenAI bills it: each of the `n + 1`
+/// steps reads the input again, with every result so far.
+pub fn searched(usage: &mut Value, n: usize) {
+    let (n, input) = (n as u64, usage["input_tokens"].as_u64().unwrap_or(0));
+    let searched = input * (n + 1) + SEARCH_RESULT_TOKENS * n * (n + 1) / 2;
+    let total = usage["total_tokens"].as_u64().unwrap_or(0) + searched - input;
+    usage["input_tokens"] = json!(searched);
+    usage["total_tokens"] = json!(total);
+}
+
+/// A `web_search_call` item: searching, or done with what it searched for.
+pub fn web_search_item(ids: &Ids, n: usize, query: Option<&str>) -> Value {
+    let id = format!("ws_{}_{n}", ids.response.trim_start_matches("resp_"));
+    match query {
+        None => json!({"type": "web_search_call", "id": id, "status": "in_progress"}),
+        Some(query) => {
+            json!({"type": "web_search_call", "id": id, "status": "completed", "action": {"type": "search", "query": query}})
+        }
+    }
+}
+
+/// The `url_citation` of search `n`'s page, over the answer's text.
+pub fn citation(n: usize, text_len: usize) -> Value {
+    json!({"type": "url_citation", "url": format!("https://example.com/result-{n}"), "title": format!("Result <{n}> & \"more\""), "start_index": 0, "end_index": text_len})
+}

@@ -14,7 +14,10 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
     let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
-        Ok(admission) => admission,
+        Ok(admission) => {
+            summary.admitted();
+            admission
+        }
         Err(error) => return Ok(failure(&error, summary)),
     };
     let completion = match client.create_within(&chat, deadline, &mut admission).await {
@@ -43,6 +46,12 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
     }
     if let Some(reason) = completion.incomplete_reason {
         body.insert("incomplete_reason".into(), json!(reason));
+    }
+    if !completion.sources.is_empty() {
+        for source in &completion.sources {
+            summary.cited(&source.url);
+        }
+        body.insert("sources".into(), json!(completion.sources));
     }
     let body = serde_json::Value::Object(body);
     Ok(Response::builder()

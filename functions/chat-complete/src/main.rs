@@ -9,6 +9,8 @@ mod handler;
 mod limits_tests;
 #[cfg(test)]
 mod spend_tests;
+#[cfg(test)]
+mod tools_tests;
 
 use std::sync::Arc;
 

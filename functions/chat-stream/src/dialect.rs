@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use chat_core::{ApiError, ChatRequest};
 use lambda_http::Request;
-use openai_client::types::Usage;
+use openai_client::types::{Source, Usage};
 use serde_json::json;
 use shared::SseEncoder;
 use shared::ui_chat::{self, UiStreamEncoder};
@@ -23,6 +23,12 @@ pub trait Dialect: Send + 'static {
     fn text(&mut self, token: Option<&str>, delta: &str) -> Bytes;
     /// A piece of the reasoning summary, before the text.
     fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes;
+    /// A hosted tool at work; a dialect without a word for it sends nothing.
+    fn tool(&mut self, _token: Option<&str>, _tool: &str, _status: &str, _query: Option<&str>) -> Bytes {
+        Bytes::new()
+    }
+    /// A page the answer cites, once each.
+    fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes;
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes;
     fn stopped(&mut self, token: Option<&str>, response_id: Option<&str>, usage: Option<Usage>) -> Bytes;
     /// The answer ended early (an incomplete answer, a failure); the text sent stays sent.
@@ -77,6 +83,20 @@ impl Dialect for EventSource {
     /// `event: reasoning`, framed as text deltas are: `event.data` is exactly the delta.
     fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes {
         SseEncoder.named_at(token, "reasoning", delta)
+    }
+
+    /// `event: tool`: `{"type","status"}`, and `"query"` once a search says what it looked for.
+    fn tool(&mut self, token: Option<&str>, tool: &str, status: &str, query: Option<&str>) -> Bytes {
+        let data = match query {
+            Some(query) => json!({ "type": tool, "status": status, "query": query }),
+            None => json!({ "type": tool, "status": status }),
+        };
+        SseEncoder.named_at(token, "tool", &data.to_string())
+    }
+
+    /// `event: source`: `{"url","title"}`.
+    fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes {
+        SseEncoder.named_at(token, "source", &json!(source).to_string())
     }
 
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes {
@@ -189,6 +209,12 @@ impl Dialect for UiMessageStream {
 
     fn reasoning(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
         let bytes = self.encoder.reasoning(delta);
+        self.numbered(bytes)
+    }
+
+    /// `source-url`, which every supported version reads.
+    fn source(&mut self, _token: Option<&str>, source: &Source) -> Bytes {
+        let bytes = self.encoder.source(&source.url, &source.title);
         self.numbered(bytes)
     }
 

@@ -54,7 +54,10 @@ async fn ask(
         dialect.protocol().and_then(|_| shared::chain::Conversation::of(shared::ui_chat::chat_id(&request), &chat));
     let admitted = shared::chain::admit(gate, client, &request, &mut chat, conversation.as_ref(), deadline).await;
     let mut admission = match admitted {
-        Ok(admission) => admission,
+        Ok(admission) => {
+            summary.admitted();
+            admission
+        }
         Err(error) => return failure(error, inline.then_some(dialect.as_mut()), summary),
     };
     match client.stream_within(&chat, deadline, &mut admission).await {

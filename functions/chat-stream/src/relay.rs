@@ -113,6 +113,7 @@ pub fn relay(
                         Some(Tick::Item(event)) => {
                             relay.cursor.sequence = sequence.get().or(relay.cursor.sequence);
                             match relay.on_event(event).await {
+                                Step::Send(bytes) if bytes.is_empty() => {}
                                 Step::Send(bytes) => yield bytes,
                                 other => break other,
                             }
@@ -230,6 +231,15 @@ impl Relay {
                 }
                 Step::Send(self.dialect.response(self.cursor.token().as_deref(), &id, &self.model))
             }
+            UpstreamEvent::Tool { tool, status, query } => {
+                self.heard();
+                Step::Send(self.dialect.tool(self.cursor.token().as_deref(), &tool, &status, query.as_deref()))
+            }
+            // Each page once, however often the text cites it.
+            UpstreamEvent::Source(source) => match self.summary.cited(&source.url) {
+                true => Step::Send(self.dialect.source(self.cursor.token().as_deref(), &source)),
+                false => Step::Send(Bytes::new()),
+            },
             UpstreamEvent::Completed { usage } => {
                 self.summary.usage = usage;
                 // Settled before `end`: a browser closes the stream on `end`, and a body dropped

@@ -64,6 +64,7 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_model(&config.model, config.reasoning.effort, config.reasoning.context, "OPENAI_MODEL")?;
     check_tier(config)?;
     check_compaction(config)?;
+    check_tools(config)?;
     if let Some(fallback) = &config.fallback {
         // The fallback is sent only a portable effort, and no context (`openai-client`).
         let effort = config.reasoning.effort.filter(|effort| PORTABLE_EFFORTS.contains(effort));
@@ -120,6 +121,34 @@ fn check_compaction(config: &Config) -> Result<(), ConfigError> {
             config.model
         ),
     })
+}
+
+/// Each hosted tool must be one the model supports (when the catalogue knows it) and, with a
+/// dollar limit, priced today.
+fn check_tools(config: &Config) -> Result<(), ConfigError> {
+    let Some(tools) = &config.tools else { return Ok(()) };
+    let facts = describe(&config.model);
+    for kind in &tools.kinds {
+        if let Some(facts) = facts.filter(|facts| !facts.tools.iter().any(|tool| tool == kind.as_str())) {
+            let supported = if facts.tools.is_empty() { "none".to_owned() } else { facts.tools.join(", ") };
+            return Err(ConfigError::Refused {
+                name: "OPENAI_TOOLS",
+                value: kind.as_str().to_owned(),
+                expected: format!(
+                    "a tool the model supports: {supported} (OPENAI_MODEL={}; data: shared/core/data/models.json)",
+                    config.model
+                ),
+            });
+        }
+        if config.limits.counts_dollars() && crate::tools::price_on(*kind, &crate::date::today()).is_none() {
+            return Err(ConfigError::Refused {
+                name: "OPENAI_TOOLS",
+                value: kind.as_str().to_owned(),
+                expected: "a tool with a per-call price in shared/core/data/prices.json (tools): a dollar limit cannot be kept on what a tool bills outside usage".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_model(

@@ -39,6 +39,8 @@ pub struct Config {
     pub service_tier: Option<&'static str>,
     /// `FALLBACK_BASE_URL` and the rest: the provider that answers when OpenAI cannot.
     pub fallback: Option<crate::fallback::FallbackConfig>,
+    /// `OPENAI_TOOLS`, `OPENAI_MAX_TOOL_CALLS`: the owner's hosted tools, sent on every create.
+    pub tools: Option<crate::tools::ToolsConfig>,
 }
 
 /// Upstream time limits; each one is also capped by the Lambda invocation's own deadline.
@@ -139,6 +141,10 @@ impl Config {
             max_think: settings.millis("OPENAI_MAX_THINK_MS", Self::DEFAULT_MAX_THINK)?,
             service_tier: service_tier(get("OPENAI_SERVICE_TIER"))?,
             fallback,
+            tools: crate::tools::ToolsConfig::from_settings(
+                get("OPENAI_TOOLS"),
+                settings.number("OPENAI_MAX_TOOL_CALLS")?,
+            )?,
             compact_threshold: settings
                 .positive("OPENAI_COMPACT_THRESHOLD", "a positive number of input tokens (unset: no compaction)")?,
             model,

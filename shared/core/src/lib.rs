@@ -20,6 +20,7 @@ pub mod reasoning;
 mod redact;
 mod setting;
 pub mod tls;
+pub mod tools;
 
 pub use access::{JwtConfig, PlanLimits};
 pub use config::{Config, KeyConfig, LimitsConfig, Timeouts};

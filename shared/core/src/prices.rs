@@ -38,6 +38,8 @@ pub struct Billed {
     /// What OpenAI bills in tokens (input and output, or the total it reports when more): what
     /// the token limits count.
     pub total: u64,
+    /// The hosted tool calls, billed per call on top of the tokens.
+    pub tool_calls: crate::tools::ToolCalls,
 }
 
 impl Billed {
@@ -174,8 +176,9 @@ impl Prices {
     /// What `tokens` cost in dollars (the estimate the metrics carry): [`Prices::cost_nanos`]
     /// before it is rounded.
     pub fn cost_usd(&self, tokens: Billed) -> f64 {
-        let (picos, divisor) = self.cost_picos(tokens, tokens.tier.halves_on(&crate::date::today()));
-        picos as f64 / divisor as f64 / 1e12
+        let today = crate::date::today();
+        let (picos, divisor) = self.cost_picos(tokens, tokens.tier.halves_on(&today));
+        picos as f64 / divisor as f64 / 1e12 + tokens.tool_calls.fees_nanos_on(&today) as f64 / 1e9
     }
 
     /// What `tokens` cost in nano-dollars, rounded up: the unit the dollar limits count in,
@@ -188,7 +191,8 @@ impl Prices {
     /// then (a tier the list does not price then counts at the list price).
     pub fn cost_nanos_on(&self, tokens: Billed, day: &str) -> Nanos {
         let (picos, divisor) = self.cost_picos(tokens, tokens.tier.halves_on(day));
-        u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX)
+        let tokens_nanos = u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX);
+        tokens_nanos.saturating_add(tokens.tool_calls.fees_nanos_on(day))
     }
 
     /// The most a request of at most `input` and `output` tokens can be billed when asked for in
@@ -217,7 +221,8 @@ impl Prices {
         };
         // An unpriced tier is refused at init under a dollar limit; without one, the most listed.
         let halves = tier.dearest_halves_from(day).unwrap_or(*MOST_HALVES);
-        let tokens = Billed { input, cached: cached_tokens, cache_write: written_tokens, output, tier, total: 0 };
+        let tokens =
+            Billed { input, cached: cached_tokens, cache_write: written_tokens, output, tier, ..Billed::default() };
         let (picos, divisor) = self.cost_picos(tokens, Some(halves));
         u64::try_from(picos.div_ceil(divisor * 1_000)).unwrap_or(u64::MAX)
     }

@@ -1,7 +1,7 @@
 use super::*;
 
 fn billed(input: u64, cached: u64, cache_write: u64, output: u64) -> Billed {
-    Billed { input, cached, cache_write, output, tier: Tier::Default, total: 0 }
+    Billed { input, cached, cache_write, output, ..Billed::default() }
 }
 
 #[test]

@@ -221,6 +221,10 @@ fn for_the_fallback(mut config: Config) -> Config {
     if config.reasoning.context.take().is_some() {
         dropped.push("OPENAI_REASONING_CONTEXT");
     }
+    // Hosted tools run at OpenAI: another provider's answer goes without them.
+    if config.tools.take().is_some() {
+        dropped.push("OPENAI_TOOLS");
+    }
     if config.reasoning.effort.is_some_and(|effort| !chat_core::catalogue::PORTABLE_EFFORTS.contains(&effort)) {
         config.reasoning.effort = None;
         dropped.push("OPENAI_REASONING_EFFORT");

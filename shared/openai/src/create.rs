@@ -29,6 +29,8 @@ pub struct Completion {
     pub model: String,
     /// Whether the fallback answered.
     pub from_fallback: bool,
+    /// The pages the answer cites (web search), each once.
+    pub sources: Vec<crate::types::Source>,
 }
 
 impl ResponsesClient {
@@ -187,6 +189,7 @@ impl ResponsesClient {
                 Err(ApiError::StreamFailed(redact(&message, &key)))
             }
             _ => Ok(Completion {
+                sources: response.sources(),
                 text: response.output_text(),
                 reasoning: response.reasoning_summary(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),
@@ -278,6 +281,8 @@ impl ResponsesClient {
                 .config
                 .compact_threshold
                 .map(|compact_threshold| [types::Compaction { kind: "compaction", compact_threshold }]),
+            tools: self.config.tools.as_ref().map(|tools| tools.objects.as_slice()),
+            max_tool_calls: self.config.tools.as_ref().map(|tools| tools.max_calls),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()
     }

@@ -1,7 +1,7 @@
 //! One upstream event (the `data:` of an SSE event of the Responses API) read into what the chat
 //! functions act on, [`UpstreamEvent`]; everything else OpenAI sends is skipped.
 
-use crate::types::{ErrorObject, SUMMARY_PART_SEPARATOR, Usage, WireEvent};
+use crate::types::{ErrorObject, SUMMARY_PART_SEPARATOR, Source, Usage, WireEvent};
 use chat_core::{ApiError, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
@@ -26,6 +26,15 @@ pub enum UpstreamEvent {
     Cancelled {
         usage: Option<Usage>,
     },
+    /// A hosted tool at work: its type (`web_search`), its status (`in_progress`, `searching`,
+    /// `completed`, ...) and, once it is done, what it searched for when OpenAI says.
+    Tool {
+        tool: String,
+        status: String,
+        query: Option<String>,
+    },
+    /// A page the answer's text cites (http or https only).
+    Source(Source),
 }
 
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
@@ -122,6 +131,19 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
         "response.output_item.added" | "response.content_part.added" if event.starts_reasoning() => {
             return Ok((sequence, Some(Item::ReasoningPart)));
         }
+        kind if tool_status(kind).is_some() => {
+            let (tool, status) = tool_status(kind).unwrap_or_default();
+            Some(UpstreamEvent::Tool { tool: tool.to_owned(), status: status.to_owned(), query: None })
+        }
+        // A tool's call is over: its item says what it searched for.
+        "response.output_item.done" => event.item.and_then(|item| {
+            let tool = chat_core::tools::ToolKind::of_call(&item.kind)?;
+            let query = item.action.and_then(|action| action.query);
+            Some(UpstreamEvent::Tool { tool: tool.as_str().to_owned(), status: "completed".into(), query })
+        }),
+        "response.output_text.annotation.added" => {
+            event.annotation.as_ref().and_then(|annotation| annotation.source()).map(UpstreamEvent::Source)
+        }
         "response.created" => Some(UpstreamEvent::Created { id: event.response.unwrap_or_default().id }),
         "response.completed" => Some(UpstreamEvent::Completed { usage: event.response.and_then(|r| r.usage) }),
         "response.incomplete" => {
@@ -137,6 +159,14 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
         _ => None,
     };
     Ok((sequence, typed.map(Item::Event)))
+}
+
+/// `(tool, status)` of a hosted tool's progress event (`response.web_search_call.searching`);
+/// its `.completed` is read from the call's item instead, which says what it searched for.
+fn tool_status(kind: &str) -> Option<(&'static str, &str)> {
+    let (call, status) = kind.strip_prefix("response.")?.rsplit_once('.')?;
+    let tool = chat_core::tools::ToolKind::of_call(call)?;
+    (status != "completed").then_some((tool.as_str(), status))
 }
 
 #[cfg(test)]
@@ -163,7 +193,8 @@ mod tests {
                     total_tokens: 3,
                     output_tokens_details: None,
                     input_tokens_details: None,
-                    tier: Default::default()
+                    tier: Default::default(),
+                    tool_calls: Default::default()
                 })
             }))
         );
@@ -257,5 +288,40 @@ mod tests {
         assert_eq!(flat, Err(ApiError::StreamFailed("flat".into())));
         assert_eq!(parse("{oops", "k"), Err(ApiError::MalformedUpstream));
         assert_eq!(parse(r#"{"type":"response.output_text.delta"}"#, "k"), Err(ApiError::MalformedUpstream));
+    }
+
+    #[test]
+    fn a_hosted_tool_s_progress_and_citations_are_typed() {
+        let searching =
+            parse(r#"{"type":"response.web_search_call.searching","output_index":0,"item_id":"ws_1"}"#, "k");
+        let expected = UpstreamEvent::Tool { tool: "web_search".into(), status: "searching".into(), query: None };
+        assert_eq!(searching, Ok(Some(expected)));
+        // Its `.completed` is read from the item, which says what it searched for.
+        assert_eq!(parse(r#"{"type":"response.web_search_call.completed","item_id":"ws_1"}"#, "k"), Ok(None));
+        let done = parse(
+            r#"{"type":"response.output_item.done","item":{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"rust sse"}}}"#,
+            "k",
+        );
+        let expected = UpstreamEvent::Tool {
+            tool: "web_search".into(),
+            status: "completed".into(),
+            query: Some("rust sse".into()),
+        };
+        assert_eq!(done, Ok(Some(expected)));
+        let cited = parse(
+            r#"{"type":"response.output_text.annotation.added","annotation":{"type":"url_citation","url":"https://a.example/x","title":"A <b>","start_index":0,"end_index":3}}"#,
+            "k",
+        );
+        let source = Source { url: "https://a.example/x".into(), title: "A <b>".into() };
+        assert_eq!(cited, Ok(Some(UpstreamEvent::Source(source))));
+        // Only http and https are links; other annotations and arguments deltas are skipped.
+        for skipped in [
+            r#"{"type":"response.output_text.annotation.added","annotation":{"type":"url_citation","url":"javascript:alert(1)"}}"#,
+            r#"{"type":"response.output_text.annotation.added","annotation":{"type":"file_citation","file_id":"f"}}"#,
+            r#"{"type":"response.mcp_call_arguments.delta","delta":"{"}"#,
+            r#"{"type":"response.output_item.done","item":{"type":"message","content":[]}}"#,
+        ] {
+            assert_eq!(parse(skipped, "k"), Ok(None), "{skipped}");
+        }
     }
 }

@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 mod answer;
+mod tools;
 
 pub use answer::*;
+pub use tools::{Annotation, Source, ToolAction};
 
 /// The body of `POST {base}/responses`.
 #[derive(Debug, Serialize)]
@@ -46,6 +48,13 @@ pub struct CreateResponse<'a> {
     /// `OPENAI_COMPACT_THRESHOLD`: server-side compaction of a long conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_management: Option<[Compaction; 1]>,
+    /// `OPENAI_TOOLS`, exactly as the owner wrote them (a follow-up too: an MCP approval's
+    /// continuation needs its server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<&'a [serde_json::Value]>,
+    /// `OPENAI_MAX_TOOL_CALLS`, with the tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tool_calls: Option<u32>,
 }
 
 /// `{"type": "compaction", "compact_threshold": N}`.

@@ -214,14 +214,20 @@ impl Gate {
 
 /// The most `chat` can be billed, in tokens: its input's bytes (a token is never shorter than a
 /// byte), each message's framing, the instructions, `earlier_tokens` (the conversation it
-/// continues, as OpenAI reported it, which OpenAI bills again as input) and the output cap
-/// (reasoning tokens count within it).
+/// continues, as OpenAI reported it, which OpenAI bills again as input), with hosted tools the
+/// tool objects and every step of the answer reading it all again with each result so far
+/// (`ToolsConfig::input_tokens`), and the output cap (reasoning tokens count within it).
 pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> u64 {
     let instructions = config.instructions.as_deref().map_or(0, str::len) as u64;
     let messages = chat.earlier.len() as u64 + 1;
     let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
-    (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64 + output)
-        .saturating_add(earlier_tokens)
+    let question =
+        (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64).saturating_add(earlier_tokens);
+    let input = match &config.tools {
+        Some(tools) => tools.input_tokens(question.saturating_add(tools.definition_bytes()), &chat_core::date::today()),
+        None => question,
+    };
+    input.saturating_add(output)
 }
 
 /// The most `chat` can cost: [`reservation`] tokens, and in nano-dollars its input at the dearest
@@ -233,7 +239,9 @@ fn worst_case(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> Amoun
     let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
     let worst = |p: Prices| p.worst_case_nanos(tokens.saturating_sub(output), output, config.service_tier);
     let nanos = [config.price(), config.fallback_price()].into_iter().flatten().map(worst).max().unwrap_or(0);
-    Amount { tokens, nanos }
+    // Hosted tools' fees are billed outside the tokens, whatever the model's price.
+    let fees = config.tools.as_ref().map_or(0, |tools| tools.worst_fees_nanos(&chat_core::date::today()));
+    Amount { tokens, nanos: nanos.saturating_add(fees) }
 }
 
 /// Who is asking, with their own limits when their key or plan sets them; nothing counted yet.

@@ -33,6 +33,7 @@ impl RequestSummary {
         put("reasoning_deltas", json!((self.reasoning_deltas > 0).then_some(self.reasoning_deltas)));
         put("silences_checked", json!((self.silences_checked > 0).then_some(self.silences_checked)));
         put("total_ms", json!(self.started.elapsed().as_millis() as u64));
+        put("admit_ms", json!(self.admitted.map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0)));
         put("input_tokens", json!(usage.input_tokens));
         put("cached_input_tokens", json!(usage.cached_tokens()));
         put("cache_write_tokens", json!(usage.cache_write_tokens()));
@@ -40,6 +41,14 @@ impl RequestSummary {
         put("output_tokens", json!(usage.output_tokens));
         put("reasoning_tokens", json!(usage.reasoning_tokens()));
         put("total_tokens", json!(usage.total_tokens));
+        let calls = usage.tool_calls;
+        let by_tool: serde_json::Map<String, serde_json::Value> = chat_core::tools::ToolKind::ALL
+            .into_iter()
+            .filter(|kind| calls.of(*kind) > 0)
+            .map(|kind| (kind.as_str().to_owned(), json!(calls.of(kind))))
+            .collect();
+        put("tool_calls", json!((!by_tool.is_empty()).then_some(by_tool)));
+        put("sources", json!((!self.sources.is_empty()).then_some(self.sources.len())));
         put("estimated_cost_usd", json!(self.cost_usd()));
         put("response_id", json!(self.response_id));
         put("resumed", json!(self.resumed.then_some(true)));
@@ -133,6 +142,7 @@ mod tests {
             output_tokens_details: None,
             input_tokens_details: None,
             tier: Default::default(),
+            tool_calls: Default::default(),
         });
         summary.outcome = Outcome::Completed;
         for (floor, level) in [

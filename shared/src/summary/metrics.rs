@@ -43,6 +43,10 @@ impl RequestSummary {
         if let Some(cost) = self.cost_usd().filter(|_| counts_tokens) {
             metrics.push(("EstimatedCost", "None", cost));
         }
+        // Hosted tools' calls, billed per call: only when the answer made any.
+        if usage.tool_calls.total() > 0 {
+            metrics.push(("ToolCalls", "Count", f64::from(usage.tool_calls.total())));
+        }
         if self.failed_over_to.is_some() {
             metrics.push(("FailedOver", "Count", 1.0));
         }
@@ -112,6 +116,7 @@ mod tests {
             output_tokens_details: None,
             input_tokens_details: None,
             tier: Default::default(),
+            tool_calls: Default::default(),
         });
         summary.outcome = Outcome::Completed;
         let fields = summary.fields();
@@ -142,6 +147,7 @@ mod tests {
             output_tokens_details: None,
             input_tokens_details: None,
             tier: Default::default(),
+            tool_calls: Default::default(),
         };
         let summary =
             RequestSummary::settled_later("chat-stream", "r2".into(), &config(), "resp_1", Some(usage), false);

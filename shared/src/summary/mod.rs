@@ -92,6 +92,10 @@ pub struct RequestSummary {
     /// False for the line of an answer settled after its request ended: its tokens count, it
     /// is no request of its own.
     counts_request: bool,
+    /// The pages the answer cited, each once.
+    sources: Vec<String>,
+    /// When the question was admitted (the caller known, its request and worst case counted).
+    admitted: Option<Duration>,
 }
 
 impl RequestSummary {
@@ -124,7 +128,23 @@ impl RequestSummary {
             failover: config.fallback.is_some(),
             error: None,
             counts_request: true,
+            sources: Vec::new(),
+            admitted: None,
         }
+    }
+
+    /// The question is admitted: the line says how long that took (the limits' round trips).
+    pub fn admitted(&mut self) {
+        self.admitted = Some(self.started.elapsed());
+    }
+
+    /// Notes a page the answer cites: whether it is the first time.
+    pub fn cited(&mut self, url: &str) -> bool {
+        let first = !self.sources.iter().any(|known| known == url);
+        if first {
+            self.sources.push(url.to_owned());
+        }
+        first
     }
 
     /// The line of an answer whose reader left, written once it finished and was settled: its

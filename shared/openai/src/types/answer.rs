@@ -42,11 +42,13 @@ struct WireResponseObject {
 impl From<WireResponseObject> for ResponseObject {
     fn from(wire: WireResponseObject) -> Self {
         let tier = chat_core::prices::Tier::named(wire.service_tier.as_deref());
+        let mut tool_calls = chat_core::tools::ToolCalls::default();
+        wire.output.iter().filter_map(OutputItem::tool_call).for_each(|call| tool_calls.count(call));
         Self {
             id: wire.id,
             status: wire.status,
             output: wire.output,
-            usage: wire.usage.map(|usage| Usage { tier, ..usage }),
+            usage: wire.usage.map(|usage| Usage { tier, tool_calls, ..usage }),
             incomplete_details: wire.incomplete_details,
             error: wire.error,
             metadata: wire.metadata,
@@ -79,13 +81,13 @@ impl ResponseObject {
     pub fn output_text(&self) -> String {
         let parts = self.output.iter().filter_map(|item| match item {
             OutputItem::Message { content } => Some(content),
-            OutputItem::Reasoning { .. } | OutputItem::Compaction {} | OutputItem::Other => None,
+            _ => None,
         });
         let mut text = String::new();
         let mut refusal = String::new();
         for part in parts.flatten() {
             match part {
-                ContentPart::OutputText { text: t } => text.push_str(t),
+                ContentPart::OutputText { text: t, .. } => text.push_str(t),
                 ContentPart::Refusal { refusal: r } => refusal.push_str(r),
                 ContentPart::Other => {}
             }
@@ -135,6 +137,11 @@ pub enum OutputItem {
     },
     /// What a compaction leaves: the conversation after it is under the threshold.
     Compaction {},
+    /// A hosted tool's call (each one billed per call, outside `usage`).
+    WebSearchCall {},
+    FileSearchCall {},
+    CodeInterpreterCall {},
+    McpCall {},
     #[serde(other)]
     Other,
 }
@@ -155,6 +162,9 @@ pub struct SummaryPart {
 pub enum ContentPart {
     OutputText {
         text: String,
+        /// Its citations (`url_citation` from web search, among others).
+        #[serde(default)]
+        annotations: Vec<super::tools::Annotation>,
     },
     Refusal {
         refusal: String,
@@ -180,6 +190,10 @@ pub struct Usage {
     /// The response's `service_tier` (set from beside the usage, never sent on).
     #[serde(skip)]
     pub tier: chat_core::prices::Tier,
+    /// The hosted tool calls among the response's output items (billed per call, outside the
+    /// token counts; set from beside the usage, never sent on).
+    #[serde(skip)]
+    pub tool_calls: chat_core::tools::ToolCalls,
 }
 
 impl Usage {
@@ -212,6 +226,7 @@ impl Usage {
             output: self.output_tokens,
             tier: self.tier,
             total: self.billed_tokens(),
+            tool_calls: self.tool_calls,
         }
     }
 }
@@ -290,6 +305,9 @@ pub struct WireEvent {
     pub item: Option<Typed>,
     #[serde(default)]
     pub part: Option<Typed>,
+    /// The citation of `response.output_text.annotation.added`.
+    #[serde(default)]
+    pub annotation: Option<super::tools::Annotation>,
 }
 
 /// Only the `type` of an item or part.
@@ -297,6 +315,9 @@ pub struct WireEvent {
 pub struct Typed {
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// What a `web_search_call` did (`{"type":"search","query"}`), when OpenAI says.
+    #[serde(default)]
+    pub action: Option<super::tools::ToolAction>,
 }
 
 impl WireEvent {

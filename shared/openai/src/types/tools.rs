@@ -1,0 +1,76 @@
+//! What OpenAI says of hosted tools: which output items are billed calls, what a search looked
+//! for, and the citations of an answer's text.
+
+use serde::Deserialize;
+
+use super::{ContentPart, OutputItem, ResponseObject};
+
+impl OutputItem {
+    /// A hosted tool call's item type (`web_search_call`, ...); `None` for anything else.
+    pub fn tool_call(&self) -> Option<&'static str> {
+        match self {
+            Self::WebSearchCall {} => Some("web_search_call"),
+            Self::FileSearchCall {} => Some("file_search_call"),
+            Self::CodeInterpreterCall {} => Some("code_interpreter_call"),
+            Self::McpCall {} => Some("mcp_call"),
+            Self::Message { .. } | Self::Reasoning { .. } | Self::Compaction {} | Self::Other => None,
+        }
+    }
+}
+
+/// A `web_search_call`'s action: a search and its query, a page opened, a find in it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolAction {
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+/// One citation of the answer's text; only `url_citation` carries a link.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Annotation {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// A cited page: shown as a link under the answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    pub url: String,
+    pub title: String,
+}
+
+impl Annotation {
+    /// The page a `url_citation` cites, when its URL is http or https (nothing else is a link a
+    /// reader may follow).
+    pub fn source(&self) -> Option<Source> {
+        let url = self.url.as_deref().filter(|_| self.kind == "url_citation")?;
+        let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+        (scheme == "http" || scheme == "https")
+            .then(|| Source { url: url.to_owned(), title: self.title.clone().unwrap_or_else(|| url.to_owned()) })
+    }
+}
+
+impl ResponseObject {
+    /// The pages the answer cites, each once, in the order first cited.
+    pub fn sources(&self) -> Vec<Source> {
+        let mut sources: Vec<Source> = Vec::new();
+        let cited = self.output.iter().flat_map(|item| match item {
+            OutputItem::Message { content } => content.as_slice(),
+            _ => &[],
+        });
+        for part in cited {
+            if let ContentPart::OutputText { annotations, .. } = part {
+                for source in annotations.iter().filter_map(Annotation::source) {
+                    if !sources.iter().any(|known| known.url == source.url) {
+                        sources.push(source);
+                    }
+                }
+            }
+        }
+        sources
+    }
+}
