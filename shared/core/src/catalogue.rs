@@ -45,10 +45,6 @@ static FAMILIES: LazyLock<Vec<ModelFacts>> = LazyLock::new(|| {
     families
 });
 
-/// The efforts every provider's reasoning models take (OpenAI's, Azure's and Bedrock's): what
-/// a fallback is sent of the primary's effort.
-pub const PORTABLE_EFFORTS: [&str; 3] = ["low", "medium", "high"];
-
 /// What the catalogue says of `model`'s family (a dated snapshot is its family's); `None` when
 /// it does not know the model.
 pub fn describe(model: &str) -> Option<&'static ModelFacts> {
@@ -66,9 +62,9 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     check_compaction(config)?;
     check_tools(config)?;
     if let Some(fallback) = &config.fallback {
-        // The fallback is sent only a portable effort, and no context (`openai-client`).
-        let effort = config.reasoning.effort.filter(|effort| PORTABLE_EFFORTS.contains(effort));
-        check_model(&fallback.model, effort, None, "FALLBACK_MODEL")?;
+        // Checked with what the fallback is sent, by the one rule the client sends it by.
+        let (sent, _) = crate::fallback::sent_to_fallback(config.clone());
+        check_model(&fallback.model, sent.reasoning.effort, sent.reasoning.context, "FALLBACK_MODEL")?;
     }
     Ok(())
 }

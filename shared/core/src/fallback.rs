@@ -108,3 +108,32 @@ fn bedrock_region(get: &impl Fn(&str) -> Option<String>, base_url: &str) -> Resu
         }),
     }
 }
+
+/// The primary's settings as the fallback is sent them, and the variables left out: what is
+/// OpenAI's own and another provider's model may refuse (a 400 on every failover): the service
+/// tier, compaction, the reasoning context, hosted tools (they run at OpenAI), and an effort
+/// beyond low, medium and high. The one rule, for the client and for the catalogue's check.
+pub fn sent_to_fallback(mut config: crate::Config) -> (crate::Config, Vec<&'static str>) {
+    let mut dropped = Vec::new();
+    if config.service_tier.take().is_some() {
+        dropped.push("OPENAI_SERVICE_TIER");
+    }
+    if config.compact_threshold.take().is_some() {
+        dropped.push("OPENAI_COMPACT_THRESHOLD");
+    }
+    if config.reasoning.context.take().is_some() {
+        dropped.push("OPENAI_REASONING_CONTEXT");
+    }
+    if config.tools.take().is_some() {
+        dropped.push("OPENAI_TOOLS");
+    }
+    if config.reasoning.effort.is_some_and(|effort| !PORTABLE_EFFORTS.contains(&effort)) {
+        config.reasoning.effort = None;
+        dropped.push("OPENAI_REASONING_EFFORT");
+    }
+    (config, dropped)
+}
+
+/// The efforts every provider's reasoning models take (OpenAI's, Azure's and Bedrock's): what
+/// a fallback is sent of the primary's effort.
+pub const PORTABLE_EFFORTS: [&str; 3] = ["low", "medium", "high"];

@@ -207,28 +207,10 @@ impl ResponsesClient {
     }
 }
 
-/// The primary's settings, less what is OpenAI's own and another provider's model may refuse
-/// (a 400 on every failover): the service tier, compaction, the reasoning context, and an effort
-/// beyond low, medium and high. Said once at init.
-fn for_the_fallback(mut config: Config) -> Config {
-    let mut dropped = Vec::new();
-    if config.service_tier.take().is_some() {
-        dropped.push("OPENAI_SERVICE_TIER");
-    }
-    if config.compact_threshold.take().is_some() {
-        dropped.push("OPENAI_COMPACT_THRESHOLD");
-    }
-    if config.reasoning.context.take().is_some() {
-        dropped.push("OPENAI_REASONING_CONTEXT");
-    }
-    // Hosted tools run at OpenAI: another provider's answer goes without them.
-    if config.tools.take().is_some() {
-        dropped.push("OPENAI_TOOLS");
-    }
-    if config.reasoning.effort.is_some_and(|effort| !chat_core::catalogue::PORTABLE_EFFORTS.contains(&effort)) {
-        config.reasoning.effort = None;
-        dropped.push("OPENAI_REASONING_EFFORT");
-    }
+/// The fallback's settings ([`chat_core::fallback::sent_to_fallback`]), what is not sent said
+/// once at init.
+fn for_the_fallback(config: Config) -> Config {
+    let (config, dropped) = chat_core::fallback::sent_to_fallback(config);
     if !dropped.is_empty() {
         tracing::warn!(
             model = %config.model,
