@@ -154,6 +154,8 @@ pub struct UiStreamEncoder {
     reasoning_open: bool,
     response_id: Option<String>,
     sources: u32,
+    /// The hosted tool calls whose `tool-input-start` went out.
+    tools_started: Vec<String>,
 }
 
 /// The one text part of an answer.
@@ -183,6 +185,25 @@ impl UiStreamEncoder {
         }
         self.text_open = true;
         [self.close_reasoning(), chunk(&json!({ "type": "text-start", "id": TEXT_ID })), delta].concat().into()
+    }
+
+    /// A hosted tool's call began: `tool-input-start`, run by the provider.
+    pub fn tool_started(&mut self, call: &str, tool: &str) -> Bytes {
+        self.tools_started.push(call.to_owned());
+        chunk(&json!({ "type": "tool-input-start", "toolCallId": call, "toolName": tool, "providerExecuted": true }))
+    }
+
+    /// A hosted tool's call is done: its input (what it searched for) and its output, both
+    /// run by the provider; started first if its start was not seen.
+    pub fn tool_done(&mut self, call: &str, tool: &str, query: Option<&str>) -> Bytes {
+        let start = match self.tools_started.iter().any(|started| started == call) {
+            true => Bytes::new(),
+            false => self.tool_started(call, tool),
+        };
+        let input = query.map_or_else(|| json!({}), |query| json!({ "query": query }));
+        let available = json!({ "type": "tool-input-available", "toolCallId": call, "toolName": tool, "input": input, "providerExecuted": true });
+        let output = json!({ "type": "tool-output-available", "toolCallId": call, "output": { "status": "completed" }, "providerExecuted": true });
+        [start, chunk(&available), chunk(&output)].concat().into()
     }
 
     /// A page the answer cites: a `source-url` part, numbered in the answer.

@@ -1,6 +1,6 @@
 // The owner's web search through each version's own DefaultChatTransport against a release
 // chat-stream with OPENAI_TOOLS: the answer's cited pages arrive as `source-url` parts, each page
-// once, beside the text. Run by tests/tests/ai_sdk_chains.rs, which passes the URL.
+// once, beside the text, and each search as a provider-executed tool call. Run by tests/tests/ai_sdk_chains.rs, which passes the URL.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,6 +24,11 @@ for (const alias of VERSIONS) {
       const sources = answer.parts.filter((p) => p.type === 'source-url');
       assert.deepEqual(sources.map((s) => s.url), ['https://example.com/result-0', 'https://example.com/result-1']);
       assert.equal(sources[0].title, 'Result <0> & "more"');
+      // Each search as a provider-executed tool call, done, with what it searched for.
+      const searches = answer.parts.filter((p) => p.type === 'tool-web_search');
+      assert.equal(searches.length, 2, JSON.stringify(answer.parts));
+      assert.ok(searches.every((p) => p.state === 'output-available' && p.providerExecuted === true), JSON.stringify(searches));
+      assert.equal(searches[0].input.query, '/stub search=2 deltas=3 0');
     });
   });
 }

@@ -23,10 +23,8 @@ pub trait Dialect: Send + 'static {
     fn text(&mut self, token: Option<&str>, delta: &str) -> Bytes;
     /// A piece of the reasoning summary, before the text.
     fn reasoning(&mut self, token: Option<&str>, delta: &str) -> Bytes;
-    /// A hosted tool at work; a dialect without a word for it sends nothing.
-    fn tool(&mut self, _token: Option<&str>, _tool: &str, _status: &str, _query: Option<&str>) -> Bytes {
-        Bytes::new()
-    }
+    /// A hosted tool at work.
+    fn tool(&mut self, token: Option<&str>, step: &ToolStep<'_>) -> Bytes;
     /// A page the answer cites, once each.
     fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes;
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes;
@@ -50,6 +48,15 @@ pub trait Dialect: Send + 'static {
     fn protocol(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// One step of a hosted tool's call: its item id, the tool, OpenAI's status, and what it
+/// searched for once done, when OpenAI says.
+pub struct ToolStep<'a> {
+    pub call: &'a str,
+    pub tool: &'a str,
+    pub status: &'a str,
+    pub query: Option<&'a str>,
 }
 
 /// The contract's events: `start`, `response`, unnamed deltas, `usage` | `stopped` | `error`, `end`.
@@ -86,8 +93,9 @@ impl Dialect for EventSource {
     }
 
     /// `event: tool`: `{"type","status"}`, and `"query"` once a search says what it looked for.
-    fn tool(&mut self, token: Option<&str>, tool: &str, status: &str, query: Option<&str>) -> Bytes {
-        let data = match query {
+    fn tool(&mut self, token: Option<&str>, step: &ToolStep<'_>) -> Bytes {
+        let (tool, status) = (step.tool, step.status);
+        let data = match step.query {
             Some(query) => json!({ "type": tool, "status": status, "query": query }),
             None => json!({ "type": tool, "status": status }),
         };
@@ -209,6 +217,18 @@ impl Dialect for UiMessageStream {
 
     fn reasoning(&mut self, _token: Option<&str>, delta: &str) -> Bytes {
         let bytes = self.encoder.reasoning(delta);
+        self.numbered(bytes)
+    }
+
+    /// A provider-executed tool call, as the AI SDK's own OpenAI provider shows a hosted tool:
+    /// `tool-input-start` when it starts, its input (what it searched for) and its output once
+    /// done; the steps between say nothing new.
+    fn tool(&mut self, _token: Option<&str>, step: &ToolStep<'_>) -> Bytes {
+        let bytes = match step.status {
+            "in_progress" => self.encoder.tool_started(step.call, step.tool),
+            "completed" => self.encoder.tool_done(step.call, step.tool, step.query),
+            _ => Bytes::new(),
+        };
         self.numbered(bytes)
     }
 

@@ -15,7 +15,7 @@ use shared::{Outcome, RequestSummary};
 use tokio::time::Instant;
 
 use crate::cursor::{Cursor, epoch_of, instant_of};
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ToolStep};
 use crate::pings::{Tick, with_pings};
 use crate::settlement::{CANCEL_PATIENCE, Holding, Settlement};
 
@@ -231,9 +231,10 @@ impl Relay {
                 }
                 Step::Send(self.dialect.response(self.cursor.token().as_deref(), &id, &self.model))
             }
-            UpstreamEvent::Tool { tool, status, query } => {
+            UpstreamEvent::Tool { call, tool, status, query } => {
                 self.heard();
-                Step::Send(self.dialect.tool(self.cursor.token().as_deref(), &tool, &status, query.as_deref()))
+                let step = ToolStep { call: &call, tool: &tool, status: &status, query: query.as_deref() };
+                Step::Send(self.dialect.tool(self.cursor.token().as_deref(), &step))
             }
             // Each page once, however often the text cites it.
             UpstreamEvent::Source(source) => match self.summary.cited(&source.url) {

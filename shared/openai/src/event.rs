@@ -29,6 +29,8 @@ pub enum UpstreamEvent {
     /// A hosted tool at work: its type (`web_search`), its status (`in_progress`, `searching`,
     /// `completed`, ...) and, once it is done, what it searched for when OpenAI says.
     Tool {
+        /// The call's item id, the same on every event about it.
+        call: String,
         tool: String,
         status: String,
         query: Option<String>,
@@ -133,13 +135,15 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
         }
         kind if tool_status(kind).is_some() => {
             let (tool, status) = tool_status(kind).unwrap_or_default();
-            Some(UpstreamEvent::Tool { tool: tool.to_owned(), status: status.to_owned(), query: None })
+            let call = event.item_id.unwrap_or_default();
+            Some(UpstreamEvent::Tool { call, tool: tool.to_owned(), status: status.to_owned(), query: None })
         }
         // A tool's call is over: its item says what it searched for.
         "response.output_item.done" => event.item.and_then(|item| {
             let tool = chat_core::tools::ToolKind::of_call(&item.kind)?;
             let query = item.action.and_then(|action| action.query);
-            Some(UpstreamEvent::Tool { tool: tool.as_str().to_owned(), status: "completed".into(), query })
+            let call = item.id.unwrap_or_default();
+            Some(UpstreamEvent::Tool { call, tool: tool.as_str().to_owned(), status: "completed".into(), query })
         }),
         "response.output_text.annotation.added" => {
             event.annotation.as_ref().and_then(|annotation| annotation.source()).map(UpstreamEvent::Source)
@@ -294,7 +298,12 @@ mod tests {
     fn a_hosted_tool_s_progress_and_citations_are_typed() {
         let searching =
             parse(r#"{"type":"response.web_search_call.searching","output_index":0,"item_id":"ws_1"}"#, "k");
-        let expected = UpstreamEvent::Tool { tool: "web_search".into(), status: "searching".into(), query: None };
+        let expected = UpstreamEvent::Tool {
+            call: "ws_1".into(),
+            tool: "web_search".into(),
+            status: "searching".into(),
+            query: None,
+        };
         assert_eq!(searching, Ok(Some(expected)));
         // Its `.completed` is read from the item, which says what it searched for.
         assert_eq!(parse(r#"{"type":"response.web_search_call.completed","item_id":"ws_1"}"#, "k"), Ok(None));
@@ -303,6 +312,7 @@ mod tests {
             "k",
         );
         let expected = UpstreamEvent::Tool {
+            call: "ws_1".into(),
             tool: "web_search".into(),
             status: "completed".into(),
             query: Some("rust sse".into()),

@@ -308,6 +308,9 @@ pub struct WireEvent {
     /// The citation of `response.output_text.annotation.added`.
     #[serde(default)]
     pub annotation: Option<super::tools::Annotation>,
+    /// The item a tool's progress event is about (`ws_...`).
+    #[serde(default)]
+    pub item_id: Option<String>,
 }
 
 /// Only the `type` of an item or part.
@@ -318,6 +321,9 @@ pub struct Typed {
     /// What a `web_search_call` did (`{"type":"search","query"}`), when OpenAI says.
     #[serde(default)]
     pub action: Option<super::tools::ToolAction>,
+    /// The item's id (a tool call's, which its progress events name as `item_id`).
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 impl WireEvent {
