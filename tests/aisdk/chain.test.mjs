@@ -1,7 +1,7 @@
 // A useChat conversation going on from its last answer on OpenAI's side, through each version's
 // own DefaultChatTransport against a release chat-stream (limits on, access keys): three turns, a
 // regenerate, a history whose last answer was changed, and a second caller reusing the chat id.
-// This side checks what the page sees; tests/tests/ai_sdk_chains.rs, which passes the URL and the
+// This side checks what the page sees; tests/tests/ai_sdk_resume.rs, which passes the URL and the
 // keys, checks what the model was asked (the lines printed here say which answer is which).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

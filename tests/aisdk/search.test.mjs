@@ -1,6 +1,6 @@
 // The owner's web search through each version's own DefaultChatTransport against a release
 // chat-stream with OPENAI_TOOLS: the answer's cited pages arrive as `source-url` parts, each page
-// once, beside the text, and each search as a provider-executed tool call. Run by tests/tests/ai_sdk_chains.rs, which passes the URL.
+// once, beside the text, and each search as a provider-executed tool call. Run by tests/tests/ai_sdk_resume.rs, which passes the URL.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -3,12 +3,21 @@
 //! by chat id through each version's `DefaultChatTransport`, then runs docs/api.md's Next.js
 //! example's `WorkflowChatTransport` with a key; this side checks that no resume or reconnect
 //! asked the model again and that leaving a page cancelled nothing.
+//!
+//! Then the same clients against the release chat-stream behind a function URL: a useChat
+//! conversation going on from its last answer on OpenAI's side (`shared::chain`;
+//! tests/aisdk/chain.test.mjs drives the pages, this side checks what the model was asked each
+//! turn and that the day's counters hold what the stand-in billed), and a web search's parts
+//! (tests/aisdk/search.test.mjs).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openai_stub::scenario::Scenario;
-use openai_stub::{StubServer, StubState};
-use test_harness::{Dynalite, LambdaWatch, TEST_KEY};
+use openai_stub::{RecordedRequest, StubServer, StubState};
+use test_harness::runtime_api::RuntimeApi;
+use test_harness::{Dynalite, FunctionUrl, LambdaWatch, TEST_KEY};
 
 const TABLE: &str = "limits";
 /// About two seconds of answer: long enough to leave in the middle and come back.
@@ -47,4 +56,84 @@ async fn the_ai_sdk_resumes_a_chat_s_running_answer_by_its_id() {
     // Each version's answer, and the Next.js example's: a resume or a reconnect asks nothing.
     assert_eq!(questions, resumed.len() + 1, "one model call per answer");
     assert!(stub.state.cancels().is_empty(), "leaving the page cancelled nothing");
+}
+
+const VERSIONS: [&str; 4] = ["ai-5", "ai-6.0.99", "ai-6", "ai-7"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_use_chat_conversation_goes_on_from_its_last_answer_and_nothing_else() {
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
+    let dynamo = Dynalite::start().await;
+    let (store, alice, bob) = dynamo.with_two_keys(TABLE).await;
+    let env: Vec<(&str, &str)> = dynamo
+        .limits_env(TABLE)
+        .into_iter()
+        .chain([("ACCESS", "keys"), ("RATE_LIMIT_PER_MINUTE", "1000"), ("OPENAI_MAX_RETRIES", "0")])
+        .collect();
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    let url = FunctionUrl::start(Arc::new(function)).await;
+    let env = vec![("STREAM_URL", url.url()), ("ALICE_KEY", alice), ("BOB_KEY", bob)];
+    let (report, passed) = test_harness::node_test("aisdk", "chain.test.mjs", env).await;
+    assert!(passed, "AI SDK chain tests failed:\n{report}");
+    let answers: HashMap<(String, String), String> = report
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.trim().strip_prefix("ANSWER ")?.split(' ');
+            Some(((words.next()?.to_owned(), words.next()?.to_owned()), words.next()?.to_owned()))
+        })
+        .collect();
+    let requests = stub.state.requests();
+    for alias in VERSIONS {
+        let id = |label: &str| answers.get(&(alias.to_owned(), label.to_owned())).cloned();
+        let asked = |question: &str| -> Vec<&RecordedRequest> {
+            let question = format!("/stub deltas=3 {alias} {question}");
+            requests.iter().filter(|r| r.input == question).collect()
+        };
+        let one = |question: &str| -> &RecordedRequest {
+            let found = asked(question);
+            assert_eq!(found.len(), 1, "{alias} {question}: {found:?}");
+            found[0]
+        };
+        // The first turn has nothing to go on from; the next two go on from the one before,
+        // sending only the new message.
+        let first = one("turn 1");
+        assert_eq!((first.previous_response_id.as_deref(), first.messages.len()), (None, 1), "{alias}");
+        for (turn, before) in [("turn 2", "turn1"), ("turn 3", "turn2")] {
+            let asked = &asked(turn)[0];
+            assert_eq!(asked.previous_response_id, id(before), "{alias} {turn}");
+            assert_eq!(asked.messages.len(), 1, "{alias} {turn}: only the new message: {:?}", asked.messages);
+        }
+        // A regenerate asks the third question again, going on from the second answer.
+        let third = asked("turn 3");
+        assert_eq!(third.len(), 2, "{alias}: the third question, then its regenerate");
+        assert_eq!((third[1].previous_response_id.clone(), third[1].messages.len()), (id("turn2"), 1), "{alias}");
+        assert_ne!(id("regenerated"), id("turn3"), "{alias}: a new answer");
+        // A changed answer, and another caller with the same chat id: the whole history.
+        for question in ["after a changed answer", "bob"] {
+            let asked = one(question);
+            assert_eq!(asked.previous_response_id, None, "{alias} {question}");
+            assert_eq!(asked.messages.len(), 7, "{alias} {question}: {:?}", asked.messages);
+        }
+    }
+    // Every turn settled to what the stand-in billed, the ones on OpenAI's side included (their
+    // conversation billed again as input).
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
+    let billed: u64 = stub.state.requests().iter().map(RecordedRequest::billed_tokens).sum();
+    assert_eq!(used, billed, "settled to the bill");
+    assert!(stub.state.requests().iter().all(|r| r.finished), "every answer whole");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ai_sdk_version_shows_a_search_s_sources() {
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
+    let env = [("OPENAI_TOOLS", r#"[{"type":"web_search"}]"#)];
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    let url = FunctionUrl::start(Arc::new(function)).await;
+    let (report, passed) = test_harness::node_test("aisdk", "search.test.mjs", vec![("STREAM_URL", url.url())]).await;
+    assert!(passed, "AI SDK search tests failed:\n{report}");
+    assert!(stub.state.requests().iter().all(|r| r.web_searches == 2), "each version's question searched twice");
 }

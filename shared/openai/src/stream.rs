@@ -215,8 +215,16 @@ impl ResponseStream {
             _ => Ok(UpstreamEvent::Completed { usage }),
         };
         let reasoning = (!reasoning_rest.is_empty()).then_some(Ok(UpstreamEvent::ReasoningDelta(reasoning_rest)));
-        let events =
-            reasoning.into_iter().chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest)))).chain([end]);
+        // A reader at the start has seen none of the tools' steps (they come before the text);
+        // the sources are sent again whatever the place (a reader keeps each page once).
+        let tools = if offset == 0 { response.tool_steps() } else { Vec::new() };
+        let sources = response.sources().into_iter().map(UpstreamEvent::Source);
+        let events = reasoning
+            .into_iter()
+            .chain(tools.into_iter().map(Ok))
+            .chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest))))
+            .chain(sources.map(Ok))
+            .chain([end]);
         Self::of(events.collect())
     }
 

@@ -138,10 +138,25 @@ pub enum OutputItem {
     /// What a compaction leaves: the conversation after it is under the threshold.
     Compaction {},
     /// A hosted tool's call (each one billed per call, outside `usage`).
-    WebSearchCall {},
-    FileSearchCall {},
-    CodeInterpreterCall {},
-    McpCall {},
+    WebSearchCall {
+        #[serde(default)]
+        id: Option<String>,
+        /// What it searched for (`{"type":"search","query"}`), when OpenAI says.
+        #[serde(default)]
+        action: Option<super::tools::ToolAction>,
+    },
+    FileSearchCall {
+        #[serde(default)]
+        id: Option<String>,
+    },
+    CodeInterpreterCall {
+        #[serde(default)]
+        id: Option<String>,
+    },
+    McpCall {
+        #[serde(default)]
+        id: Option<String>,
+    },
     #[serde(other)]
     Other,
 }

@@ -8,11 +8,19 @@ use super::{ContentPart, OutputItem, ResponseObject};
 impl OutputItem {
     /// A hosted tool call's item type (`web_search_call`, ...); `None` for anything else.
     pub fn tool_call(&self) -> Option<&'static str> {
+        self.tool_step().map(|(call, _, _)| call)
+    }
+
+    /// A hosted tool call's `(item type, item id, what it searched for)`.
+    fn tool_step(&self) -> Option<(&'static str, Option<&str>, Option<&str>)> {
         match self {
-            Self::WebSearchCall {} => Some("web_search_call"),
-            Self::FileSearchCall {} => Some("file_search_call"),
-            Self::CodeInterpreterCall {} => Some("code_interpreter_call"),
-            Self::McpCall {} => Some("mcp_call"),
+            Self::WebSearchCall { id, action } => {
+                let query = action.as_ref().and_then(|action| action.query.as_deref());
+                Some(("web_search_call", id.as_deref(), query))
+            }
+            Self::FileSearchCall { id } => Some(("file_search_call", id.as_deref(), None)),
+            Self::CodeInterpreterCall { id } => Some(("code_interpreter_call", id.as_deref(), None)),
+            Self::McpCall { id } => Some(("mcp_call", id.as_deref(), None)),
             Self::Message { .. } | Self::Reasoning { .. } | Self::Compaction {} | Self::Other => None,
         }
     }
@@ -55,6 +63,23 @@ impl Annotation {
 }
 
 impl ResponseObject {
+    /// The answer's hosted tool calls, each as its last step (`completed`, with what it searched
+    /// for): what a reader who reads the stored answer from its start is told of them.
+    pub fn tool_steps(&self) -> Vec<crate::UpstreamEvent> {
+        let steps = self.output.iter().filter_map(OutputItem::tool_step);
+        steps
+            .filter_map(|(item, id, query)| {
+                let tool = chat_core::tools::ToolKind::of_call(item)?;
+                Some(crate::UpstreamEvent::Tool {
+                    call: id.unwrap_or_default().to_owned(),
+                    tool: tool.as_str().to_owned(),
+                    status: "completed".into(),
+                    query: query.map(str::to_owned),
+                })
+            })
+            .collect()
+    }
+
     /// The pages the answer cites, each once, in the order first cited.
     pub fn sources(&self) -> Vec<Source> {
         let mut sources: Vec<Source> = Vec::new();
