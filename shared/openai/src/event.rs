@@ -133,11 +133,6 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
         "response.output_item.added" | "response.content_part.added" if event.starts_reasoning() => {
             return Ok((sequence, Some(Item::ReasoningPart)));
         }
-        kind if tool_status(kind).is_some() => {
-            let (tool, status) = tool_status(kind).unwrap_or_default();
-            let call = event.item_id.unwrap_or_default();
-            Some(UpstreamEvent::Tool { call, tool: tool.to_owned(), status: status.to_owned(), query: None })
-        }
         // A tool's call is over: its item says what it searched for.
         "response.output_item.done" => event.item.and_then(|item| {
             let tool = chat_core::tools::ToolKind::of_call(&item.kind)?;
@@ -160,7 +155,13 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
             return Err(failure(error, None, None));
         }
         "error" => return Err(failure(event.error, event.code, event.message)),
-        _ => None,
+        // A hosted tool's progress (`response.web_search_call.searching`), read once; else skipped.
+        kind => tool_status(kind).map(|(tool, status)| UpstreamEvent::Tool {
+            call: event.item_id.unwrap_or_default(),
+            tool: tool.to_owned(),
+            status: status.to_owned(),
+            query: None,
+        }),
     };
     Ok((sequence, typed.map(Item::Event)))
 }
