@@ -40,6 +40,9 @@ impl LambdaWatch {
             .current_dir(&root)
             .env("PATH", path_with_venv(&root))
             .env("RUST_LOG", "info")
+            // cargo's own lines ("Blocking waiting for file lock") would land mid-way through
+            // a function's JSON log line: both reach the emulator's output through one pipe.
+            .env("CARGO_TERM_QUIET", "true")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
