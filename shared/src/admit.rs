@@ -19,6 +19,7 @@ pub async fn admit(
     chat: &mut ChatRequest,
     deadline: Instant,
 ) -> Result<Admission, ApiError> {
+    allowed(chat, client.config())?;
     let caller = gate.identify(request).await?;
     chat.caller = Some(caller.id.clone());
     if chat.previous_response_id.is_none() {
@@ -28,4 +29,11 @@ pub async fn admit(
     let pass = gate.take_slot(caller).await?;
     let earlier_tokens = client.earlier_tokens(chat, &pass.caller, deadline).await?;
     gate.reserve(pass, chat, client.config(), earlier_tokens).await
+}
+
+/// Refuses the caller's own tools, or results of them, when the owner turned them off
+/// (`CALLER_TOOLS=false`): before anything is read or spent.
+pub fn allowed(chat: &ChatRequest, config: &chat_core::Config) -> Result<(), ApiError> {
+    let brings_tools = !chat.tools.is_empty() || !chat.tool_outputs.is_empty();
+    if brings_tools && !config.caller_tools { Err(ApiError::CallerToolsOff) } else { Ok(()) }
 }

@@ -71,6 +71,7 @@ pub async fn admit(
     conversation: Option<&Conversation>,
     deadline: Instant,
 ) -> Result<Admission, ApiError> {
+    crate::admit::allowed(chat, client.config())?;
     let (caller, answer) = match (conversation, gate.chat_runs()) {
         (Some(conversation), Some(runs)) => {
             let caller = gate.identify(request).await?;
@@ -128,7 +129,7 @@ mod tests {
     }
 
     fn chat(earlier: Vec<Turn>, message: &str) -> ChatRequest {
-        ChatRequest { message: message.into(), previous_response_id: None, caller: None, earlier }
+        ChatRequest { message: message.into(), earlier, ..ChatRequest::default() }
     }
 
     #[test]

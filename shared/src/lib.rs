@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod sse;
 pub mod summary;
 pub mod ui_chat;
+pub mod ui_request;
 mod uri_safe;
 pub mod warm;
 

@@ -40,22 +40,42 @@ pub mod names {
 struct JsonBody {
     message: Option<String>,
     previous_response_id: Option<String>,
+    /// The caller's own function tools.
+    #[serde(default)]
+    tools: Option<serde_json::Value>,
+    /// The caller's answers to the calls of the answer `previous_response_id` names.
+    #[serde(default)]
+    tool_outputs: Option<serde_json::Value>,
 }
 
 /// Parses and validates a GET `?message=` or a POST JSON body.
 pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
     let query = QueryString::parse(request.uri().query().unwrap_or(""))?;
-    let (message, previous_response_id) = match request.method().as_str() {
-        "GET" => (query.get(names::MESSAGE), query.get(names::PREVIOUS_RESPONSE_ID)),
-        "POST" => {
-            let body = parse_json_body(request)?;
-            (body.message, body.previous_response_id)
-        }
+    let body = match request.method().as_str() {
+        "GET" => JsonBody {
+            message: query.get(names::MESSAGE),
+            previous_response_id: query.get(names::PREVIOUS_RESPONSE_ID),
+            tools: None,
+            tool_outputs: None,
+        },
+        "POST" => parse_json_body(request)?,
         other => return Err(ApiError::MethodNotAllowed { method: other.to_owned(), allow: ApiError::ALLOW_ASK }),
     };
-    let message = validate_message(message, max_message_bytes)?;
-    let previous_response_id = validate_previous_response_id(previous_response_id)?;
-    Ok(ChatRequest { message, previous_response_id, caller: None, earlier: Vec::new() })
+    let tools = chat_core::functions::function_tools(body.tools)?;
+    let tool_outputs = chat_core::functions::tool_outputs(body.tool_outputs, max_message_bytes)?;
+    let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
+    let message = match body.message {
+        // The results of the caller's functions are a turn of their own: a message is optional.
+        None if !tool_outputs.is_empty() => String::new(),
+        Some(text) if !tool_outputs.is_empty() && text.trim().is_empty() => String::new(),
+        message => validate_message(message, max_message_bytes)?,
+    };
+    if !tool_outputs.is_empty() && previous_response_id.is_none() {
+        return Err(ApiError::InvalidToolOutputs(
+            "they answer the calls of an earlier answer: send its id as `previous_response_id`".into(),
+        ));
+    }
+    Ok(ChatRequest { message, previous_response_id, tools, tool_outputs, ..ChatRequest::default() })
 }
 
 /// `errors=inline`: whether to report every failure inside the event stream (for EventSource

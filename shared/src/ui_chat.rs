@@ -9,17 +9,11 @@
 //! A chunk carries only keys the SDK's chunk schemas name: ai 6.0.99 (strict objects) refuses any other.
 
 use bytes::Bytes;
-use lambda_http::Request;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use chat_core::{ApiError, ChatRequest, Role, Turn};
 use openai_client::types::Usage;
 
-use crate::request::{body_bytes, parse_json_typed, validate_message, validate_previous_response_id};
-
-/// How many times `MAX_MESSAGE_BYTES` the turns before the new message may carry in all.
-pub const HISTORY_MESSAGES: usize = 8;
+pub use crate::ui_request::{HISTORY_MESSAGES, asks, chat_id, chat_request, follows_hand_overs, is_chat_id};
 
 /// The header the AI SDK's docs say a UI message stream carries.
 pub const STREAM_HEADER: (&str, &str) = ("x-vercel-ai-ui-message-stream", "v1");
@@ -28,123 +22,6 @@ pub const RUN_ID_HEADER: &str = "x-workflow-run-id";
 /// Where a reconnect with a negative `startIndex` starts counting: `-1`, since the whole answer
 /// follows from its first chunk (the transport then counts from 0).
 pub const TAIL_INDEX_HEADER: &str = "x-workflow-stream-tail-index";
-
-#[derive(Deserialize)]
-struct Probe {
-    messages: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    trigger: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    id: Option<Value>,
-}
-
-fn probe(request: &Request) -> Option<Probe> {
-    serde_json::from_slice::<Probe>(body_bytes(request)).ok()
-}
-
-/// Whether this is the AI SDK's request: a `POST` whose JSON body has `messages`. Anything else
-/// (including a body that is not JSON) takes the EventSource path, which reports what is wrong.
-pub fn asks(request: &Request) -> bool {
-    request.method() == http::Method::POST && probe(request).is_some_and(|probe| probe.messages.is_some())
-}
-
-/// Whether the client follows a hand-over: `WorkflowChatTransport` sends no `trigger` (every
-/// `DefaultChatTransport` request has one) and reconnects by its run id until `finish`.
-pub fn follows_hand_overs(request: &Request) -> bool {
-    probe(request).is_some_and(|probe| probe.trigger.is_none())
-}
-
-/// The chat's `id`, as `DefaultChatTransport` sends it: what its `resume: true` reconnects by.
-pub fn chat_id(request: &Request) -> Option<String> {
-    let id = probe(request)?.id?;
-    let id = id.as_str()?;
-    is_chat_id(id).then(|| id.to_owned())
-}
-
-/// Whether `id` is a chat id this service records: 1 to 128 letters, digits, `_` or `-`.
-pub fn is_chat_id(id: &str) -> bool {
-    openai_client::resume::is_answer_id(id)
-}
-
-#[derive(Deserialize)]
-struct UiChatBody {
-    messages: Vec<UiMessage>,
-    #[serde(default)]
-    previous_response_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UiMessage {
-    role: String,
-    #[serde(default)]
-    parts: Vec<UiPart>,
-}
-
-#[derive(Deserialize)]
-struct UiPart {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-}
-
-/// Parses and validates the AI SDK's chat request: the last message is the new one (the user's,
-/// checked like `message`); the ones before it are the history, unless `previous_response_id`
-/// says OpenAI already holds it.
-pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
-    let expected = || ApiError::BadRequest("send {\"messages\": [...]} as the AI SDK's useChat does".into());
-    let body: UiChatBody = parse_json_typed(request, expected, true)?;
-    let mut turns = Vec::with_capacity(body.messages.len());
-    for message in body.messages {
-        let role = match message.role.as_str() {
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "system" => {
-                return Err(ApiError::BadRequest(
-                    "`system` messages are not accepted: the instructions are this deployment's own (OPENAI_INSTRUCTIONS)".into(),
-                ));
-            }
-            other => {
-                return Err(ApiError::BadRequest(format!("a message's role must be user or assistant, not {other:?}")));
-            }
-        };
-        turns.push(Turn { role, text: text_of(message.parts)? });
-    }
-    let last = turns
-        .pop()
-        .ok_or_else(|| ApiError::BadRequest("`messages` is empty: end it with the user's message".into()))?;
-    if last.role != Role::User {
-        return Err(ApiError::BadRequest("the last of `messages` must be the user's".into()));
-    }
-    let message = validate_message(Some(last.text), max_message_bytes)?;
-    let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
-    // OpenAI holds the conversation a previous response id names; sending it again would double it.
-    let earlier: Vec<Turn> = if previous_response_id.is_some() {
-        Vec::new()
-    } else {
-        turns.into_iter().filter(|t| !t.text.trim().is_empty()).collect()
-    };
-    let limit = max_message_bytes.saturating_mul(HISTORY_MESSAGES);
-    let actual: usize = earlier.iter().map(|turn| turn.text.len()).sum();
-    if actual > limit {
-        return Err(ApiError::ConversationTooLong { actual, limit });
-    }
-    Ok(ChatRequest { message, previous_response_id, caller: None, earlier })
-}
-
-/// A message's text: its text parts joined. Reasoning, steps, sources, tools and data parts are
-/// the UI's, not the conversation's; a file cannot be passed on, so it is refused, not dropped.
-fn text_of(parts: Vec<UiPart>) -> Result<String, ApiError> {
-    let mut text = String::new();
-    for part in parts {
-        match part.kind.as_str() {
-            "text" => text.push_str(part.text.as_deref().unwrap_or_default()),
-            "file" => return Err(ApiError::BadRequest("file parts are not supported: send text".into())),
-            _ => {}
-        }
-    }
-    Ok(text)
-}
 
 /// Writes one answer as a UI message stream. It remembers whether a text or reasoning part is
 /// open, so that every `*-start` gets its `*-end` however the answer ends.
@@ -156,6 +33,8 @@ pub struct UiStreamEncoder {
     sources: u32,
     /// The hosted tool calls whose `tool-input-start` went out.
     tools_started: Vec<String>,
+    /// Whether the answer called the caller's functions: it finishes with `tool-calls`.
+    called_functions: bool,
 }
 
 /// The one text part of an answer.
@@ -206,6 +85,25 @@ impl UiStreamEncoder {
         [start, chunk(&available), chunk(&output)].concat().into()
     }
 
+    /// A call of the caller's function: `tool-input-start`, its arguments as one
+    /// `tool-input-delta`, then `tool-input-available` with them parsed (the client's
+    /// `onToolCall` runs it). Arguments that are not JSON are `tool-input-error`, which the
+    /// client shows instead of running the function with them.
+    pub fn function_call(&mut self, call: &chat_core::functions::FunctionCall) -> Bytes {
+        self.called_functions = true;
+        let (id, name) = (&call.call_id, &call.name);
+        let start = json!({ "type": "tool-input-start", "toolCallId": id, "toolName": name });
+        let delta = json!({ "type": "tool-input-delta", "toolCallId": id, "inputTextDelta": call.arguments });
+        let whole = match serde_json::from_str::<Value>(&call.arguments) {
+            Ok(input) => json!({ "type": "tool-input-available", "toolCallId": id, "toolName": name, "input": input }),
+            Err(error) => json!({
+                "type": "tool-input-error", "toolCallId": id, "toolName": name,
+                "input": call.arguments, "errorText": format!("the model's arguments are not JSON: {error}"),
+            }),
+        };
+        [self.close_reasoning(), self.close_text(), chunk(&start), chunk(&delta), chunk(&whole)].concat().into()
+    }
+
     /// A page the answer cites: a `source-url` part, numbered in the answer.
     pub fn source(&mut self, url: &str, title: &str) -> Bytes {
         self.sources += 1;
@@ -227,6 +125,8 @@ impl UiStreamEncoder {
     /// `finish` with the AI SDK's reason (`stop`, `length`, `content-filter`, `other`) and the
     /// usage as message metadata; `stopped` is set when the answer was cancelled.
     pub fn finish(&mut self, reason: &str, usage: Option<Usage>, stopped: bool) -> Bytes {
+        // An answer that waits on the caller's functions says so: the client runs them.
+        let reason = if reason == "stop" && self.called_functions { "tool-calls" } else { reason };
         let mut metadata = serde_json::Map::new();
         metadata.insert("responseId".into(), json!(self.response_id));
         if let Some(usage) = usage {
@@ -287,84 +187,7 @@ fn chunk(value: &Value) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    use lambda_http::Body;
-
     use super::*;
-
-    fn post(body: &str) -> Request {
-        http::Request::post("https://x/")
-            .header("content-type", "application/json")
-            .body(Body::Text(body.into()))
-            .unwrap()
-    }
-
-    fn user(text: &str) -> Value {
-        json!({ "id": "u", "role": "user", "parts": [{ "type": "text", "text": text }] })
-    }
-
-    fn assistant(text: &str) -> Value {
-        json!({ "id": "a", "role": "assistant", "parts": [{ "type": "step-start" }, { "type": "reasoning", "text": "hm" }, { "type": "text", "text": text }] })
-    }
-
-    fn parse(body: Value) -> Result<ChatRequest, ApiError> {
-        chat_request(&post(&body.to_string()), 64)
-    }
-
-    #[test]
-    fn the_request_shape_chooses_the_protocol() {
-        assert!(asks(&post(r#"{"id":"c","messages":[],"trigger":"submit-message"}"#)));
-        assert!(!asks(&post(r#"{"message":"hi"}"#)));
-        assert!(!asks(&post("{not json")));
-        assert!(!asks(&http::Request::get("https://x/?messages=1").body(Body::Empty).unwrap()));
-        assert!(!follows_hand_overs(&post(r#"{"id":"c","messages":[],"trigger":"submit-message"}"#)));
-        assert!(follows_hand_overs(&post(r#"{"messages":[]}"#)));
-        assert_eq!(chat_id(&post(r#"{"id":"c-1","messages":[]}"#)).as_deref(), Some("c-1"));
-        assert_eq!(chat_id(&post(r#"{"id":"../c","messages":[]}"#)), None);
-        let plain = http::Request::post("https://x/")
-            .header("content-type", "text/plain;charset=UTF-8")
-            .body(Body::Text(json!({ "messages": [user("hi")] }).to_string()))
-            .unwrap();
-        assert_eq!(chat_request(&plain, 64).unwrap().message, "hi", "JSON as text/plain, a CORS-simple request");
-    }
-
-    #[test]
-    fn the_last_message_is_asked_and_the_rest_is_history() {
-        let chat = parse(json!({ "id": "c", "trigger": "submit-message", "messages": [user("hi"), assistant("hello"), user("again")] })).unwrap();
-        assert_eq!(chat.message, "again");
-        assert_eq!(
-            chat.earlier,
-            [Turn { role: Role::User, text: "hi".into() }, Turn { role: Role::Assistant, text: "hello".into() }]
-        );
-        let chat = parse(
-            json!({ "messages": [user("hi"), assistant("hello"), user("again")], "previous_response_id": "resp_1" }),
-        )
-        .unwrap();
-        assert_eq!(
-            (chat.message.as_str(), chat.earlier.len(), chat.previous_response_id.as_deref()),
-            ("again", 0, Some("resp_1"))
-        );
-    }
-
-    #[test]
-    fn bad_conversations_are_clear_4xx() {
-        let cases = [
-            (json!({ "messages": [] }), 400, "empty"),
-            (json!({ "messages": [user("hi"), assistant("yo")] }), 400, "last"),
-            (json!({ "messages": [{ "role": "system", "parts": [] }, user("hi")] }), 400, "INSTRUCTIONS"),
-            (json!({ "messages": [{ "role": "tool", "parts": [] }] }), 400, "role"),
-            (json!({ "messages": [{ "role": "user", "parts": [{ "type": "file", "url": "x" }] }] }), 400, "file"),
-            (json!({ "messages": [user(" ")] }), 400, "blank"),
-            (json!({ "messages": [user(&"x".repeat(65))] }), 413, "limit"),
-            (json!({ "messages": [assistant(&"x".repeat(64 * 8 + 1)), user("hi")] }), 413, "previous_response_id"),
-            (json!({ "messages": "hi" }), 400, "wrong shape"),
-            (json!({ "messages": [user("hi")], "previous_response_id": "../x" }), 400, "previous_response_id"),
-        ];
-        for (body, status, words) in cases {
-            let error = parse(body.clone()).unwrap_err();
-            assert_eq!(error.status(), status, "{body}");
-            assert!(error.detail().contains(words), "{body}: {}", error.detail());
-        }
-    }
 
     #[test]
     fn the_stream_pairs_text_start_and_end_and_ends_with_done() {

@@ -53,6 +53,10 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         }
         body.insert("sources".into(), json!(completion.sources));
     }
+    if !completion.function_calls.is_empty() {
+        summary.function_calls = u32::try_from(completion.function_calls.len()).unwrap_or(u32::MAX);
+        body.insert("tool_calls".into(), json!(completion.function_calls));
+    }
     let body = serde_json::Value::Object(body);
     Ok(Response::builder()
         .status(200)

@@ -3,6 +3,7 @@
 //! the answer; a dialect says it in its own words.
 
 use bytes::Bytes;
+use chat_core::functions::FunctionCall;
 use chat_core::{ApiError, ChatRequest};
 use lambda_http::Request;
 use openai_client::types::{Source, Usage};
@@ -27,6 +28,8 @@ pub trait Dialect: Send + 'static {
     fn tool(&mut self, token: Option<&str>, step: &ToolStep<'_>) -> Bytes;
     /// A page the answer cites, once each.
     fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes;
+    /// A call of the caller's function, its arguments whole: the answer waits on its result.
+    fn function_call(&mut self, token: Option<&str>, call: &FunctionCall) -> Bytes;
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes;
     fn stopped(&mut self, token: Option<&str>, response_id: Option<&str>, usage: Option<Usage>) -> Bytes;
     /// The answer ended early (an incomplete answer, a failure); the text sent stays sent.
@@ -105,6 +108,11 @@ impl Dialect for EventSource {
     /// `event: source`: `{"url","title"}`.
     fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes {
         SseEncoder.named_at(token, "source", &json!(source).to_string())
+    }
+
+    /// `event: tool_call`: `{"call_id","name","arguments"}`, the arguments as the model wrote them.
+    fn function_call(&mut self, token: Option<&str>, call: &FunctionCall) -> Bytes {
+        SseEncoder.named_at(token, "tool_call", &json!(call).to_string())
     }
 
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes {
@@ -235,6 +243,11 @@ impl Dialect for UiMessageStream {
     /// `source-url`, which every supported version reads.
     fn source(&mut self, _token: Option<&str>, source: &Source) -> Bytes {
         let bytes = self.encoder.source(&source.url, &source.title);
+        self.numbered(bytes)
+    }
+
+    fn function_call(&mut self, _token: Option<&str>, call: &FunctionCall) -> Bytes {
+        let bytes = self.encoder.function_call(call);
         self.numbered(bytes)
     }
 

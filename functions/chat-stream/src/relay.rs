@@ -236,6 +236,13 @@ impl Relay {
                 let step = ToolStep { call: &call, tool: &tool, status: &status, query: query.as_deref() };
                 Step::Send(self.dialect.tool(self.cursor.token().as_deref(), &step))
             }
+            // One offset step per call, so a resume from the stored answer knows which went out.
+            UpstreamEvent::FunctionCall(call) => {
+                self.heard();
+                self.cursor.offset += 1;
+                self.summary.function_calls = self.summary.function_calls.saturating_add(1);
+                Step::Send(self.dialect.function_call(self.cursor.token().as_deref(), &call))
+            }
             // Each page once, however often the text cites it.
             UpstreamEvent::Source(source) => match self.summary.cited(&source.url) {
                 true => Step::Send(self.dialect.source(self.cursor.token().as_deref(), &source)),

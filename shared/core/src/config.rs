@@ -41,6 +41,9 @@ pub struct Config {
     pub fallback: Option<crate::fallback::FallbackConfig>,
     /// `OPENAI_TOOLS`, `OPENAI_MAX_TOOL_CALLS`: the owner's hosted tools, sent on every create.
     pub tools: Option<crate::tools::ToolsConfig>,
+    /// `CALLER_TOOLS` (default true): whether a request may bring its own function tools and
+    /// answer their calls (no fee: their definitions, calls and results are tokens, reserved).
+    pub caller_tools: bool,
 }
 
 /// Upstream time limits; each one is also capped by the Lambda invocation's own deadline.
@@ -145,6 +148,7 @@ impl Config {
                 get("OPENAI_TOOLS"),
                 settings.number("OPENAI_MAX_TOOL_CALLS")?,
             )?,
+            caller_tools: settings.flag("CALLER_TOOLS", true)?,
             compact_threshold: settings
                 .positive("OPENAI_COMPACT_THRESHOLD", "a positive number of input tokens (unset: no compaction)")?,
             model,

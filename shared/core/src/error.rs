@@ -25,6 +25,14 @@ pub enum ApiError {
     ControlCharacter(u32),
     #[error("the request is malformed: {0}")]
     BadRequest(String),
+    /// The caller's `tools`: only function tools, bounded (the reason names what is wrong).
+    #[error("`tools` is not accepted: {0}")]
+    InvalidTools(String),
+    #[error("this deployment does not take the caller's own tools (its owner turned them off): send the request without `tools` or `tool_outputs`")]
+    CallerToolsOff,
+    /// `tool_outputs` malformed, too large, or not answering each call of the answer they follow once.
+    #[error("`tool_outputs` is not accepted: {0}")]
+    InvalidToolOutputs(String),
     /// `allow` is what the path answers: [`ApiError::ALLOW_ASK`], or `POST` alone on `/stop`.
     #[error("method {method} is not allowed here: use {}", if *allow == Self::ALLOW_ASK { "GET ?message=... or POST with a JSON body" } else { allow })]
     MethodNotAllowed { method: String, allow: &'static str },
@@ -161,6 +169,9 @@ impl ApiError {
             | Self::BlankMessage
             | Self::ControlCharacter(_)
             | Self::BadRequest(_)
+            | Self::InvalidTools(_)
+            | Self::CallerToolsOff
+            | Self::InvalidToolOutputs(_)
             | Self::StopUnavailable => StatusCode::BAD_REQUEST,
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
@@ -238,6 +249,9 @@ impl ApiError {
             Self::ConversationTooLong { .. } => "conversation_too_long",
             Self::ControlCharacter(_) => "control_character",
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidTools(_) => "invalid_tools",
+            Self::CallerToolsOff => "caller_tools_off",
+            Self::InvalidToolOutputs(_) => "invalid_tool_outputs",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::OriginNotAllowed => "origin_not_allowed",

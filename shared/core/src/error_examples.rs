@@ -18,6 +18,9 @@ impl ApiError {
             Self::ConversationTooLong { actual: 300_000, limit: 262_144 },
             Self::ControlCharacter(7),
             Self::BadRequest("the body is not valid JSON".into()),
+            Self::InvalidTools("a tool of type web_search: send function tools only".into()),
+            Self::CallerToolsOff,
+            Self::InvalidToolOutputs("call_9 is not one of its calls".into()),
             Self::MethodNotAllowed { method: "PUT".into(), allow: Self::ALLOW_ASK },
             Self::UnsupportedMediaType("text/plain".into()),
             Self::Misconfigured("no OpenAI API key".into()),
@@ -71,6 +74,9 @@ impl ApiError {
                 | Self::ConversationTooLong { .. }
                 | Self::ControlCharacter(_)
                 | Self::BadRequest(_)
+                | Self::InvalidTools(_)
+                | Self::CallerToolsOff
+                | Self::InvalidToolOutputs(_)
                 | Self::MethodNotAllowed { .. }
                 | Self::UnsupportedMediaType(_)
                 | Self::Misconfigured(_)

@@ -71,6 +71,9 @@ impl ApiError {
             | Self::ConversationTooLong { .. }
             | Self::ControlCharacter(_)
             | Self::BadRequest(_)
+            | Self::InvalidTools(_)
+            | Self::CallerToolsOff
+            | Self::InvalidToolOutputs(_)
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::Misconfigured(_)
@@ -110,6 +113,9 @@ impl ApiError {
             | Self::ConversationTooLong { .. }
             | Self::ControlCharacter(_)
             | Self::BadRequest(_)
+            | Self::InvalidTools(_)
+            | Self::CallerToolsOff
+            | Self::InvalidToolOutputs(_)
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::ContextTooLong

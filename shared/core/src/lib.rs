@@ -12,6 +12,7 @@ pub mod error;
 mod error_examples;
 mod error_kind;
 pub mod fallback;
+pub mod functions;
 mod interruption;
 pub mod prices;
 pub mod query;

@@ -11,6 +11,16 @@ pub struct ChatRequest {
     /// The conversation before `message`, when the client sends it whole (the AI SDK's
     /// `messages`) rather than as `previous_response_id`; oldest first.
     pub earlier: Vec<Turn>,
+    /// The caller's own function tools ([`crate::functions::function_tools`]), sent beside the
+    /// owner's hosted tools.
+    pub tools: Vec<serde_json::Value>,
+    /// The caller's answers to the calls of the answer it follows (`previous_response_id`);
+    /// `message` may then be empty.
+    pub tool_outputs: Vec<crate::functions::ToolOutput>,
+    /// The outputs are every result in the client's last message (the AI SDK's, which keeps one
+    /// message across the turns of a tool round trip): only those answering the calls of the
+    /// answer it follows are sent.
+    pub outputs_of_whole_message: bool,
 }
 
 /// One earlier turn of a conversation sent whole.
@@ -32,6 +42,8 @@ impl ChatRequest {
     /// Bytes of text sent as input (each earlier turn counted with a little framing): a bound on
     /// the input's tokens, since a token is never shorter than a byte.
     pub fn input_bytes(&self) -> usize {
-        self.message.len() + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>()
+        let tools = self.tools.iter().map(|tool| tool.to_string().len()).sum::<usize>();
+        let outputs = self.tool_outputs.iter().map(|output| output.output.len() + output.call_id.len() + 16);
+        self.message.len() + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>() + tools + outputs.sum::<usize>()
     }
 }

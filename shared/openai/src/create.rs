@@ -31,6 +31,8 @@ pub struct Completion {
     pub from_fallback: bool,
     /// The pages the answer cites (web search), each once.
     pub sources: Vec<crate::types::Source>,
+    /// The calls of the caller's functions the answer waits on, in order.
+    pub function_calls: Vec<chat_core::functions::FunctionCall>,
 }
 
 impl ResponsesClient {
@@ -190,6 +192,7 @@ impl ResponsesClient {
             }
             _ => Ok(Completion {
                 sources: response.sources(),
+                function_calls: response.function_calls(),
                 text: response.output_text(),
                 reasoning: response.reasoning_summary(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),
@@ -281,7 +284,7 @@ impl ResponsesClient {
                 .config
                 .compact_threshold
                 .map(|compact_threshold| [types::Compaction { kind: "compaction", compact_threshold }]),
-            tools: self.config.tools.as_ref().map(|tools| tools.objects.as_slice()),
+            tools: self.config.tools.iter().flat_map(|tools| &tools.objects).chain(&request.tools).collect(),
             max_tool_calls: self.config.tools.as_ref().map(|tools| tools.max_calls),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()

@@ -2,6 +2,7 @@
 //! functions act on, [`UpstreamEvent`]; everything else OpenAI sends is skipped.
 
 use crate::types::{ErrorObject, SUMMARY_PART_SEPARATOR, Source, Usage, WireEvent};
+use chat_core::functions::FunctionCall;
 use chat_core::{ApiError, redact};
 
 /// What the chat functions act on; everything else upstream sends is skipped.
@@ -37,6 +38,8 @@ pub enum UpstreamEvent {
     },
     /// A page the answer's text cites (http or https only).
     Source(Source),
+    /// A call of one of the caller's functions, its arguments whole: the answer waits on it.
+    FunctionCall(FunctionCall),
 }
 
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
@@ -132,6 +135,13 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
         "response.reasoning_summary_part.added" => return Ok((sequence, Some(Item::ReasoningPart))),
         "response.output_item.added" | "response.content_part.added" if event.starts_reasoning() => {
             return Ok((sequence, Some(Item::ReasoningPart)));
+        }
+        // A call of the caller's function, whole: its arguments exactly as the model wrote them.
+        "response.output_item.done" if event.item.as_ref().is_some_and(|item| item.kind == "function_call") => {
+            let item = event.item.unwrap_or_default();
+            let call_id = item.call_id.filter(|id| !id.is_empty()).ok_or(ApiError::MalformedUpstream)?;
+            let (name, arguments) = (item.name.unwrap_or_default(), item.arguments.unwrap_or_default());
+            Some(UpstreamEvent::FunctionCall(FunctionCall { call_id, name, arguments }))
         }
         // A tool's call is over: its item says what it searched for.
         "response.output_item.done" => event.item.and_then(|item| {
@@ -334,5 +344,18 @@ mod tests {
         ] {
             assert_eq!(parse(skipped, "k"), Ok(None), "{skipped}");
         }
+    }
+
+    #[test]
+    fn a_function_call_is_read_once_whole() {
+        let added = r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"","status":"in_progress"}}"#;
+        assert_eq!(parse(added, "k"), Ok(None));
+        let delta = r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"{\"ci"}"#;
+        assert_eq!(parse(delta, "k"), Ok(None));
+        let done = r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\": \"Oslo\"}","status":"completed"}}"#;
+        let call = FunctionCall { call_id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city": "Oslo"}"#.into() };
+        assert_eq!(parse(done, "k"), Ok(Some(UpstreamEvent::FunctionCall(call))));
+        let nameless = r#"{"type":"response.output_item.done","item":{"type":"function_call","name":"f","arguments":"{}"}}"#;
+        assert_eq!(parse(nameless, "k"), Err(ApiError::MalformedUpstream));
     }
 }

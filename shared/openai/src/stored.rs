@@ -107,10 +107,11 @@ impl ResponsesClient {
     /// OpenAI bills again as the new answer's input: the previous answer's own input and output,
     /// as OpenAI reported them (it keeps them with the response, whichever function or day made
     /// it). 0 for a new conversation. Only the caller whose answer it is may continue it: anyone
-    /// else is told it does not exist, so ids can be neither used nor probed.
+    /// else is told it does not exist, so ids can be neither used nor probed. An answer that
+    /// called the caller's functions is continued only with each call's result (`tool_outputs`).
     pub async fn earlier_tokens(
         &self,
-        request: &ChatRequest,
+        request: &mut ChatRequest,
         caller: &str,
         deadline: Instant,
     ) -> Result<u64, ApiError> {
@@ -127,6 +128,12 @@ impl ResponsesClient {
                 "the answer this message follows is still being written: send it once that answer has finished".into(),
             ));
         }
+        let calls = previous.function_calls();
+        let calls: Vec<&str> = calls.iter().map(|call| call.call_id.as_str()).collect();
+        if request.outputs_of_whole_message {
+            request.tool_outputs.retain(|output| calls.contains(&output.call_id.as_str()));
+        }
+        chat_core::functions::check_answers(&calls, &request.tool_outputs)?;
         self.carried_tokens(&previous).ok_or(ApiError::PreviousResponseNotFound)
     }
 
@@ -151,7 +158,8 @@ impl ResponsesClient {
                 return None;
             }
         };
-        let completed = previous.status.as_deref() == Some("completed");
+        // An answer waiting on the caller's functions goes on only with their results.
+        let completed = previous.status.as_deref() == Some("completed") && previous.function_calls().is_empty();
         if !completed || previous.output_text() != text || !self.is_owner(caller, &previous).await.ok()? {
             return None;
         }

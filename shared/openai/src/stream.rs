@@ -155,6 +155,7 @@ impl ResponseStream {
                     event,
                     Ok(UpstreamEvent::TextDelta(_)
                         | UpstreamEvent::ReasoningDelta(_)
+                        | UpstreamEvent::FunctionCall(_)
                         | UpstreamEvent::Completed { .. }
                         | UpstreamEvent::Incomplete { .. })
                 );
@@ -182,13 +183,16 @@ impl ResponseStream {
     }
 
     /// A finished response told as a stream: what a reader has not had of it after `offset`
-    /// bytes of the reasoning summary and then the text (as a relay counts them), then how the
-    /// answer ended.
+    /// (as a relay counts it: the bytes of the reasoning summary, then of the text, then one for
+    /// each call of the caller's functions), then how the answer ended.
     pub fn finished(response: &ResponseObject, offset: usize, key: &str) -> Self {
         let summary = response.reasoning_summary().unwrap_or_default();
         let text = response.output_text();
-        let reasoning_rest = summary.get(offset.min(summary.len())..);
-        let rest = text.get(offset.saturating_sub(summary.len())..);
+        let calls = response.function_calls();
+        let calls_seen = offset.saturating_sub(summary.len() + text.len());
+        let words_seen = offset.saturating_sub(calls_seen);
+        let reasoning_rest = summary.get(words_seen.min(summary.len())..);
+        let rest = text.get(words_seen.saturating_sub(summary.len())..).filter(|_| calls_seen <= calls.len());
         let (Some(reasoning_rest), Some(rest)) = (reasoning_rest, rest) else {
             // Past the end or inside a character: the reader's place is not in this answer, and
             // a rest made up from it would be wrong or silently short.
@@ -223,6 +227,7 @@ impl ResponseStream {
             .into_iter()
             .chain(tools.into_iter().map(Ok))
             .chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest))))
+            .chain(calls.into_iter().skip(calls_seen).map(|call| Ok(UpstreamEvent::FunctionCall(call))))
             .chain(sources.map(Ok))
             .chain([end]);
         Self::of(events.collect())

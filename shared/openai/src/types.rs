@@ -49,9 +49,9 @@ pub struct CreateResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_management: Option<[Compaction; 1]>,
     /// `OPENAI_TOOLS`, exactly as the owner wrote them (a follow-up too: an MCP approval's
-    /// continuation needs its server).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<&'a [serde_json::Value]>,
+    /// continuation needs its server), then the caller's own function tools.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<&'a serde_json::Value>,
     /// `OPENAI_MAX_TOOL_CALLS`, with the tools.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tool_calls: Option<u32>,
@@ -76,12 +76,21 @@ pub struct ReasoningParam {
     pub context: Option<&'static str>,
 }
 
-/// What the model is asked: one message, or a conversation sent whole (oldest first).
+/// What the model is asked: one message, or items (a conversation sent whole, oldest first,
+/// and the results of the caller's functions).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Input<'a> {
     Text(&'a str),
-    Messages(Vec<InputMessage<'a>>),
+    Items(Vec<InputItem<'a>>),
+}
+
+/// One item of the input.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum InputItem<'a> {
+    Message(InputMessage<'a>),
+    Output(FunctionCallOutput<'a>),
 }
 
 /// One message of a conversation sent whole, as the API's short message form.
@@ -91,15 +100,33 @@ pub struct InputMessage<'a> {
     pub content: &'a str,
 }
 
+/// `{"type": "function_call_output", "call_id", "output"}`: a function's result.
+#[derive(Debug, Serialize)]
+pub struct FunctionCallOutput<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub call_id: &'a str,
+    pub output: &'a str,
+}
+
 impl<'a> Input<'a> {
-    /// A bare string when there is no history, so a plain request's wire form is unchanged.
+    /// A bare string when there is no history and no result, so a plain request's wire form
+    /// is unchanged; the results come before the message that goes with them, if any.
     pub fn of(request: &'a chat_core::ChatRequest) -> Self {
-        if request.earlier.is_empty() {
+        if request.earlier.is_empty() && request.tool_outputs.is_empty() {
             return Self::Text(&request.message);
         }
-        let earlier = request.earlier.iter().map(|turn| InputMessage { role: turn.role, content: &turn.text });
-        let last = InputMessage { role: chat_core::Role::User, content: &request.message };
-        Self::Messages(earlier.chain(std::iter::once(last)).collect())
+        let message = |role, content| InputItem::Message(InputMessage { role, content });
+        let earlier = request.earlier.iter().map(|turn| message(turn.role, &turn.text));
+        let outputs = request.tool_outputs.iter().map(|output| {
+            InputItem::Output(FunctionCallOutput {
+                kind: "function_call_output",
+                call_id: &output.call_id,
+                output: &output.output,
+            })
+        });
+        let last = (!request.message.is_empty()).then(|| message(chat_core::Role::User, &request.message));
+        Self::Items(earlier.chain(outputs).chain(last).collect())
     }
 }
 

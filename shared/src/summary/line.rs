@@ -49,6 +49,7 @@ impl RequestSummary {
             .collect();
         put("tool_calls", json!((!by_tool.is_empty()).then_some(by_tool)));
         put("sources", json!((!self.sources.is_empty()).then_some(self.sources.len())));
+        put("function_calls", json!((self.function_calls > 0).then_some(self.function_calls)));
         put("estimated_cost_usd", json!(self.cost_usd()));
         put("response_id", json!(self.response_id));
         put("resumed", json!(self.resumed.then_some(true)));

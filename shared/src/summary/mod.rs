@@ -94,6 +94,8 @@ pub struct RequestSummary {
     counts_request: bool,
     /// The pages the answer cited, each once.
     sources: Vec<String>,
+    /// The calls of the caller's functions the answer made (it waits on their results).
+    pub function_calls: u32,
     /// When the question was admitted (the caller known, its request and worst case counted).
     admitted: Option<Duration>,
 }
@@ -129,6 +131,7 @@ impl RequestSummary {
             error: None,
             counts_request: true,
             sources: Vec::new(),
+            function_calls: 0,
             admitted: None,
         }
     }

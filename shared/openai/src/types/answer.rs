@@ -157,6 +157,15 @@ pub enum OutputItem {
         #[serde(default)]
         id: Option<String>,
     },
+    /// A call of one of the caller's functions: the answer waits for its result.
+    FunctionCall {
+        #[serde(default)]
+        call_id: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        arguments: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -329,7 +338,7 @@ pub struct WireEvent {
 }
 
 /// Only the `type` of an item or part.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct Typed {
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -339,6 +348,13 @@ pub struct Typed {
     /// The item's id (a tool call's, which its progress events name as `item_id`).
     #[serde(default)]
     pub id: Option<String>,
+    /// A `function_call`'s call id, function and arguments, whole once the item is done.
+    #[serde(default)]
+    pub call_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
 }
 
 impl WireEvent {

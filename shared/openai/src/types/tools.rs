@@ -21,7 +21,11 @@ impl OutputItem {
             Self::FileSearchCall { id } => Some(("file_search_call", id.as_deref(), None)),
             Self::CodeInterpreterCall { id } => Some(("code_interpreter_call", id.as_deref(), None)),
             Self::McpCall { id } => Some(("mcp_call", id.as_deref(), None)),
-            Self::Message { .. } | Self::Reasoning { .. } | Self::Compaction {} | Self::Other => None,
+            Self::Message { .. }
+            | Self::Reasoning { .. }
+            | Self::Compaction {}
+            | Self::FunctionCall { .. }
+            | Self::Other => None,
         }
     }
 }
@@ -78,6 +82,19 @@ impl ResponseObject {
                 })
             })
             .collect()
+    }
+
+    /// The answer's calls of the caller's functions, in order: what it waits on.
+    pub fn function_calls(&self) -> Vec<chat_core::functions::FunctionCall> {
+        let calls = self.output.iter().filter_map(|item| match item {
+            OutputItem::FunctionCall { call_id, name, arguments } => Some(chat_core::functions::FunctionCall {
+                call_id: call_id.clone(),
+                name: name.clone(),
+                arguments: arguments.clone(),
+            }),
+            _ => None,
+        });
+        calls.collect()
     }
 
     /// The pages the answer cites, each once, in the order first cited.
