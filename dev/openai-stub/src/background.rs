@@ -352,6 +352,7 @@ mod tests {
             raw: Vec::new(),
             compacted: false,
             searches: 0,
+            calls: Vec::new(),
         })
     }
 

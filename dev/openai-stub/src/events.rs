@@ -36,6 +36,8 @@ pub struct Answer {
     pub compacted: bool,
     /// Web searches made before the message (`search=N`, with a `web_search` tool).
     pub searches: usize,
+    /// The calls of the request's functions after the message (`call=N`), as `function_call` items.
+    pub calls: Vec<Value>,
 }
 
 /// One reasoning item of an answer: its id, summary parts and raw parts, each as deltas.
@@ -69,7 +71,16 @@ impl Answer {
         if self.searches > 0 {
             wire::searched(&mut usage, self.searches);
         }
+        let arguments = crate::functions::argument_tokens(&self.calls);
+        for field in ["output_tokens", "total_tokens"] {
+            usage[field] = json!(usage[field].as_u64().unwrap_or(0) + arguments);
+        }
         usage
+    }
+
+    /// Whether the answer has a message: not when it is only calls of functions.
+    pub fn has_message(&self) -> bool {
+        !self.deltas.is_empty() || self.calls.is_empty()
     }
 
     /// The answer's citations: each search's page, and the first one cited twice (a reader
@@ -256,47 +267,78 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
             ];
             output.push(done);
         }
-        let output_index = output.len();
-        let item_id = a.ids.message.clone();
-        yield vec![
-            event("response.output_item.added", json!({"output_index": output_index, "item": wire::message_item(&a.ids, None)})),
-            event("response.content_part.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})),
-        ];
-        if let Some(first) = scenario.first_delay {
-            tokio::time::sleep(first).await;
-        }
-        for (i, delta) in a.deltas.iter().enumerate() {
-            match scenario.failure.filter(|_| i == scenario.after) {
-                Some(Failure::Drop) => yield vec![Frame::Drop],
-                // One garbled event in an answer that goes on, as a careful client must skip it.
-                Some(Failure::Malformed) => yield vec![Frame::Malformed],
-                // Silent from here on, the connection kept open.
-                Some(Failure::Stall) => std::future::pending::<()>().await,
-                Some(failure) => {
-                    yield vec![failure_frame(a, failure, i, &mut event)];
-                    if scenario.done {
-                        yield vec![Frame::Done];
+        // The message's last events go out with `response.completed`, unless calls follow.
+        let mut tail = Vec::new();
+        if a.has_message() {
+            let output_index = output.len();
+            let item_id = a.ids.message.clone();
+            yield vec![
+                event("response.output_item.added", json!({"output_index": output_index, "item": wire::message_item(&a.ids, None)})),
+                event("response.content_part.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})),
+            ];
+            if let Some(first) = scenario.first_delay {
+                tokio::time::sleep(first).await;
+            }
+            for (i, delta) in a.deltas.iter().enumerate() {
+                match scenario.failure.filter(|_| i == scenario.after) {
+                    Some(Failure::Drop) => yield vec![Frame::Drop],
+                    // One garbled event in an answer that goes on, as a careful client must skip it.
+                    Some(Failure::Malformed) => yield vec![Frame::Malformed],
+                    // Silent from here on, the connection kept open.
+                    Some(Failure::Stall) => std::future::pending::<()>().await,
+                    Some(failure) => {
+                        yield vec![failure_frame(a, failure, i, &mut event)];
+                        if scenario.done {
+                            yield vec![Frame::Done];
+                        }
+                        return;
                     }
-                    return;
+                    None => {}
                 }
-                None => {}
+                if i > 0 && !a.pause.is_zero() {
+                    tokio::time::sleep(a.pause).await;
+                }
+                yield vec![event("response.output_text.delta", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": "stub"}))];
             }
-            if i > 0 && !a.pause.is_zero() {
-                tokio::time::sleep(a.pause).await;
+            let text = a.deltas.concat();
+            let message = a.message(&text);
+            for (annotation_index, annotation) in a.citations(text.len()).iter().enumerate() {
+                yield vec![event("response.output_text.annotation.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "annotation_index": annotation_index, "annotation": annotation}))];
             }
-            yield vec![event("response.output_text.delta", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": "stub"}))];
+            tail.extend([
+                event("response.output_text.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "text": text, "logprobs": []})),
+                event("response.content_part.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": message["content"][0]})),
+                event("response.output_item.done", json!({"output_index": output_index, "item": message})),
+            ]);
+            output.push(message);
         }
-        let text = a.deltas.concat();
-        let message = a.message(&text);
-        for (annotation_index, annotation) in a.citations(text.len()).iter().enumerate() {
-            yield vec![event("response.output_text.annotation.added", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "annotation_index": annotation_index, "annotation": annotation}))];
+        if !a.calls.is_empty() && !tail.is_empty() {
+            yield std::mem::take(&mut tail);
         }
-        let mut tail = vec![
-            event("response.output_text.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "text": text, "logprobs": []})),
-            event("response.content_part.done", json!({"item_id": item_id, "output_index": output_index, "content_index": 0, "part": message["content"][0]})),
-            event("response.output_item.done", json!({"output_index": output_index, "item": message})),
-        ];
-        output.push(message);
+        for call in &a.calls {
+            let output_index = output.len();
+            let arguments = call["arguments"].as_str().unwrap_or_default();
+            let mut added = call.clone();
+            (added["arguments"], added["status"]) = (json!(""), json!("in_progress"));
+            let with = |fields: Value| {
+                let mut all = json!({"item_id": call["id"], "output_index": output_index});
+                for (k, v) in fields.as_object().into_iter().flatten() {
+                    all[k] = v.clone();
+                }
+                all
+            };
+            yield vec![event("response.output_item.added", json!({"output_index": output_index, "item": added}))];
+            // The arguments in two pieces, split on a character boundary.
+            let half = arguments.char_indices().nth(arguments.chars().count() / 2).map_or(0, |(at, _)| at);
+            for piece in [&arguments[..half], &arguments[half..]] {
+                yield vec![event("response.function_call_arguments.delta", with(json!({"delta": piece, "obfuscation": "stub"})))];
+            }
+            yield vec![
+                event("response.function_call_arguments.done", with(json!({"name": call["name"], "arguments": arguments}))),
+                event("response.output_item.done", json!({"output_index": output_index, "item": call})),
+            ];
+            output.push(call.clone());
+        }
         tail.push(event("response.completed", json!({"response": a.response("completed", output, Some(a.usage(a.deltas.len())))})));
         if scenario.done {
             tail.push(Frame::Done);

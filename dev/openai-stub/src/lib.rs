@@ -7,6 +7,7 @@ mod background;
 pub mod bedrock;
 pub mod billing;
 mod events;
+mod functions;
 mod http;
 pub mod models;
 mod recorded;

@@ -45,6 +45,10 @@ pub struct RecordedRequest {
     pub usage: Option<serde_json::Value>,
     /// The web searches it made (`web_search_call` items), each billed per call.
     pub web_searches: usize,
+    /// The `tools` sent, each as its `type` and, for a function, `function:{name}`.
+    pub tools: Vec<String>,
+    /// The results of the caller's functions sent as input: `(call_id, output)`.
+    pub function_outputs: Vec<(String, String)>,
 }
 
 impl RecordedRequest {

@@ -66,6 +66,9 @@ pub struct Scenario {
     /// Web searches before the answer (`search=N`), when the request carries a `web_search`
     /// tool, at most its `max_tool_calls`.
     pub search: usize,
+    /// Calls of the request's function tools (`call=N`), after the text: with no `echo`, the
+    /// answer is the calls alone.
+    pub call: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +128,7 @@ impl Scenario {
                 "cached" => scenario.cached = value.parse().unwrap_or(0),
                 "cache_write" => scenario.cache_write = value.parse().unwrap_or(0),
                 "search" => scenario.search = value.parse().unwrap_or(1),
+                "call" => scenario.call = value.parse().unwrap_or(1),
                 "done" => scenario.done = true,
                 "leak" => scenario.leak = true,
                 "echo" => {

@@ -52,8 +52,12 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let plain = Scenario::default();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
     let messages = wire::input_messages(&request).unwrap_or_default();
-    let (Some(model), Some(question)) = (request["model"].as_str(), wire::last_user_text(&messages).map(str::to_owned))
-    else {
+    let outputs = crate::functions::outputs(&request);
+    // Results alone are a turn too: the answer reads them back.
+    let question = wire::last_user_text(&messages)
+        .map(str::to_owned)
+        .or_else(|| (!outputs.is_empty()).then(|| crate::functions::answer_to(&outputs)));
+    let (Some(model), Some(question)) = (request["model"].as_str(), question) else {
         return error(400, &plain, None);
     };
     let input = question.as_str();
@@ -69,6 +73,10 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
             }
         }
     };
+    let previous = request["previous_response_id"].as_str().and_then(|id| state.responses.get(id));
+    if let Err(refused) = crate::functions::check_outputs(previous.map(|entry| entry.snapshot()).as_ref(), &outputs) {
+        return (StatusCode::BAD_REQUEST, Json(refused)).into_response();
+    }
     let mut scenario = Scenario::parse(&state.with_every_answer(input));
     if let Some(failure) = *state.failing_in_stream.lock().unwrap_or_else(|e| e.into_inner()) {
         // A moment after `response.created`, as OpenAI fails an answer it has named.
@@ -98,6 +106,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         service_tier: request["service_tier"].as_str().map(str::to_owned),
         usage: None,
         web_searches: 0,
+        tools: wire::tool_names(&request),
+        function_outputs: outputs.clone(),
     });
     let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some((status, code)) = failing {
@@ -148,10 +158,14 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let raw = reply::raw_parts(&scenario);
     let searches = wire::searches(&request, scenario.search);
     state.update(index, |r| r.web_searches = searches);
+    let calls = crate::functions::calls(&request, scenario.call, index as u64 + 1);
+    // An answer that calls functions says nothing more unless told to.
+    let deltas = if calls.is_empty() || scenario.echo.is_some() { reply::deltas(input, &scenario) } else { Vec::new() };
     let answer = Arc::new(Answer {
         searches,
+        calls,
         ids: Ids::new(index as u64 + 1),
-        deltas: reply::deltas(input, &scenario),
+        deltas,
         failure_message: wire::leak(
             "The server had an error while processing your request.".into(),
             &scenario,
@@ -196,7 +210,10 @@ async fn buffered(state: Arc<StubState>, index: usize, answer: Arc<Answer>) -> R
     }
     let text = deltas.concat();
     let mut output = answer.output_before_message();
-    output.push(answer.message(&text));
+    if answer.has_message() {
+        output.push(answer.message(&text));
+    }
+    output.extend(answer.calls.iter().cloned());
     let mut response = answer.response("completed", output, Some(answer.usage(deltas.len())));
     match scenario.failure {
         Some(Failure::Failed) => {

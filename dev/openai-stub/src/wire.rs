@@ -33,6 +33,10 @@ pub fn input_messages(request: &Value) -> Option<Vec<(String, String)>> {
     }
     let mut messages = Vec::new();
     for item in request["input"].as_array()? {
+        // A function's result is no message (see `functions::outputs`).
+        if item["type"] == "function_call_output" {
+            continue;
+        }
         let role = item["role"].as_str().filter(|r| matches!(*r, "user" | "assistant" | "system" | "developer"))?;
         let text = match &item["content"] {
             Value::String(text) => text.clone(),
@@ -296,4 +300,15 @@ pub fn web_search_item(ids: &Ids, n: usize, query: Option<&str>) -> Value {
 /// The `url_citation` of search `n`'s page, over the answer's text.
 pub fn citation(n: usize, text_len: usize) -> Value {
     json!({"type": "url_citation", "url": format!("https://example.com/result-{n}"), "title": format!("Result <{n}> & \"more\""), "start_index": 0, "end_index": text_len})
+}
+
+/// Each tool of a request as its `type`, a function as `function:{name}`.
+pub fn tool_names(request: &Value) -> Vec<String> {
+    let tools = request["tools"].as_array().into_iter().flatten();
+    tools
+        .map(|tool| match (tool["type"].as_str(), tool["name"].as_str()) {
+            (Some("function"), Some(name)) => format!("function:{name}"),
+            (kind, _) => kind.unwrap_or("?").to_owned(),
+        })
+        .collect()
 }

@@ -4,6 +4,8 @@
 mod failover_spend_tests;
 #[cfg(test)]
 mod failover_tests;
+#[cfg(test)]
+mod functions_tests;
 mod handler;
 #[cfg(test)]
 mod limits_tests;

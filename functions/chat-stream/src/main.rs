@@ -8,6 +8,8 @@ mod cursor;
 mod dialect;
 #[cfg(test)]
 mod failover_tests;
+#[cfg(test)]
+mod functions_tests;
 mod handler;
 #[cfg(test)]
 mod ownership_tests;

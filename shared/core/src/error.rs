@@ -28,7 +28,9 @@ pub enum ApiError {
     /// The caller's `tools`: only function tools, bounded (the reason names what is wrong).
     #[error("`tools` is not accepted: {0}")]
     InvalidTools(String),
-    #[error("this deployment does not take the caller's own tools (its owner turned them off): send the request without `tools` or `tool_outputs`")]
+    #[error(
+        "this deployment does not take the caller's own tools (its owner turned them off): send the request without `tools` or `tool_outputs`"
+    )]
     CallerToolsOff,
     /// `tool_outputs` malformed, too large, or not answering each call of the answer they follow once.
     #[error("`tool_outputs` is not accepted: {0}")]

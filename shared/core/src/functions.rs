@@ -71,10 +71,8 @@ pub fn function_tools(tools: Option<Value>) -> Result<Vec<Value>, ApiError> {
                 "tool {name:?}: `description` is a string, `parameters` a JSON Schema object, `strict` true or false"
             )));
         }
-        let rebuilt: Map<String, Value> = TOOL_KEYS
-            .iter()
-            .filter_map(|key| tool.get(*key).map(|value| ((*key).to_owned(), value.clone())))
-            .collect();
+        let rebuilt: Map<String, Value> =
+            TOOL_KEYS.iter().filter_map(|key| tool.get(*key).map(|value| ((*key).to_owned(), value.clone()))).collect();
         checked.push(Value::Object(rebuilt));
     }
     let bytes: usize = checked.iter().map(|tool| tool.to_string().len()).sum();

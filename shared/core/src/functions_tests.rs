@@ -49,8 +49,11 @@ fn anything_but_bounded_function_tools_is_refused_with_its_reason() {
 
 #[test]
 fn outputs_are_text_each_call_once_and_bounded() {
-    let outputs = tool_outputs(Some(json!([{"call_id": "call_1", "output": "22 C"}, {"call_id": "call_2", "output": {"temp": 22}}])), 64)
-        .unwrap();
+    let outputs = tool_outputs(
+        Some(json!([{"call_id": "call_1", "output": "22 C"}, {"call_id": "call_2", "output": {"temp": 22}}])),
+        64,
+    )
+    .unwrap();
     assert_eq!(
         outputs,
         [

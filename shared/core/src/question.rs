@@ -44,6 +44,9 @@ impl ChatRequest {
     pub fn input_bytes(&self) -> usize {
         let tools = self.tools.iter().map(|tool| tool.to_string().len()).sum::<usize>();
         let outputs = self.tool_outputs.iter().map(|output| output.output.len() + output.call_id.len() + 16);
-        self.message.len() + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>() + tools + outputs.sum::<usize>()
+        self.message.len()
+            + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>()
+            + tools
+            + outputs.sum::<usize>()
     }
 }

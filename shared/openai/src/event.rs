@@ -350,12 +350,18 @@ mod tests {
     fn a_function_call_is_read_once_whole() {
         let added = r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"","status":"in_progress"}}"#;
         assert_eq!(parse(added, "k"), Ok(None));
-        let delta = r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"{\"ci"}"#;
+        let delta =
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"{\"ci"}"#;
         assert_eq!(parse(delta, "k"), Ok(None));
         let done = r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\": \"Oslo\"}","status":"completed"}}"#;
-        let call = FunctionCall { call_id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city": "Oslo"}"#.into() };
+        let call = FunctionCall {
+            call_id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city": "Oslo"}"#.into(),
+        };
         assert_eq!(parse(done, "k"), Ok(Some(UpstreamEvent::FunctionCall(call))));
-        let nameless = r#"{"type":"response.output_item.done","item":{"type":"function_call","name":"f","arguments":"{}"}}"#;
+        let nameless =
+            r#"{"type":"response.output_item.done","item":{"type":"function_call","name":"f","arguments":"{}"}}"#;
         assert_eq!(parse(nameless, "k"), Err(ApiError::MalformedUpstream));
     }
 }
