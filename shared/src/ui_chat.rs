@@ -35,6 +35,8 @@ pub struct UiStreamEncoder {
     tools_started: Vec<String>,
     /// Whether the answer called the caller's functions: it finishes with `tool-calls`.
     called_functions: bool,
+    /// Whether `start-step` went out: `finish` is preceded by `finish-step`.
+    step_open: bool,
 }
 
 /// The one text part of an answer.
@@ -50,11 +52,17 @@ impl UiStreamEncoder {
     }
 
     /// The OpenAI response id, as message metadata: what `POST /stop` names, and what a client
-    /// may send back as `previous_response_id`.
+    /// may send back as `previous_response_id`; then `start-step`. Each answer is a step of its
+    /// own, so the answer that reads the client's results starts a step after its tool parts
+    /// (`lastAssistantMessageIsCompleteWithToolCalls` looks at the last step only, and would
+    /// send the results again, for ever).
     pub fn response(&mut self, response_id: &str, model: &str) -> Bytes {
         self.response_id = Some(response_id.to_owned());
+        self.step_open = true;
         let metadata = json!({ "responseId": response_id, "model": model });
-        chunk(&json!({ "type": "message-metadata", "messageMetadata": metadata }))
+        [chunk(&json!({ "type": "message-metadata", "messageMetadata": metadata })), chunk(&json!({ "type": "start-step" }))]
+            .concat()
+            .into()
     }
 
     pub fn text(&mut self, delta: &str) -> Bytes {
@@ -142,7 +150,11 @@ impl UiStreamEncoder {
             metadata.insert("stopped".into(), Value::Bool(true));
         }
         let finish = chunk(&json!({ "type": "finish", "finishReason": reason, "messageMetadata": metadata }));
-        [self.close_reasoning(), self.close_text(), finish].concat().into()
+        let step = match std::mem::take(&mut self.step_open) {
+            true => chunk(&json!({ "type": "finish-step" })),
+            false => Bytes::new(),
+        };
+        [self.close_reasoning(), self.close_text(), step, finish].concat().into()
     }
 
     /// An error part: the SDK's `useChat` shows `errorText` as its `error.message`.
@@ -208,7 +220,7 @@ mod tests {
             .collect();
         assert_eq!(
             types,
-            ["start", "message-metadata", "text-start", "text-delta", "text-delta", "text-end", "finish"]
+            ["start", "message-metadata", "start-step", "text-start", "text-delta", "text-delta", "text-end", "finish-step", "finish"]
         );
         assert!(
             text.contains(r#""usage":{"inputTokens":1,"outputTokens":2,"reasoningTokens":0,"totalTokens":3}"#),

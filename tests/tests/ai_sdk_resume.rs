@@ -7,8 +7,9 @@
 //! Then the same clients against the release chat-stream behind a function URL: a useChat
 //! conversation going on from its last answer on OpenAI's side (`shared::chain`;
 //! tests/aisdk/chain.test.mjs drives the pages, this side checks what the model was asked each
-//! turn and that the day's counters hold what the stand-in billed), and a web search's parts
-//! (tests/aisdk/search.test.mjs).
+//! turn and that the day's counters hold what the stand-in billed), a web search's parts
+//! (tests/aisdk/search.test.mjs), and a function of the caller's run by `onToolCall`, its result
+//! read by the model once (tests/aisdk/functions.test.mjs).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -136,4 +137,41 @@ async fn each_ai_sdk_version_shows_a_search_s_sources() {
     let (report, passed) = test_harness::node_test("aisdk", "search.test.mjs", vec![("STREAM_URL", url.url())]).await;
     assert!(passed, "AI SDK search tests failed:\n{report}");
     assert!(stub.state.requests().iter().all(|r| r.web_searches == 2), "each version's question searched twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ai_sdk_version_runs_the_caller_s_function_and_the_model_reads_its_result() {
+    let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("stand-in");
+    let dynamo = Dynalite::start().await;
+    let (store, alice, _) = dynamo.with_two_keys(TABLE).await;
+    let env: Vec<(&str, &str)> = dynamo
+        .limits_env(TABLE)
+        .into_iter()
+        .chain([("ACCESS", "keys"), ("RATE_LIMIT_PER_MINUTE", "1000"), ("OPENAI_MAX_RETRIES", "0")])
+        .collect();
+    let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    let url = FunctionUrl::start(Arc::new(function)).await;
+    let env = vec![("STREAM_URL", url.url()), ("ALICE_KEY", alice)];
+    let (report, passed) = test_harness::node_test("aisdk", "functions.test.mjs", env).await;
+    assert!(passed, "AI SDK function tests failed:\n{report}");
+    let requests = stub.state.requests();
+    for alias in VERSIONS {
+        // The question with the function, then its result alone, going on from the call.
+        let asked: Vec<&RecordedRequest> =
+            requests.iter().filter(|r| r.input == format!("/stub call=1 {alias}")).collect();
+        assert_eq!(asked.len(), 1, "{alias}: {asked:?}");
+        assert_eq!(asked[0].tools, ["function:get_weather"], "{alias}");
+        let call = report.lines().find_map(|l| l.trim().strip_prefix(&format!("FUNCTION {alias} "))).expect("the call");
+        let results: Vec<&RecordedRequest> =
+            requests.iter().filter(|r| r.function_outputs.iter().any(|(id, _)| id == call)).collect();
+        assert_eq!(results.len(), 1, "{alias}: the result was sent once");
+        assert_eq!(results[0].messages.len(), 0, "{alias}: the result alone, not the history");
+        assert!(results[0].previous_response_id.is_some(), "{alias}");
+    }
+    assert_eq!(requests.len(), VERSIONS.len() * 2, "nothing else was asked");
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
+    let billed: u64 = requests.iter().map(RecordedRequest::billed_tokens).sum();
+    assert_eq!(used, billed, "settled to the bill");
 }

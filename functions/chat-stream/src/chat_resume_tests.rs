@@ -120,7 +120,7 @@ async fn a_chat_s_running_answer_is_replayed_whole_to_its_caller_only_and_then_2
     assert_eq!(code, 200, "{}", String::from_utf8_lossy(&replay));
     let replay = chunks(&replay).await;
     let kinds: Vec<&str> = replay.iter().map(|c| c["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds[..3], ["start", "message-metadata", "text-start"], "{kinds:?}");
+    assert_eq!(kinds[..4], ["start", "message-metadata", "start-step", "text-start"], "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| **k == "finish").count(), 1);
     assert_eq!(kinds.last(), Some(&"finish"));
     assert_eq!(text(&replay), openai_stub::reply::deltas(LONG, &Scenario::parse(LONG)).concat());

@@ -307,9 +307,10 @@ mod tests {
     fn a_replay_from_chunk_n_sends_exactly_the_chunks_after_n() {
         let whole = chunks(&mut UiMessageStream::default()).concat();
         let events: Vec<&[u8]> = sse_events(&whole).collect();
-        // start, metadata, reasoning start/delta/end, text start/delta/delta/end, finish.
-        assert_eq!(events.len(), 10, "{}", String::from_utf8_lossy(&whole));
-        for skip in 0..=11 {
+        // start, metadata, start-step, reasoning start/delta/end, text start/delta/delta/end,
+        // finish-step, finish.
+        assert_eq!(events.len(), 12, "{}", String::from_utf8_lossy(&whole));
+        for skip in 0..=13 {
             let rest = chunks(&mut UiMessageStream::following(skip)).concat();
             assert_eq!(rest, events.iter().skip(skip as usize).copied().collect::<Vec<_>>().concat(), "from {skip}");
         }

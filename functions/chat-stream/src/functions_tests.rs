@@ -86,16 +86,16 @@ async fn the_ai_sdk_gets_tool_input_chunks_and_its_results_go_on_from_the_answer
     let types: Vec<&str> = first.iter().map(|c| c["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["start", "message-metadata", "tool-input-start", "tool-input-delta", "tool-input-available", "finish"]
+        ["start", "message-metadata", "start-step", "tool-input-start", "tool-input-delta", "tool-input-available", "finish-step", "finish"]
     );
-    let call = &first[4];
+    let call = &first[5];
     assert_eq!((call["toolName"].as_str(), &call["input"]), (Some("get_weather"), &json!({"city": "city 0"})));
-    assert_eq!(first[3]["inputTextDelta"], r#"{"city":"city 0"}"#);
-    assert_eq!(first[5]["finishReason"], "tool-calls", "the answer waits on the client's function");
+    assert_eq!(first[4]["inputTextDelta"], r#"{"city":"city 0"}"#);
+    assert_eq!(first[7]["finishReason"], "tool-calls", "the answer waits on the client's function");
     assert!(first.iter().all(|c| c.get("providerExecuted").is_none()), "the client runs it");
 
     // The client ran it (addToolResult) and sends the conversation again, as useChat does.
-    let metadata = &first[5]["messageMetadata"];
+    let metadata = &first[7]["messageMetadata"];
     let part = json!({"type": "tool-get_weather", "toolCallId": call["toolCallId"], "state": "output-available", "input": call["input"], "output": {"sky": "clear"}});
     let answered = json!({"id": "a1", "role": "assistant", "metadata": metadata, "parts": [part]});
     let second = chunks(&upstream, ui_chat(json!([user, answered]))).await;

@@ -45,19 +45,19 @@ async fn answers_in_the_ui_message_stream_protocol() {
     assert_eq!((status, headers["x-vercel-ai-ui-message-stream"].to_str().unwrap()), (200, "v1"));
     assert_eq!(headers["content-type"], "text/event-stream");
     let expected =
-        ["start", "message-metadata", "text-start", "text-delta", "text-delta", "text-delta", "text-end", "finish"];
+        ["start", "message-metadata", "start-step", "text-start", "text-delta", "text-delta", "text-delta", "text-end", "finish-step", "finish"];
     assert_eq!(types(&chunks), expected);
     assert!(done);
     assert_eq!(text(&chunks), "Hi!");
     let id = chunks[1]["messageMetadata"]["responseId"].as_str().unwrap();
     assert!(id.starts_with("resp_"), "{chunks:?}");
-    let finish = &chunks[7];
+    let finish = &chunks[9];
     assert_eq!(
         (finish["finishReason"].as_str(), finish["messageMetadata"]["responseId"].as_str()),
         (Some("stop"), Some(id))
     );
     assert!(finish["messageMetadata"]["usage"]["outputTokens"].as_u64().unwrap() >= 3, "{finish}");
-    assert!(chunks[2..7].iter().all(|c| c["id"] == chunks[2]["id"]), "one text part");
+    assert!(chunks[3..8].iter().all(|c| c["id"] == chunks[3]["id"]), "one text part");
 }
 
 #[tokio::test]
