@@ -60,9 +60,12 @@ impl UiStreamEncoder {
         self.response_id = Some(response_id.to_owned());
         self.step_open = true;
         let metadata = json!({ "responseId": response_id, "model": model });
-        [chunk(&json!({ "type": "message-metadata", "messageMetadata": metadata })), chunk(&json!({ "type": "start-step" }))]
-            .concat()
-            .into()
+        [
+            chunk(&json!({ "type": "message-metadata", "messageMetadata": metadata })),
+            chunk(&json!({ "type": "start-step" })),
+        ]
+        .concat()
+        .into()
     }
 
     pub fn text(&mut self, delta: &str) -> Bytes {
@@ -220,7 +223,17 @@ mod tests {
             .collect();
         assert_eq!(
             types,
-            ["start", "message-metadata", "start-step", "text-start", "text-delta", "text-delta", "text-end", "finish-step", "finish"]
+            [
+                "start",
+                "message-metadata",
+                "start-step",
+                "text-start",
+                "text-delta",
+                "text-delta",
+                "text-end",
+                "finish-step",
+                "finish"
+            ]
         );
         assert!(
             text.contains(r#""usage":{"inputTokens":1,"outputTokens":2,"reasoningTokens":0,"totalTokens":3}"#),

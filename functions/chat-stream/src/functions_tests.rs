@@ -86,7 +86,16 @@ async fn the_ai_sdk_gets_tool_input_chunks_and_its_results_go_on_from_the_answer
     let types: Vec<&str> = first.iter().map(|c| c["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
-        ["start", "message-metadata", "start-step", "tool-input-start", "tool-input-delta", "tool-input-available", "finish-step", "finish"]
+        [
+            "start",
+            "message-metadata",
+            "start-step",
+            "tool-input-start",
+            "tool-input-delta",
+            "tool-input-available",
+            "finish-step",
+            "finish"
+        ]
     );
     let call = &first[5];
     assert_eq!((call["toolName"].as_str(), &call["input"]), (Some("get_weather"), &json!({"city": "city 0"})));

@@ -44,8 +44,18 @@ async fn answers_in_the_ui_message_stream_protocol() {
         read_chunks(&upstream, chat(json!([user("/stub reasoning echo Hi!")]), json!({}))).await;
     assert_eq!((status, headers["x-vercel-ai-ui-message-stream"].to_str().unwrap()), (200, "v1"));
     assert_eq!(headers["content-type"], "text/event-stream");
-    let expected =
-        ["start", "message-metadata", "start-step", "text-start", "text-delta", "text-delta", "text-delta", "text-end", "finish-step", "finish"];
+    let expected = [
+        "start",
+        "message-metadata",
+        "start-step",
+        "text-start",
+        "text-delta",
+        "text-delta",
+        "text-delta",
+        "text-end",
+        "finish-step",
+        "finish",
+    ];
     assert_eq!(types(&chunks), expected);
     assert!(done);
     assert_eq!(text(&chunks), "Hi!");
