@@ -31,9 +31,14 @@ pub mod names {
     pub const STREAM_SEGMENT: &str = "/stream";
     /// `?startIndex=`: the UI chunks a `WorkflowChatTransport` already has.
     pub const START_INDEX: &str = "startIndex";
+    /// `?approve=` and `?deny=` (GET, repeatable): the caller's yes or no to an MCP approval
+    /// request of the answer `previous_response_id` names.
+    pub const APPROVE: &str = "approve";
+    pub const DENY: &str = "deny";
     /// Every query parameter any function reads: the drift test's list of what must be
     /// documented. A new constant above that names a query parameter belongs here too.
-    pub const QUERY: [&str; 7] = [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY, ACCESS_TOKEN, START_INDEX];
+    pub const QUERY: [&str; 9] =
+        [MESSAGE, PREVIOUS_RESPONSE_ID, ERRORS, LAST_EVENT_ID, KEY, ACCESS_TOKEN, START_INDEX, APPROVE, DENY];
 }
 
 #[derive(Deserialize)]
@@ -46,6 +51,9 @@ struct JsonBody {
     /// The caller's answers to the calls of the answer `previous_response_id` names.
     #[serde(default)]
     tool_outputs: Option<serde_json::Value>,
+    /// The caller's yes or no to the MCP approval requests of that answer.
+    #[serde(default)]
+    approvals: Option<serde_json::Value>,
 }
 
 /// Parses and validates a GET `?message=` or a POST JSON body.
@@ -57,25 +65,41 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
             previous_response_id: query.get(names::PREVIOUS_RESPONSE_ID),
             tools: None,
             tool_outputs: None,
+            approvals: approvals_in_query(&query),
         },
         "POST" => parse_json_body(request)?,
         other => return Err(ApiError::MethodNotAllowed { method: other.to_owned(), allow: ApiError::ALLOW_ASK }),
     };
     let tools = chat_core::functions::function_tools(body.tools)?;
     let tool_outputs = chat_core::functions::tool_outputs(body.tool_outputs, max_message_bytes)?;
+    let approvals = chat_core::approvals::approvals(body.approvals)?;
     let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
+    // Results and approvals are a turn of their own: a message is optional with them.
+    let answers = !tool_outputs.is_empty() || !approvals.is_empty();
     let message = match body.message {
-        // The results of the caller's functions are a turn of their own: a message is optional.
-        None if !tool_outputs.is_empty() => String::new(),
-        Some(text) if !tool_outputs.is_empty() && text.trim().is_empty() => String::new(),
+        None if answers => String::new(),
+        Some(text) if answers && text.trim().is_empty() => String::new(),
         message => validate_message(message, max_message_bytes)?,
     };
-    if !tool_outputs.is_empty() && previous_response_id.is_none() {
-        return Err(ApiError::InvalidToolOutputs(
-            "they answer the calls of an earlier answer: send its id as `previous_response_id`".into(),
-        ));
+    let follows = "they answer an earlier answer: send its id as `previous_response_id`";
+    match previous_response_id {
+        None if !tool_outputs.is_empty() => return Err(ApiError::InvalidToolOutputs(follows.into())),
+        None if !approvals.is_empty() => return Err(ApiError::InvalidApprovals(follows.into())),
+        _ => {}
     }
-    Ok(ChatRequest { message, previous_response_id, tools, tool_outputs, ..ChatRequest::default() })
+    Ok(ChatRequest { message, previous_response_id, tools, tool_outputs, approvals, ..ChatRequest::default() })
+}
+
+/// `?approve=<id>` and `?deny=<id>` (each repeatable): an EventSource page's answers to MCP
+/// approval requests, as `approvals`.
+fn approvals_in_query(query: &QueryString) -> Option<serde_json::Value> {
+    let answers: Vec<serde_json::Value> = [(names::APPROVE, true), (names::DENY, false)]
+        .into_iter()
+        .flat_map(|(name, approve)| {
+            query.all(name).map(move |id| serde_json::json!({ "approval_request_id": id, "approve": approve }))
+        })
+        .collect();
+    (!answers.is_empty()).then_some(serde_json::Value::Array(answers))
 }
 
 /// `errors=inline`: whether to report every failure inside the event stream (for EventSource
@@ -197,6 +221,11 @@ impl QueryString {
     /// The first value of `name`.
     fn get(&self, name: &str) -> Option<String> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+
+    /// Every value of `name`, in order.
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use openai_client::types::Usage;
 
-pub use crate::ui_request::{HISTORY_MESSAGES, asks, chat_id, chat_request, follows_hand_overs, is_chat_id};
+pub use crate::ui_request::{
+    HISTORY_MESSAGES, asks, chat_id, chat_request, follows_hand_overs, is_chat_id, takes_approvals,
+};
 
 /// The header the AI SDK's docs say a UI message stream carries.
 pub const STREAM_HEADER: (&str, &str) = ("x-vercel-ai-ui-message-stream", "v1");
@@ -113,6 +115,28 @@ impl UiStreamEncoder {
             }),
         };
         [self.close_reasoning(), self.close_text(), chunk(&start), chunk(&delta), chunk(&whole)].concat().into()
+    }
+
+    /// An MCP call waiting on the user's yes: to a client that reads approvals (ai 6 on), a
+    /// provider-run dynamic tool call and its `tool-approval-request` (answered with
+    /// `addToolApprovalResponse`); to any other, a sentence in the text, since it would refuse
+    /// the chunk.
+    pub fn approval(&mut self, request: &chat_core::approvals::ApprovalRequest, as_chunks: bool) -> Bytes {
+        self.called_functions |= as_chunks;
+        let (id, name) = (&request.approval_request_id, &request.name);
+        if !as_chunks {
+            let said = format!(
+                "\n\n[{name} on {} needs your approval, which this app cannot ask for (its request did not say `ai_sdk_version` 6 or later): it was not called.]",
+                request.server_label
+            );
+            return self.text(&said);
+        }
+        let input =
+            serde_json::from_str::<Value>(&request.arguments).unwrap_or(Value::String(request.arguments.clone()));
+        let start = json!({ "type": "tool-input-start", "toolCallId": id, "toolName": name, "providerExecuted": true, "dynamic": true });
+        let whole = json!({ "type": "tool-input-available", "toolCallId": id, "toolName": name, "input": input, "providerExecuted": true, "dynamic": true });
+        let ask = json!({ "type": "tool-approval-request", "approvalId": id, "toolCallId": id });
+        [self.close_reasoning(), self.close_text(), chunk(&start), chunk(&whole), chunk(&ask)].concat().into()
     }
 
     /// A page the answer cites: a `source-url` part, numbered in the answer.

@@ -26,6 +26,18 @@ fn probe(request: &Request) -> Option<Probe> {
     serde_json::from_slice::<Probe>(body_bytes(request)).ok()
 }
 
+/// Whether the client reads approval chunks: its body says `ai_sdk_version` 6 or later (set
+/// through the transport's `body` option).
+pub fn takes_approvals(request: &Request) -> bool {
+    #[derive(Deserialize)]
+    struct Version {
+        ai_sdk_version: Option<String>,
+    }
+    let version = serde_json::from_slice::<Version>(body_bytes(request)).ok().and_then(|v| v.ai_sdk_version);
+    let major = version.as_deref().and_then(|v| v.split('.').next()).and_then(|major| major.parse::<u32>().ok());
+    major.is_some_and(|major| major >= 6)
+}
+
 /// Whether this is the AI SDK's request: a `POST` whose JSON body has `messages`. Anything else
 /// (including a body that is not JSON) takes the EventSource path, which reports what is wrong.
 pub fn asks(request: &Request) -> bool {
@@ -90,6 +102,9 @@ struct UiPart {
     /// A hosted tool's part: run by OpenAI, never answered by the client.
     #[serde(default)]
     provider_executed: Option<bool>,
+    /// An MCP approval's answer (`approval-responded`): `{"id", "approved"}`.
+    #[serde(default)]
+    approval: Option<Value>,
 }
 
 impl UiPart {
@@ -107,6 +122,12 @@ impl UiPart {
             _ => return None,
         };
         Some(json!({ "call_id": self.tool_call_id, "output": output }))
+    }
+
+    /// The user's answer to an MCP approval request (`addToolApprovalResponse`).
+    fn approval(&self) -> Option<Value> {
+        let approval = self.approval.as_ref().filter(|_| self.state.as_deref() == Some("approval-responded"))?;
+        Some(json!({ "approval_request_id": approval["id"], "approve": approval["approved"] }))
     }
 }
 
@@ -166,7 +187,8 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
 fn tool_round_trip(body: &mut UiChatBody, max_message_bytes: usize) -> Result<Option<ChatRequest>, ApiError> {
     let Some(last) = body.messages.last().filter(|message| message.role == "assistant") else { return Ok(None) };
     let outputs: Vec<Value> = last.parts.iter().filter_map(UiPart::tool_output).collect();
-    if outputs.is_empty() {
+    let approvals: Vec<Value> = last.parts.iter().filter_map(UiPart::approval).collect();
+    if outputs.is_empty() && approvals.is_empty() {
         return Ok(None);
     }
     let named = last.metadata.as_ref().and_then(|metadata| metadata["responseId"].as_str()).map(str::to_owned);
@@ -177,9 +199,11 @@ fn tool_round_trip(body: &mut UiChatBody, max_message_bytes: usize) -> Result<Op
         ));
     };
     let tool_outputs = chat_core::functions::tool_outputs(Some(Value::Array(outputs)), max_message_bytes)?;
+    let approvals = chat_core::approvals::approvals(Some(Value::Array(approvals)))?;
     Ok(Some(ChatRequest {
         previous_response_id: Some(previous_response_id),
         tool_outputs,
+        approvals,
         outputs_of_whole_message: true,
         ..ChatRequest::default()
     }))

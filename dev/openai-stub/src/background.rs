@@ -353,6 +353,7 @@ mod tests {
             compacted: false,
             searches: 0,
             calls: Vec::new(),
+            mcp_items: Vec::new(),
         })
     }
 

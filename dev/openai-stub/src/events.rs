@@ -38,6 +38,9 @@ pub struct Answer {
     pub searches: usize,
     /// The calls of the request's functions after the message (`call=N`), as `function_call` items.
     pub calls: Vec<Value>,
+    /// MCP items before the message: a tool list and approval requests (`approval=N`), or the
+    /// calls a follow-up approved.
+    pub mcp_items: Vec<Value>,
 }
 
 /// One reasoning item of an answer: its id, summary parts and raw parts, each as deltas.
@@ -78,9 +81,10 @@ impl Answer {
         usage
     }
 
-    /// Whether the answer has a message: not when it is only calls of functions.
+    /// Whether the answer has a message: not when it only waits on the caller.
     pub fn has_message(&self) -> bool {
-        !self.deltas.is_empty() || self.calls.is_empty()
+        let asks = self.mcp_items.iter().any(|item| item["type"] == "mcp_approval_request");
+        !self.deltas.is_empty() || (self.calls.is_empty() && !asks)
     }
 
     /// The answer's citations: each search's page, and the first one cited twice (a reader
@@ -120,7 +124,8 @@ impl Answer {
         let compaction = self.compacted.then(|| wire::compaction_item(&self.ids));
         let reasoning = self.reasoning_items();
         let searches = (0..self.searches).map(|n| wire::web_search_item(&self.ids, n, Some(&self.search_query(n))));
-        compaction.into_iter().chain(reasoning.iter().map(ReasoningItem::whole)).chain(searches).collect()
+        let before = compaction.into_iter().chain(reasoning.iter().map(ReasoningItem::whole)).chain(searches);
+        before.chain(self.mcp_items.iter().cloned()).collect()
     }
 
     /// What search `n` looked for: the question and its number.
@@ -266,6 +271,18 @@ pub fn generate(answer: Arc<Answer>) -> impl Stream<Item = Vec<Frame>> + Send {
                 event("response.output_item.done", json!({"output_index": output_index, "item": done})),
             ];
             output.push(done);
+        }
+        for item in &a.mcp_items {
+            let output_index = output.len();
+            let mut events = vec![event("response.output_item.added", json!({"output_index": output_index, "item": item}))];
+            if item["type"] == "mcp_call" {
+                let with = |kind: &str| json!({"output_index": output_index, "item_id": item["id"], "type": kind});
+                events.push(event("response.mcp_call.in_progress", with("response.mcp_call.in_progress")));
+                events.push(event("response.mcp_call.completed", with("response.mcp_call.completed")));
+            }
+            events.push(event("response.output_item.done", json!({"output_index": output_index, "item": item})));
+            yield events;
+            output.push(item.clone());
         }
         // The message's last events go out with `response.completed`, unless calls follow.
         let mut tail = Vec::new();

@@ -9,6 +9,7 @@ pub mod billing;
 mod events;
 mod functions;
 mod http;
+mod mcp;
 pub mod models;
 mod recorded;
 pub mod reply;

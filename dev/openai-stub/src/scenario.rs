@@ -69,6 +69,9 @@ pub struct Scenario {
     /// Calls of the request's function tools (`call=N`), after the text: with no `echo`, the
     /// answer is the calls alone.
     pub call: usize,
+    /// MCP calls that ask the caller first (`approval=N`), with an MCP server that asks: the
+    /// answer is the requests alone.
+    pub approval: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +132,7 @@ impl Scenario {
                 "cache_write" => scenario.cache_write = value.parse().unwrap_or(0),
                 "search" => scenario.search = value.parse().unwrap_or(1),
                 "call" => scenario.call = value.parse().unwrap_or(1),
+                "approval" => scenario.approval = value.parse().unwrap_or(1),
                 "done" => scenario.done = true,
                 "leak" => scenario.leak = true,
                 "echo" => {

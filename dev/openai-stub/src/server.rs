@@ -53,10 +53,12 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let Ok(request) = serde_json::from_slice::<Value>(&body) else { return error(400, &plain, None) };
     let messages = wire::input_messages(&request).unwrap_or_default();
     let outputs = crate::functions::outputs(&request);
-    // Results alone are a turn too: the answer reads them back.
+    let approvals = crate::mcp::responses(&request);
+    // Results or approvals alone are a turn too: the answer reads them back.
     let question = wire::last_user_text(&messages)
         .map(str::to_owned)
-        .or_else(|| (!outputs.is_empty()).then(|| crate::functions::answer_to(&outputs)));
+        .or_else(|| (!outputs.is_empty()).then(|| crate::functions::answer_to(&outputs)))
+        .or_else(|| (!approvals.is_empty()).then(|| crate::mcp::answer_to(&approvals)));
     let (Some(model), Some(question)) = (request["model"].as_str(), question) else {
         return error(400, &plain, None);
     };
@@ -74,7 +76,10 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         }
     };
     let previous = request["previous_response_id"].as_str().and_then(|id| state.responses.get(id));
-    if let Err(refused) = crate::functions::check_outputs(previous.map(|entry| entry.snapshot()).as_ref(), &outputs) {
+    let previous = previous.map(|entry| entry.snapshot());
+    let checked = crate::functions::check_outputs(previous.as_ref(), &outputs)
+        .and_then(|()| crate::mcp::check_responses(previous.as_ref(), &approvals));
+    if let Err(refused) = checked {
         return (StatusCode::BAD_REQUEST, Json(refused)).into_response();
     }
     let mut scenario = Scenario::parse(&state.with_every_answer(input));
@@ -159,11 +164,15 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     let searches = wire::searches(&request, scenario.search);
     state.update(index, |r| r.web_searches = searches);
     let calls = crate::functions::calls(&request, scenario.call, index as u64 + 1);
-    // An answer that calls functions says nothing more unless told to.
-    let deltas = if calls.is_empty() || scenario.echo.is_some() { reply::deltas(input, &scenario) } else { Vec::new() };
+    let asks = crate::mcp::approval_requests(&request, scenario.approval, index as u64 + 1);
+    let mcp_items = if asks.is_empty() { crate::mcp::approved_calls(&request, &approvals) } else { asks };
+    // An answer that calls functions or asks approvals says nothing more unless told to.
+    let waits = !calls.is_empty() || mcp_items.iter().any(|item| item["type"] == "mcp_approval_request");
+    let deltas = if !waits || scenario.echo.is_some() { reply::deltas(input, &scenario) } else { Vec::new() };
     let answer = Arc::new(Answer {
         searches,
         calls,
+        mcp_items,
         ids: Ids::new(index as u64 + 1),
         deltas,
         failure_message: wire::leak(

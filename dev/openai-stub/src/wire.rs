@@ -34,7 +34,7 @@ pub fn input_messages(request: &Value) -> Option<Vec<(String, String)>> {
     let mut messages = Vec::new();
     for item in request["input"].as_array()? {
         // A function's result is no message (see `functions::outputs`).
-        if item["type"] == "function_call_output" {
+        if item["type"] == "function_call_output" || item["type"] == "mcp_approval_response" {
             continue;
         }
         let role = item["role"].as_str().filter(|r| matches!(*r, "user" | "assistant" | "system" | "developer"))?;

@@ -89,3 +89,28 @@ async fn an_owner_who_turns_caller_tools_off_gets_them_refused() {
     let (status, _) = post(&upstream, json!({"message": "/stub echo fine"})).await;
     assert_eq!(status, 200, "a request without tools is answered");
 }
+
+const ASKING_MCP: &str =
+    r#"[{"type":"mcp","server_label":"docs","server_url":"https://mcp.example","require_approval":"always"}]"#;
+
+#[tokio::test]
+async fn an_mcp_call_waits_for_the_caller_s_yes_and_only_the_requests_made_can_be_answered() {
+    let upstream = TestUpstream::start_with(&[("OPENAI_TOOLS", ASKING_MCP)]).await;
+    let (status, body) = post(&upstream, json!({"message": "/stub approval=2"})).await;
+    assert_eq!((status, body["data"].as_str()), (200, Some("")), "{body}");
+    let asked = body["approvals"].as_array().expect("approvals");
+    assert_eq!(asked.len(), 2, "{body}");
+    assert_eq!((asked[0]["server_label"].as_str(), asked[0]["name"].as_str()), (Some("docs"), Some("lookup")));
+    assert_eq!(asked[1]["arguments"], r#"{"query":"item 1"}"#);
+    let id = |n: usize| asked[n]["approval_request_id"].clone();
+    let unknown = json!({"previous_response_id": body["response_id"], "approvals": [{"approval_request_id": "mcpr_99", "approve": true}]});
+    let (status, refused) = post(&upstream, unknown).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_approvals")), "{refused}");
+    let answer = json!({"previous_response_id": body["response_id"], "approvals": [{"approval_request_id": id(0), "approve": true}, {"approval_request_id": id(1), "approve": false}]});
+    let (status, read) = post(&upstream, answer).await;
+    assert_eq!(status, 200, "{read}");
+    let expected = format!("The MCP server: ran {} | not allowed {}", id(0).as_str().unwrap(), id(1).as_str().unwrap());
+    assert_eq!(read["data"].as_str(), Some(expected.as_str()));
+    assert_eq!(upstream.stub.requests().len(), 2, "the unknown request was refused here");
+    assert_eq!(upstream.stub.requests()[1].tools, ["mcp"], "the server is sent again with the answers");
+}

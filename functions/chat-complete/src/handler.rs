@@ -57,6 +57,9 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         summary.function_calls = u32::try_from(completion.function_calls.len()).unwrap_or(u32::MAX);
         body.insert("tool_calls".into(), json!(completion.function_calls));
     }
+    if !completion.approval_requests.is_empty() {
+        body.insert("approvals".into(), json!(completion.approval_requests));
+    }
     let body = serde_json::Value::Object(body);
     Ok(Response::builder()
         .status(200)

@@ -3,6 +3,7 @@
 //! the answer; a dialect says it in its own words.
 
 use bytes::Bytes;
+use chat_core::approvals::ApprovalRequest;
 use chat_core::functions::FunctionCall;
 use chat_core::{ApiError, ChatRequest};
 use lambda_http::Request;
@@ -14,7 +15,7 @@ use shared::ui_chat::{self, UiStreamEncoder};
 /// `token` is the resume token of the event (background mode), for dialects that carry ids.
 pub trait Dialect: Send + 'static {
     /// Reads the question in this dialect's request shape.
-    fn chat_request(&self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError>;
+    fn chat_request(&mut self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError>;
     fn start(&mut self) -> Bytes;
     fn ping(&mut self) -> Bytes {
         SseEncoder.ping()
@@ -30,6 +31,8 @@ pub trait Dialect: Send + 'static {
     fn source(&mut self, token: Option<&str>, source: &Source) -> Bytes;
     /// A call of the caller's function, its arguments whole: the answer waits on its result.
     fn function_call(&mut self, token: Option<&str>, call: &FunctionCall) -> Bytes;
+    /// An MCP call of the owner's waiting on the caller's yes: the answer ends with it.
+    fn approval(&mut self, token: Option<&str>, request: &ApprovalRequest) -> Bytes;
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes;
     fn stopped(&mut self, token: Option<&str>, response_id: Option<&str>, usage: Option<Usage>) -> Bytes;
     /// The answer ended early (an incomplete answer, a failure); the text sent stays sent.
@@ -69,7 +72,7 @@ pub struct EventSource;
 const RECONNECT_AFTER_MS: u32 = 1000;
 
 impl Dialect for EventSource {
-    fn chat_request(&self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
+    fn chat_request(&mut self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
         shared::request::chat_request(request, max_message_bytes)
     }
 
@@ -113,6 +116,11 @@ impl Dialect for EventSource {
     /// `event: tool_call`: `{"call_id","name","arguments"}`, the arguments as the model wrote them.
     fn function_call(&mut self, token: Option<&str>, call: &FunctionCall) -> Bytes {
         SseEncoder.named_at(token, "tool_call", &json!(call).to_string())
+    }
+
+    /// `event: approval`: `{"approval_request_id","server_label","name","arguments"}`.
+    fn approval(&mut self, token: Option<&str>, request: &ApprovalRequest) -> Bytes {
+        SseEncoder.named_at(token, "approval", &json!(request).to_string())
     }
 
     fn completed(&mut self, token: Option<&str>, usage: Option<Usage>) -> Bytes {
@@ -159,12 +167,16 @@ pub struct UiMessageStream {
     skip: u64,
     /// Chunks written so far, sent or skipped.
     count: u64,
+    /// Whether the client reads `tool-approval-request` (ai 6 and later; ai 5 refuses a chunk
+    /// type it does not know, so without its word an approval is told in text).
+    approvals: bool,
 }
 
 impl UiMessageStream {
-    /// For a client that follows a hand-over, from chunk `skip` on.
+    /// For a client that follows a hand-over, from chunk `skip` on: `WorkflowChatTransport`,
+    /// which comes with ai 7, so it reads approvals.
     pub fn following(skip: u64) -> Self {
-        Self { follows: true, skip, ..Self::default() }
+        Self { follows: true, skip, approvals: true, ..Self::default() }
     }
 
     /// `bytes` (whole chunks) less the ones the reader already has.
@@ -204,7 +216,8 @@ fn counted(event: &[u8]) -> bool {
 }
 
 impl Dialect for UiMessageStream {
-    fn chat_request(&self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
+    fn chat_request(&mut self, request: &Request, max_message_bytes: usize) -> Result<ChatRequest, ApiError> {
+        self.approvals |= ui_chat::takes_approvals(request);
         ui_chat::chat_request(request, max_message_bytes)
     }
 
@@ -248,6 +261,11 @@ impl Dialect for UiMessageStream {
 
     fn function_call(&mut self, _token: Option<&str>, call: &FunctionCall) -> Bytes {
         let bytes = self.encoder.function_call(call);
+        self.numbered(bytes)
+    }
+
+    fn approval(&mut self, _token: Option<&str>, request: &ApprovalRequest) -> Bytes {
+        let bytes = self.encoder.approval(request, self.approvals);
         self.numbered(bytes)
     }
 

@@ -116,3 +116,64 @@ async fn the_ai_sdk_gets_tool_input_chunks_and_its_results_go_on_from_the_answer
     assert_eq!(sent.previous_response_id.as_deref(), metadata["responseId"].as_str());
     assert_eq!(sent.messages.len(), 0, "only the result goes, not the history: {:?}", sent.messages);
 }
+
+const ASKING_MCP: &str =
+    r#"[{"type":"mcp","server_label":"docs","server_url":"https://mcp.example","require_approval":"always"}]"#;
+
+#[tokio::test]
+async fn an_approval_is_an_event_a_page_answers_with_approve_or_deny() {
+    let upstream = TestUpstream::start_with(&[("OPENAI_TOOLS", ASKING_MCP)]).await;
+    let (_, asked) = events(&upstream, test_harness::get_request("/stub approval=1")).await;
+    let names: Vec<&str> = asked.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names, ["start", "response", "approval", "usage", "end"], "{asked:?}");
+    let request: Value = serde_json::from_str(&asked[2].data).unwrap();
+    assert_eq!((request["server_label"].as_str(), request["name"].as_str()), (Some("docs"), Some("lookup")));
+    let response: Value = serde_json::from_str(&asked[1].data).unwrap();
+    let (id, answer) = (request["approval_request_id"].as_str().unwrap(), response["id"].as_str().unwrap());
+    let query = format!("previous_response_id={answer}&approve={id}");
+    let (status, read) = events(&upstream, test_harness::get_raw_request(&query)).await;
+    assert_eq!(status, 200, "{read:?}");
+    assert_eq!(message_data(&read).concat(), format!("The MCP server: ran {id}"));
+    let tools: Vec<&str> = read.iter().filter(|e| e.event == "tool").map(|e| e.data.as_str()).collect();
+    assert!(tools.iter().any(|t| t.contains(r#""type":"mcp""#) && t.contains("completed")), "{tools:?}");
+}
+
+#[tokio::test]
+async fn the_ai_sdk_gets_an_approval_chunk_only_when_it_says_it_reads_one() {
+    let upstream = TestUpstream::start_with(&[("OPENAI_TOOLS", ASKING_MCP)]).await;
+    let user = json!({"id": "u1", "role": "user", "parts": [{"type": "text", "text": "/stub approval=1"}]});
+    let ask = |version: Option<&str>| {
+        let mut body = json!({"id": "chat-mcp", "trigger": "submit-message", "messages": [user]});
+        if let Some(version) = version {
+            body["ai_sdk_version"] = json!(version);
+        }
+        test_harness::post_request(&body.to_string())
+    };
+    let six = chunks(&upstream, ask(Some("6.0.333"))).await;
+    let types: Vec<&str> = six.iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert!(
+        types.windows(3).any(|w| w == ["tool-input-start", "tool-input-available", "tool-approval-request"]),
+        "{types:?}"
+    );
+    let request = six.iter().find(|c| c["type"] == "tool-approval-request").unwrap();
+    let call = six.iter().find(|c| c["type"] == "tool-input-available").unwrap();
+    assert_eq!((call["dynamic"].as_bool(), call["providerExecuted"].as_bool()), (Some(true), Some(true)), "{call}");
+    assert_eq!(six.last().unwrap()["finishReason"], "tool-calls");
+    for older in [None, Some("5.0.277")] {
+        let told = chunks(&upstream, ask(older)).await;
+        assert!(told.iter().all(|c| !c["type"].as_str().unwrap().starts_with("tool-")), "{older:?}: {told:?}");
+        let text: String =
+            told.iter().filter(|c| c["type"] == "text-delta").filter_map(|c| c["delta"].as_str()).collect();
+        assert!(text.contains("needs your approval") && text.contains("it was not called"), "{text}");
+    }
+
+    // The user said no (`addToolApprovalResponse`): the next request carries it.
+    let metadata = &six.iter().find(|c| c["type"] == "finish").unwrap()["messageMetadata"];
+    let part = json!({"type": "dynamic-tool", "toolName": "lookup", "toolCallId": request["toolCallId"], "state": "approval-responded", "input": call["input"], "approval": {"id": request["approvalId"], "approved": false}});
+    let answered =
+        json!({"id": "a1", "role": "assistant", "metadata": metadata, "parts": [{"type": "step-start"}, part]});
+    let body = json!({"id": "chat-mcp", "trigger": "submit-message", "messages": [user, answered], "ai_sdk_version": "6.0.333"});
+    let read = chunks(&upstream, test_harness::post_request(&body.to_string())).await;
+    let text: String = read.iter().filter(|c| c["type"] == "text-delta").filter_map(|c| c["delta"].as_str()).collect();
+    assert_eq!(text, format!("The MCP server: not allowed {}", request["approvalId"].as_str().unwrap()));
+}

@@ -243,6 +243,11 @@ impl Relay {
                 self.summary.function_calls = self.summary.function_calls.saturating_add(1);
                 Step::Send(self.dialect.function_call(self.cursor.token().as_deref(), &call))
             }
+            UpstreamEvent::Approval(request) => {
+                self.heard();
+                self.cursor.offset += 1;
+                Step::Send(self.dialect.approval(self.cursor.token().as_deref(), &request))
+            }
             // Each page once, however often the text cites it.
             UpstreamEvent::Source(source) => match self.summary.cited(&source.url) {
                 true => Step::Send(self.dialect.source(self.cursor.token().as_deref(), &source)),

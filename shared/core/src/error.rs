@@ -35,6 +35,9 @@ pub enum ApiError {
     /// `tool_outputs` malformed, too large, or not answering each call of the answer they follow once.
     #[error("`tool_outputs` is not accepted: {0}")]
     InvalidToolOutputs(String),
+    /// `approvals` malformed, or naming a request the answer they follow did not make.
+    #[error("`approvals` is not accepted: {0}")]
+    InvalidApprovals(String),
     /// `allow` is what the path answers: [`ApiError::ALLOW_ASK`], or `POST` alone on `/stop`.
     #[error("method {method} is not allowed here: use {}", if *allow == Self::ALLOW_ASK { "GET ?message=... or POST with a JSON body" } else { allow })]
     MethodNotAllowed { method: String, allow: &'static str },
@@ -174,6 +177,7 @@ impl ApiError {
             | Self::InvalidTools(_)
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
+            | Self::InvalidApprovals(_)
             | Self::StopUnavailable => StatusCode::BAD_REQUEST,
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
@@ -254,6 +258,7 @@ impl ApiError {
             Self::InvalidTools(_) => "invalid_tools",
             Self::CallerToolsOff => "caller_tools_off",
             Self::InvalidToolOutputs(_) => "invalid_tool_outputs",
+            Self::InvalidApprovals(_) => "invalid_approvals",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::OriginNotAllowed => "origin_not_allowed",

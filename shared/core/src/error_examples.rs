@@ -20,6 +20,7 @@ impl ApiError {
             Self::BadRequest("the body is not valid JSON".into()),
             Self::InvalidTools("a tool of type web_search: send function tools only".into()),
             Self::CallerToolsOff,
+            Self::InvalidApprovals("mcpr_9 is not one of its requests".into()),
             Self::InvalidToolOutputs("call_9 is not one of its calls".into()),
             Self::MethodNotAllowed { method: "PUT".into(), allow: Self::ALLOW_ASK },
             Self::UnsupportedMediaType("text/plain".into()),
@@ -77,6 +78,7 @@ impl ApiError {
                 | Self::InvalidTools(_)
                 | Self::CallerToolsOff
                 | Self::InvalidToolOutputs(_)
+                | Self::InvalidApprovals(_)
                 | Self::MethodNotAllowed { .. }
                 | Self::UnsupportedMediaType(_)
                 | Self::Misconfigured(_)

@@ -74,6 +74,7 @@ impl ApiError {
             | Self::InvalidTools(_)
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
+            | Self::InvalidApprovals(_)
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::Misconfigured(_)
@@ -116,6 +117,7 @@ impl ApiError {
             | Self::InvalidTools(_)
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
+            | Self::InvalidApprovals(_)
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::ContextTooLong

@@ -137,7 +137,7 @@ fn is_function_name(name: &str) -> bool {
 }
 
 /// A call id as OpenAI makes them (`call_...`): 1 to 128 letters, digits, `_` or `-`.
-fn is_call_id(id: &str) -> bool {
+pub(crate) fn is_call_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 

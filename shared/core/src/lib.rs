@@ -4,6 +4,7 @@
 //! and knows nothing of Lambda or of OpenAI's wire format.
 
 pub mod access;
+pub mod approvals;
 pub mod attempt;
 pub mod catalogue;
 pub mod config;

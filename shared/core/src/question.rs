@@ -21,6 +21,8 @@ pub struct ChatRequest {
     /// message across the turns of a tool round trip): only those answering the calls of the
     /// answer it follows are sent.
     pub outputs_of_whole_message: bool,
+    /// The caller's yes or no to the MCP approval requests of the answer it follows.
+    pub approvals: Vec<crate::approvals::Approval>,
 }
 
 /// One earlier turn of a conversation sent whole.
@@ -44,9 +46,11 @@ impl ChatRequest {
     pub fn input_bytes(&self) -> usize {
         let tools = self.tools.iter().map(|tool| tool.to_string().len()).sum::<usize>();
         let outputs = self.tool_outputs.iter().map(|output| output.output.len() + output.call_id.len() + 16);
+        let approvals = self.approvals.iter().map(|approval| approval.approval_request_id.len() + 48);
         self.message.len()
             + self.earlier.iter().map(|turn| turn.text.len() + 8).sum::<usize>()
             + tools
             + outputs.sum::<usize>()
+            + approvals.sum::<usize>()
     }
 }

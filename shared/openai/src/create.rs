@@ -33,6 +33,8 @@ pub struct Completion {
     pub sources: Vec<crate::types::Source>,
     /// The calls of the caller's functions the answer waits on, in order.
     pub function_calls: Vec<chat_core::functions::FunctionCall>,
+    /// The MCP calls waiting on the caller's yes, in order.
+    pub approval_requests: Vec<chat_core::approvals::ApprovalRequest>,
 }
 
 impl ResponsesClient {
@@ -193,6 +195,7 @@ impl ResponsesClient {
             _ => Ok(Completion {
                 sources: response.sources(),
                 function_calls: response.function_calls(),
+                approval_requests: response.approval_requests(),
                 text: response.output_text(),
                 reasoning: response.reasoning_summary(),
                 incomplete_reason: response.incomplete_reason().map(str::to_owned),

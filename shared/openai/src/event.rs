@@ -2,6 +2,7 @@
 //! functions act on, [`UpstreamEvent`]; everything else OpenAI sends is skipped.
 
 use crate::types::{ErrorObject, SUMMARY_PART_SEPARATOR, Source, Usage, WireEvent};
+use chat_core::approvals::ApprovalRequest;
 use chat_core::functions::FunctionCall;
 use chat_core::{ApiError, redact};
 
@@ -40,6 +41,8 @@ pub enum UpstreamEvent {
     Source(Source),
     /// A call of one of the caller's functions, its arguments whole: the answer waits on it.
     FunctionCall(FunctionCall),
+    /// An MCP call waiting on the caller's yes: the answer ends with it.
+    Approval(ApprovalRequest),
 }
 
 /// Reads one upstream event's JSON (`data:` of the SSE event). `Ok(None)` for the many events
@@ -142,6 +145,16 @@ pub(crate) fn parse_positioned(data: &str, key: &str) -> Result<(Option<u64>, Op
             let call_id = item.call_id.filter(|id| !id.is_empty()).ok_or(ApiError::MalformedUpstream)?;
             let (name, arguments) = (item.name.unwrap_or_default(), item.arguments.unwrap_or_default());
             Some(UpstreamEvent::FunctionCall(FunctionCall { call_id, name, arguments }))
+        }
+        "response.output_item.done" if event.item.as_ref().is_some_and(|item| item.kind == "mcp_approval_request") => {
+            let item = event.item.unwrap_or_default();
+            let approval_request_id = item.id.filter(|id| !id.is_empty()).ok_or(ApiError::MalformedUpstream)?;
+            Some(UpstreamEvent::Approval(ApprovalRequest {
+                approval_request_id,
+                server_label: item.server_label.unwrap_or_default(),
+                name: item.name.unwrap_or_default(),
+                arguments: item.arguments.unwrap_or_default(),
+            }))
         }
         // A tool's call is over: its item says what it searched for.
         "response.output_item.done" => event.item.and_then(|item| {

@@ -134,6 +134,12 @@ impl ResponsesClient {
             request.tool_outputs.retain(|output| calls.contains(&output.call_id.as_str()));
         }
         chat_core::functions::check_answers(&calls, &request.tool_outputs)?;
+        let requests = previous.approval_requests();
+        let requests: Vec<&str> = requests.iter().map(|request| request.approval_request_id.as_str()).collect();
+        if request.outputs_of_whole_message {
+            request.approvals.retain(|approval| requests.contains(&approval.approval_request_id.as_str()));
+        }
+        chat_core::approvals::check_answers(&requests, &request.approvals)?;
         self.carried_tokens(&previous).ok_or(ApiError::PreviousResponseNotFound)
     }
 
@@ -159,7 +165,7 @@ impl ResponsesClient {
             }
         };
         // An answer waiting on the caller's functions goes on only with their results.
-        let completed = previous.status.as_deref() == Some("completed") && previous.function_calls().is_empty();
+        let completed = previous.status.as_deref() == Some("completed") && previous.waiting_on().is_empty();
         if !completed || previous.output_text() != text || !self.is_owner(caller, &previous).await.ok()? {
             return None;
         }

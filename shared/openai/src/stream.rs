@@ -156,6 +156,7 @@ impl ResponseStream {
                     Ok(UpstreamEvent::TextDelta(_)
                         | UpstreamEvent::ReasoningDelta(_)
                         | UpstreamEvent::FunctionCall(_)
+                        | UpstreamEvent::Approval(_)
                         | UpstreamEvent::Completed { .. }
                         | UpstreamEvent::Incomplete { .. })
                 );
@@ -188,7 +189,7 @@ impl ResponseStream {
     pub fn finished(response: &ResponseObject, offset: usize, key: &str) -> Self {
         let summary = response.reasoning_summary().unwrap_or_default();
         let text = response.output_text();
-        let calls = response.function_calls();
+        let calls = response.waiting_on();
         let calls_seen = offset.saturating_sub(summary.len() + text.len());
         let words_seen = offset.saturating_sub(calls_seen);
         let reasoning_rest = summary.get(words_seen.min(summary.len())..);
@@ -227,7 +228,7 @@ impl ResponseStream {
             .into_iter()
             .chain(tools.into_iter().map(Ok))
             .chain((!rest.is_empty()).then_some(Ok(UpstreamEvent::TextDelta(rest))))
-            .chain(calls.into_iter().skip(calls_seen).map(|call| Ok(UpstreamEvent::FunctionCall(call))))
+            .chain(calls.into_iter().skip(calls_seen).map(Ok))
             .chain(sources.map(Ok))
             .chain([end]);
         Self::of(events.collect())

@@ -91,6 +91,16 @@ pub enum Input<'a> {
 pub enum InputItem<'a> {
     Message(InputMessage<'a>),
     Output(FunctionCallOutput<'a>),
+    Approval(ApprovalResponse<'a>),
+}
+
+/// `{"type": "mcp_approval_response", "approval_request_id", "approve"}`: the caller's answer.
+#[derive(Debug, Serialize)]
+pub struct ApprovalResponse<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub approval_request_id: &'a str,
+    pub approve: bool,
 }
 
 /// One message of a conversation sent whole, as the API's short message form.
@@ -113,7 +123,7 @@ impl<'a> Input<'a> {
     /// A bare string when there is no history and no result, so a plain request's wire form
     /// is unchanged; the results come before the message that goes with them, if any.
     pub fn of(request: &'a chat_core::ChatRequest) -> Self {
-        if request.earlier.is_empty() && request.tool_outputs.is_empty() {
+        if request.earlier.is_empty() && request.tool_outputs.is_empty() && request.approvals.is_empty() {
             return Self::Text(&request.message);
         }
         let message = |role, content| InputItem::Message(InputMessage { role, content });
@@ -125,8 +135,15 @@ impl<'a> Input<'a> {
                 output: &output.output,
             })
         });
+        let approvals = request.approvals.iter().map(|approval| {
+            InputItem::Approval(ApprovalResponse {
+                kind: "mcp_approval_response",
+                approval_request_id: &approval.approval_request_id,
+                approve: approval.approve,
+            })
+        });
         let last = (!request.message.is_empty()).then(|| message(chat_core::Role::User, &request.message));
-        Self::Items(earlier.chain(outputs).chain(last).collect())
+        Self::Items(earlier.chain(outputs).chain(approvals).chain(last).collect())
     }
 }
 

@@ -157,6 +157,17 @@ pub enum OutputItem {
         #[serde(default)]
         id: Option<String>,
     },
+    /// An MCP call waiting on the caller's yes: the answer ends with it.
+    McpApprovalRequest {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        server_label: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        arguments: String,
+    },
     /// A call of one of the caller's functions: the answer waits for its result.
     FunctionCall {
         #[serde(default)]
@@ -355,6 +366,9 @@ pub struct Typed {
     pub name: Option<String>,
     #[serde(default)]
     pub arguments: Option<String>,
+    /// An `mcp_approval_request`'s server.
+    #[serde(default)]
+    pub server_label: Option<String>,
 }
 
 impl WireEvent {

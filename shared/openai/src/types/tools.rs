@@ -25,6 +25,7 @@ impl OutputItem {
             | Self::Reasoning { .. }
             | Self::Compaction {}
             | Self::FunctionCall { .. }
+            | Self::McpApprovalRequest { .. }
             | Self::Other => None,
         }
     }
@@ -84,17 +85,46 @@ impl ResponseObject {
             .collect()
     }
 
-    /// The answer's calls of the caller's functions, in order: what it waits on.
+    /// What the answer waits on the caller for, in order: its calls of the caller's functions
+    /// and its MCP approval requests, as the events that tell them.
+    pub fn waiting_on(&self) -> Vec<crate::UpstreamEvent> {
+        let waits = self.output.iter().filter_map(|item| match item {
+            OutputItem::FunctionCall { call_id, name, arguments } => {
+                Some(crate::UpstreamEvent::FunctionCall(chat_core::functions::FunctionCall {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                }))
+            }
+            OutputItem::McpApprovalRequest { id, server_label, name, arguments } => {
+                Some(crate::UpstreamEvent::Approval(chat_core::approvals::ApprovalRequest {
+                    approval_request_id: id.clone(),
+                    server_label: server_label.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                }))
+            }
+            _ => None,
+        });
+        waits.collect()
+    }
+
+    /// The answer's calls of the caller's functions, in order.
     pub fn function_calls(&self) -> Vec<chat_core::functions::FunctionCall> {
-        let calls = self.output.iter().filter_map(|item| match item {
-            OutputItem::FunctionCall { call_id, name, arguments } => Some(chat_core::functions::FunctionCall {
-                call_id: call_id.clone(),
-                name: name.clone(),
-                arguments: arguments.clone(),
-            }),
+        let calls = self.waiting_on().into_iter().filter_map(|wait| match wait {
+            crate::UpstreamEvent::FunctionCall(call) => Some(call),
             _ => None,
         });
         calls.collect()
+    }
+
+    /// The answer's MCP approval requests, in order.
+    pub fn approval_requests(&self) -> Vec<chat_core::approvals::ApprovalRequest> {
+        let requests = self.waiting_on().into_iter().filter_map(|wait| match wait {
+            crate::UpstreamEvent::Approval(request) => Some(request),
+            _ => None,
+        });
+        requests.collect()
     }
 
     /// The pages the answer cites, each once, in the order first cited.
