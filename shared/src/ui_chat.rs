@@ -118,9 +118,11 @@ impl UiStreamEncoder {
     }
 
     /// An MCP call waiting on the user's yes: to a client that reads approvals (ai 6 on), a
-    /// provider-run dynamic tool call and its `tool-approval-request` (answered with
+    /// dynamic tool call and its `tool-approval-request` (answered with
     /// `addToolApprovalResponse`); to any other, a sentence in the text, since it would refuse
-    /// the chunk.
+    /// the chunk. Not marked provider-run, though OpenAI runs it: ai 6.0.99's
+    /// `lastAssistantMessageIsCompleteWithApprovalResponses` skips provider-run parts, and would
+    /// never send the answer (`onToolCall` sees it, as `dynamic`).
     pub fn approval(&mut self, request: &chat_core::approvals::ApprovalRequest, as_chunks: bool) -> Bytes {
         self.called_functions |= as_chunks;
         let (id, name) = (&request.approval_request_id, &request.name);
@@ -133,8 +135,8 @@ impl UiStreamEncoder {
         }
         let input =
             serde_json::from_str::<Value>(&request.arguments).unwrap_or(Value::String(request.arguments.clone()));
-        let start = json!({ "type": "tool-input-start", "toolCallId": id, "toolName": name, "providerExecuted": true, "dynamic": true });
-        let whole = json!({ "type": "tool-input-available", "toolCallId": id, "toolName": name, "input": input, "providerExecuted": true, "dynamic": true });
+        let start = json!({ "type": "tool-input-start", "toolCallId": id, "toolName": name, "dynamic": true });
+        let whole = json!({ "type": "tool-input-available", "toolCallId": id, "toolName": name, "input": input, "dynamic": true });
         let ask = json!({ "type": "tool-approval-request", "approvalId": id, "toolCallId": id });
         [self.close_reasoning(), self.close_text(), chunk(&start), chunk(&whole), chunk(&ask)].concat().into()
     }

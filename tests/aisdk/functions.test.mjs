@@ -2,7 +2,10 @@
 // with the limits on: the function is defined in the transport's `body` (`tools`), the model's
 // call reaches `onToolCall`, the client answers it with `addToolOutput`, and
 // `sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls` sends the result back,
-// once: the answer that reads it is a step of its own. Run by tests/tests/ai_sdk_resume.rs.
+// once: the answer that reads it is a step of its own. Then an MCP call of the owner's that asks
+// first: ai 6 and 7 say `ai_sdk_version` and get an approval the user answers
+// (`addToolApprovalResponse`), ai 5 (which refuses chunk types it does not know) gets it told in
+// the text. Run by tests/tests/ai_sdk_resume.rs.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -68,6 +71,40 @@ for (const alias of VERSIONS) {
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(chat.status, 'ready');
       console.log(`FUNCTION ${alias} ${seen[0].toolCallId}`);
+    });
+  });
+}
+
+for (const alias of VERSIONS) {
+  const ai = await import(alias);
+  const version = versionOf(alias);
+  const readsApprovals = Number(version.split('.')[0]) >= 6;
+  describe(`ai ${version} (${alias}) approvals`, () => {
+    test(readsApprovals ? 'an MCP call waits for the user, who approves it' : 'an MCP approval is told in the text', async () => {
+      const transport = new ai.DefaultChatTransport({
+        api: process.env.STREAM_URL,
+        headers: { authorization: `Bearer ${process.env.ALICE_KEY}` },
+        body: readsApprovals ? { ai_sdk_version: version } : {},
+      });
+      const chat = new ai.AbstractChat({
+        id: `approvals-${alias}`,
+        transport,
+        state: new MemoryState(),
+        sendAutomaticallyWhen: ai.lastAssistantMessageIsCompleteWithApprovalResponses,
+      });
+      await chat.sendMessage({ text: `/stub approval=1 ${alias}` });
+      assert.equal(chat.error, undefined, String(chat.error));
+      if (!readsApprovals) {
+        assert.match(textOf(chat.messages.at(-1)), /lookup on docs needs your approval/);
+        return;
+      }
+      const asking = chat.messages.at(-1).parts.find((p) => p.state === 'approval-requested');
+      assert.ok(asking, JSON.stringify(chat.messages.at(-1).parts));
+      assert.equal(asking.toolName, 'lookup');
+      await chat.addToolApprovalResponse({ id: asking.approval.id, approved: true });
+      const answer = await settled(chat, 'the answer after the approval');
+      assert.equal(textOf(answer), `The MCP server: ran ${asking.approval.id}`);
+      console.log(`APPROVED ${alias} ${asking.approval.id}`);
     });
   });
 }

@@ -21,6 +21,9 @@ use test_harness::runtime_api::RuntimeApi;
 use test_harness::{Dynalite, FunctionUrl, LambdaWatch, TEST_KEY};
 
 const TABLE: &str = "limits";
+/// An MCP server of the owner's that asks before each call.
+const ASKING_MCP: &str =
+    r#"[{"type":"mcp","server_label":"docs","server_url":"https://mcp.example","require_approval":"always"}]"#;
 /// About two seconds of answer: long enough to leave in the middle and come back.
 const QUESTION: &str = "/stub deltas=40 delay_ms=50";
 
@@ -140,7 +143,7 @@ async fn each_ai_sdk_version_shows_a_search_s_sources() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_ai_sdk_version_runs_the_caller_s_function_and_the_model_reads_its_result() {
+async fn each_ai_sdk_version_runs_the_caller_s_function_and_answers_an_approval_its_way() {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("stand-in");
@@ -150,6 +153,7 @@ async fn each_ai_sdk_version_runs_the_caller_s_function_and_the_model_reads_its_
         .limits_env(TABLE)
         .into_iter()
         .chain([("ACCESS", "keys"), ("RATE_LIMIT_PER_MINUTE", "1000"), ("OPENAI_MAX_RETRIES", "0")])
+        .chain([("OPENAI_TOOLS", ASKING_MCP)])
         .collect();
     let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
     let url = FunctionUrl::start(Arc::new(function)).await;
@@ -162,7 +166,7 @@ async fn each_ai_sdk_version_runs_the_caller_s_function_and_the_model_reads_its_
         let asked: Vec<&RecordedRequest> =
             requests.iter().filter(|r| r.input == format!("/stub call=1 {alias}")).collect();
         assert_eq!(asked.len(), 1, "{alias}: {asked:?}");
-        assert_eq!(asked[0].tools, ["function:get_weather"], "{alias}");
+        assert_eq!(asked[0].tools, ["mcp", "function:get_weather"], "{alias}");
         let call = report.lines().find_map(|l| l.trim().strip_prefix(&format!("FUNCTION {alias} "))).expect("the call");
         let results: Vec<&RecordedRequest> =
             requests.iter().filter(|r| r.function_outputs.iter().any(|(id, _)| id == call)).collect();
@@ -170,7 +174,16 @@ async fn each_ai_sdk_version_runs_the_caller_s_function_and_the_model_reads_its_
         assert_eq!(results[0].messages.len(), 0, "{alias}: the result alone, not the history");
         assert!(results[0].previous_response_id.is_some(), "{alias}");
     }
-    assert_eq!(requests.len(), VERSIONS.len() * 2, "nothing else was asked");
+    // An approval: asked once per version, and answered once by each client that reads it.
+    for alias in VERSIONS {
+        let asked = requests.iter().filter(|r| r.input == format!("/stub approval=1 {alias}")).count();
+        assert_eq!(asked, 1, "{alias}");
+        let approved = report.lines().find_map(|l| l.trim().strip_prefix(&format!("APPROVED {alias} ")));
+        assert_eq!(approved.is_some(), alias != "ai-5", "{alias}: only ai 6 on approves");
+    }
+    let answered = requests.iter().filter(|r| r.input.starts_with("/stub echo The MCP server: ran")).count();
+    assert_eq!(answered, VERSIONS.len() - 1, "one follow-up per approving version");
+    assert_eq!(requests.len(), VERSIONS.len() * 4 - 1, "nothing else was asked");
     let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
     let billed: u64 = requests.iter().map(RecordedRequest::billed_tokens).sum();
     assert_eq!(used, billed, "settled to the bill");
