@@ -3,10 +3,17 @@ the document's or the handlers' fault, each matched
 as narrowly as the response allows. Every failure set aside is logged to $API_FUZZ_KNOWN_LOG,
 which the test prints, so nothing is hidden."""
 
+import json
 import os
 import unicodedata
 
 import schemathesis
+
+# The bounds the functions keep and the document states in words (shared/core/src/functions.rs,
+# approvals.rs; MAX_MESSAGE_BYTES is the functions' default: the fuzz run sets none).
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_TOOLS_BYTES = 64 * 1024
+MAX_APPROVALS = 32
 
 
 def _utf8(data):
@@ -34,6 +41,64 @@ def _breaks_the_last_message_rules(body):
     return not text.strip() or any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text)
 
 
+def _json_bytes(value):
+    """The length of `value` as compact JSON text, as serde_json writes it."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _twice(ids):
+    return len(ids) != len(set(ids))
+
+
+def _items(body, field):
+    """The objects of a body's array `field` (absent, null or not an array: none)."""
+    value = body.get(field) if isinstance(body, dict) else None
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _words_broken_in_body(body):
+    """The codes a POST body earns by breaking what `tools`, `tool_outputs` and `approvals`
+    document in words, which JSON Schema cannot say: `uniqueItems` tells whole items apart, not
+    two tools with the same `name`, two outputs with the same `call_id` or two approvals with the
+    same `approval_request_id`; nor can it bound the tools' bytes as JSON (65,536) or the outputs'
+    bytes in all (`MAX_MESSAGE_BYTES`). The functions refuse these with 400 and that code before
+    `previous_response_id` is looked up (which, generated, names no answer: 404, accepted)."""
+    broken = set()
+    tools = _items(body, "tools")
+    if _twice([t.get("name") for t in tools]) or sum(_json_bytes(t) for t in tools) > MAX_TOOLS_BYTES:
+        broken.add("invalid_tools")
+    outputs = _items(body, "tool_outputs")
+    if _twice([o.get("call_id") for o in outputs]) or sum(_json_bytes(o.get("output")) for o in outputs) > MAX_MESSAGE_BYTES:
+        broken.add("invalid_tool_outputs")
+    if _twice([a.get("approval_request_id") for a in _items(body, "approvals")]):
+        broken.add("invalid_approvals")
+    return broken
+
+
+def _query_values(query, name):
+    value = query.get(name)
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def _query_approvals_break_the_words(query):
+    """Whether a GET's `approve` / `deny` break what they document in words, which OpenAPI cannot
+    say across two parameters: each request once across both, at most 32 in all, and only with a
+    (non-empty) `previous_response_id`; the functions answer `invalid_approvals`."""
+    ids = _query_values(query, "approve") + _query_values(query, "deny")
+    previous = "".join(_query_values(query, "previous_response_id")).strip()
+    return bool(ids) and (_twice(ids) or len(ids) > MAX_APPROVALS or not previous)
+
+
+def _error_code(body):
+    try:
+        return json.loads(body).get("code")
+    except (ValueError, AttributeError):
+        return None
+
+
 def _inline_rejection(body):
     """An `errors=inline` rejection: EventSource's `problem` event, or the AI SDK stream's
     `start`, `error`, `[DONE]` with no answer in between."""
@@ -53,11 +118,33 @@ def _known(failure, case, response):
         # Documented: with errors=inline every rejection is 200, with the error inside the stream.
         return "documented: errors=inline answers a rejection 200 with `problem`"
     if (
-        failure.code == "ST202" and case.method == "GET" and case.path == "/chat-stream"
+        failure.code == "ST202" and case.method == "GET" and case.path in ("/chat-stream", "/chat-complete")
         and "message" not in query and b'"code":"missing_message"' in body
     ):
-        # Documented: `message` is required unless the request resumes; OpenAPI cannot state that dependency.
-        return "documented: GET /chat-stream needs `message` unless it resumes"
+        # Documented: `message` is required unless the request resumes (chat-stream) or answers
+        # approval requests (`approve`, `deny`); OpenAPI cannot state that dependency.
+        return "documented: a GET needs `message` unless it resumes or answers approvals"
+    code = _error_code(body) if response.status_code == 400 else None
+    if (
+        failure.code == "ST202" and case.method == "GET" and case.path in ("/chat-stream", "/chat-complete")
+        and code == "invalid_approvals" and _query_approvals_break_the_words(query)
+    ):
+        # Documented in `approve` / `deny`: each request once across both, at most 32, with `previous_response_id`.
+        return "documented: `approve` / `deny` name each request once, with `previous_response_id`"
+    if (
+        failure.code == "ST202" and case.method == "POST" and case.path in ("/chat-stream", "/chat-complete")
+        and code in _words_broken_in_body(case.body)
+    ):
+        # Documented in `tools`, `tool_outputs` and `approvals`: names and ids once each, and the byte bounds.
+        return f"documented: {code}, a rule of its field in words (each name or id once, a byte bound)"
+    if (
+        failure.code == "ST202" and case.path in ("/chat-stream", "/chat-complete")
+        and code in ("invalid_tool_outputs", "invalid_approvals") and b"the answer they follow" in body
+    ):
+        # Documented: outputs and approvals must answer the calls and requests of the answer
+        # `previous_response_id` names. A generated id names no answer (404, accepted), so this
+        # is here only should one ever name a real answer.
+        return f"documented: {code} must answer the answer it follows"
     if (
         failure.code == "ST202" and case.method == "POST" and case.path == "/chat-stream" and response.status_code == 400
         and _breaks_the_last_message_rules(case.body)

@@ -70,6 +70,11 @@ for name in ("ChatCompleteFunction", "ChatStreamFunction"):
     fallback_reading = {"Fn::If": ["HasFallbackSecret", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "FallbackApiKeySecretArn"}}, {"Ref": "AWS::NoValue"}]}
     check(f"{name}: may read the fallback's secret only with a fallback", fallback_reading in statements, statements)
     statements = [s for s in statements if s != fallback_reading]
+    # The MCP servers' authorization, readable only when its secret is named.
+    mcp_reading = {"Fn::If": ["HasMcpSecret", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "McpAuthorizationSecretArn"}}, {"Ref": "AWS::NoValue"}]}
+    check(f"{name}: may read the MCP servers' secret only when it is named", mcp_reading in statements, statements)
+    check(f"{name}: ... and is told its id", env.get("MCP_AUTHORIZATION_SECRET_ID") == {"Fn::If": ["HasMcpSecret", {"Ref": "McpAuthorizationSecretArn"}, {"Ref": "AWS::NoValue"}]}, env.get("MCP_AUTHORIZATION_SECRET_ID"))
+    statements = [s for s in statements if s != mcp_reading]
     # FallbackAuth=bedrock: the key is minted from the role, so the role may call Bedrock; only then.
     bedrock = [s for s in statements if "Fn::If" in s and s["Fn::If"][0] == "FallbackIsBedrock"]
     granted = [s["Fn::If"][1] for s in bedrock]

@@ -9,12 +9,16 @@ use openai_stub::{StubServer, StubState};
 use test_harness::{MotoServer, TEST_KEY, chat as request, free_port};
 
 fn client(stub: &StubServer, secret_id: &str) -> ResponsesClient {
+    client_with(stub, secret_id, &[])
+}
+
+fn client_with(stub: &StubServer, secret_id: &str, more: &[(&str, &str)]) -> ResponsesClient {
     let base = stub.base_url();
     let config = Config::from_lookup(|name| match name {
         "OPENAI_BASE_URL" => Some(base.clone()),
         "OPENAI_API_KEY_SECRET_ID" => Some(secret_id.to_owned()),
         "OPENAI_API_KEY" => Some("sk-ignored-when-a-secret-is-set".into()),
-        _ => None,
+        _ => more.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()),
     })
     .expect("config");
     ResponsesClient::new(Arc::new(config.clone()), ApiKey::from_config(&config.key)).expect("client")
@@ -112,6 +116,27 @@ async fn the_key_comes_from_secrets_manager() {
     put(&sm, "openai/rotated", TEST_KEY).await;
     let answer = rotating.stream(&request("/stub echo after rotation"), deadline()).await;
     assert!(answer.is_ok(), "the rotated key was not picked up");
+
+    // The MCP servers' authorization: read from its own secret, sent with the server's tool
+    // object only, and never in an error, whatever the secret holds.
+    let tools = r#"[{"type":"mcp","server_label":"docs","server_url":"https://docs.example","require_approval":"never"},{"type":"web_search"}]"#;
+    put(&sm, "openai/plain-again", TEST_KEY).await;
+    put(&sm, "mcp/tokens", r#"{"docs": "Bearer mcp-s3cret-token"}"#).await;
+    let mcp = [("OPENAI_TOOLS", tools), ("MCP_AUTHORIZATION_SECRET_ID", "mcp/tokens")];
+    let answer =
+        client_with(&stub, "openai/plain-again", &mcp).create(&request("/stub echo with mcp"), deadline()).await;
+    assert_eq!(answer.map(|a| a.text), Ok("with mcp".to_owned()));
+    let sent = stub.state.requests().pop().expect("the request");
+    assert_eq!(sent.mcp_authorizations, [("docs".to_owned(), "Bearer mcp-s3cret-token".to_owned())]);
+    put(&sm, "mcp/broken", "Bearer mcp-s3cret-token").await;
+    let broken = [("OPENAI_TOOLS", tools), ("MCP_AUTHORIZATION_SECRET_ID", "mcp/broken")];
+    let before = stub.state.requests().len();
+    let error = client_with(&stub, "openai/plain-again", &broken).create(&request("hi"), deadline()).await.unwrap_err();
+    assert_eq!((error.status().as_u16(), error.code()), (500, "misconfigured"), "{}", error.log_detail());
+    for text in [error.detail(), error.log_detail(), format!("{error:?}")] {
+        assert!(!text.contains("mcp-s3cret"), "the MCP token leaked: {text}");
+    }
+    assert_eq!(stub.state.requests().len(), before, "nothing was sent without its authorization");
 
     // A 401, then Secrets Manager itself fails on the re-read: reported as the secret's
     // failure, not as "OpenAI rejected the key".

@@ -49,6 +49,8 @@ pub struct RecordedRequest {
     pub tools: Vec<String>,
     /// The results of the caller's functions sent as input: `(call_id, output)`.
     pub function_outputs: Vec<(String, String)>,
+    /// Each MCP tool's `(server_label, authorization)`, when it carried one.
+    pub mcp_authorizations: Vec<(String, String)>,
 }
 
 impl RecordedRequest {

@@ -113,6 +113,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         web_searches: 0,
         tools: wire::tool_names(&request),
         function_outputs: outputs.clone(),
+        mcp_authorizations: wire::mcp_authorizations(&request),
     });
     let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some((status, code)) = failing {

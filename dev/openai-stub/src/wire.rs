@@ -312,3 +312,14 @@ pub fn tool_names(request: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// Each MCP tool's `(server_label, authorization)`, when it carries one.
+pub fn mcp_authorizations(request: &Value) -> Vec<(String, String)> {
+    let tools = request["tools"].as_array().into_iter().flatten();
+    tools
+        .filter(|tool| tool["type"] == "mcp")
+        .filter_map(|tool| {
+            Some((tool["server_label"].as_str()?.to_owned(), tool["authorization"].as_str()?.to_owned()))
+        })
+        .collect()
+}

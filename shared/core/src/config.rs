@@ -147,6 +147,7 @@ impl Config {
             tools: crate::tools::ToolsConfig::from_settings(
                 get("OPENAI_TOOLS"),
                 settings.number("OPENAI_MAX_TOOL_CALLS")?,
+                get("MCP_AUTHORIZATION_SECRET_ID"),
             )?,
             caller_tools: settings.flag("CALLER_TOOLS", true)?,
             compact_threshold: settings

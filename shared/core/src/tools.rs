@@ -141,6 +141,9 @@ pub struct ToolsConfig {
     pub kinds: Vec<ToolKind>,
     /// Sent as `max_tool_calls`: the most hosted tool calls one answer may make.
     pub max_calls: u32,
+    /// `MCP_AUTHORIZATION_SECRET_ID`: the Secrets Manager secret holding each MCP server's
+    /// `authorization`, a JSON object by `server_label`; added to the tool objects as sent.
+    pub mcp_authorization_secret: Option<String>,
 }
 
 /// `max_tool_calls` when the owner sets none: a search or two and a follow-up look.
@@ -148,7 +151,11 @@ pub const DEFAULT_MAX_TOOL_CALLS: u32 = 3;
 
 impl ToolsConfig {
     /// `None` without `OPENAI_TOOLS` (or with `[]`).
-    pub(crate) fn from_settings(tools: Option<String>, max_calls: Option<u64>) -> Result<Option<Self>, ConfigError> {
+    pub(crate) fn from_settings(
+        tools: Option<String>,
+        max_calls: Option<u64>,
+        mcp_authorization_secret: Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
         let max_calls = match max_calls {
             None => DEFAULT_MAX_TOOL_CALLS,
             Some(n @ 1..=64) => n as u32,
@@ -160,7 +167,16 @@ impl ToolsConfig {
                 });
             }
         };
-        let Some(text) = tools else { return Ok(None) };
+        let Some(text) = tools else {
+            return match mcp_authorization_secret {
+                Some(value) => Err(ConfigError::Invalid {
+                    name: "MCP_AUTHORIZATION_SECRET_ID",
+                    value,
+                    expected: "a secret for the mcp tools of OPENAI_TOOLS, which is not set",
+                }),
+                None => Ok(None),
+            };
+        };
         let invalid =
             |expected: &'static str| ConfigError::Invalid { name: "OPENAI_TOOLS", value: text.clone(), expected };
         let objects: Vec<Value> = serde_json::from_str(&text)
@@ -172,17 +188,24 @@ impl ToolsConfig {
             })?;
             if object.get("authorization").is_some() || object.get("headers").is_some() {
                 return Err(invalid(
-                    "an mcp tool without authorization or headers: a secret never goes in a plain variable, and MCP servers that need one are not supported yet",
+                    "an mcp tool without authorization or headers: a secret never goes in a plain variable (put each server's authorization in the secret MCP_AUTHORIZATION_SECRET_ID names, by server_label)",
                 ));
             }
             if !kinds.contains(&kind) {
                 kinds.push(kind);
             }
         }
+        if mcp_authorization_secret.is_some() && !kinds.contains(&ToolKind::Mcp) {
+            return Err(ConfigError::Invalid {
+                name: "MCP_AUTHORIZATION_SECRET_ID",
+                value: mcp_authorization_secret.unwrap_or_default(),
+                expected: "a secret for the mcp tools of OPENAI_TOOLS, which has none",
+            });
+        }
         if objects.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Self { objects, kinds, max_calls }))
+        Ok(Some(Self { objects, kinds, max_calls, mcp_authorization_secret }))
     }
 
     /// The most one answer's tool calls add on `day`: the dearest fee among the tools enabled

@@ -1,7 +1,7 @@
 use super::*;
 
 fn tools(text: &str) -> Result<Option<ToolsConfig>, ConfigError> {
-    ToolsConfig::from_settings(Some(text.to_owned()), None)
+    ToolsConfig::from_settings(Some(text.to_owned()), None, None)
 }
 
 #[test]
@@ -19,7 +19,7 @@ fn the_owner_s_tools_are_read_as_written_and_refused_clearly() {
         let refused = tools(bad).unwrap_err().to_string();
         assert!(refused.contains("OPENAI_TOOLS") && refused.contains(says), "{bad}: {refused}");
     }
-    let many = ToolsConfig::from_settings(Some(r#"[{"type":"web_search"}]"#.into()), Some(65)).unwrap_err();
+    let many = ToolsConfig::from_settings(Some(r#"[{"type":"web_search"}]"#.into()), Some(65), None).unwrap_err();
     assert!(many.to_string().contains("OPENAI_MAX_TOOL_CALLS"), "{many}");
 }
 
@@ -58,4 +58,17 @@ fn every_tool_row_names_a_known_tool_and_a_source() {
         assert!(row["result_tokens"].as_u64().is_some_and(|n| n > 0), "{row}");
     }
     assert!(price_on(ToolKind::CodeInterpreter, "2026-12-07").is_none(), "containers are not priced per call");
+}
+
+#[test]
+fn an_mcp_authorization_secret_needs_an_mcp_tool() {
+    let mcp = r#"[{"type":"mcp","server_label":"docs","server_url":"https://mcp.example"}]"#;
+    let secret = || Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:mcp".to_owned());
+    let config = ToolsConfig::from_settings(Some(mcp.into()), None, secret()).unwrap().unwrap();
+    assert_eq!(config.mcp_authorization_secret, secret());
+    let search = r#"[{"type":"web_search"}]"#;
+    for tools in [Some(search.to_owned()), None] {
+        let error = ToolsConfig::from_settings(tools.clone(), None, secret()).unwrap_err().to_string();
+        assert!(error.contains("MCP_AUTHORIZATION_SECRET_ID"), "{tools:?}: {error}");
+    }
 }

@@ -42,6 +42,8 @@ pub struct ResponsesClient {
     /// `FALLBACK_BASE_URL`: where new answers go when the primary cannot take them.
     pub(crate) fallback: Option<Arc<ResponsesClient>>,
     pub(crate) circuit: Arc<crate::circuit::Circuit>,
+    /// `MCP_AUTHORIZATION_SECRET_ID`'s secret, read from init on (see `mcp`).
+    pub(crate) mcp_secret: Option<ApiKey>,
 }
 
 /// The start of the ids of the fallback's answers (ids are `[A-Za-z0-9_-]`; OpenAI's start `resp_`).
@@ -107,9 +109,13 @@ impl ResponsesClient {
                 id_prefix: FALLBACK_ID_PREFIX,
                 fallback: None,
                 circuit: Arc::default(),
+                mcp_secret: None,
             })
         });
+        let mcp_secret = config.tools.as_ref().and_then(|tools| tools.mcp_authorization_secret.clone());
+        let mcp_secret = mcp_secret.map(ApiKey::whole_secret);
         Ok(Self {
+            mcp_secret,
             http,
             endpoint,
             config,

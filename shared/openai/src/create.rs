@@ -235,12 +235,14 @@ impl ResponsesClient {
     ) -> Result<Sent, ApiError> {
         use std::sync::atomic::Ordering;
         let key = self.signing_key().await?;
+        let tools = self.owner_tools().await?;
         let summary = !self.summaries_refused.load(Ordering::Relaxed);
-        match self.send(&self.create_call(self.body(request, stream, &key, summary)), deadline, first).await {
+        let body = |summary| self.create_call(self.body(request, stream, &key, summary, &tools));
+        match self.send(&body(summary), deadline, first).await {
             Err(ApiError::UpstreamRejected(why)) if summary && why.starts_with(SUMMARY_REFUSED) => {
                 self.summaries_refused.store(true, Ordering::Relaxed);
                 tracing::warn!(%why, "OpenAI refuses reasoning summaries (the model takes none, or the organization is not verified for them on platform.openai.com; OPENAI_REASONING_SUMMARY=off stops asking); answering without them");
-                self.send(&self.create_call(self.body(request, stream, &key, false)), deadline, first).await
+                self.send(&body(false), deadline, first).await
             }
             other => other,
         }
@@ -250,7 +252,14 @@ impl ResponsesClient {
         Call { method: reqwest::Method::POST, url: self.endpoint.clone(), body: Some(body), names_a_response: false }
     }
 
-    fn body(&self, request: &ChatRequest, stream: bool, signing_key: &str, summary: bool) -> bytes::Bytes {
+    fn body(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+        signing_key: &str,
+        summary: bool,
+        owner_tools: &[serde_json::Value],
+    ) -> bytes::Bytes {
         let safety_identifier =
             request.caller.as_deref().map(|caller| crate::owner::safety_identifier(caller, signing_key));
         let prompt_cache_key =
@@ -287,7 +296,7 @@ impl ResponsesClient {
                 .config
                 .compact_threshold
                 .map(|compact_threshold| [types::Compaction { kind: "compaction", compact_threshold }]),
-            tools: self.config.tools.iter().flat_map(|tools| &tools.objects).chain(&request.tools).collect(),
+            tools: owner_tools.iter().chain(&request.tools).collect(),
             max_tool_calls: self.config.tools.as_ref().map(|tools| tools.max_calls),
         };
         serde_json::to_vec(&body).unwrap_or_default().into()

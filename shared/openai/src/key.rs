@@ -23,9 +23,17 @@ struct Inner {
 
 type Read = Shared<BoxFuture<'static, Result<Arc<str>, ApiError>>>;
 
+/// What a secret holds: an API key (alone, or as `OPENAI_API_KEY` of a JSON object), or a
+/// document read whole (the MCP servers' authorization).
+#[derive(Clone, Copy)]
+enum Shape {
+    ApiKey,
+    Whole,
+}
+
 enum Source {
     Plain,
-    Secret { id: String, client: Arc<OnceCell<SecretsClient>> },
+    Secret { id: String, client: Arc<OnceCell<SecretsClient>>, shape: Shape },
     Bedrock(crate::bedrock::Minter),
     Missing,
 }
@@ -43,9 +51,17 @@ impl ApiKey {
                 return Self::bedrock(region.clone(), crate::bedrock::CredentialSource::DefaultChain);
             }
             KeyConfig::Secret(id) => {
-                (Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()) }, read_in_background(id.clone()))
+                let source = Source::Secret { id: id.clone(), client: Arc::new(OnceCell::new()), shape: Shape::ApiKey };
+                (source, read_in_background(id.clone(), Shape::ApiKey))
             }
         };
+        Self(Arc::new(Inner { source, read: Mutex::new(read) }))
+    }
+
+    /// The whole text of secret `id`, read from now on as a key is (once, again after a failure).
+    pub fn whole_secret(id: String) -> Self {
+        let read = read_in_background(id.clone(), Shape::Whole);
+        let source = Source::Secret { id, client: Arc::new(OnceCell::new()), shape: Shape::Whole };
         Self(Arc::new(Inner { source, read: Mutex::new(read) }))
     }
 
@@ -95,11 +111,11 @@ impl ApiKey {
     /// Replaces `read` with a new read of the secret, unless another request already did (then
     /// its read is shared), and waits for it.
     async fn read_again_unless_done(&self, read: &Read) -> Result<Arc<str>, ApiError> {
-        let Source::Secret { id, client } = &self.0.source else { return self.current().await };
+        let Source::Secret { id, client, shape } = &self.0.source else { return self.current().await };
         let next = {
             let mut current = self.0.read.lock().unwrap_or_else(|e| e.into_inner());
             if current.ptr_eq(read) {
-                *current = read_secret(id.clone(), client.clone()).boxed().shared();
+                *current = read_secret(id.clone(), client.clone(), *shape).boxed().shared();
             }
             current.clone()
         };
@@ -118,12 +134,12 @@ fn missing() -> ApiError {
 /// Reads the secret on a thread of its own, so its start-up work (SDK configuration, TLS
 /// roots) runs beside the runtime's first poll for work instead of delaying it. The SDK client
 /// made there dies with that thread's runtime; later reads build one on the main runtime.
-fn read_in_background(id: String) -> Read {
+fn read_in_background(id: String, shape: Shape) -> Read {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let secret_id = id.clone();
     let read = move || {
         let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime.block_on(read_secret(id, Arc::new(OnceCell::new()))),
+            Ok(runtime) => runtime.block_on(read_secret(id, Arc::new(OnceCell::new()), shape)),
             Err(error) => {
                 Err(ApiError::SecretUnavailable { secret_id: id, reason: format!("could not start the read: {error}") })
             }
@@ -137,7 +153,7 @@ fn read_in_background(id: String) -> Read {
     async move { receiver.await.unwrap_or_else(|_| Err(interrupted())) }.boxed().shared()
 }
 
-async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result<Arc<str>, ApiError> {
+async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>, shape: Shape) -> Result<Arc<str>, ApiError> {
     let failed = |reason: String| ApiError::SecretUnavailable { secret_id: id.clone(), reason };
     let client = client.get_or_init(|| async { SecretsClient::new(&chat_core::tls::aws_sdk_config().await) }).await;
     let output = client.get_secret_value().secret_id(&id).send().await.map_err(|error| {
@@ -148,7 +164,7 @@ async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result
         }
     })?;
     let raw = output.secret_string().unwrap_or_default().trim();
-    let key = if raw.starts_with('{') {
+    let key = if raw.starts_with('{') && matches!(shape, Shape::ApiKey) {
         let json: serde_json::Value =
             serde_json::from_str(raw).map_err(|_| failed("the secret holds invalid JSON".into()))?;
         json.get("OPENAI_API_KEY")
@@ -160,7 +176,7 @@ async fn read_secret(id: String, client: Arc<OnceCell<SecretsClient>>) -> Result
         raw.to_owned()
     };
     if key.is_empty() {
-        return Err(failed("the secret is empty: put the OpenAI API key in it".into()));
+        return Err(failed("the secret is empty".into()));
     }
     Ok(key.into())
 }

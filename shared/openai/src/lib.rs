@@ -11,6 +11,7 @@ mod client;
 mod create;
 mod event;
 mod key;
+mod mcp;
 mod models;
 mod owner;
 pub mod resume;
