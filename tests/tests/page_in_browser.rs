@@ -3,7 +3,9 @@
 //! A proxy in front of the watch resets the first answer streamed through it mid-answer, as a
 //! lost network does: the page loaded through it must resume and end with the whole answer.
 //! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
-//! from a local OpenID provider, by link fragment and by an embedding app's postMessage.
+//! from a local OpenID provider, by link fragment and by an embedding app's postMessage. With the
+//! owner's tools on, tests/browser/page_tools.test.mjs: a search's progress and sources, and an
+//! MCP approval the user answers.
 
 use std::time::Duration;
 
@@ -95,4 +97,23 @@ async fn the_page_works_in_chromium() {
     let (report, passed) = test_harness::node_test("browser", "page.test.mjs", env).await;
     assert!(passed, "browser tests failed:\n{report}");
     assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_searches_and_asks_approvals_in_chromium() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let state = StubState::new(Duration::from_millis(10), None);
+    let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let base_url = stub.base_url();
+    let tools = r#"[{"type":"web_search"},{"type":"mcp","server_label":"docs","server_url":"https://mcp.example","require_approval":"always"}]"#;
+    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("OPENAI_TOOLS", tools)];
+    let watch = LambdaWatch::start(&env).await;
+    watch.warm_up().await;
+    let env = vec![
+        ("PAGE_URL", format!("{}/", watch.url("index"))),
+        ("STUB_URL", format!("http://{}", stub.addr)),
+        ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
+    ];
+    let (report, passed) = test_harness::node_test("browser", "page_tools.test.mjs", env).await;
+    assert!(passed, "browser tests of the page with tools failed:\n{report}");
 }
