@@ -22,6 +22,7 @@ pub async fn admit(
     allowed(chat, client.config())?;
     let caller = gate.identify(request).await?;
     chat.caller = Some(caller.id.clone());
+    count_attachments(client, chat, deadline).await?;
     if chat.previous_response_id.is_none() {
         // Nothing to read first: the slot and the reservation in one round trip.
         return gate.admit(caller, chat, client.config()).await;
@@ -33,7 +34,31 @@ pub async fn admit(
 
 /// Refuses the caller's own tools, or results of them, when the owner turned them off
 /// (`CALLER_TOOLS=false`): before anything is read or spent.
+/// Also refuses attachments past `MAX_ATTACHMENT_BYTES`, or of a kind the model does not take.
 pub fn allowed(chat: &ChatRequest, config: &chat_core::Config) -> Result<(), ApiError> {
     let brings_tools = !chat.tools.is_empty() || !chat.tool_outputs.is_empty();
-    if brings_tools && !config.caller_tools { Err(ApiError::CallerToolsOff) } else { Ok(()) }
+    if brings_tools && !config.caller_tools {
+        return Err(ApiError::CallerToolsOff);
+    }
+    let attachments: Vec<_> = chat.earlier.iter().flat_map(|turn| &turn.attachments).chain(&chat.attachments).collect();
+    if attachments.is_empty() {
+        return Ok(());
+    }
+    chat_core::attachments::within(&attachments, config.max_attachment_bytes)?;
+    let owned: Vec<_> = attachments.into_iter().cloned().collect();
+    chat_core::attachments::taken_by(&config.model, &owned)
+}
+
+/// A question with attachments is counted by OpenAI before it is reserved: an image's or a
+/// PDF's tokens are not known from its size (see `spend::reservation`).
+pub async fn count_attachments(
+    client: &ResponsesClient,
+    chat: &mut ChatRequest,
+    deadline: Instant,
+) -> Result<(), ApiError> {
+    let carries = !chat.attachments.is_empty() || chat.earlier.iter().any(|turn| !turn.attachments.is_empty());
+    if carries {
+        chat.counted_input = Some(client.count_input(chat, deadline).await?);
+    }
+    Ok(())
 }

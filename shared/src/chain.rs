@@ -33,7 +33,7 @@ impl Conversation {
     /// `previous_response_id` of its own).
     pub fn of(chat_id: Option<String>, chat: &ChatRequest) -> Option<Self> {
         let chat_id = chat_id.filter(|_| chat.previous_response_id.is_none())?;
-        let question = Turn { role: Role::User, text: chat.message.clone() };
+        let question = Turn { role: Role::User, text: chat.message.clone(), attachments: chat.attachments.clone() };
         let asked = fingerprint(chat.earlier.iter().chain([&question]));
         let follows = match chat.earlier.split_last() {
             Some((answer, before)) if answer.role == Role::Assistant => {
@@ -56,6 +56,11 @@ fn fingerprint<'a>(turns: impl IntoIterator<Item = &'a Turn>) -> String {
         context.update(role);
         context.update(&(turn.text.len() as u64).to_be_bytes());
         context.update(turn.text.as_bytes());
+        // A turn with another picture is another turn.
+        for attachment in &turn.attachments {
+            context.update(&(attachment.base64.len() as u64).to_be_bytes());
+            context.update(attachment.base64.as_bytes());
+        }
     }
     context.finish().as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -81,6 +86,7 @@ pub async fn admit(
         _ => return crate::admit::admit(gate, client, request, chat, deadline).await,
     };
     chat.caller = Some(caller.id.clone());
+    crate::admit::count_attachments(client, chat, deadline).await?;
     let Some((id, text)) = answer else { return gate.admit(caller, chat, client.config()).await };
     let pass: Pass = gate.take_slot(caller).await?;
     match client.chainable(&id, &pass.caller, &text, deadline).await {
@@ -125,7 +131,7 @@ mod tests {
     use super::*;
 
     fn turn(role: Role, text: &str) -> Turn {
-        Turn { role, text: text.into() }
+        Turn::text(role, text)
     }
 
     fn chat(earlier: Vec<Turn>, message: &str) -> ChatRequest {

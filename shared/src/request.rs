@@ -54,6 +54,9 @@ struct JsonBody {
     /// The caller's yes or no to the MCP approval requests of that answer.
     #[serde(default)]
     approvals: Option<serde_json::Value>,
+    /// Pictures and documents, in base64.
+    #[serde(default)]
+    attachments: Option<serde_json::Value>,
 }
 
 /// Parses and validates a GET `?message=` or a POST JSON body.
@@ -66,6 +69,7 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
             tools: None,
             tool_outputs: None,
             approvals: approvals_in_query(&query),
+            attachments: None,
         },
         "POST" => parse_json_body(request)?,
         other => return Err(ApiError::MethodNotAllowed { method: other.to_owned(), allow: ApiError::ALLOW_ASK }),
@@ -73,9 +77,10 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
     let tools = chat_core::functions::function_tools(body.tools)?;
     let tool_outputs = chat_core::functions::tool_outputs(body.tool_outputs, max_message_bytes)?;
     let approvals = chat_core::approvals::approvals(body.approvals)?;
+    let attachments = chat_core::attachments::attachments(body.attachments, chat_core::attachments::READ_LIMIT)?;
     let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
-    // Results and approvals are a turn of their own: a message is optional with them.
-    let answers = !tool_outputs.is_empty() || !approvals.is_empty();
+    // Results, approvals and attachments are a turn of their own: a message is optional with them.
+    let answers = !tool_outputs.is_empty() || !approvals.is_empty() || !attachments.is_empty();
     let message = match body.message {
         None if answers => String::new(),
         Some(text) if answers && text.trim().is_empty() => String::new(),
@@ -87,7 +92,15 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
         None if !approvals.is_empty() => return Err(ApiError::InvalidApprovals(follows.into())),
         _ => {}
     }
-    Ok(ChatRequest { message, previous_response_id, tools, tool_outputs, approvals, ..ChatRequest::default() })
+    Ok(ChatRequest {
+        message,
+        previous_response_id,
+        tools,
+        tool_outputs,
+        approvals,
+        attachments,
+        ..ChatRequest::default()
+    })
 }
 
 /// `?approve=<id>` and `?deny=<id>` (each repeatable): an EventSource page's answers to MCP

@@ -105,6 +105,11 @@ struct UiPart {
     /// An MCP approval's answer (`approval-responded`): `{"id", "approved"}`.
     #[serde(default)]
     approval: Option<Value>,
+    /// A `file` part: a data URL (what `sendMessage({ files })` sends) and its name.
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
 }
 
 impl UiPart {
@@ -155,7 +160,7 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
                 return Err(ApiError::BadRequest(format!("a message's role must be user or assistant, not {other:?}")));
             }
         };
-        turns.push(Turn { role, text: text_of(message.parts)? });
+        turns.push(turn_of(role, message.parts)?);
     }
     let last = turns
         .pop()
@@ -165,20 +170,24 @@ pub fn chat_request(request: &Request, max_message_bytes: usize) -> Result<ChatR
             "the last of `messages` must be the user's, or an answer whose tool calls carry their outputs".into(),
         ));
     }
-    let message = validate_message(Some(last.text), max_message_bytes)?;
+    let message = match last.text.trim().is_empty() && !last.attachments.is_empty() {
+        true => String::new(),
+        false => validate_message(Some(last.text), max_message_bytes)?,
+    };
     let previous_response_id = validate_previous_response_id(body.previous_response_id)?;
     // OpenAI holds the conversation a previous response id names; sending it again would double it.
     let earlier: Vec<Turn> = if previous_response_id.is_some() {
         Vec::new()
     } else {
-        turns.into_iter().filter(|t| !t.text.trim().is_empty()).collect()
+        turns.into_iter().filter(|t| !t.text.trim().is_empty() || !t.attachments.is_empty()).collect()
     };
     let limit = max_message_bytes.saturating_mul(HISTORY_MESSAGES);
     let actual: usize = earlier.iter().map(|turn| turn.text.len()).sum();
     if actual > limit {
         return Err(ApiError::ConversationTooLong { actual, limit });
     }
-    Ok(ChatRequest { message, previous_response_id, earlier, tools, ..ChatRequest::default() })
+    let attachments = last.attachments;
+    Ok(ChatRequest { message, previous_response_id, earlier, tools, attachments, ..ChatRequest::default() })
 }
 
 /// A history that ends with an answer whose calls of the caller's functions now carry their
@@ -209,18 +218,25 @@ fn tool_round_trip(body: &mut UiChatBody, max_message_bytes: usize) -> Result<Op
     }))
 }
 
-/// A message's text: its text parts joined. Reasoning, steps, sources, tools and data parts are
-/// the UI's, not the conversation's; a file cannot be passed on, so it is refused, not dropped.
-fn text_of(parts: Vec<UiPart>) -> Result<String, ApiError> {
+/// A message's text (its text parts joined) and a user's files. Reasoning, steps, sources,
+/// tools and data parts are the UI's, not the conversation's.
+fn turn_of(role: Role, parts: Vec<UiPart>) -> Result<Turn, ApiError> {
     let mut text = String::new();
+    let mut files = Vec::new();
     for part in parts {
         match part.kind.as_str() {
             "text" => text.push_str(part.text.as_deref().unwrap_or_default()),
-            "file" => return Err(ApiError::BadRequest("file parts are not supported: send text".into())),
+            // A user's files go with their turn; an answer's own files are the UI's.
+            "file" if role == Role::User => {
+                let name = part.filename.as_deref().unwrap_or("attachment");
+                let url = part.url.as_deref().unwrap_or_default();
+                files.push(chat_core::attachments::Attachment::from_data_url(url, name)?);
+            }
             _ => {}
         }
     }
-    Ok(text)
+    let attachments = chat_core::attachments::checked(files, chat_core::attachments::READ_LIMIT)?;
+    Ok(Turn { role, text, attachments })
 }
 
 #[cfg(test)]
@@ -269,10 +285,7 @@ mod tests {
     fn the_last_message_is_asked_and_the_rest_is_history() {
         let chat = parse(json!({ "id": "c", "trigger": "submit-message", "messages": [user("hi"), assistant("hello"), user("again")] })).unwrap();
         assert_eq!(chat.message, "again");
-        assert_eq!(
-            chat.earlier,
-            [Turn { role: Role::User, text: "hi".into() }, Turn { role: Role::Assistant, text: "hello".into() }]
-        );
+        assert_eq!(chat.earlier, [Turn::text(Role::User, "hi"), Turn::text(Role::Assistant, "hello")]);
         let chat = parse(
             json!({ "messages": [user("hi"), assistant("hello"), user("again")], "previous_response_id": "resp_1" }),
         )
@@ -290,7 +303,7 @@ mod tests {
             (json!({ "messages": [user("hi"), assistant("yo")] }), 400, "last"),
             (json!({ "messages": [{ "role": "system", "parts": [] }, user("hi")] }), 400, "INSTRUCTIONS"),
             (json!({ "messages": [{ "role": "tool", "parts": [] }] }), 400, "role"),
-            (json!({ "messages": [{ "role": "user", "parts": [{ "type": "file", "url": "x" }] }] }), 400, "file"),
+            (json!({ "messages": [{ "role": "user", "parts": [{ "type": "file", "url": "x" }] }] }), 400, "data URL"),
             (json!({ "messages": [user(" ")] }), 400, "blank"),
             (json!({ "messages": [user(&"x".repeat(65))] }), 413, "limit"),
             (json!({ "messages": [assistant(&"x".repeat(64 * 8 + 1)), user("hi")] }), 413, "previous_response_id"),
@@ -330,5 +343,23 @@ mod tests {
         // Tools that are not the caller's functions are refused with their own code.
         let error = parse(json!({ "messages": [user("x")], "tools": [{ "type": "web_search" }] })).unwrap_err();
         assert_eq!(error.code(), "invalid_tools");
+    }
+
+    #[test]
+    fn a_user_s_file_parts_are_attachments_of_their_turn_and_an_answer_s_are_not() {
+        const PNG: &str =
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+        let file = json!({ "type": "file", "mediaType": "application/pdf", "filename": "dot.png", "url": format!("data:image/png;base64,{PNG}") });
+        let first = json!({ "id": "u", "role": "user", "parts": [{ "type": "text", "text": "what is it?" }, file] });
+        let answer = json!({ "id": "a", "role": "assistant", "parts": [{ "type": "text", "text": "a dot" }, file] });
+        let only_a_file = json!({ "id": "u2", "role": "user", "parts": [file] });
+        let chat = parse(json!({ "messages": [first, answer, only_a_file] })).unwrap();
+        assert_eq!((chat.message.as_str(), chat.attachments.len()), ("", 1), "a file alone is a question");
+        assert_eq!(chat.attachments[0].kind, chat_core::attachments::AttachmentKind::Png, "read from the bytes");
+        assert_eq!(chat.attachments[0].name, "dot.png");
+        let counts: Vec<usize> = chat.earlier.iter().map(|turn| turn.attachments.len()).collect();
+        assert_eq!(counts, [1, 0], "sent again with the user's turn; an answer's own files are the UI's");
+        let refused = json!({ "role": "user", "parts": [{ "type": "file", "url": "data:image/png;base64,aGVsbG8=" }] });
+        assert_eq!(parse(json!({ "messages": [refused] })).unwrap_err().code(), "unsupported_attachment");
     }
 }

@@ -122,6 +122,14 @@ pub fn request_from(source_ip: &str, query: &str, headers: &[(&str, &str)]) -> R
     lambda_http::request::from_str(&event.to_string()).expect("a Function URL event")
 }
 
+/// `POST /` with a JSON body from `source_ip`, as a function URL delivers it.
+pub fn request_with_body(source_ip: &str, json: &str) -> Request {
+    let headers = [("content-type", "application/json")];
+    let mut event = runtime_api::function_url_event("POST", "/", "", &headers, Some(json));
+    event["requestContext"]["http"]["sourceIp"] = serde_json::json!(source_ip);
+    lambda_http::request::from_str(&event.to_string()).expect("a Function URL event")
+}
+
 /// One event as a browser's EventSource dispatches it: its type (`message` when unnamed) and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrowserEvent {

@@ -9,7 +9,8 @@
 //! tests/aisdk/chain.test.mjs drives the pages, this side checks what the model was asked each
 //! turn and that the day's counters hold what the stand-in billed), a web search's parts
 //! (tests/aisdk/search.test.mjs), and a function of the caller's run by `onToolCall`, its result
-//! read by the model once (tests/aisdk/functions.test.mjs).
+//! read by the model once, and MCP approvals (tests/aisdk/functions.test.mjs); and files sent as
+//! `file` parts (tests/aisdk/files.test.mjs).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -143,7 +144,7 @@ async fn each_ai_sdk_version_shows_a_search_s_sources() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_ai_sdk_version_runs_the_caller_s_function_and_answers_an_approval_its_way() {
+async fn each_ai_sdk_version_runs_functions_answers_approvals_and_sends_files() {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("stand-in");
@@ -158,8 +159,19 @@ async fn each_ai_sdk_version_runs_the_caller_s_function_and_answers_an_approval_
     let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
     let url = FunctionUrl::start(Arc::new(function)).await;
     let env = vec![("STREAM_URL", url.url()), ("ALICE_KEY", alice)];
-    let (report, passed) = test_harness::node_test("aisdk", "functions.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("aisdk", "functions.test.mjs", env.clone()).await;
     assert!(passed, "AI SDK function tests failed:\n{report}");
+    let (files_report, passed) = test_harness::node_test("aisdk", "files.test.mjs", env).await;
+    assert!(passed, "AI SDK file tests failed:\n{files_report}");
+    let all = stub.state.requests();
+    for alias in VERSIONS {
+        let asked: Vec<&RecordedRequest> =
+            all.iter().filter(|r| r.input == format!("/stub echo seen {alias}")).collect();
+        assert_eq!(asked.len(), 1, "{alias}: the question with files, once (the refused one asked nothing)");
+        assert_eq!((asked[0].images, asked[0].files), (1, 1), "{alias}: the picture and the PDF reached the model");
+    }
+    let files_asked = all.iter().filter(|r| r.images > 0).count();
+    let stub_requests_before_files = all.len() - files_asked;
     let requests = stub.state.requests();
     for alias in VERSIONS {
         // The question with the function, then its result alone, going on from the call.
@@ -183,7 +195,8 @@ async fn each_ai_sdk_version_runs_the_caller_s_function_and_answers_an_approval_
     }
     let answered = requests.iter().filter(|r| r.input.starts_with("/stub echo The MCP server: ran")).count();
     assert_eq!(answered, VERSIONS.len() - 1, "one follow-up per approving version");
-    assert_eq!(requests.len(), VERSIONS.len() * 4 - 1, "nothing else was asked");
+    assert_eq!(stub_requests_before_files, VERSIONS.len() * 4 - 1, "nothing else was asked");
+    assert_eq!(stub.state.input_counts(), VERSIONS.len() as u64, "each question with files counted once first");
     let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
     let billed: u64 = requests.iter().map(RecordedRequest::billed_tokens).sum();
     assert_eq!(used, billed, "settled to the bill");

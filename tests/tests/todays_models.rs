@@ -2,7 +2,7 @@
 //! the default model and what it is asked, the model's lifecycle watched (a shutdown date, a
 //! model gone), reasoning settings a model refuses, raw reasoning streamed and resumed, prompt
 //! cache writes priced, and compaction keeping a long conversation answering. (Tools, the
-//! owner's and the caller's: tests/tests/tools_release.rs.)
+//! owner's and the caller's: tests/tests/tools_and_files_release.rs.)
 
 use std::time::Duration;
 

@@ -354,6 +354,7 @@ mod tests {
             searches: 0,
             calls: Vec::new(),
             mcp_items: Vec::new(),
+            attachment_tokens: 0,
         })
     }
 

@@ -41,6 +41,8 @@ pub struct Answer {
     /// MCP items before the message: a tool list and approval requests (`approval=N`), or the
     /// calls a follow-up approved.
     pub mcp_items: Vec<Value>,
+    /// What the input's images and files are billed, as input tokens of every step.
+    pub attachment_tokens: u64,
 }
 
 /// One reasoning item of an answer: its id, summary parts and raw parts, each as deltas.
@@ -77,6 +79,10 @@ impl Answer {
         let arguments = crate::functions::argument_tokens(&self.calls);
         for field in ["output_tokens", "total_tokens"] {
             usage[field] = json!(usage[field].as_u64().unwrap_or(0) + arguments);
+        }
+        let steps = self.searches as u64 + 1;
+        for field in ["input_tokens", "total_tokens"] {
+            usage[field] = json!(usage[field].as_u64().unwrap_or(0) + self.attachment_tokens * steps);
         }
         usage
     }

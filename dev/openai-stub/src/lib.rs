@@ -3,6 +3,7 @@
 //! Prompts starting with `/stub` make it misbehave on purpose: see [`scenario`]. Background
 //! responses (`"background": true`) can be retrieved, streamed again and cancelled, as upstream.
 
+mod attachments;
 mod background;
 pub mod bedrock;
 pub mod billing;
@@ -70,6 +71,8 @@ pub struct StubState {
     /// `/stub` settings every answer gets before the prompt's own, whatever it asks: one fault
     /// of this provider's (a failover's primary) while the other answers the same prompt well.
     every_answer: Mutex<Option<String>>,
+    /// `POST /v1/responses/input_tokens` calls answered.
+    input_counts: std::sync::atomic::AtomicU64,
 }
 
 impl StubState {
@@ -94,6 +97,7 @@ impl StubState {
             bedrock: RwLock::default(),
             failing_in_stream: Mutex::default(),
             every_answer: Mutex::default(),
+            input_counts: Default::default(),
         })
     }
 
@@ -153,6 +157,15 @@ impl StubState {
     /// The id of every cancel call, in order, repeats included.
     pub fn cancels(&self) -> Vec<String> {
         self.cancels.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// How many times the input was counted (`POST /v1/responses/input_tokens`).
+    pub fn input_counts(&self) -> u64 {
+        self.input_counts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_asked(&self) {
+        self.input_counts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn retrieves(&self) -> Vec<RecordedRetrieve> {

@@ -51,6 +51,9 @@ pub struct RecordedRequest {
     pub function_outputs: Vec<(String, String)>,
     /// Each MCP tool's `(server_label, authorization)`, when it carried one.
     pub mcp_authorizations: Vec<(String, String)>,
+    /// The images and PDF files of its input.
+    pub images: usize,
+    pub files: usize,
 }
 
 impl RecordedRequest {

@@ -115,6 +115,43 @@ fn json(status: StatusCode, body: Value) -> Response {
     response
 }
 
+/// `POST /v1/responses/input_tokens`: the input a create with this body would be billed for its
+/// first step, as its usage will say (the words of every message and 8, the conversation it
+/// continues, its images and files), generating nothing.
+pub(crate) async fn count_input(
+    State(state): State<Arc<StubState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(refused) = authorize(&state, &headers) {
+        return refused.into_response();
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return json(StatusCode::BAD_REQUEST, wire::invalid_request("The body is not JSON.", None));
+    };
+    let seen = match crate::attachments::read(&request) {
+        Ok(seen) => seen,
+        Err(refused) => return json(StatusCode::BAD_REQUEST, refused),
+    };
+    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
+    let earlier = match request["previous_response_id"].as_str() {
+        None => 0,
+        Some(id) => {
+            match state.responses.get(id).and_then(|entry| wire::carried_tokens(&entry.snapshot(), threshold)) {
+                Some(tokens) => tokens,
+                None => return json(StatusCode::BAD_REQUEST, wire::previous_response_not_found(id)),
+            }
+        }
+    };
+    let messages = wire::input_messages(&request).unwrap_or_default();
+    let words: u64 = messages.iter().map(|(_, text)| wire::words(text)).sum();
+    state.count_asked();
+    json(
+        StatusCode::OK,
+        serde_json::json!({"object": "response.input_tokens", "input_tokens": words + 8 + earlier + seen.tokens}),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ pub fn router(state: Arc<StubState>) -> Router {
     Router::new()
         .route("/v1/responses", post(create_response))
         .route("/responses", post(create_response))
+        .route("/v1/responses/input_tokens", post(responses::count_input))
+        .route("/responses/input_tokens", post(responses::count_input))
         .route("/v1/responses/{id}", get(responses::retrieve))
         .route("/responses/{id}", get(responses::retrieve))
         .route("/v1/models/{id}", get(crate::models::retrieve))
@@ -63,6 +65,11 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         return error(400, &plain, None);
     };
     let input = question.as_str();
+    // Images and files OpenAI cannot read are refused before anything is generated.
+    let seen = match crate::attachments::read(&request) {
+        Ok(seen) => seen,
+        Err(refused) => return (StatusCode::BAD_REQUEST, Json(refused)).into_response(),
+    };
     // A follow-up is billed for the whole conversation it continues, as OpenAI bills it (after a
     // compaction, the compacted conversation).
     let threshold = request["context_management"][0]["compact_threshold"].as_u64();
@@ -114,6 +121,8 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         tools: wire::tool_names(&request),
         function_outputs: outputs.clone(),
         mcp_authorizations: wire::mcp_authorizations(&request),
+        images: seen.images,
+        files: seen.files,
     });
     let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some((status, code)) = failing {
@@ -174,6 +183,7 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         searches,
         calls,
         mcp_items,
+        attachment_tokens: seen.tokens,
         ids: Ids::new(index as u64 + 1),
         deltas,
         failure_message: wire::leak(

@@ -40,7 +40,12 @@ pub fn input_messages(request: &Value) -> Option<Vec<(String, String)>> {
         let role = item["role"].as_str().filter(|r| matches!(*r, "user" | "assistant" | "system" | "developer"))?;
         let text = match &item["content"] {
             Value::String(text) => text.clone(),
-            Value::Array(parts) => parts.iter().map(|p| p["text"].as_str()).collect::<Option<String>>()?,
+            // Text parts make the text; images and files are read apart (`attachments`).
+            Value::Array(parts) => parts
+                .iter()
+                .filter(|p| !matches!(p["type"].as_str(), Some("input_image" | "input_file")))
+                .map(|p| p["text"].as_str())
+                .collect::<Option<String>>()?,
             _ => return None,
         };
         messages.push((role.to_owned(), text));

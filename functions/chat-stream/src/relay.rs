@@ -55,7 +55,7 @@ enum Step {
     Stop(Ending),
     /// The answer failed or stalled before anything reached the reader: ask the fallback
     /// instead (the error is the reader's when there is none to ask).
-    AskElsewhere(chat_core::ChatRequest, ApiError),
+    AskElsewhere(Box<chat_core::ChatRequest>, ApiError),
 }
 
 /// How this invocation's stream ends.
@@ -306,7 +306,7 @@ impl Relay {
             && let Some(question) = self.question.take()
         {
             tracing::warn!(error = %error.log_detail(), "the answer failed or stalled before its first word");
-            return Step::AskElsewhere(question, error);
+            return Step::AskElsewhere(Box::new(question), error);
         }
         match error {
             ApiError::StreamCut(how) if background && self.reconnects < MAX_UPSTREAM_RECONNECTS => {

@@ -44,6 +44,10 @@ pub struct Config {
     /// `CALLER_TOOLS` (default true): whether a request may bring its own function tools and
     /// answer their calls (no fee: their definitions, calls and results are tokens, reserved).
     pub caller_tools: bool,
+    /// `MAX_ATTACHMENT_BYTES`: the most bytes a question's attachments may take, decoded.
+    pub max_attachment_bytes: usize,
+    /// `OPENAI_IMAGE_DETAIL`: `low`, `high` or `auto`, sent with each image; unset, OpenAI's default.
+    pub image_detail: Option<&'static str>,
 }
 
 /// Upstream time limits; each one is also capped by the Lambda invocation's own deadline.
@@ -150,6 +154,10 @@ impl Config {
                 get("MCP_AUTHORIZATION_SECRET_ID"),
             )?,
             caller_tools: settings.flag("CALLER_TOOLS", true)?,
+            max_attachment_bytes: settings
+                .positive("MAX_ATTACHMENT_BYTES", "a positive number of bytes (unset: 4194304)")?
+                .map_or(crate::attachments::DEFAULT_MAX_ATTACHMENT_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            image_detail: image_detail(get("OPENAI_IMAGE_DETAIL"))?,
             compact_threshold: settings
                 .positive("OPENAI_COMPACT_THRESHOLD", "a positive number of input tokens (unset: no compaction)")?,
             model,
@@ -347,3 +355,12 @@ pub(crate) fn is_snapshot_of(model: &str, family: &str) -> bool {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+/// `OPENAI_IMAGE_DETAIL`: one of OpenAI's three values.
+fn image_detail(value: Option<String>) -> Result<Option<&'static str>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    match ["low", "high", "auto"].into_iter().find(|known| *known == value) {
+        Some(known) => Ok(Some(known)),
+        None => Err(ConfigError::Invalid { name: "OPENAI_IMAGE_DETAIL", value, expected: "low, high or auto" }),
+    }
+}

@@ -35,6 +35,21 @@ pub enum ApiError {
     /// `tool_outputs` malformed, too large, or not answering each call of the answer they follow once.
     #[error("`tool_outputs` is not accepted: {0}")]
     InvalidToolOutputs(String),
+    /// `attachments` (or an AI SDK `file` part) that cannot be read: not base64, no data.
+    #[error("an attachment could not be read: {0}")]
+    InvalidAttachment(String),
+    /// An attachment whose bytes are none of the kinds taken, whatever its claimed type.
+    #[error("this attachment is not taken: {0}; send PNG, JPEG, WebP or GIF images, or PDF files")]
+    UnsupportedAttachment(String),
+    /// More than [`crate::attachments::MAX_ATTACHMENTS`], or more than `MAX_ATTACHMENT_BYTES` decoded.
+    #[error(
+        "the attachments are too large: {count} of them, {actual} bytes decoded; the limits are {} attachments and {limit} bytes together",
+        crate::attachments::MAX_ATTACHMENTS
+    )]
+    AttachmentTooLarge { count: usize, actual: usize, limit: usize },
+    /// The model's catalogue row says it takes no such input.
+    #[error("this deployment's model ({model}) does not take {what}: send text only")]
+    AttachmentNotTaken { model: String, what: &'static str },
     /// `approvals` malformed, or naming a request the answer they follow did not make.
     #[error("`approvals` is not accepted: {0}")]
     InvalidApprovals(String),
@@ -178,12 +193,15 @@ impl ApiError {
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
             | Self::InvalidApprovals(_)
+            | Self::InvalidAttachment(_)
+            | Self::AttachmentNotTaken { .. }
             | Self::StopUnavailable => StatusCode::BAD_REQUEST,
             Self::ResponseNotFound => StatusCode::NOT_FOUND,
             Self::ResumeTokenInvalid(_) => StatusCode::FORBIDDEN,
-            Self::MessageTooLong { .. } | Self::ConversationTooLong { .. } | Self::QuestionTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::MessageTooLong { .. }
+            | Self::ConversationTooLong { .. }
+            | Self::QuestionTooLarge { .. }
+            | Self::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::AccessKeyMissing | Self::AccessKeyUnknown | Self::AccessKeyRevoked => StatusCode::UNAUTHORIZED,
@@ -193,7 +211,7 @@ impl ApiError {
             Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ContextTooLong | Self::QuestionRefused => StatusCode::BAD_REQUEST,
             Self::PreviousResponseNotFound => StatusCode::NOT_FOUND,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) | Self::UnsupportedAttachment(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Misconfigured(_)
             | Self::SecretUnavailable { .. }
             | Self::UpstreamUnauthorized
@@ -259,6 +277,10 @@ impl ApiError {
             Self::CallerToolsOff => "caller_tools_off",
             Self::InvalidToolOutputs(_) => "invalid_tool_outputs",
             Self::InvalidApprovals(_) => "invalid_approvals",
+            Self::InvalidAttachment(_) => "invalid_attachment",
+            Self::UnsupportedAttachment(_) => "unsupported_attachment",
+            Self::AttachmentTooLarge { .. } => "attachment_too_large",
+            Self::AttachmentNotTaken { .. } => "attachment_not_supported",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::OriginNotAllowed => "origin_not_allowed",

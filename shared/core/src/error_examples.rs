@@ -21,6 +21,10 @@ impl ApiError {
             Self::InvalidTools("a tool of type web_search: send function tools only".into()),
             Self::CallerToolsOff,
             Self::InvalidApprovals("mcpr_9 is not one of its requests".into()),
+            Self::InvalidAttachment("attachment 0 (\"a.png\") is not valid base64".into()),
+            Self::UnsupportedAttachment("attachment 0 (\"notes.txt\") is none of PNG, JPEG, WebP, GIF or PDF".into()),
+            Self::AttachmentTooLarge { count: 2, actual: 5_000_000, limit: 4_194_304 },
+            Self::AttachmentNotTaken { model: "gpt-oss-120b".into(), what: "images" },
             Self::InvalidToolOutputs("call_9 is not one of its calls".into()),
             Self::MethodNotAllowed { method: "PUT".into(), allow: Self::ALLOW_ASK },
             Self::UnsupportedMediaType("text/plain".into()),
@@ -79,6 +83,10 @@ impl ApiError {
                 | Self::CallerToolsOff
                 | Self::InvalidToolOutputs(_)
                 | Self::InvalidApprovals(_)
+                | Self::InvalidAttachment(_)
+                | Self::UnsupportedAttachment(_)
+                | Self::AttachmentTooLarge { .. }
+                | Self::AttachmentNotTaken { .. }
                 | Self::MethodNotAllowed { .. }
                 | Self::UnsupportedMediaType(_)
                 | Self::Misconfigured(_)

@@ -75,6 +75,10 @@ impl ApiError {
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
             | Self::InvalidApprovals(_)
+            | Self::InvalidAttachment(_)
+            | Self::UnsupportedAttachment(_)
+            | Self::AttachmentTooLarge { .. }
+            | Self::AttachmentNotTaken { .. }
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::Misconfigured(_)
@@ -118,6 +122,10 @@ impl ApiError {
             | Self::CallerToolsOff
             | Self::InvalidToolOutputs(_)
             | Self::InvalidApprovals(_)
+            | Self::InvalidAttachment(_)
+            | Self::UnsupportedAttachment(_)
+            | Self::AttachmentTooLarge { .. }
+            | Self::AttachmentNotTaken { .. }
             | Self::MethodNotAllowed { .. }
             | Self::UnsupportedMediaType(_)
             | Self::ContextTooLong

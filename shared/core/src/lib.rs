@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod approvals;
+pub mod attachments;
 pub mod attempt;
 pub mod catalogue;
 pub mod config;

@@ -23,6 +23,11 @@ pub struct ChatRequest {
     pub outputs_of_whole_message: bool,
     /// The caller's yes or no to the MCP approval requests of the answer it follows.
     pub approvals: Vec<crate::approvals::Approval>,
+    /// Pictures and documents the new message carries.
+    pub attachments: Vec<crate::attachments::Attachment>,
+    /// The question's input as OpenAI counted it, asked before a question with attachments is
+    /// reserved: their tokens are not known from their size.
+    pub counted_input: Option<u64>,
 }
 
 /// One earlier turn of a conversation sent whole.
@@ -30,6 +35,14 @@ pub struct ChatRequest {
 pub struct Turn {
     pub role: Role,
     pub text: String,
+    /// What a user's turn carried (sent again with it, and counted again).
+    pub attachments: Vec<crate::attachments::Attachment>,
+}
+
+impl Turn {
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Self { role, text: text.into(), attachments: Vec::new() }
+    }
 }
 
 /// Who said a turn, as the Responses API names them.

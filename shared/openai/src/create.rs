@@ -277,7 +277,7 @@ impl ResponsesClient {
             safety_identifier,
             prompt_cache_key,
             model: &self.config.model,
-            input: types::Input::of(request),
+            input: types::Input::of(request, self.config.image_detail),
             instructions: self.config.instructions.as_deref(),
             previous_response_id: request.previous_response_id.as_deref().map(|id| self.own_id(id)),
             max_output_tokens: self.config.max_output_tokens,

@@ -8,6 +8,7 @@
 pub mod bedrock;
 mod circuit;
 mod client;
+mod count;
 mod create;
 mod event;
 mod key;

@@ -107,7 +107,48 @@ pub struct ApprovalResponse<'a> {
 #[derive(Debug, Serialize)]
 pub struct InputMessage<'a> {
     pub role: chat_core::Role,
-    pub content: &'a str,
+    pub content: MessageContent<'a>,
+}
+
+/// A message's text alone, or its text and attachments as parts.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum MessageContent<'a> {
+    Text(&'a str),
+    Parts(Vec<InputPart<'a>>),
+}
+
+/// One part of a message with attachments: an image or a PDF inline, as a data URL.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InputPart<'a> {
+    InputText {
+        text: &'a str,
+    },
+    InputImage {
+        image_url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<&'static str>,
+    },
+    InputFile {
+        filename: &'a str,
+        file_data: String,
+    },
+}
+
+impl<'a> MessageContent<'a> {
+    /// `text` alone, or with `attachments` after it; an empty text is left out.
+    fn of(text: &'a str, attachments: &'a [chat_core::attachments::Attachment], detail: Option<&'static str>) -> Self {
+        if attachments.is_empty() {
+            return Self::Text(text);
+        }
+        let text = (!text.is_empty()).then_some(InputPart::InputText { text });
+        let files = attachments.iter().map(|attachment| match attachment.kind.is_image() {
+            true => InputPart::InputImage { image_url: attachment.data_url(), detail },
+            false => InputPart::InputFile { filename: &attachment.name, file_data: attachment.data_url() },
+        });
+        Self::Parts(text.into_iter().chain(files).collect())
+    }
 }
 
 /// `{"type": "function_call_output", "call_id", "output"}`: a function's result.
@@ -122,12 +163,14 @@ pub struct FunctionCallOutput<'a> {
 impl<'a> Input<'a> {
     /// A bare string when there is no history and no result, so a plain request's wire form
     /// is unchanged; the results come before the message that goes with them, if any.
-    pub fn of(request: &'a chat_core::ChatRequest) -> Self {
-        if request.earlier.is_empty() && request.tool_outputs.is_empty() && request.approvals.is_empty() {
+    pub fn of(request: &'a chat_core::ChatRequest, detail: Option<&'static str>) -> Self {
+        let plain = request.earlier.is_empty() && request.attachments.is_empty();
+        if plain && request.tool_outputs.is_empty() && request.approvals.is_empty() {
             return Self::Text(&request.message);
         }
+        let content = |text, attachments| MessageContent::of(text, attachments, detail);
         let message = |role, content| InputItem::Message(InputMessage { role, content });
-        let earlier = request.earlier.iter().map(|turn| message(turn.role, &turn.text));
+        let earlier = request.earlier.iter().map(|turn| message(turn.role, content(&turn.text, &turn.attachments)));
         let outputs = request.tool_outputs.iter().map(|output| {
             InputItem::Output(FunctionCallOutput {
                 kind: "function_call_output",
@@ -142,7 +185,8 @@ impl<'a> Input<'a> {
                 approve: approval.approve,
             })
         });
-        let last = (!request.message.is_empty()).then(|| message(chat_core::Role::User, &request.message));
+        let asks = !request.message.is_empty() || !request.attachments.is_empty();
+        let last = asks.then(|| message(chat_core::Role::User, content(&request.message, &request.attachments)));
         Self::Items(earlier.chain(outputs).chain(approvals).chain(last).collect())
     }
 }

@@ -223,6 +223,8 @@ pub fn reservation(chat: &ChatRequest, config: &Config, earlier_tokens: u64) -> 
     let output = u64::from(config.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE));
     let question =
         (chat.input_bytes() as u64 + instructions + TOKENS_PER_MESSAGE * messages + 64).saturating_add(earlier_tokens);
+    // Attachments' tokens are OpenAI's count of the whole input: no byte count bounds them.
+    let question = chat.counted_input.map_or(question, |counted| counted.max(question));
     let input = match &config.tools {
         Some(tools) => tools.input_tokens(question.saturating_add(tools.definition_bytes()), &chat_core::date::today()),
         None => question,

@@ -3,7 +3,9 @@
 //! from the stored answer, and the calls billed per call in the estimate and `ToolCalls`. The
 //! caller's own functions with the limits on: the calls streamed (`event: tool_call`) and
 //! returned (`tool_calls`), the results sent back and read, a wrong result refused before
-//! anything is asked, and the day's counters holding what the stand-in billed.
+//! anything is asked, and the day's counters holding what the stand-in billed. Pictures and PDFs
+//! on both functions with the limits on: counted by OpenAI before the reservation, read by the
+//! model, settled to the bill.
 
 use openai_stub::{RecordedRequest, StubServer};
 use serde_json::{Value, json};
@@ -144,6 +146,43 @@ async fn the_caller_s_functions_round_trip_with_the_limits_on_and_settle_to_the_
 
     // Every answer settled to what OpenAI billed: the tools' definitions and the results are
     // input, the arguments output, reserved and counted like any other tokens.
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
+    let billed: u64 = sent.iter().map(RecordedRequest::billed_tokens).sum();
+    assert_eq!(used, billed, "settled to the bill");
+}
+
+/// A PNG header of 2048 x 2048 pixels (765 tokens at high detail), and a one-page PDF.
+const LARGE_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAACAAAAAgACAIAAAA9xURnAAAAAElFTkSuQmCC";
+const PDF: &str = "JVBERi0xLjQKMSAwIG9iaiA8PCAvVHlwZSAvUGFnZSA+PiBlbmRvYmoKJSVFT0Y=";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pictures_and_pdfs_are_counted_first_read_and_settled_to_the_bill() {
+    let stub = StubServer::start().await.expect("start the OpenAI stand-in");
+    let dynamo = Dynalite::start().await;
+    let (store, _, _) = dynamo.with_two_keys("limits").await;
+    let env: Vec<(&str, &str)> =
+        [("AWS_LAMBDA_LOG_FORMAT", "JSON")].into_iter().chain(dynamo.limits_env("limits")).collect();
+    let stream = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
+    let complete = RuntimeApi::launch_release("chat-complete", &stub.base_url(), &env).await;
+    let attachments =
+        json!([{"name": "big.png", "media_type": "image/png", "data": LARGE_PNG}, {"name": "page.pdf", "data": PDF}]);
+
+    let ask = json!({"message": "/stub echo read", "attachments": attachments});
+    let (status, body) = json_body(&complete.invoke(post_json_event(&ask.to_string())).await);
+    assert_eq!((status, body["data"].as_str()), (Some(200), Some("read")), "{body}");
+    let streamed = browser_events(&stream.invoke(post_json_event(&ask.to_string())).await.body).await;
+    assert_eq!(message_data(&streamed).concat(), "read", "{streamed:?}");
+    let unsupported =
+        json!({"message": "x", "attachments": [{"name": "a.png", "media_type": "image/png", "data": "aGVsbG8="}]});
+    let (status, body) = json_body(&stream.invoke(post_json_event(&unsupported.to_string())).await);
+    assert_eq!((status, body["code"].as_str()), (Some(415), Some("unsupported_attachment")), "{body}");
+
+    let sent = stub.state.requests();
+    assert_eq!(sent.len(), 2, "the refused one asked nothing");
+    assert!(sent.iter().all(|r| (r.images, r.files) == (1, 1)));
+    assert_eq!(stub.state.input_counts(), 2, "each counted before it was reserved");
+    let input = sent[0].usage.as_ref().and_then(|u| u["input_tokens"].as_u64()).unwrap();
+    assert!(input >= 765 + 765, "the picture's tiles and the page, billed as input: {input}");
     let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
     let billed: u64 = sent.iter().map(RecordedRequest::billed_tokens).sum();
     assert_eq!(used, billed, "settled to the bill");
