@@ -3,6 +3,7 @@ the document's or the handlers' fault, each matched
 as narrowly as the response allows. Every failure set aside is logged to $API_FUZZ_KNOWN_LOG,
 which the test prints, so nothing is hidden."""
 
+import base64
 import json
 import os
 import unicodedata
@@ -10,10 +11,15 @@ import unicodedata
 import schemathesis
 
 # The bounds the functions keep and the document states in words (shared/core/src/functions.rs,
-# approvals.rs; MAX_MESSAGE_BYTES is the functions' default: the fuzz run sets none).
+# approvals.rs, attachments.rs; MAX_MESSAGE_BYTES and MAX_ATTACHMENT_BYTES are the functions'
+# defaults: the fuzz run sets neither).
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_TOOLS_BYTES = 64 * 1024
 MAX_APPROVALS = 32
+MAX_ATTACHMENTS = 16
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
+# The kinds an attachment may be, by their first bytes (PNG, JPEG, GIF, WebP, PDF).
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"%PDF-")
 
 
 def _utf8(data):
@@ -26,19 +32,20 @@ def _utf8(data):
 
 def _breaks_the_last_message_rules(body):
     """Whether an AI SDK body breaks what `messages` documents in words, which JSON Schema cannot
-    say of an array's last item: it must be the user's, with text that is not blank and has no
-    control characters but tabs and line breaks; and no message may carry a `file` part."""
+    say of an array's last item: it must be the user's, with text that is not blank (unless it
+    carries `file` parts) and has no control characters but tabs and line breaks. The files'
+    own rules are `_words_broken_by_attachments`'."""
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not messages:
         return False
     parts_of = lambda m: [p for p in (m.get("parts") or []) if isinstance(p, dict)] if isinstance(m, dict) else []
-    if any(p.get("type") == "file" for m in messages for p in parts_of(m)):
-        return True
     last = messages[-1]
     if not isinstance(last, dict) or last.get("role") != "user":
         return True
     text = "".join(p["text"] for p in parts_of(last) if p.get("type") == "text" and isinstance(p.get("text"), str))
-    return not text.strip() or any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text)
+    if not text.strip():
+        return not any(p.get("type") == "file" for p in parts_of(last))
+    return any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text)
 
 
 def _json_bytes(value):
@@ -73,6 +80,61 @@ def _words_broken_in_body(body):
         broken.add("invalid_tool_outputs")
     if _twice([a.get("approval_request_id") for a in _items(body, "approvals")]):
         broken.add("invalid_approvals")
+    return broken
+
+
+def _strict_base64(text):
+    """The bytes of `text` as the functions decode base64 (the standard alphabet, padded, in its
+    one canonical form), or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
+def _data_of_url(url):
+    """The base64 of a `file` part's `data:` URL, or None when it is no base64 data URL."""
+    if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+        return None
+    header, data = url[len("data:"):].split(",", 1)
+    return data if header.endswith(";base64") else None
+
+
+def _words_broken_by_attachments(body):
+    """The codes a POST body earns by breaking what `attachments` (and the AI SDK's `file` parts)
+    document in words, which JSON Schema cannot say: `data` (a part's `url` after its comma) must
+    be canonical base64 (`invalid_attachment`, 400) of a PNG, JPEG, WebP, GIF or PDF, read from
+    the bytes (`unsupported_attachment`, 415); at most 16 and `MAX_ATTACHMENT_BYTES` decoded in
+    all, a history's user files included (`attachment_too_large`, 413). Checked before
+    `previous_response_id` is looked up."""
+    turns = []
+    if isinstance(body, dict) and isinstance(body.get("attachments"), list):
+        turns.append([item.get("data") if isinstance(item, dict) else None for item in body["attachments"]])
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("parts"), list):
+            files = [p for p in message["parts"] if isinstance(p, dict) and p.get("type") == "file"]
+            turns.append([_data_of_url(p.get("url")) for p in files])
+    broken = set()
+    count = total = 0
+    for texts in turns:
+        count += len(texts)
+        at_least = sum(len(t.rstrip("=")) * 3 // 4 for t in texts if isinstance(t, str))
+        if len(texts) > MAX_ATTACHMENTS or at_least > MAX_ATTACHMENT_BYTES:
+            broken.add("attachment_too_large")
+        for text in texts:
+            raw = _strict_base64(text)
+            if raw is None:
+                broken.add("invalid_attachment")
+            elif not (raw.startswith(_SIGNATURES) or (raw[:4] == b"RIFF" and raw[8:12] == b"WEBP")):
+                broken.add("unsupported_attachment")
+            else:
+                total += len(raw)
+    if count > MAX_ATTACHMENTS or total > MAX_ATTACHMENT_BYTES:
+        broken.add("attachment_too_large")
     return broken
 
 
@@ -137,6 +199,14 @@ def _known(failure, case, response):
     ):
         # Documented in `tools`, `tool_outputs` and `approvals`: names and ids once each, and the byte bounds.
         return f"documented: {code}, a rule of its field in words (each name or id once, a byte bound)"
+    refused = _error_code(body) if response.status_code in (400, 413, 415) else None
+    if (
+        failure.code == "ST202" and case.method == "POST" and case.path in ("/chat-stream", "/chat-complete")
+        and refused in _words_broken_by_attachments(case.body)
+    ):
+        # Documented in `Attachment` and the `file` part's `url`: base64 the schema's pattern lets
+        # through but the functions refuse (not canonical), bytes of no kind taken, the bounds.
+        return f"documented: {refused}, what an attachment must be in words (its kind read from its bytes, the bounds)"
     if (
         failure.code == "ST202" and case.path in ("/chat-stream", "/chat-complete")
         and code in ("invalid_tool_outputs", "invalid_approvals") and b"the answer they follow" in body

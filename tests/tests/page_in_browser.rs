@@ -5,7 +5,8 @@
 //! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
 //! from a local OpenID provider, by link fragment and by an embedding app's postMessage. With the
 //! owner's tools on, tests/browser/page_tools.test.mjs: a search's progress and sources, and an
-//! MCP approval the user answers.
+//! MCP approval the user answers; and tests/browser/page_chats.test.mjs: the chats the page
+//! keeps in the browser, and a reload that picks up a running answer.
 
 use std::time::Duration;
 
@@ -100,7 +101,7 @@ async fn the_page_works_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_shows_searches_and_asks_approvals_in_chromium() {
+async fn the_page_shows_tools_and_keeps_chats_in_chromium() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let state = StubState::new(Duration::from_millis(10), None);
     let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
@@ -114,6 +115,8 @@ async fn the_page_shows_searches_and_asks_approvals_in_chromium() {
         ("STUB_URL", format!("http://{}", stub.addr)),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
-    let (report, passed) = test_harness::node_test("browser", "page_tools.test.mjs", env).await;
+    let (report, passed) = test_harness::node_test("browser", "page_tools.test.mjs", env.clone()).await;
     assert!(passed, "browser tests of the page with tools failed:\n{report}");
+    let (report, passed) = test_harness::node_test("browser", "page_chats.test.mjs", env).await;
+    assert!(passed, "browser tests of the page's kept chats failed:\n{report}");
 }

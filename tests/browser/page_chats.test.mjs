@@ -1,0 +1,108 @@
+// The page keeps your chats in this browser: a list by first question, newest first; reopening
+// one shows its transcript and goes on from its last answer; rename, delete, New chat; a reload
+// returns to the chat you were in and picks up an answer still running. Chromium through
+// playwright-core against the functions under `cargo lambda watch` and the stand-in. Started by
+// tests/tests/page_in_browser.rs with PAGE_URL, STUB_URL and ARTIFACTS.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const { PAGE_URL, STUB_URL, ARTIFACTS } = process.env;
+let browser, page;
+const scriptErrors = [];
+const dialogAnswers = [];
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  page.on("pageerror", (error) => scriptErrors.push(String(error)));
+  page.on("console", (message) => { if (message.type() === "error") scriptErrors.push(message.text()); });
+  // A prompt or confirm is answered with what the test queued (or dismissed).
+  page.on("dialog", (dialog) => {
+    const answer = dialogAnswers.shift();
+    const accepted = dialog.type() === "prompt" ? dialog.accept(String(answer)) : dialog.accept();
+    (answer === undefined ? dialog.dismiss() : accepted).catch(() => {});
+  });
+  await page.goto(PAGE_URL);
+});
+
+after(async () => {
+  await browser?.close();
+  assert.deepEqual(scriptErrors, [], "no script errors");
+});
+
+const upstream = async () => (await fetch(`${STUB_URL}/__stub/requests`)).json();
+const idle = () => page.waitForFunction(() => !document.querySelector("#send").disabled, null, { timeout: 30000 });
+// Read as text: the list may be folded away.
+const titles = () => page.locator("#chat-list .open-chat").evaluateAll((buttons) => buttons.map((b) => b.textContent));
+const texts = (who) => page.locator(`#log .turn.${who}`).allInnerTexts();
+const answers = () => page.evaluate(() => [...document.querySelectorAll("#log .turn.bot")].map((t) => t.dataset.raw));
+/** The id the stand-in gave the answer to `question`. */
+async function answerId(question) {
+  const index = (await upstream()).findIndex((r) => r.input === question);
+  return "resp_" + (index + 1).toString(16).padStart(48, "0");
+}
+
+async function ask(text) {
+  await page.fill("#prompt", text);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+  await idle();
+}
+
+test("chats are listed newest first, reopened where they were, renamed and deleted", async () => {
+  assert.equal(await page.locator("#chats").isVisible(), false, "no list before a first chat");
+  await ask("/stub echo first answer");
+  await ask("/stub echo follow");
+  assert.deepEqual(await titles(), ["/stub echo first answer"]);
+  assert.equal(await page.locator('#chat-list li[aria-current="true"]').count(), 1);
+  await page.click("#new-chat");
+  assert.equal(await page.locator("#log .turn").count(), 0);
+  await ask("/stub echo other chat");
+  assert.deepEqual(await titles(), ["/stub echo other chat", "/stub echo first answer"], "newest first");
+
+  await page.locator("#chats > summary").click();
+  await page.getByRole("button", { name: "Open chat: /stub echo first answer" }).click();
+  assert.deepEqual(await answers(), ["first answer", "follow"], "the transcript as it was");
+  await ask("/stub echo third");
+  const third = (await upstream()).at(-1);
+  assert.equal(third.previous_response_id, await answerId("/stub echo follow"), "goes on from its last answer");
+  assert.deepEqual(await titles(), ["/stub echo first answer", "/stub echo other chat"], "the chat used last comes first");
+
+  dialogAnswers.push("Weather talk");
+  await page.getByRole("button", { name: "Rename chat: /stub echo first answer" }).click();
+  assert.deepEqual(await titles(), ["Weather talk", "/stub echo other chat"]);
+  dialogAnswers.push(true);
+  await page.getByRole("button", { name: "Delete chat: /stub echo other chat" }).click();
+  assert.deepEqual(await titles(), ["Weather talk"]);
+  for (const name of ["Open chat: Weather talk", "Rename chat: Weather talk", "Delete chat: Weather talk"]) {
+    assert.equal(await page.getByRole("button", { name }).count(), 1, `${name} has its accessible name`);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/page-chats.png`, fullPage: true });
+});
+
+test("a reload returns to the chat and picks up the answer still running, with one model call", async () => {
+  const question = "/stub deltas=60 delay_ms=60";
+  await page.fill("#prompt", question);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => ([...document.querySelectorAll(".turn.bot")].at(-1)?.dataset.raw || "").split(" ").length >= 8,
+    null, { timeout: 15000 });
+  await page.waitForTimeout(400); // where it is was kept (every 300 ms while it streams)
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 }).catch(() => {});
+  await idle();
+  const expected = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+  assert.equal((await answers()).at(-1), expected, `the whole answer, picked up where it was (errors shown: ${await texts("error")})`);
+  assert.deepEqual((await texts("me")).slice(-1), [question], "the chat it was in");
+  assert.equal((await upstream()).filter((r) => r.input === question).length, 1, "one model call");
+  // Kept once it ended: another reload shows it as it is, and asks nothing.
+  await page.reload();
+  assert.equal((await answers()).at(-1), expected);
+  assert.equal(await page.locator("#send").isDisabled(), false);
+});
