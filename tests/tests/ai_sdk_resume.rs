@@ -135,12 +135,20 @@ async fn each_ai_sdk_version_shows_a_search_s_sources() {
     let stub = StubServer::start_with(StubState::new(Duration::from_millis(5), None), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("stand-in");
-    let env = [("OPENAI_TOOLS", r#"[{"type":"web_search"}]"#)];
+    // With the limits on, as deployed: each question reserves its searches' worst case.
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table(TABLE).await;
+    let store = spend::Store::with_client(TABLE.into(), dynamo.client());
+    let env: Vec<(&str, &str)> =
+        dynamo.limits_env(TABLE).into_iter().chain([("OPENAI_TOOLS", r#"[{"type":"web_search"}]"#)]).collect();
     let function = RuntimeApi::launch_release("chat-stream", &stub.base_url(), &env).await;
     let url = FunctionUrl::start(Arc::new(function)).await;
     let (report, passed) = test_harness::node_test("aisdk", "search.test.mjs", vec![("STREAM_URL", url.url())]).await;
     assert!(passed, "AI SDK search tests failed:\n{report}");
     assert!(stub.state.requests().iter().all(|r| r.web_searches == 2), "each version's question searched twice");
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.expect("the day's budget");
+    let billed: u64 = stub.state.requests().iter().map(RecordedRequest::billed_tokens).sum();
+    assert_eq!(used, billed, "settled to the bill, every search's results included");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
