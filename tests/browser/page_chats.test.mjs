@@ -106,3 +106,47 @@ test("a reload returns to the chat and picks up the answer still running, with o
   assert.equal((await answers()).at(-1), expected);
   assert.equal(await page.locator("#send").isDisabled(), false);
 });
+
+test("pictures and PDFs are attached by button, paste and drop, shown, removable, and sent", async () => {
+  await page.click("#new-chat");
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
+  const pdf = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF");
+  await page.setInputFiles("#files", [
+    { name: "dot.png", mimeType: "image/png", buffer: png },
+    { name: "page.pdf", mimeType: "application/pdf", buffer: pdf },
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") },
+  ]);
+  const chips = page.locator("#attachments li");
+  await page.waitForFunction(() => document.querySelectorAll("#attachments li").length === 2);
+  assert.match((await texts("error")).at(-1), /notes\.txt is not a picture/, "refused in the page first");
+  assert.equal(await page.locator("#attachments img").count(), 1, "a thumbnail for the picture");
+  await page.getByRole("button", { name: "Remove page.pdf" }).click();
+  assert.equal(await chips.count(), 1);
+  // Pasted into the message, and dropped on the form.
+  await page.evaluate(async ([pngB64, pdfText]) => {
+    const bytes = Uint8Array.from(atob(pngB64), (c) => c.charCodeAt(0));
+    const pasted = new DataTransfer();
+    pasted.items.add(new File([bytes], "pasted.png", { type: "image/png" }));
+    document.querySelector("#prompt").dispatchEvent(new ClipboardEvent("paste", { clipboardData: pasted, bubbles: true, cancelable: true }));
+    const dropped = new DataTransfer();
+    dropped.items.add(new File([pdfText], "dropped.pdf", { type: "application/pdf" }));
+    document.querySelector("#chat-form").dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }));
+  }, [png.toString("base64"), pdf.toString()]);
+  await page.waitForFunction(() => document.querySelectorAll("#attachments li").length === 3);
+  for (const name of ["Attach pictures or PDFs", "Remove dot.png", "Remove pasted.png", "Remove dropped.pdf"]) {
+    assert.equal(await page.getByRole("button", { name }).count(), 1, `${name} has its accessible name`);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/page-attaching.png`, fullPage: true });
+  await ask("/stub echo seen it");
+  assert.equal((await answers()).at(-1), "seen it");
+  assert.equal(await page.locator("#attachments").isVisible(), false, "sent, and cleared");
+  const sent = (await upstream()).at(-1);
+  assert.deepEqual([sent.images, sent.files], [2, 1], "two pictures and a PDF reached the model");
+  const turn = page.locator("#log .turn.me").last();
+  assert.equal(await turn.locator("img").count(), 2, "the question shows its pictures");
+  assert.match(await turn.innerText(), /dropped\.pdf/);
+  await page.screenshot({ path: `${ARTIFACTS}/page-attached.png`, fullPage: true });
+  // Kept as thumbnails: a reload shows them again.
+  await page.reload();
+  assert.equal(await page.locator("#log .turn.me").last().locator("img").count(), 2);
+});
