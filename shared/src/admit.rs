@@ -45,8 +45,7 @@ pub fn allowed(chat: &ChatRequest, config: &chat_core::Config) -> Result<(), Api
         return Ok(());
     }
     chat_core::attachments::within(&attachments, config.max_attachment_bytes)?;
-    let owned: Vec<_> = attachments.into_iter().cloned().collect();
-    chat_core::attachments::taken_by(&config.model, &owned)
+    chat_core::attachments::taken_by(&config.model, &attachments)
 }
 
 /// A question with attachments is counted by OpenAI before it is reserved: an image's or a

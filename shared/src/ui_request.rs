@@ -20,6 +20,9 @@ struct Probe {
     trigger: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     id: Option<Value>,
+    /// Set through the transport's `body` option (see [`takes_approvals`]).
+    #[serde(default)]
+    ai_sdk_version: Option<Value>,
 }
 
 fn probe(request: &Request) -> Option<Probe> {
@@ -29,13 +32,9 @@ fn probe(request: &Request) -> Option<Probe> {
 /// Whether the client reads approval chunks: its body says `ai_sdk_version` 6 or later (set
 /// through the transport's `body` option).
 pub fn takes_approvals(request: &Request) -> bool {
-    #[derive(Deserialize)]
-    struct Version {
-        ai_sdk_version: Option<String>,
-    }
-    let version = serde_json::from_slice::<Version>(body_bytes(request)).ok().and_then(|v| v.ai_sdk_version);
-    let major = version.as_deref().and_then(|v| v.split('.').next()).and_then(|major| major.parse::<u32>().ok());
-    major.is_some_and(|major| major >= 6)
+    let version = probe(request).and_then(|probe| probe.ai_sdk_version);
+    let major = version.as_ref().and_then(Value::as_str).and_then(|v| v.split('.').next());
+    major.and_then(|major| major.parse::<u32>().ok()).is_some_and(|major| major >= 6)
 }
 
 /// Whether this is the AI SDK's request: a `POST` whose JSON body has `messages`. Anything else

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const { PAGE_URL, STREAM_URL, STUB_URL, ARTIFACTS, PROXY_PAGE_URL, DROP_PROMPT, EXPECTED_DROP } = process.env;
 const EXPECTED_TRICKY = JSON.parse(process.env.EXPECTED_TRICKY);
@@ -19,11 +19,7 @@ const dialogs = [];
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(PAGE_URL).origin });
   page = await context.newPage();

@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const { PAGE_URL, STUB_URL, OIDC_URL, ARTIFACTS } = process.env;
 const EMBED_PORT = Number(process.env.EMBED_PORT);
@@ -48,11 +48,7 @@ before(async () => {
     response.end(appHtml(path === "/" ? appToken : null));
   });
   await new Promise((resolve, reject) => { embed.once("error", reject); embed.listen(EMBED_PORT, "127.0.0.1", resolve); });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 390, height: 844 } });
 });
 

@@ -142,7 +142,7 @@ pub fn checked(named: Vec<(String, String)>, max_bytes: usize) -> Result<Vec<Att
 
 /// Whether `model` takes what `attachments` are, by its catalogue row: a row that says no is a
 /// 400 naming the model; a model the catalogue does not know is left to OpenAI.
-pub fn taken_by(model: &str, attachments: &[Attachment]) -> Result<(), ApiError> {
+pub fn taken_by(model: &str, attachments: &[&Attachment]) -> Result<(), ApiError> {
     let Some(facts) = crate::catalogue::describe(model) else { return Ok(()) };
     let refused = |what: &'static str| ApiError::AttachmentNotTaken { model: model.to_owned(), what };
     if attachments.iter().any(|a| a.kind.is_image()) && facts.images == Some(false) {

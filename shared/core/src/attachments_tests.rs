@@ -62,6 +62,7 @@ fn names_are_cleaned_and_data_urls_read() {
 #[test]
 fn a_model_that_takes_no_images_is_named() {
     let png = attachments(Some(json!([{"data": PNG}])), 1024).unwrap();
+    let png: Vec<&Attachment> = png.iter().collect();
     assert_eq!(taken_by("gpt-6-luna", &png), Ok(()));
     assert_eq!(taken_by("a-model-nobody-knows", &png), Ok(()));
     let refused = taken_by("gpt-oss-120b", &png).unwrap_err();
