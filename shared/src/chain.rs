@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use chat_core::{ApiError, ChatRequest, Role, Turn};
+use chat_core::{ChatRequest, Role, Turn};
 use openai_client::ResponsesClient;
-use spend::{Admission, Caller, ChatRuns, Gate, Pass};
+use spend::{Caller, ChatRuns};
 use tokio::time::Instant;
 
 /// How long an answer can be gone on from (OpenAI keeps a stored response 30 days; after a week
@@ -65,42 +65,29 @@ fn fingerprint<'a>(turns: impl IntoIterator<Item = &'a Turn>) -> String {
     context.finish().as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Admits `chat` (see [`crate::admit::admit`]) and, when its history ends with an answer this
-/// caller's chat was given, unchanged, sends it as a follow-up of that answer: its conversation
-/// reserved as any follow-up's (the tokens OpenAI reported for it), only the new message sent.
-pub async fn admit(
-    gate: &Gate,
+/// Sends `chat` as a follow-up of its chat's last answer `id` when OpenAI still holds it, with
+/// this `text`, completed, for this caller: the new message alone, its conversation reserved as
+/// any follow-up's (the tokens OpenAI reported for it). Otherwise the history goes whole (0).
+pub async fn follow(
     client: &ResponsesClient,
-    request: &lambda_http::Request,
     chat: &mut ChatRequest,
-    conversation: Option<&Conversation>,
+    id: String,
+    text: &str,
+    caller: &str,
     deadline: Instant,
-) -> Result<Admission, ApiError> {
-    crate::admit::allowed(chat, client.config())?;
-    let (caller, answer) = match (conversation, gate.chat_runs()) {
-        (Some(conversation), Some(runs)) => {
-            let caller = gate.identify(request).await?;
-            let answer = recorded(&runs, &caller, conversation).await;
-            (caller, answer)
-        }
-        _ => return crate::admit::admit(gate, client, request, chat, deadline).await,
-    };
-    chat.caller = Some(caller.id.clone());
-    crate::admit::count_attachments(client, chat, deadline).await?;
-    let Some((id, text)) = answer else { return gate.admit(caller, chat, client.config()).await };
-    let pass: Pass = gate.take_slot(caller).await?;
-    match client.chainable(&id, &pass.caller, &text, deadline).await {
+) -> u64 {
+    match client.chainable(&id, caller, text, deadline).await {
         Some(carried) => {
             chat.previous_response_id = Some(id);
             chat.earlier.clear();
-            gate.reserve(pass, chat, client.config(), carried).await
+            carried
         }
-        None => gate.reserve(pass, chat, client.config(), 0).await,
+        None => 0,
     }
 }
 
 /// The answer the history ends with, when this caller's chat recorded it: its id and text.
-async fn recorded(runs: &ChatRuns, caller: &Caller, conversation: &Conversation) -> Option<(String, String)> {
+pub async fn recorded(runs: &ChatRuns, caller: &Caller, conversation: &Conversation) -> Option<(String, String)> {
     let (before, text) = conversation.follows.as_ref()?;
     match runs.answer_to(&caller.id, &conversation.chat_id, before).await {
         Ok(id) => Some((id?, text.clone())),

@@ -73,6 +73,8 @@ pub struct StubState {
     every_answer: Mutex<Option<String>>,
     /// `POST /v1/responses/input_tokens` calls answered.
     input_counts: std::sync::atomic::AtomicU64,
+    /// The counting route is not served (404), as by a compatible provider without it.
+    pub counts_unserved: std::sync::atomic::AtomicBool,
 }
 
 impl StubState {
@@ -98,6 +100,7 @@ impl StubState {
             failing_in_stream: Mutex::default(),
             every_answer: Mutex::default(),
             input_counts: Default::default(),
+            counts_unserved: Default::default(),
         })
     }
 

@@ -126,6 +126,18 @@ pub(crate) async fn count_input(
     if let Err(refused) = authorize(&state, &headers) {
         return refused.into_response();
     }
+    if state.counts_unserved.load(std::sync::atomic::Ordering::Relaxed) {
+        return json(StatusCode::NOT_FOUND, wire::invalid_request("Unknown route: /responses/input_tokens.", None));
+    }
+    // A provider that is down counts nothing either.
+    let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some((status, code)) = failing {
+        return crate::http::error(
+            status,
+            &crate::scenario::Scenario { status: Some(status), code, ..Default::default() },
+            None,
+        );
+    }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return json(StatusCode::BAD_REQUEST, wire::invalid_request("The body is not JSON.", None));
     };

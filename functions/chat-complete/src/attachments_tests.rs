@@ -26,6 +26,26 @@ async fn post(upstream: &TestUpstream, gate: &Gate, ip: &str, body: Value) -> (u
     (response.status().as_u16(), serde_json::from_str(text).expect("JSON"))
 }
 
+/// Eight callers at once, each with four 2048² pictures, against a day that holds three of them:
+/// one to three answered, the others refused for the day's budget. How many were answered.
+async fn eight_at_once(upstream: &Arc<TestUpstream>, gate: &Arc<Gate>, first_ip: usize) -> usize {
+    let pictures: Vec<Value> = (0..4).map(|n| json!({"name": format!("p{n}.png"), "data": LARGE_PNG})).collect();
+    let calls = (0..8).map(|i| {
+        let (upstream, gate, pictures) = (upstream.clone(), gate.clone(), pictures.clone());
+        async move {
+            let body = json!({"message": "/stub delay_ms=200 deltas=3", "attachments": pictures});
+            post(&upstream, &gate, &format!("198.51.100.{}", first_ip + i), body).await
+        }
+    });
+    let answers = join_all(calls).await;
+    let admitted = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert!((1..=3).contains(&admitted), "three fit the day at most: {answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!((*status, body["code"].as_str()), (429, Some("daily_budget_reached")), "{body}");
+    }
+    admitted
+}
+
 #[tokio::test]
 async fn a_picture_and_a_pdf_reach_the_model_counted_first() {
     let upstream = TestUpstream::start_with(&[("OPENAI_IMAGE_DETAIL", "low")]).await;
@@ -95,24 +115,53 @@ async fn a_token_budget_holds_when_many_callers_send_large_pictures_at_once() {
     };
     let gate = Arc::new(Gate::with_client(limits, dynamo.client()).unwrap());
     let store = Store::with_client("pictures".into(), dynamo.client());
-    let pictures: Vec<Value> = (0..4).map(|n| json!({"name": format!("p{n}.png"), "data": LARGE_PNG})).collect();
-    let calls = (0..8).map(|i| {
-        let (upstream, gate, pictures) = (upstream.clone(), gate.clone(), pictures.clone());
-        async move {
-            let body = json!({"message": "/stub delay_ms=200 deltas=3", "attachments": pictures});
-            post(&upstream, &gate, &format!("198.51.100.{}", 40 + i), body).await
-        }
-    });
-    let answers = join_all(calls).await;
-    let admitted = answers.iter().filter(|(status, _)| *status == 200).count();
-    assert!((1..=3).contains(&admitted), "three fit the day at most: {answers:?}");
-    for (status, body) in answers.iter().filter(|(status, _)| *status != 200) {
-        assert_eq!((*status, body["code"].as_str()), (429, Some("daily_budget_reached")), "{body}");
-    }
+    let admitted = eight_at_once(&upstream, &gate, 40).await;
     let requests = upstream.stub.requests();
     assert!(requests.iter().all(|r| r.images == 4));
     let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
     let billed: u64 = requests.iter().map(openai_stub::RecordedRequest::billed_tokens).sum();
     assert_eq!(used, billed, "settled to the bill");
     assert!(billed > 3_060 * admitted as u64 && billed <= budget, "{billed} billed against {budget}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn a_dollar_budget_holds_for_pictures_at_once_and_a_caller_over_their_rate_causes_no_count() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("picture-dollars").await;
+    let vars =
+        [("LIMITS_TABLE", "picture-dollars"), ("OPENAI_MAX_OUTPUT_TOKENS", "100"), ("OPENAI_SERVICE_TIER", "default")];
+    let upstream = Arc::new(TestUpstream::start_with(&vars).await);
+    // gpt-6-luna: about 3,070 input tokens a question at $0.125/M at worst and 100 output at
+    // $0.50/M, some $0.00043; $0.0014 a day holds three such questions, never four.
+    let budget_nanos = 1_400_000;
+    let limits = LimitsConfig {
+        table: Some("picture-dollars".into()),
+        rate_per_minute: 1000,
+        daily_budget_usd: Some(budget_nanos),
+        caller_tokens_per_day: 100_000_000,
+        ..LimitsConfig::default()
+    };
+    let gate = Arc::new(Gate::with_client(limits, dynamo.client()).unwrap());
+    eight_at_once(&upstream, &gate, 60).await;
+    let requests = upstream.stub.requests();
+    let store = Store::with_client("picture-dollars".into(), dynamo.client());
+    let used = store.used_nanos(&format!("budget#{}", spend::day_now())).await.unwrap();
+    let bills: Vec<f64> = requests.iter().map(openai_stub::RecordedRequest::bill_usd).collect();
+    let billed: f64 = bills.iter().sum();
+    assert!((billed - used as f64 / 1e9).abs() < 1e-12, "settled to the bill: {billed} billed, {used} counted");
+    assert!(billed <= budget_nanos as f64 / 1e9, "{billed} billed against {budget_nanos} nano-dollars");
+    // Their bytes (some 400) would have let all eight in: the pictures' tokens are what held them.
+    assert!(bills.iter().all(|bill| bill * 8.0 > budget_nanos as f64 / 1e9), "{bills:?}");
+
+    // A caller past their requests this minute is refused before their pictures are counted.
+    let one_a_minute =
+        LimitsConfig { table: Some("picture-dollars".into()), rate_per_minute: 1, ..LimitsConfig::default() };
+    let gate = Gate::with_client(one_a_minute, dynamo.client()).unwrap();
+    let counts = upstream.stub.state.input_counts();
+    let body = json!({"message": "/stub echo seen", "attachments": [{"data": PNG}]});
+    let (first, _) = post(&upstream, &gate, "198.51.100.90", body.clone()).await;
+    let (second, refused) = post(&upstream, &gate, "198.51.100.90", body).await;
+    assert_eq!((first, second, refused["code"].as_str()), (200, 429, Some("caller_limit_reached")), "{refused}");
+    assert_eq!(upstream.stub.state.input_counts(), counts + 1, "the refused one was not counted");
 }

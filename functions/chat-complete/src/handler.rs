@@ -13,7 +13,7 @@ pub async fn handle(client: &ResponsesClient, gate: &Gate, request: Request) -> 
         Err(error) => return Ok(failure(&error, summary)),
     };
     let deadline = client.deadline(shared::lambda_deadline(&request));
-    let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, deadline).await {
+    let mut admission = match shared::admit::admit(gate, client, &request, &mut chat, None, deadline).await {
         Ok(admission) => {
             summary.admitted();
             admission

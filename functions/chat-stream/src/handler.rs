@@ -52,7 +52,7 @@ async fn ask(
     // An AI SDK chat goes on from its last answer on OpenAI's side when its history allows.
     let conversation =
         dialect.protocol().and_then(|_| shared::chain::Conversation::of(shared::ui_chat::chat_id(&request), &chat));
-    let admitted = shared::chain::admit(gate, client, &request, &mut chat, conversation.as_ref(), deadline).await;
+    let admitted = shared::admit::admit(gate, client, &request, &mut chat, conversation.as_ref(), deadline).await;
     let mut admission = match admitted {
         Ok(admission) => {
             summary.admitted();

@@ -78,6 +78,11 @@ impl Circuit {
         }
     }
 
+    /// Whether new answers go to the fallback for now (a probe's turn aside).
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.lock().is_ok_and(|state| state.next_probe.is_some())
+    }
+
     /// A try of the primary said nothing of its health: a probe's turn is free again.
     pub(crate) fn undecided(&self) {
         if let Ok(mut state) = self.0.lock() {

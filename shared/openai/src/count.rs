@@ -1,6 +1,7 @@
 //! How many input tokens a question is, as OpenAI counts them (`POST /responses/input_tokens`,
 //! which generates nothing and bills nothing): asked before a question with attachments is
-//! reserved, since an image's or a PDF's tokens are not known from its size.
+//! reserved, since an image's or a PDF's tokens are not known from its size. When the primary
+//! cannot count (down, or its circuit open), the fallback that will answer counts it.
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -30,8 +31,54 @@ struct Counted {
 }
 
 impl ResponsesClient {
-    /// The input tokens of `request` as this provider would bill them for its first step.
-    pub async fn count_input(&self, request: &ChatRequest, deadline: Instant) -> Result<u64, ApiError> {
+    /// The most input tokens `request` can be billed for its first step, as the provider that
+    /// will answer it counts them: the holder of the conversation it follows; else the primary,
+    /// or the fallback when the primary cannot count (down, or its circuit open), and when
+    /// neither can, the widest context window of the two models, if the catalogue knows both.
+    pub async fn input_bound(&self, request: &ChatRequest, deadline: Instant) -> Result<u64, ApiError> {
+        if let Some(previous) = request.previous_response_id.as_deref() {
+            return self.for_id(previous).count_within(request, deadline, None).await;
+        }
+        let Some(fallback) = &self.fallback else { return self.count_within(request, deadline, None).await };
+        if !self.circuit.is_open() {
+            // A hanging primary gets the first-event window an answer would, not the deadline.
+            let window = Some(self.config.timeouts.first_event);
+            match self.count_within(request, deadline, window).await {
+                Err(error) if crate::create::fails_over(&error) => {
+                    tracing::warn!(error = %error.log_detail(), "the primary could not count a question with attachments: the fallback counts it, and answers it");
+                    self.circuit.failed();
+                }
+                counted => return counted,
+            }
+        }
+        match fallback.count_within(request, deadline, None).await {
+            Ok(counted) => Ok(counted),
+            Err(error) => match self.widest_window() {
+                Some(window) => {
+                    tracing::warn!(error = %error.log_detail(), window, "the fallback could not count a question with attachments either: it is reserved at the context window");
+                    Ok(window)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    /// The largest context window of the primary's and the fallback's models, when the catalogue
+    /// knows both: no input either bills for one step is longer.
+    fn widest_window(&self) -> Option<u64> {
+        let fallback = self.fallback.as_ref()?;
+        let window = |model: &str| chat_core::catalogue::describe(model).and_then(|facts| facts.context_window);
+        Some(window(&self.config.model)?.max(window(&fallback.config.model)?))
+    }
+
+    /// The input tokens of `request` as this provider would bill them for its first step, its
+    /// headers awaited for `window` at most.
+    async fn count_within(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+        window: Option<std::time::Duration>,
+    ) -> Result<u64, ApiError> {
         let tools = self.owner_tools().await?;
         let body = CountRequest {
             model: &self.config.model,
@@ -43,7 +90,7 @@ impl ResponsesClient {
         let body = serde_json::to_vec(&body).map_err(|_| ApiError::Misconfigured("the count's body".into()))?;
         let url = format!("{}/responses/input_tokens", self.config.base_url);
         let call = Call { method: reqwest::Method::POST, url, body: Some(body.into()), names_a_response: false };
-        let sent = self.send(&call, deadline, None).await?;
+        let sent = self.send(&call, deadline, window).await?;
         let counted: Counted = read_json(sent.response, deadline).await?;
         Ok(counted.input_tokens)
     }

@@ -331,7 +331,7 @@ impl Answered {
 /// overloaded, out of quota, erring or refusing its key or model. Never for what the question
 /// itself caused (a conversation too long, a refusal, a bad request), which the fallback would
 /// answer the same.
-fn fails_over(error: &ApiError) -> bool {
+pub(crate) fn fails_over(error: &ApiError) -> bool {
     matches!(
         error,
         ApiError::UpstreamUnreachable
