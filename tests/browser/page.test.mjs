@@ -330,9 +330,9 @@ test("a conversation, as in the README's screenshot", async () => {
 });
 
 test("a limit refusal is shown in words, from exactly one request, with nothing sent upstream", async () => {
-  // The functions run with limits on (RATE_LIMIT_PER_MINUTE=30, everyone here is 127.0.0.1):
+  // The functions run with limits on (RATE_LIMIT_PER_MINUTE=60, everyone here is 127.0.0.1):
   // use up this minute from outside the page, then ask from it.
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 80; i++) {
     const response = await fetch(`${STREAM_URL}?message=${encodeURIComponent("/stub echo x")}`);
     const body = await response.text();
     if (body.includes("caller_limit_reached")) break;
@@ -348,7 +348,7 @@ test("a limit refusal is shown in words, from exactly one request, with nothing 
   page.off("request", note);
   assert.equal(streams.length, 1, `the page made ${streams.length} requests`);
   assert.equal(await page.locator(".turn.error").count(), errorsBefore + 1, "no error shown");
-  assert.match(await page.locator(".turn.error").last().innerText(), /limit of 30 requests per minute; try again in \d+ s/);
+  assert.match(await page.locator(".turn.error").last().innerText(), /limit of 60 requests per minute; try again in \d+ s/);
   assert.equal((await upstream()).length, before, "nothing went upstream");
   await page.screenshot({ path: `${ARTIFACTS}/page-limit.png`, fullPage: true });
 });

@@ -146,3 +146,31 @@ test("pictures and PDFs are attached by button, paste and drop, shown, removable
   await page.reload();
   assert.equal(await page.locator("#log .turn.me").last().locator("img").count(), 2);
 });
+
+test("the kept chats are bounded, 50 chats and about 2 MB, the oldest dropped first", async () => {
+  // 60 chats of about 45 KB each, as an older visit may have left them: more than either bound.
+  await page.evaluate(() => {
+    const name = Object.keys(localStorage).find((key) => key.startsWith("chat-shelf:"));
+    const shelf = JSON.parse(localStorage.getItem(name));
+    const long = "x".repeat(45000);
+    for (let n = 0; n < 60; n++) {
+      shelf.chats.push({ id: `old-${n}`, title: `old ${n}`, updated: 1000 + n, previousResponseId: null, running: null,
+        turns: [{ who: "me", text: `old question ${n}`, files: [] }, { who: "bot", text: long, reasoning: "", sources: [] }] });
+    }
+    localStorage.setItem(name, JSON.stringify(shelf));
+  });
+  await page.reload();
+  await page.click("#new-chat");
+  await ask("/stub echo newest of all");
+  const kept = await page.evaluate(() => {
+    const name = Object.keys(localStorage).find((key) => key.startsWith("chat-shelf:"));
+    return { bytes: localStorage.getItem(name).length, chats: JSON.parse(localStorage.getItem(name)).chats.map((c) => c.title) };
+  });
+  assert.ok(kept.bytes <= 2000000, `${kept.bytes} bytes kept`);
+  assert.ok(kept.chats.length <= 50, `${kept.chats.length} chats kept`);
+  assert.equal(kept.chats[0], "/stub echo newest of all", "the chat in use is kept, first");
+  const old = kept.chats.filter((title) => title.startsWith("old ")).map((title) => Number(title.slice(4)));
+  assert.ok(old.length >= 30, `the newer old chats are kept: ${old}`);
+  assert.deepEqual(old, Array.from({ length: old.length }, (_, i) => 59 - i), "newest first, the oldest dropped");
+  assert.deepEqual(await titles(), kept.chats, "the list shows what is kept");
+});

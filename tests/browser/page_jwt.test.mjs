@@ -218,6 +218,41 @@ test("an embedding app hands the token over by postMessage; a token from any oth
   }
 });
 
+test("each signed-in user sees only their own kept chats on a shared browser", async () => {
+  const chatTitles = (on) => on.locator("#chat-list .open-chat").evaluateAll((buttons) => buttons.map((b) => b.textContent));
+  const [alice, bob] = [await mint({ sub: "alice" }), await mint({ sub: "bob" })];
+  let page = await open(`${PAGE_URL}#access_token=${alice}`);
+  try {
+    await askFor("/stub echo alice private words", "alice private words", page);
+    assert.deepEqual(await chatTitles(page), ["/stub echo alice private words"]);
+  } finally {
+    await page.close();
+  }
+  // The next user on the same browser (the same storage): none of it on screen, nor in their shelf.
+  page = await open(`${PAGE_URL}#access_token=${bob}`);
+  try {
+    assert.deepEqual(await chatTitles(page), [], "another user's chats are listed");
+    assert.equal(await page.locator("#log .turn").count(), 0, "another user's transcript is shown");
+    await askFor("/stub echo bob words", "bob words", page);
+    assert.deepEqual(await chatTitles(page), ["/stub echo bob words"]);
+    const shelves = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("chat-shelf:")).map((k) => localStorage.getItem(k)));
+    // A shelf per user (the earlier tests' user has one too).
+    const [alices, bobs] = ["alice private words", "bob words"].map((words) => shelves.filter((shelf) => shelf.includes(words)));
+    assert.deepEqual([alices.length, bobs.length], [1, 1], "each user's words on one shelf");
+    assert.notEqual(alices[0], bobs[0], "not the same shelf");
+  } finally {
+    await page.close();
+  }
+  // Back to the first user: their chat, where they left it.
+  page = await open(`${PAGE_URL}#access_token=${alice}`);
+  try {
+    assert.deepEqual(await chatTitles(page), ["/stub echo alice private words"]);
+    assert.equal(await answerText(page), "alice private words", "the chat they were in");
+  } finally {
+    await page.close();
+  }
+});
+
 test("a site outside ALLOWED_ORIGINS cannot frame the page", async () => {
   const refusals = [];
   const app = await open(`http://localhost:${EMBED_PORT}/`, refusals);

@@ -175,3 +175,34 @@ async fn an_answer_three_invocations_long_arrives_whole_through_the_workflow_tra
     let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
     assert_eq!(used, usage["totalTokens"].as_u64().unwrap(), "settled once, to what OpenAI billed");
 }
+
+/// The page's own reader of a posted answer (a question with a picture is a POST read with
+/// `fetch`, EventSource being GET only), in Chromium against the release binary: each
+/// invocation's part arrives, the reader reads the rest again by the last event's id until
+/// `end`, and the page shows the answer whole; one model call with its picture, settled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posted_answer_three_invocations_long_arrives_whole_on_the_page() {
+    let (stub, dynamo, function) = launch_with_limits().await;
+    let url = test_harness::FunctionUrl::start(std::sync::Arc::new(function)).await;
+    let page = test_harness::workspace_root().join("static/index.html");
+    let env = vec![
+        ("STREAM_URL", url.url()),
+        ("PAGE_HTML", page.display().to_string()),
+        ("QUESTION", "/stub deltas=40".to_owned()),
+        ("EXPECTED_TEXT", forty_words()),
+    ];
+    let (report, passed) = test_harness::node_test("browser", "page_handover.test.mjs", env).await;
+    assert!(passed, "{report}");
+    let invocations = url.invocations();
+    assert!(invocations.len() >= 3, "{} invocations", invocations.len());
+    for answer in &invocations {
+        let ran = answer.finished_at.duration_since(answer.handed_out_at.expect("handed out"));
+        assert!(answer.error.is_none() && ran < FUNCTION_TIMEOUT, "{:?} after {ran:?}", answer.error);
+    }
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 1, "one model call");
+    assert_eq!(requests[0].images, 1, "with its picture");
+    let store = spend::Store::with_client("limits".into(), dynamo.client());
+    let used = store.used(&format!("budget#{}", spend::day_now())).await.unwrap();
+    assert_eq!(used, requests[0].billed_tokens(), "settled once, to what OpenAI billed");
+}

@@ -5,7 +5,9 @@
 //! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
 //! from a local OpenID provider, by link fragment and by an embedding app's postMessage. With the
 //! owner's tools on, tests/browser/page_tools.test.mjs: a search's progress and sources, and an
-//! MCP approval the user answers; and tests/browser/page_chats.test.mjs: the chats the page
+//! MCP approval the user answers; tests/browser/page_posted.test.mjs: a question with
+//! attachments (a POST read with fetch) cut by a second proxy and read again, and stopped;
+//! and tests/browser/page_chats.test.mjs: the chats the page
 //! keeps in the browser, and a reload that picks up a running answer.
 
 use std::time::Duration;
@@ -63,7 +65,7 @@ async fn the_page_works_in_chromium() {
     let env = [
         ("OPENAI_BASE_URL", base_url.as_str()),
         ("OPENAI_API_KEY", TEST_KEY),
-        ("RATE_LIMIT_PER_MINUTE", "30"),
+        ("RATE_LIMIT_PER_MINUTE", "60"),
         ("OPENAI_MODEL", "gpt-5-mini"),
     ];
     let watch = LambdaWatch::start_with_limits(&env, &dynamo, "limits").await;
@@ -72,6 +74,8 @@ async fn the_page_works_in_chromium() {
     let watch_addr = watch.base_url.trim_start_matches("http://").parse().expect("the watch's address");
     let proxy = CuttingProxy::start(watch_addr, 10).await;
     let proxy_page = proxy.url("/lambda-url/index/");
+    // Another, for a question with attachments (a POST read with fetch).
+    let post_proxy = CuttingProxy::start(watch_addr, 10).await;
     let drop_prompt = "/stub deltas=100 delay_ms=20 cut-by-proxy";
     let drop_expected =
         openai_stub::reply::deltas(drop_prompt, &openai_stub::scenario::Scenario::parse(drop_prompt)).concat();
@@ -95,6 +99,30 @@ async fn the_page_works_in_chromium() {
         ("EXPECTED_DROP", drop_expected),
         ("ARTIFACTS", workspace_root().join("artifacts").display().to_string()),
     ];
+    // The posted questions (one cut and read again, one stopped) settle to what the stand-in
+    // billed for them (the faults page.test.mjs provoked may keep their reservations, by design).
+    let store = spend::Store::with_client("limits".into(), dynamo.client());
+    let budget = format!("budget#{}", spend::day_now());
+    let settled = || async { store.used(&budget).await.unwrap_or(0) };
+    let (used_before, asked_before) = (settled().await, stub.requests().len());
+    // First: page.test.mjs ends by using up the minute's requests.
+    let mut posted_env = env.clone();
+    posted_env.push(("POST_PROXY_PAGE_URL", post_proxy.url("/lambda-url/index/")));
+    let (report, passed) = test_harness::node_test("browser", "page_posted.test.mjs", posted_env).await;
+    assert!(passed, "browser tests of posted questions failed:\n{report}");
+    assert_eq!(post_proxy.cuts(), 1, "the proxy cut exactly one posted stream, so its resume was tested");
+    let posted = stub.requests()[asked_before..].to_vec();
+    assert_eq!(posted.iter().map(|r| r.images).collect::<Vec<_>>(), [1, 1], "two questions, each with its picture");
+    let billed: u64 = posted.iter().map(openai_stub::RecordedRequest::billed_tokens).sum();
+    let mut used = 0;
+    for _ in 0..50 {
+        used = settled().await - used_before;
+        if used == billed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(used, billed, "a cut and a stopped answer with pictures settle to the bill");
     let (report, passed) = test_harness::node_test("browser", "page.test.mjs", env).await;
     assert!(passed, "browser tests failed:\n{report}");
     assert_eq!(proxy.cuts(), 1, "the proxy cut exactly one stream, so the page's resume was tested");
