@@ -1,16 +1,15 @@
 // The page's reader of a posted answer across invocations: Chromium against the release
 // chat-stream behind the Runtime API stand-in with a short function timeout (each invocation
-// hands the answer over before its deadline, closing its stream without `end`). The page is
-// served on the function URL's own origin (as the index function would serve it, its config
-// pointing at the URL). Started by tests/tests/long_answers.rs with STREAM_URL, PAGE_HTML (the
-// page's file), QUESTION and EXPECTED_TEXT.
+// hands the answer over before its deadline, closing its stream without `end`). The page, as the
+// release index function rendered it for that URL, is served on the URL's own origin with its
+// Content-Security-Policy. Started by tests/tests/long_answers.rs with STREAM_URL, PAGE_HTML
+// (the rendered page's file), PAGE_CSP, QUESTION and EXPECTED_TEXT.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { launchChromium } from "./chromium.mjs";
 
-const { STREAM_URL, PAGE_HTML, QUESTION, EXPECTED_TEXT } = process.env;
-const MARKER = '{"chatCompleteUrl":"/lambda-url/chat-complete","chatStreamUrl":"/lambda-url/chat-stream","access":"public"}';
+const { STREAM_URL, PAGE_HTML, PAGE_CSP, QUESTION, EXPECTED_TEXT } = process.env;
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
 let browser;
 
@@ -19,8 +18,6 @@ after(async () => { await browser?.close(); });
 
 test("a posted answer handed over between invocations is read again until its end, and shown whole", async () => {
   const html = readFileSync(PAGE_HTML, "utf8");
-  assert.ok(html.includes(MARKER), "the page's config marker");
-  const config = JSON.stringify({ chatCompleteUrl: STREAM_URL, chatStreamUrl: STREAM_URL, access: "public" });
   const page = await browser.newPage();
   const problems = [];
   const streams = [];
@@ -31,7 +28,8 @@ test("a posted answer handed over between invocations is read again until its en
     streams.push(request.allHeaders().then((headers) => ({ method: request.method(), lastEventId: headers["last-event-id"] })));
   });
   const pageUrl = new URL("page", STREAM_URL).href;
-  await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: html.replace(MARKER, config) }));
+  const headers = { "content-security-policy": PAGE_CSP };
+  await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", headers, body: html }));
   // Only questions reach the function (one instance: an icon's request would take a turn).
   await page.route(new URL("favicon.ico", STREAM_URL).href, (route) => route.fulfill({ status: 204 }));
   await page.goto(pageUrl);

@@ -177,17 +177,26 @@ async fn an_answer_three_invocations_long_arrives_whole_through_the_workflow_tra
 }
 
 /// The page's own reader of a posted answer (a question with a picture is a POST read with
-/// `fetch`, EventSource being GET only), in Chromium against the release binary: each
+/// `fetch`, EventSource being GET only), in Chromium against the release binaries: each
 /// invocation's part arrives, the reader reads the rest again by the last event's id until
 /// `end`, and the page shows the answer whole; one model call with its picture, settled once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posted_answer_three_invocations_long_arrives_whole_on_the_page() {
     let (stub, dynamo, function) = launch_with_limits().await;
     let url = test_harness::FunctionUrl::start(std::sync::Arc::new(function)).await;
-    let page = test_harness::workspace_root().join("static/index.html");
+    // The page as the index function renders it, pointed at that URL, with its policy.
+    let urls = [("CHAT_STREAM_URL", url.url()), ("CHAT_COMPLETE_URL", url.url())];
+    let urls: Vec<(&str, &str)> = urls.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let index = RuntimeApi::launch_release("index", &stub.base_url(), &urls).await;
+    let page = index.invoke(function_url_event("GET", "/", "", &[], None)).await;
+    assert_eq!(page.status, Some(200), "{:?}\n{}", page.error, index.log());
+    let page_file = test_harness::runtime_api::target_dir().join("page-handover.html");
+    std::fs::write(&page_file, &page.body).expect("write the page");
+    let policy = page.header("content-security-policy").expect("the page's policy").to_owned();
     let env = vec![
         ("STREAM_URL", url.url()),
-        ("PAGE_HTML", page.display().to_string()),
+        ("PAGE_HTML", page_file.display().to_string()),
+        ("PAGE_CSP", policy),
         ("QUESTION", "/stub deltas=40".to_owned()),
         ("EXPECTED_TEXT", forty_words()),
     ];

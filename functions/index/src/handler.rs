@@ -6,6 +6,21 @@ use crate::html::{content_security_policy, html_response};
 use crate::urls::{ChatUrls, Resolved};
 
 const TEMPLATE: &str = include_str!("../../../static/index.html");
+/// The page's scripts, a file a concern (`static/page/`), each inlined where its marker stands:
+/// one document served, each script hashed by the policy.
+const SCRIPTS: [(&str, &str); 6] = [
+    ("/* page/access.js */", include_str!("../../../static/page/access.js")),
+    ("/* page/transcript.js */", include_str!("../../../static/page/transcript.js")),
+    ("/* page/attach.js */", include_str!("../../../static/page/attach.js")),
+    ("/* page/chats.js */", include_str!("../../../static/page/chats.js")),
+    ("/* page/ask.js */", include_str!("../../../static/page/ask.js")),
+    ("/* page/main.js */", include_str!("../../../static/page/main.js")),
+];
+
+/// The page with its scripts in place, its config still the default.
+fn whole_page() -> String {
+    SCRIPTS.iter().fold(TEMPLATE.to_owned(), |html, (marker, script)| html.replacen(marker, script, 1))
+}
 const CONFIG_MARKER: &str = "{\"chatCompleteUrl\":\"/lambda-url/chat-complete\",\"chatStreamUrl\":\"/lambda-url/chat-stream\",\"access\":\"public\"}";
 
 /// The page with the chat URLs filled in and its Content-Security-Policy, rendered once (a
@@ -64,7 +79,7 @@ impl Page {
         }
         // Inside <script>, `<` could close the element: JSON allows escaping it.
         let config = config.to_string().replace('<', "\\u003c");
-        let html = TEMPLATE.replacen(CONFIG_MARKER, &config, 1);
+        let html = whole_page().replacen(CONFIG_MARKER, &config, 1);
         let csp = content_security_policy(&html, &[&urls.complete, &urls.stream], &self.token_origins);
         Rendered { html, csp }
     }
@@ -135,9 +150,15 @@ mod tests {
     }
 
     #[test]
-    fn the_template_holds_the_default_config_once() {
-        assert_eq!(TEMPLATE.matches(CONFIG_MARKER).count(), 1);
-        assert!(!TEMPLATE.contains("http://") && !TEMPLATE.contains("https://"), "the page loads nothing external");
+    fn the_template_holds_the_default_config_once_and_each_script_in_its_place() {
+        let page = whole_page();
+        assert_eq!(page.matches(CONFIG_MARKER).count(), 1);
+        assert!(!page.contains("http://") && !page.contains("https://"), "the page loads nothing external");
+        for (marker, script) in SCRIPTS {
+            assert_eq!(TEMPLATE.matches(marker).count(), 1, "{marker}");
+            assert!(!page.contains(marker), "{marker} left in the page");
+            assert!(script.starts_with("\"use strict\";") && !script.contains("</script"), "{marker}");
+        }
     }
 
     #[tokio::test]
