@@ -1,7 +1,9 @@
 // The chat page with ACCESS=jwt, as a signed-in user meets it: Debian's Chromium driven by
 // playwright-core, against the functions under `cargo lambda watch` (JWT_AUDIENCE=chat-test,
 // ALLOWED_ORIGINS holding http://127.0.0.1:EMBED_PORT), the stand-in upstream and a local OpenID
-// provider. Started by the Rust harness, which passes PAGE_URL, STUB_URL, OIDC_URL (the provider:
+// provider. Streams are plain (RESUMABLE_STREAMS=false: no resume tokens). Started by the Rust
+// harness, which passes PAGE_URL, PROXY_PAGE_URL (the page through a proxy that resets the first
+// answer streamed through it after 10 deltas), STUB_URL, OIDC_URL (the provider:
 // POST /mint {claims} answers {token}), EMBED_PORT (a free port: this file serves an embedding app
 // on it) and ARTIFACTS in the environment.
 import { test, before, after } from "node:test";
@@ -10,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { launchChromium } from "./chromium.mjs";
 
-const { PAGE_URL, STUB_URL, OIDC_URL, ARTIFACTS } = process.env;
+const { PAGE_URL, PROXY_PAGE_URL, STUB_URL, OIDC_URL, ARTIFACTS } = process.env;
 const EMBED_PORT = Number(process.env.EMBED_PORT);
 const PAGE_ORIGIN = new URL(PAGE_URL).origin;
 const SIGN_IN_FIRST = "Sign in first: this chat is for the signed-in users of its app.";
@@ -248,6 +250,24 @@ test("each signed-in user sees only their own kept chats on a shared browser", a
   try {
     assert.deepEqual(await chatTitles(page), ["/stub echo alice private words"]);
     assert.equal(await answerText(page), "alice private words", "the chat they were in");
+  } finally {
+    await page.close();
+  }
+});
+
+test("an answer without resume tokens cut by the network is shown as lost, never asked again by a reconnect", async () => {
+  const resets = [];
+  const page = await open(`${PROXY_PAGE_URL}#access_token=${await mint({ sub: "plain-streams" })}`, resets);
+  try {
+    const prompt = "/stub deltas=100 delay_ms=20 plain-and-cut";
+    await submit(prompt, page);
+    await page.waitForFunction(() => document.querySelectorAll(".turn.error").length > 0, null, { timeout: 15000 });
+    await page.waitForTimeout(4000); // past EventSource's own reconnect delay
+    assert.equal(await lastError(page), "The connection was lost before the answer finished.");
+    assert.equal((await upstream()).filter((r) => r.input === prompt).length, 1, "the model was asked once");
+    const shown = await answerText(page);
+    assert.ok(shown.startsWith("w0 w1") && !shown.includes("w99"), `what arrived before the cut stays: ${shown}`);
+    for (const text of resets) if (!/ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(text)) scriptErrors.push(text);
   } finally {
     await page.close();
   }

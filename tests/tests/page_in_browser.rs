@@ -3,7 +3,8 @@
 //! A proxy in front of the watch resets the first answer streamed through it mid-answer, as a
 //! lost network does: the page loaded through it must resume and end with the whole answer.
 //! With `ACCESS=jwt`, tests/browser/page_jwt.test.mjs hands the page a signed-in user's token
-//! from a local OpenID provider, by link fragment and by an embedding app's postMessage. With the
+//! from a local OpenID provider, by link fragment and by an embedding app's postMessage; there
+//! streams are plain (`RESUMABLE_STREAMS=false`), and one cut by a proxy must not be asked again. With the
 //! owner's tools on, tests/browser/page_tools.test.mjs: a search's progress and sources, and an
 //! MCP approval the user answers; tests/browser/page_posted.test.mjs: a question with
 //! attachments (a POST read with fetch) cut by a second proxy and read again, and stopped;
@@ -34,11 +35,16 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
         ("JWT_ISSUER", provider.issuer()),
         ("JWT_AUDIENCE", test_harness::oidc::AUDIENCE),
         ("ALLOWED_ORIGINS", embedder.as_str()),
+        // Plain streams (no resume tokens): a cut answer must not be asked again by a reconnect.
+        ("RESUMABLE_STREAMS", "false"),
     ];
     let watch = LambdaWatch::start(&env).await;
     watch.warm_up().await;
+    let watch_addr = watch.base_url.trim_start_matches("http://").parse().expect("the watch's address");
+    let proxy = CuttingProxy::start(watch_addr, 10).await;
     let env = vec![
         ("PAGE_URL", format!("{}/", watch.url("index"))),
+        ("PROXY_PAGE_URL", proxy.url("/lambda-url/index/")),
         ("STUB_URL", format!("http://{}", stub.addr)),
         ("OIDC_URL", provider.issuer().to_owned()),
         ("EMBED_PORT", embed_port.to_string()),
@@ -46,6 +52,7 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
     ];
     let (report, passed) = test_harness::node_test("browser", "page_jwt.test.mjs", env).await;
     assert!(passed, "browser tests of the page in jwt mode failed:\n{report}");
+    assert_eq!(proxy.cuts(), 1, "the proxy cut one plain stream, so the page's answer to it was tested");
     assert!(
         !watch.log().contains(&provider.mint(serde_json::json!({})).await[..20]),
         "a token's header reached the log"
