@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::ApiError;
 use crate::prices::{Billed, Prices};
+use crate::{ApiError, ProviderFailure};
 
 /// What the primary's attempt at an answer cost, once the fallback is to be asked instead.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,14 +25,12 @@ impl Abandoned {
     /// What a primary that failed before its stream this way may have cost: whether the create
     /// can have reached the model decides it.
     pub fn by(error: &ApiError) -> Self {
-        match error {
-            ApiError::UpstreamServerError(status) if may_still_generate(*status) => Self::Unknown,
-            ApiError::UpstreamLost
-            | ApiError::UpstreamTimeout(_)
-            | ApiError::StreamFailed(_)
-            | ApiError::StreamCut(_)
-            | ApiError::MalformedUpstream => Self::Unknown,
-            _ => Self::Nothing,
+        match error.provider_failure() {
+            ProviderFailure::Down { may_have_generated: true } | ProviderFailure::CutMidAnswer => Self::Unknown,
+            ProviderFailure::Down { may_have_generated: false }
+            | ProviderFailure::RefusedTheDeployment
+            | ProviderFailure::RefusedTheQuestion
+            | ProviderFailure::NotTheProvider => Self::Nothing,
         }
     }
 }

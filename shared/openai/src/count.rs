@@ -44,7 +44,7 @@ impl ResponsesClient {
             // A hanging primary gets the first-event window an answer would, not the deadline.
             let window = Some(self.config.timeouts.first_event);
             match self.count_within(request, deadline, window).await {
-                Err(error) if crate::create::fails_over(&error) => {
+                Err(error) if error.another_provider_could_answer() => {
                     tracing::warn!(error = %error.log_detail(), "the primary could not count a question with attachments: the fallback counts it, and answers it");
                     self.circuit.failed();
                 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use chat_core::{ApiError, ChatRequest, redact};
+use chat_core::{ApiError, ChatRequest, ProviderFailure, redact};
 use tokio::time::Instant;
 
 use chat_core::attempt::{Abandoned, FailoverTab, Untracked};
@@ -130,14 +130,7 @@ impl ResponsesClient {
             return match ask(holder.clone(), deadline).await {
                 // Down for now: said so (a 429 keeps its own words and Retry-After, and a key or
                 // model refused is the owner's to fix).
-                Err(
-                    error @ (ApiError::UpstreamUnreachable
-                    | ApiError::UpstreamLost
-                    | ApiError::UpstreamTimeout(_)
-                    | ApiError::UpstreamServerError(_)
-                    | ApiError::StreamFailed(_)
-                    | ApiError::MalformedUpstream),
-                ) => {
+                Err(error) if matches!(error.provider_failure(), ProviderFailure::Down { .. }) => {
                     tracing::warn!(error = %error.log_detail(), fallback = holder.is_fallback(), "the provider that holds this conversation cannot answer its follow-up");
                     Err(ApiError::HolderUnavailable { fallback: holder.is_fallback() })
                 }
@@ -150,7 +143,7 @@ impl ResponsesClient {
             Try::Fallback => return ask((**fallback).clone(), deadline).await,
         };
         match ask(primary, answered.primary_deadline(deadline)).await {
-            Err(error) if fails_over(&error) => {
+            Err(error) if error.another_provider_could_answer() => {
                 tracing::warn!(error = %error.log_detail(), "the primary could not take the answer: asking the fallback");
                 self.circuit.failed();
                 tab.fail_over(Abandoned::by(&error)).await?;
@@ -164,9 +157,9 @@ impl ResponsesClient {
                 Ok(answer)
             }
             // The primary answered, if only to refuse the question: it is up.
-            refused @ Err(ApiError::ContextTooLong | ApiError::QuestionRefused | ApiError::UpstreamRejected(_)) => {
+            Err(refused) if refused.provider_failure() == ProviderFailure::RefusedTheQuestion => {
                 self.circuit.succeeded();
-                refused
+                Err(refused)
             }
             // Neither way (our own failure, say): a probe's turn passes to the next request.
             failed => {
@@ -325,24 +318,4 @@ impl Answered {
             Self::AtFirstEvent => deadline,
         }
     }
-}
-
-/// Whether another provider could answer where the primary failed this way: it was unreachable,
-/// overloaded, out of quota, erring or refusing its key or model. Never for what the question
-/// itself caused (a conversation too long, a refusal, a bad request), which the fallback would
-/// answer the same.
-pub(crate) fn fails_over(error: &ApiError) -> bool {
-    matches!(
-        error,
-        ApiError::UpstreamUnreachable
-            | ApiError::UpstreamLost
-            | ApiError::UpstreamTimeout(_)
-            | ApiError::UpstreamServerError(_)
-            | ApiError::RateLimited { .. }
-            | ApiError::QuotaExceeded
-            | ApiError::UpstreamUnauthorized
-            | ApiError::ModelUnavailable(_)
-            | ApiError::StreamFailed(_)
-            | ApiError::MalformedUpstream
-    )
 }
