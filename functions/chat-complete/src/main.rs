@@ -1,6 +1,8 @@
 //! `chat-complete`: asks the model and answers with the whole text as JSON.
 
 #[cfg(test)]
+mod admission_tests;
+#[cfg(test)]
 mod attachments_tests;
 #[cfg(test)]
 mod failover_spend_tests;
