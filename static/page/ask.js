@@ -5,16 +5,18 @@
  * The contract's events over a POST (a question with attachments: EventSource only GETs), read
  * with fetch: the same events to the same listeners, and after a drop before `end` (a lost
  * network, a hand-over) the rest read again by the last event's id, as EventSource reconnects
- * (a GET with Last-Event-ID), at most five times.
+ * (a GET with Last-Event-ID), at most five times in a row. `credential` (an access key or a
+ * token) goes in `Authorization`, never in the address, as EventSource would need.
  */
 class PostedStream extends EventTarget {
-  constructor(url, body) {
+  constructor(url, body, credential) {
     super();
     this.url = url;
     this.readyState = 0;
     this.lastEventId = "";
     this.controller = new AbortController();
-    const headers = { "Content-Type": "application/json" };
+    this.headers = credential ? { Authorization: "Bearer " + credential } : {};
+    const headers = { ...this.headers, "Content-Type": "application/json" };
     this.read(fetch(url, { method: "POST", headers, body, signal: this.controller.signal }), 0);
   }
   set onmessage(listener) { this.addEventListener("message", listener); }
@@ -64,7 +66,7 @@ class PostedStream extends EventTarget {
       this.dispatchEvent(new Event("error"));
       await new Promise((resolve) => setTimeout(resolve, 1000));
       if (this.readyState === 2) return;
-      const headers = { "Last-Event-ID": this.lastEventId };
+      const headers = { ...this.headers, "Last-Event-ID": this.lastEventId };
       return this.read(fetch(this.url, { headers, signal: this.controller.signal }), reconnects + 1);
     }
     this.readyState = 2;
@@ -115,19 +117,21 @@ function ask(message, answers, resume) {
     });
   };
   const key = accessKey();
-  if (key) params.set("key", key);
   const sentToken = token;
-  if (sentToken) params.set("access_token", sentToken);
   const base = config.chatStreamUrl;
   let body = null;
-  if (files.length) {
+  if (!files.length) {
+    // EventSource sets no headers: the credential goes in the address.
+    if (key) params.set("key", key);
+    if (sentToken) params.set("access_token", sentToken);
+  } else {
     body = { message, attachments: files.map((f) => ({ name: f.name, media_type: f.type, data: f.data })) };
     if (params.has("previous_response_id")) body.previous_response_id = params.get("previous_response_id");
     params.delete("message");
     params.delete("previous_response_id");
   }
   const url = base + (base.includes("?") ? "&" : "?") + params.toString();
-  const stream = body ? new PostedStream(url, JSON.stringify(body)) : new EventSource(url);
+  const stream = body ? new PostedStream(url, JSON.stringify(body), key || sentToken) : new EventSource(url);
   source = stream;
   setBusy(true);
   let started = false;
@@ -225,9 +229,8 @@ function ask(message, answers, resume) {
 async function stopUpstream(responseId, key) {
   const url = new URL(config.chatStreamUrl, location.href);
   url.pathname = url.pathname.replace(/\/?$/, "/stop");
-  if (key) url.searchParams.set("key", key);
   const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = "Bearer " + token;
+  if (key || token) headers.Authorization = "Bearer " + (key || token);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 5000);
   try {

@@ -41,10 +41,12 @@ const lastAnswer = (on = page) => on.locator(".turn.bot").last();
 const idle = (on = page) => on.waitForFunction(() => !document.querySelector("#send").disabled, null, { timeout: 30000 });
 const answerText = (on = page) => on.evaluate(() => [...document.querySelectorAll(".turn.bot")].at(-1)?.dataset.raw || "");
 
+/** Sends `text`: its answer's turn is there at once (a short answer may already have ended). */
 async function ask(text, on = page) {
+  const answers = await on.locator(".turn.bot").count();
   await on.fill("#prompt", text);
   await on.keyboard.press("Enter");
-  await on.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+  await on.waitForFunction((before) => document.querySelectorAll(".turn.bot").length > before, answers, { timeout: 5000 });
 }
 
 test("the answer grows while it streams, then equals what upstream sent", async () => {

@@ -45,11 +45,14 @@ async function answerId(question) {
   return "resp_" + (index + 1).toString(16).padStart(48, "0");
 }
 
+/** Sends `text` and waits for its answer to end: its turn there and Send enabled again (a short
+ * answer can come and go between two polls of Send's disabled state). */
 async function ask(text) {
+  const answers = await page.locator("#log .turn.bot").count();
   await page.fill("#prompt", text);
   await page.keyboard.press("Enter");
-  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
-  await idle();
+  await page.waitForFunction((before) => document.querySelectorAll("#log .turn.bot").length > before
+    && !document.querySelector("#send").disabled, answers, { timeout: 30000 });
 }
 
 test("chats are listed newest first, reopened where they were, renamed and deleted", async () => {

@@ -1,6 +1,6 @@
 // The chat page with ACCESS=jwt, as a signed-in user meets it: Debian's Chromium driven by
 // playwright-core, against the functions under `cargo lambda watch` (JWT_AUDIENCE=chat-test,
-// ALLOWED_ORIGINS holding http://127.0.0.1:EMBED_PORT), the stand-in upstream and a local OpenID
+// ALLOWED_ORIGINS holding http://127.0.0.1:EMBED_PORT and the page's own origin), the stand-in upstream and a local OpenID
 // provider. Streams are plain (RESUMABLE_STREAMS=false: no resume tokens). Started by the Rust
 // harness, which passes PAGE_URL, PROXY_PAGE_URL (the page through a proxy that resets the first
 // answer streamed through it after 10 deltas), STUB_URL, OIDC_URL (the provider:
@@ -268,6 +268,25 @@ test("an answer without resume tokens cut by the network is shown as lost, never
     const shown = await answerText(page);
     assert.ok(shown.startsWith("w0 w1") && !shown.includes("w99"), `what arrived before the cut stays: ${shown}`);
     for (const text of resets) if (!/ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(text)) scriptErrors.push(text);
+  } finally {
+    await page.close();
+  }
+});
+
+test("a question with a picture (a POST read with fetch) carries the token in a header, never in the address", async () => {
+  const token = await mint({ sub: "picture-sender" });
+  const page = await open(`${PAGE_URL}#access_token=${token}`);
+  const posted = [];
+  page.on("request", (request) => { if (request.method() === "POST" && request.url().includes("chat-stream")) posted.push(request); });
+  try {
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
+    await page.setInputFiles("#files", [{ name: "dot.png", mimeType: "image/png", buffer: png }]);
+    await page.waitForFunction(() => document.querySelectorAll("#attachments li").length === 1);
+    await askFor("/stub echo seen with a token", "seen with a token", page);
+    assert.equal(posted.length, 1, "one question");
+    assert.ok(!posted[0].url().includes(token), `the token is in the address: ${posted[0].url()}`);
+    assert.equal((await posted[0].allHeaders()).authorization, `Bearer ${token}`);
+    assert.equal((await upstream()).at(-1).images, 1, "the picture reached the model");
   } finally {
     await page.close();
   }

@@ -28,10 +28,14 @@ after(async () => {
 const lastAnswer = () => page.locator(".turn.bot").last();
 const idle = () => page.waitForFunction(() => !document.querySelector("#send").disabled, null, { timeout: 30000 });
 
+/** A new answer's turn, once there (a short answer may already have ended). */
+const newAnswer = (before) => page.waitForFunction((n) => document.querySelectorAll(".turn.bot").length > n, before, { timeout: 5000 });
+
 async function ask(text) {
+  const answers = await page.locator(".turn.bot").count();
   await page.fill("#prompt", text);
   await page.keyboard.press("Enter");
-  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+  await newAnswer(answers);
 }
 
 test("a searching answer says so while it searches, then lists its sources as safe links", async () => {
@@ -57,8 +61,9 @@ test("an MCP call that asks first is a yes or no, and the answer goes on once an
   assert.match(await box.innerText(), /wants to use lookup on docs with \{"query":"item 0"\}/);
   assert.equal(await lastAnswer().locator(".tools").isVisible(), false, "nothing to copy");
   await page.screenshot({ path: `${ARTIFACTS}/page-approval.png`, fullPage: true });
+  let answers = await page.locator(".turn.bot").count();
   await box.getByRole("button", { name: "Allow" }).click();
-  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+  await newAnswer(answers);
   await idle();
   assert.equal(await box.getByRole("button", { name: "Deny" }).isDisabled(), true, "answered once");
   assert.equal(await page.locator(".turn.me").last().innerText(), "Allowed lookup");
@@ -70,8 +75,9 @@ test("an MCP call that asks first is a yes or no, and the answer goes on once an
   // Deny: the model is told, and nothing is run.
   await ask("/stub approval=1");
   await idle();
+  answers = await page.locator(".turn.bot").count();
   await page.locator(".approval").last().getByRole("button", { name: "Deny" }).click();
-  await page.waitForFunction(() => document.querySelector("#send").disabled, null, { timeout: 5000 });
+  await newAnswer(answers);
   await idle();
   assert.match(await lastAnswer().getAttribute("data-raw"), /^The MCP server: not allowed mcpr_\d+_0$/);
 });

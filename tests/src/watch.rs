@@ -13,6 +13,10 @@ pub struct LambdaWatch {
 }
 
 impl LambdaWatch {
+    /// In an env value, stands for the watch's own origin (`http://127.0.0.1:<port>`), known only
+    /// once its port is chosen: the page's origin, as the template puts it in `ALLOWED_ORIGINS`.
+    pub const OWN_ORIGIN: &'static str = "{own origin}";
+
     /// Starts the watch with `env` added to this process's environment, and waits until the
     /// `index` function answers (the first call compiles the functions).
     pub async fn start(env: &[(&str, &str)]) -> Self {
@@ -46,12 +50,13 @@ impl LambdaWatch {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
+        let origin = format!("http://127.0.0.1:{port}");
         for (name, value) in env {
-            command.env(name, value);
+            command.env(name, value.replace(Self::OWN_ORIGIN, &origin));
         }
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().expect("start `cargo lambda watch` (is cargo-lambda installed? run scripts/test)");
-        let watch = Self { child, base_url: format!("http://127.0.0.1:{port}"), log_path };
+        let watch = Self { child, base_url: origin, log_path };
         watch.wait_until_ready().await;
         watch
     }

@@ -27,6 +27,8 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
     let provider = test_harness::OidcProvider::start();
     let embed_port = test_harness::free_port();
     let embedder = format!("http://127.0.0.1:{embed_port}");
+    // The embedding app and, as the template sets it, the page's own origin (its POSTs carry it).
+    let allowed_origins = format!("{embedder},{}", LambdaWatch::OWN_ORIGIN);
     let base_url = stub.base_url();
     let env = [
         ("OPENAI_BASE_URL", base_url.as_str()),
@@ -34,7 +36,7 @@ async fn the_page_takes_a_signed_in_user_s_token_in_chromium() {
         ("ACCESS", "jwt"),
         ("JWT_ISSUER", provider.issuer()),
         ("JWT_AUDIENCE", test_harness::oidc::AUDIENCE),
-        ("ALLOWED_ORIGINS", embedder.as_str()),
+        ("ALLOWED_ORIGINS", allowed_origins.as_str()),
         // Plain streams (no resume tokens): a cut answer must not be asked again by a reconnect.
         ("RESUMABLE_STREAMS", "false"),
     ];
