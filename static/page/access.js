@@ -31,7 +31,7 @@ function forgetAccessKey() {
   localStorage.removeItem(KEY_STORE);
   forgetKey.hidden = true;
 }
-forgetKey.addEventListener("click", () => { forgetAccessKey(); prompt.focus(); });
+forgetKey.addEventListener("click", () => { forgetAccessKey(); followOwner(); prompt.focus(); });
 if (config.access === "keys") forgetKey.hidden = !localStorage.getItem(KEY_STORE);
 
 // Jwt mode: the signed-in user's token, in memory only, from the address or from the app that

@@ -151,7 +151,9 @@ function ask(message, answers, resume) {
     if (source === stream) source = null;
     answer.done();
     keepRunning(true);
-    // A key the service refused is forgotten, so the next message asks for a new one.
+    // A key the service refused is forgotten, so the next message asks for a new one; one it
+    // never knew (a typo) takes its shelf with it, which holds only the refused question.
+    if (problem && problem.code === "access_key_unknown") localStorage.removeItem(shelfName());
     if (problem && String(problem.code).startsWith("access_key_")) forgetAccessKey();
     // So is a refused token (unless a newer one came meanwhile); the app is asked for a new one.
     const code = problem && problem.code;
@@ -160,6 +162,9 @@ function ask(message, answers, resume) {
       requestToken();
       error = SIGN_IN_AGAIN;
     } else if (code === "token_missing") error = SIGN_IN_FIRST;
+    // A refused key or token leaves nobody asking; the screen stays as the refused one saw it,
+    // with the reason, until someone asks again (see followOwner).
+    if (String(code).startsWith("access_key_") || code === "token_expired" || code === "token_invalid") shownOwner = shelfOwner();
     if (error) addError(error, Boolean(problem && NEW_CHAT_CODES.includes(problem.code)));
     setBusy(false);
   };

@@ -13,6 +13,8 @@ form.addEventListener("submit", (event) => {
     requestToken();
     return;
   }
+  // A key just given, or another user's token: their shelf first, never the last one's chat.
+  followOwner();
   prompt.value = "";
   ask(message);
 });
@@ -29,11 +31,16 @@ document.getElementById("new-chat").addEventListener("click", () => {
   showChat(null);
 });
 
-// The chat this browser was in, with an answer it was running; another owner's shelf when the
-// signed-in user changes.
+// Whose chats are on screen. When whoever is asking changes (a key given or forgotten, another
+// user signed in), their own shelf replaces it: at once when they act here, else within a second
+// (a token handed over by the app), once no answer is streaming.
 let shownOwner = shelfOwner();
-showChat(loadShelf().current);
-setInterval(() => {
+function followOwner() {
   const owner = shelfOwner();
-  if (owner !== shownOwner && !source) { shownOwner = owner; showChat(loadShelf().current); }
-}, 1000);
+  if (owner === shownOwner || source) return;
+  shownOwner = owner;
+  showChat(loadShelf().current);
+}
+// The chat this browser was in, with an answer it was running.
+showChat(loadShelf().current);
+setInterval(followOwner, 1000);

@@ -9,7 +9,9 @@
 //! MCP approval the user answers; tests/browser/page_posted.test.mjs: a question with
 //! attachments (a POST read with fetch) cut by a second proxy and read again, and stopped;
 //! and tests/browser/page_chats.test.mjs: the chats the page
-//! keeps in the browser, and a reload that picks up a running answer.
+//! keeps in the browser, and a reload that picks up a running answer. With `ACCESS=keys`,
+//! tests/browser/page_keys.test.mjs: the key asked for once and kept, sent in a header by a
+//! posted question and its Stop, each key's chats apart, and a key the service does not know.
 
 use std::time::Duration;
 
@@ -156,4 +158,26 @@ async fn the_page_shows_tools_and_keeps_chats_in_chromium() {
     assert!(passed, "browser tests of the page with tools failed:\n{report}");
     let (report, passed) = test_harness::node_test("browser", "page_chats.test.mjs", env).await;
     assert!(passed, "browser tests of the page's kept chats failed:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_asks_for_an_access_key_and_keeps_each_key_s_chats_apart_in_chromium() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let state = StubState::new(Duration::from_millis(10), None);
+    let stub = StubServer::start_with(state, "127.0.0.1:0".parse().unwrap()).await.expect("stand-in");
+    let dynamo = test_harness::Dynalite::start().await;
+    let (_, key_a, key_b) = dynamo.with_two_keys("keys").await;
+    let base_url = stub.base_url();
+    let env = [("OPENAI_BASE_URL", base_url.as_str()), ("OPENAI_API_KEY", TEST_KEY), ("ACCESS", "keys")];
+    let watch = LambdaWatch::start_with_limits(&env, &dynamo, "keys").await;
+    watch.warm_up().await;
+    let env = vec![
+        ("PAGE_URL", format!("{}/", watch.url("index"))),
+        ("STUB_URL", format!("http://{}", stub.addr)),
+        ("KEY_A", key_a.clone()),
+        ("KEY_B", key_b),
+    ];
+    let (report, passed) = test_harness::node_test("browser", "page_keys.test.mjs", env).await;
+    assert!(passed, "browser tests of the page in keys mode failed:\n{report}");
+    assert!(!watch.log().contains(&key_a), "a key reached the log");
 }
