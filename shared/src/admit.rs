@@ -43,7 +43,7 @@ pub async fn admit(
     };
     if carries_attachments(chat) {
         // Counted as sent: after the chain has dropped what the previous answer carries.
-        chat.counted_input = Some(client.input_bound(chat, deadline).await?);
+        client.count_input(chat, deadline).await?;
     }
     gate.reserve(pass, chat, client.config(), earlier_tokens).await
 }

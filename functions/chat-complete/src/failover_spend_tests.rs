@@ -112,13 +112,25 @@ async fn a_picture_the_primary_cannot_count_is_counted_by_the_fallback_or_bounde
     let bill = fallback.requests()[0].bill_usd();
     assert!(bill > 0.0 && (bill - counted as f64 / 1e9).abs() < 1e-12, "{bill} billed, {counted} nano-dollars counted");
 
+    // The primary is back, its probe due: a picture the fallback counted is still answered by
+    // the fallback (its count is the bound), and a plain question probes the primary.
+    primary.fail_every_create(None);
+    tokio::time::sleep(openai_client::PROBE_EVERY + std::time::Duration::from_millis(100)).await;
+    let (status, body) = send(&client, &gate, picture("203.0.113.23")).await;
+    assert_eq!((status, body["model"].as_str()), (200, Some("gpt-4o")), "{body}");
+    assert!(primary.requests().is_empty() && fallback.state.input_counts() == 2, "{:?}", primary.requests());
+    let (status, body) = ask(&client, &gate, "203.0.113.23", "/stub echo plain").await;
+    assert_eq!((status, body["model"].as_str()), (200, Some("gpt-4.1")), "the probe: {body}");
+    primary.fail_every_create(Some((503, None)));
+    let asked_of_fallback = fallback.requests().len();
+
     // Neither can count: the question is bounded by the wider window, which $1 a day does not
     // hold (refused as too large, nothing asked) and $10 does (answered, settled to the bill).
     fallback.state.counts_unserved.store(true, std::sync::atomic::Ordering::Relaxed);
     let (status, body) = send(&client, &gate, picture("203.0.113.24")).await;
     assert_eq!((status, body["code"].as_str()), (413, Some("question_too_large")), "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("$1 ")), "{body}");
-    assert_eq!(fallback.requests().len(), 1, "nothing asked");
+    assert_eq!(fallback.requests().len(), asked_of_fallback, "nothing asked");
     let ten =
         LimitsConfig { caller_usd_per_day: Some(10_000_000_000), caller_tokens_per_day: tokens, ..Default::default() };
     let gate = gate_on(&dynamo, "bounded", ten).await;
@@ -126,6 +138,6 @@ async fn a_picture_the_primary_cannot_count_is_counted_by_the_fallback_or_bounde
     assert_eq!((status, body["model"].as_str()), (200, Some("gpt-4o")), "{body}");
     let store = Store::with_client("bounded".into(), dynamo.client());
     let counted = store.used_nanos(&format!("tokens#ip:203.0.113.25#{}", spend::day_now())).await.unwrap();
-    let bill = fallback.requests()[1].bill_usd();
+    let bill = fallback.requests()[asked_of_fallback].bill_usd();
     assert!((bill - counted as f64 / 1e9).abs() < 1e-12, "{bill} billed, {counted} nano-dollars counted");
 }

@@ -28,6 +28,9 @@ pub struct ChatRequest {
     /// The question's input as OpenAI counted it, asked before a question with attachments is
     /// reserved: their tokens are not known from their size.
     pub counted_input: Option<u64>,
+    /// That count is the fallback's (the primary could not give it): only the fallback may
+    /// answer, or the count would not bound what is billed.
+    pub counted_by_fallback: bool,
 }
 
 /// One earlier turn of a conversation sent whole.

@@ -31,15 +31,27 @@ struct Counted {
 }
 
 impl ResponsesClient {
-    /// The most input tokens `request` can be billed for its first step, as the provider that
-    /// will answer it counts them: the holder of the conversation it follows; else the primary,
-    /// or the fallback when the primary cannot count (down, or its circuit open), and when
-    /// neither can, the widest context window of the two models, if the catalogue knows both.
-    pub async fn input_bound(&self, request: &ChatRequest, deadline: Instant) -> Result<u64, ApiError> {
+    /// Counts `request` before it is reserved: the most input tokens it can be billed for its
+    /// first step, as the provider that will answer it counts them (the holder of the
+    /// conversation it follows; else the primary, or the fallback when the primary cannot count,
+    /// down or its circuit open, the request then marked `counted_by_fallback` so only the
+    /// fallback answers it), and when neither can, the widest context window of the two models,
+    /// if the catalogue knows both.
+    pub async fn count_input(&self, request: &mut ChatRequest, deadline: Instant) -> Result<(), ApiError> {
+        let (counted, by_fallback) = self.input_bound(request, deadline).await?;
+        request.counted_input = Some(counted);
+        request.counted_by_fallback = by_fallback;
+        Ok(())
+    }
+
+    /// The bound, and whether it is the fallback's count.
+    async fn input_bound(&self, request: &ChatRequest, deadline: Instant) -> Result<(u64, bool), ApiError> {
         if let Some(previous) = request.previous_response_id.as_deref() {
-            return self.for_id(previous).count_within(request, deadline, None).await;
+            return Ok((self.for_id(previous).count_within(request, deadline, None).await?, false));
         }
-        let Some(fallback) = &self.fallback else { return self.count_within(request, deadline, None).await };
+        let Some(fallback) = &self.fallback else {
+            return Ok((self.count_within(request, deadline, None).await?, false));
+        };
         if !self.circuit.is_open() {
             // A hanging primary gets the first-event window an answer would, not the deadline.
             let window = Some(self.config.timeouts.first_event);
@@ -48,15 +60,15 @@ impl ResponsesClient {
                     tracing::warn!(error = %error.log_detail(), "the primary could not count a question with attachments: the fallback counts it, and answers it");
                     self.circuit.failed();
                 }
-                counted => return counted,
+                counted => return Ok((counted?, false)),
             }
         }
         match fallback.count_within(request, deadline, None).await {
-            Ok(counted) => Ok(counted),
+            Ok(counted) => Ok((counted, true)),
             Err(error) => match self.widest_window() {
                 Some(window) => {
                     tracing::warn!(error = %error.log_detail(), window, "the fallback could not count a question with attachments either: it is reserved at the context window");
-                    Ok(window)
+                    Ok((window, false))
                 }
                 None => Err(error),
             },

@@ -137,6 +137,10 @@ impl ResponsesClient {
                 other => other,
             };
         }
+        if request.counted_by_fallback {
+            // Its reservation holds the fallback's count of its pictures, not the primary's.
+            return ask((**fallback).clone(), deadline).await;
+        }
         let primary = match self.circuit.next(self.probe_lease()) {
             Try::Primary => self.clone(),
             Try::Probe => self.single_attempt(),
