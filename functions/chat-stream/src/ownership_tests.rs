@@ -147,6 +147,50 @@ async fn an_answer_whose_reader_left_is_settled_once_it_finishes() {
     assert_eq!(used, 41, "settled to the finished answer's usage, not left at the reservation");
 }
 
+/// The same with what bills outside the words: a picture (counted first) and two web searches
+/// (a fee each), under a dollar budget. The reader leaves at once; the answer goes on upstream,
+/// as on AWS, and the day's dollars end at exactly what the stand-in billed, fees included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
+async fn an_answer_with_a_picture_and_searches_whose_reader_left_settles_to_the_bill_with_its_fees() {
+    let dynamo = Dynalite::start().await;
+    dynamo.create_limits_table("left-priced").await;
+    let vars = [
+        ("LIMITS_TABLE", "left-priced"),
+        ("OPENAI_TOOLS", r#"[{"type":"web_search"}]"#),
+        ("OPENAI_SERVICE_TIER", "default"),
+    ];
+    let upstream = TestUpstream::start_with(&vars).await;
+    let limits = LimitsConfig {
+        table: Some("left-priced".into()),
+        daily_budget_usd: Some(1_000_000_000),
+        ..LimitsConfig::default()
+    };
+    let gate = Gate::with_client(limits, dynamo.client()).unwrap();
+    let store = Store::with_client("left-priced".into(), dynamo.client());
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    let body = serde_json::json!({"message": "/stub search=2 deltas=30 delay_ms=10", "attachments": [{"data": png}]});
+    let request = test_harness::request_with_body("203.0.113.3", &body.to_string());
+    let (events, body) = started(&upstream, &gate, request).await;
+    assert!(message_data(&events).len() >= 3, "{events:?}");
+    drop(body);
+    let budget = format!("budget#{}", spend::day_now());
+    let (mut used, mut billed) = (0, 0.0);
+    for _ in 0..50 {
+        let asked = upstream.stub.requests();
+        billed = asked.iter().map(openai_stub::RecordedRequest::bill_usd).sum::<f64>();
+        used = store.used_nanos(&budget).await.unwrap();
+        if asked.iter().all(|r| r.finished) && (billed - used as f64 / 1e9).abs() < 1e-12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let asked = upstream.stub.requests();
+    assert_eq!((asked.len(), asked[0].images, asked[0].web_searches), (1, 1, 2), "{asked:?}");
+    assert!(billed > 0.02, "two searches' fees at least: {billed}");
+    assert!((billed - used as f64 / 1e9).abs() < 1e-12, "{billed} billed, {used} nano-dollars counted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(feature = "e2e"), ignore = "needs Node (dynalite): cargo test --all-features, as scripts/test runs it")]
 async fn resumes_and_stops_take_a_request_slot_like_any_other() {
