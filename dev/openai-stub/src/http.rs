@@ -30,6 +30,26 @@ pub(crate) fn error(status: u16, scenario: &Scenario, key: Option<&str>) -> Resp
     response
 }
 
+/// What a provider that is down answers every create and count with
+/// ([`crate::StubServer::fail_every_create`]); `None` while it is up.
+pub(crate) fn when_down(state: &StubState) -> Option<Response> {
+    let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    failing.map(|(status, code)| error(status, &Scenario { status: Some(status), code, ..Scenario::default() }, None))
+}
+
+/// The tokens a follow-up of `request` is billed again for the conversation it continues (after
+/// a compaction, the compacted one), as OpenAI bills them; OpenAI's refusal (a 400's body) when
+/// it has no such response.
+pub(crate) fn earlier_tokens(state: &StubState, request: &serde_json::Value) -> Result<u64, serde_json::Value> {
+    let Some(id) = request["previous_response_id"].as_str() else { return Ok(0) };
+    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
+    state
+        .responses
+        .get(id)
+        .and_then(|entry| wire::carried_tokens(&entry.snapshot(), threshold))
+        .ok_or_else(|| wire::previous_response_not_found(id))
+}
+
 /// A request without a key the stand-in accepts, answered with OpenAI's 401.
 pub(crate) struct Refused(Option<String>);
 

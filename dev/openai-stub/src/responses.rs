@@ -130,13 +130,8 @@ pub(crate) async fn count_input(
         return json(StatusCode::NOT_FOUND, wire::invalid_request("Unknown route: /responses/input_tokens.", None));
     }
     // A provider that is down counts nothing either.
-    let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Some((status, code)) = failing {
-        return crate::http::error(
-            status,
-            &crate::scenario::Scenario { status: Some(status), code, ..Default::default() },
-            None,
-        );
+    if let Some(down) = crate::http::when_down(&state) {
+        return down;
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return json(StatusCode::BAD_REQUEST, wire::invalid_request("The body is not JSON.", None));
@@ -145,15 +140,9 @@ pub(crate) async fn count_input(
         Ok(seen) => seen,
         Err(refused) => return json(StatusCode::BAD_REQUEST, refused),
     };
-    let threshold = request["context_management"][0]["compact_threshold"].as_u64();
-    let earlier = match request["previous_response_id"].as_str() {
-        None => 0,
-        Some(id) => {
-            match state.responses.get(id).and_then(|entry| wire::carried_tokens(&entry.snapshot(), threshold)) {
-                Some(tokens) => tokens,
-                None => return json(StatusCode::BAD_REQUEST, wire::previous_response_not_found(id)),
-            }
-        }
+    let earlier = match crate::http::earlier_tokens(&state, &request) {
+        Ok(tokens) => tokens,
+        Err(refused) => return json(StatusCode::BAD_REQUEST, refused),
     };
     let messages = wire::input_messages(&request).unwrap_or_default();
     let words: u64 = messages.iter().map(|(_, text)| wire::words(text)).sum();

@@ -73,14 +73,9 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
     // A follow-up is billed for the whole conversation it continues, as OpenAI bills it (after a
     // compaction, the compacted conversation).
     let threshold = request["context_management"][0]["compact_threshold"].as_u64();
-    let earlier_tokens = match request["previous_response_id"].as_str() {
-        None => 0,
-        Some(id) => {
-            match state.responses.get(id).and_then(|entry| wire::carried_tokens(&entry.snapshot(), threshold)) {
-                Some(tokens) => tokens,
-                None => return (StatusCode::BAD_REQUEST, Json(wire::previous_response_not_found(id))).into_response(),
-            }
-        }
+    let earlier_tokens = match crate::http::earlier_tokens(&state, &request) {
+        Ok(tokens) => tokens,
+        Err(refused) => return (StatusCode::BAD_REQUEST, Json(refused)).into_response(),
     };
     let previous = request["previous_response_id"].as_str().and_then(|id| state.responses.get(id));
     let previous = previous.map(|entry| entry.snapshot());
@@ -124,10 +119,9 @@ async fn create_response(State(state): State<Arc<StubState>>, headers: HeaderMap
         images: seen.images,
         files: seen.files,
     });
-    let failing = state.failing.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Some((status, code)) = failing {
+    if let Some(down) = crate::http::when_down(&state) {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
-        return error(status, &Scenario { status: Some(status), code, ..Scenario::default() }, None);
+        return down;
     }
     let refuse = |status: StatusCode, body: Value| {
         state.update(index, |r| r.closed_ms = Some(state.now_ms()));
