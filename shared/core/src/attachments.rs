@@ -133,10 +133,7 @@ pub fn checked(named: Vec<(String, String)>, max_bytes: usize) -> Result<Vec<Att
         let name = clean_name(&name);
         checked.push(Attachment { name, kind, base64: data, bytes: bytes.len() });
     }
-    let total: usize = checked.iter().map(|a| a.bytes).sum();
-    if total > max_bytes {
-        return Err(too_large(total));
-    }
+    within(&checked.iter().collect::<Vec<_>>(), max_bytes)?;
     Ok(checked)
 }
 
