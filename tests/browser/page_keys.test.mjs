@@ -4,7 +4,7 @@
 // STUB_URL, KEY_A and KEY_B (two keys the table holds).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launchChromium } from "./chromium.mjs";
+import { collectErrors, launchChromium } from "./chromium.mjs";
 
 const { PAGE_URL, STUB_URL, KEY_A, KEY_B } = process.env;
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
@@ -16,11 +16,8 @@ const requests = []; // every chat-stream request: method, address, Authorizatio
 before(async () => {
   browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-  page.on("pageerror", (error) => scriptErrors.push(String(error)));
-  page.on("console", (message) => {
-    // A refused key is an HTTP error Chromium logs; anything else is a script error.
-    if (message.type() === "error" && !message.text().includes("401")) scriptErrors.push(message.text());
-  });
+  // A refused key is an HTTP error Chromium logs; anything else is a script error.
+  collectErrors(page, scriptErrors, /401/);
   page.on("dialog", (dialog) => {
     const key = keyPrompts.shift();
     (key === undefined ? dialog.dismiss() : dialog.accept(key)).catch(() => {});

@@ -6,7 +6,7 @@
 // that resets the first answer streamed through it after 10 deltas), STUB_URL and ARTIFACTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launchChromium } from "./chromium.mjs";
+import { collectErrors, launchChromium } from "./chromium.mjs";
 
 const { PAGE_URL, POST_PROXY_PAGE_URL, STUB_URL } = process.env;
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
@@ -32,12 +32,8 @@ const idle = (page) => page.waitForFunction(() => !document.querySelector("#send
 async function open(url, { resetExpected = false } = {}) {
   const page = await context.newPage();
   const streams = [];
-  page.on("pageerror", (error) => scriptErrors.push(String(error)));
-  page.on("console", (message) => {
-    // A reset the proxy made is logged by Chromium as such; nothing else is expected.
-    const reset = resetExpected && /ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(message.text());
-    if (message.type() === "error" && !reset) scriptErrors.push(message.text());
-  });
+  // A reset the proxy made is logged by Chromium as such; nothing else is expected.
+  collectErrors(page, scriptErrors, resetExpected ? /ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/ : null);
   page.on("request", (request) => {
     const at = new URL(request.url());
     if (at.hostname !== "127.0.0.1") scriptErrors.push(`external request: ${at}`);

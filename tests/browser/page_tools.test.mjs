@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { launchChromium } from "./chromium.mjs";
+import { collectErrors, launchChromium } from "./chromium.mjs";
 
 const { PAGE_URL, STUB_URL, ARTIFACTS } = process.env;
 let browser, page;
@@ -15,8 +15,7 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-  page.on("pageerror", (error) => scriptErrors.push(String(error)));
-  page.on("console", (message) => { if (message.type() === "error") scriptErrors.push(message.text()); });
+  collectErrors(page, scriptErrors);
   await page.goto(PAGE_URL);
 });
 
